@@ -1,0 +1,359 @@
+//! What the database says: tables, columns, foreign keys and the sequences that
+//! feed columns, read from the system catalogs in a handful of queries.
+//!
+//! Every query is a commented constant: each filter says why it is there. Nothing
+//! here writes. Names are kept exactly as the catalog spells them; quoting happens
+//! where SQL is built ([`crate::sql`]).
+//!
+//! Reads need PostgreSQL 12 or later (`pg_partition_ancestors`, `attgenerated`).
+
+use std::collections::HashMap;
+
+use postgres::GenericClient;
+
+use crate::error::{DbErrorInfo, Error, ErrorKind};
+use crate::source::FileName;
+use crate::sql::QualName;
+
+/// Server version and the schemas of the search path.
+const SESSION: &str = "
+SELECT current_setting('server_version_num')::int4,
+       current_schemas(false)::text[]";
+
+/// Every table a file could name.
+/// - `relkind IN ('r', 'p')`: ordinary and partitioned tables take COPY; views,
+///   sequences and foreign tables are not load targets.
+/// - system schemas are left out: nobody loads pg_catalog from a CSV directory, and
+///   temporary schemas belong to other sessions.
+/// - the partition ancestors (nearest first, the table itself left out) let a key
+///   declared on a partition count for the partitioned table whose file loads it.
+const TABLES: &str = "
+SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
+       ARRAY(SELECT a.relid::oid
+               FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, i)
+              WHERE a.relid <> c.oid
+              ORDER BY a.i)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname <> 'information_schema'
+   AND n.nspname NOT LIKE 'pg\\_%'";
+
+/// The columns of the tables to load, in table order.
+/// - `attnum > 0` skips system columns (ctid, xmin, ...); `NOT attisdropped` skips
+///   the ghosts of dropped columns.
+/// - `format_type` gives the type as SQL writes it (typmod included, domains quoted
+///   and qualified as needed), for the casts of the orphan search.
+const COLUMNS: &str = "
+SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
+       a.attgenerated::text, a.attidentity::text, a.attnotnull
+  FROM pg_attribute a
+ WHERE a.attrelid = ANY($1)
+   AND a.attnum > 0
+   AND NOT a.attisdropped
+ ORDER BY a.attrelid, a.attnum";
+
+/// Every foreign key of the database, with what is needed to order tables by it,
+/// to drop and re-create it exactly, and to search its orphans.
+/// - `contype = 'f'`: foreign keys only; checks and unique keys do not order loads.
+/// - `conparentid = 0`: a key declared on a partitioned table is copied to each
+///   partition (and, when it references a partitioned table, to each referenced
+///   partition); the copies have `conparentid <> 0`, follow their parent and are
+///   not separate keys. Dropping or re-adding the parent handles them all.
+/// - self-references are kept here; [`crate::graph`] sets them aside because the
+///   server checks them at the end of each COPY statement.
+/// - `pg_get_constraintdef` is the definition as pg_dump writes it, including
+///   `NOT VALID`, `MATCH FULL`, actions and deferrability; it is read in this
+///   session and replayed in this session, so its name resolution is the same.
+const FOREIGN_KEYS: &str = "
+SELECT c.oid, c.conname::text, c.conrelid, c.confrelid,
+       c.condeferrable, c.condeferred, c.convalidated, c.confmatchtype::text,
+       pg_get_constraintdef(c.oid),
+       obj_description(c.oid, 'pg_constraint'),
+       ARRAY(SELECT a.attname::text
+               FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, i)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+              ORDER BY k.i),
+       ARRAY(SELECT a.attname::text
+               FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, i)
+               JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum
+              ORDER BY k.i),
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod)
+               FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, i)
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+              ORDER BY k.i),
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod)
+               FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, i)
+               JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum
+              ORDER BY k.i)
+  FROM pg_constraint c
+ WHERE c.contype = 'f'
+   AND c.conparentid = 0
+ ORDER BY c.conname, c.oid";
+
+/// The sequences that feed columns of the tables to load:
+/// - through a column default that calls `nextval` (serial columns, and also a
+///   sequence that is not OWNED BY the column, as Pagila's are): the default
+///   (`pg_attrdef`) depends on the sequence with a normal dependency;
+/// - through an identity column: the sequence depends on the column internally
+///   (`deptype = 'i'`).
+///
+/// The increment's sign says whether the next value is above or below the data.
+const SEQUENCES: &str = "
+SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
+  FROM pg_attrdef ad
+  JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+  JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+                  AND d.refclassid = 'pg_class'::regclass
+  JOIN pg_class s ON s.oid = d.refobjid AND s.relkind = 'S'
+  JOIN pg_namespace sn ON sn.oid = s.relnamespace
+  JOIN pg_sequence q ON q.seqrelid = s.oid
+ WHERE ad.adrelid = ANY($1)
+UNION
+SELECT d.refobjid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
+  FROM pg_depend d
+  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+  JOIN pg_namespace sn ON sn.oid = s.relnamespace
+  JOIN pg_sequence q ON q.seqrelid = s.oid
+  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+ WHERE d.classid = 'pg_class'::regclass
+   AND d.refclassid = 'pg_class'::regclass
+   AND d.deptype = 'i'
+   AND d.refobjid = ANY($1)
+ ORDER BY 1, 2, 3, 4";
+
+/// A table fkload may load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub oid: u32,
+    pub name: QualName,
+    /// True for a partitioned table (`relkind = 'p'`).
+    pub partitioned: bool,
+    /// Partition ancestors, nearest first.
+    pub ancestors: Vec<u32>,
+}
+
+/// A column of a table to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The type as SQL writes it.
+    pub type_sql: String,
+    /// A stored (or virtual) generated column: it cannot be loaded.
+    pub generated: bool,
+    /// An identity column (`ALWAYS` or `BY DEFAULT`).
+    pub identity: bool,
+    pub not_null: bool,
+}
+
+/// A foreign key as the catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub oid: u32,
+    pub name: String,
+    /// The table the key is declared on (the referencing side).
+    pub table: u32,
+    /// The referenced table.
+    pub ref_table: u32,
+    pub deferrable: bool,
+    pub initially_deferred: bool,
+    /// False for a key added `NOT VALID` and never validated.
+    pub validated: bool,
+    /// `f` (MATCH FULL), `s` (MATCH SIMPLE) or `p` (MATCH PARTIAL).
+    pub match_type: char,
+    /// `pg_get_constraintdef`: `FOREIGN KEY (a) REFERENCES t(b) ...`.
+    pub definition: String,
+    pub comment: Option<String>,
+    pub columns: Vec<String>,
+    pub ref_columns: Vec<String>,
+    pub column_types: Vec<String>,
+    pub ref_column_types: Vec<String>,
+}
+
+/// A sequence that feeds a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceFeed {
+    pub table: u32,
+    pub column: String,
+    pub sequence: QualName,
+    pub increment: i64,
+}
+
+/// What the catalog says about the whole database, for planning.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub server_version_num: i32,
+    pub search_path: Vec<String>,
+    pub tables: Vec<Table>,
+    pub foreign_keys: Vec<ForeignKey>,
+    by_oid: HashMap<u32, usize>,
+}
+
+/// Runs a catalog query, turning a server error into [`ErrorKind::Sql`].
+fn query(
+    client: &mut impl GenericClient,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    during: &str,
+) -> Result<Vec<postgres::Row>, Error> {
+    client
+        .query(sql, params)
+        .map_err(|e| server_error(e, during))
+}
+
+/// Classifies a client error: a server report, or a lost connection.
+pub fn server_error(e: postgres::Error, during: &str) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::new(ErrorKind::Sql {
+            during: during.to_string(),
+            db: DbErrorInfo::from_db(db),
+        }),
+        None => Error::new(ErrorKind::ConnectionLost {
+            during: during.to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+impl Catalog {
+    /// Reads tables and foreign keys.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Sql`] when a catalog query fails (for example on a server older
+    /// than 12), [`ErrorKind::ConnectionLost`] when the connection drops.
+    pub fn read(client: &mut impl GenericClient) -> Result<Catalog, Error> {
+        let during = "reading the catalog";
+        let session = query(client, SESSION, &[], during)?;
+        let (server_version_num, search_path) = match session.first() {
+            Some(row) => (row.get(0), row.get(1)),
+            None => (0, Vec::new()),
+        };
+        let tables: Vec<Table> = query(client, TABLES, &[], during)?
+            .iter()
+            .map(|r| Table {
+                oid: r.get(0),
+                name: QualName::new(r.get::<_, String>(1), r.get::<_, String>(2)),
+                partitioned: r.get::<_, String>(3) == "p",
+                ancestors: r.get(4),
+            })
+            .collect();
+        let foreign_keys = query(client, FOREIGN_KEYS, &[], during)?
+            .iter()
+            .map(|r| ForeignKey {
+                oid: r.get(0),
+                name: r.get(1),
+                table: r.get(2),
+                ref_table: r.get(3),
+                deferrable: r.get(4),
+                initially_deferred: r.get(5),
+                validated: r.get(6),
+                match_type: r.get::<_, String>(7).chars().next().unwrap_or('s'),
+                definition: r.get(8),
+                comment: r.get(9),
+                columns: r.get(10),
+                ref_columns: r.get(11),
+                column_types: r.get(12),
+                ref_column_types: r.get(13),
+            })
+            .collect();
+        let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
+        Ok(Catalog {
+            server_version_num,
+            search_path,
+            tables,
+            foreign_keys,
+            by_oid,
+        })
+    }
+
+    /// The table with this oid, if it is one fkload may load.
+    pub fn table(&self, oid: u32) -> Option<&Table> {
+        self.by_oid.get(&oid).map(|&i| &self.tables[i])
+    }
+
+    /// The tables a file name can stand for: each reading of the name that names an
+    /// existing table. A reading without a schema takes the first schema of the
+    /// search path that has the table, as an unqualified name in SQL would.
+    pub fn resolve(&self, name: &FileName) -> Vec<&Table> {
+        let mut found: Vec<&Table> = Vec::new();
+        for (schema, table) in name.readings() {
+            let hit = match schema {
+                Some(s) => self
+                    .tables
+                    .iter()
+                    .find(|t| t.name.schema == s && t.name.name == table),
+                None => self.search_path.iter().find_map(|s| {
+                    self.tables
+                        .iter()
+                        .find(|t| &t.name.schema == s && t.name.name == table)
+                }),
+            };
+            if let Some(t) = hit
+                && !found.iter().any(|f| f.oid == t.oid)
+            {
+                found.push(t);
+            }
+        }
+        found
+    }
+
+    /// Tables whose name resembles the file name (same letters ignoring case), to
+    /// suggest when a name matches nothing.
+    pub fn similar(&self, name: &FileName) -> Vec<&Table> {
+        let readings = name.readings();
+        let mut out: Vec<&Table> = self
+            .tables
+            .iter()
+            .filter(|t| {
+                readings.iter().any(|(schema, table)| {
+                    t.name.name.to_lowercase() == table.to_lowercase()
+                        && schema
+                            .as_ref()
+                            .is_none_or(|s| s.to_lowercase() == t.name.schema.to_lowercase())
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}
+
+/// Reads the columns of `tables`, in column order, keyed by table oid.
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn read_columns(
+    client: &mut impl GenericClient,
+    tables: &[u32],
+) -> Result<HashMap<u32, Vec<Column>>, Error> {
+    let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
+    for r in query(client, COLUMNS, &[&tables], "reading the catalog")? {
+        out.entry(r.get(0)).or_default().push(Column {
+            name: r.get(1),
+            type_sql: r.get(2),
+            generated: !r.get::<_, String>(3).is_empty(),
+            identity: !r.get::<_, String>(4).is_empty(),
+            not_null: r.get(5),
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the sequences that feed columns of `tables`.
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn read_sequences(
+    client: &mut impl GenericClient,
+    tables: &[u32],
+) -> Result<Vec<SequenceFeed>, Error> {
+    Ok(query(client, SEQUENCES, &[&tables], "reading the catalog")?
+        .iter()
+        .map(|r| SequenceFeed {
+            table: r.get(0),
+            column: r.get(1),
+            sequence: QualName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
+            increment: r.get(4),
+        })
+        .collect())
+}

@@ -1,0 +1,22 @@
+//! Exit codes, as psql's. Documented in README.md ("Exit codes"); keep the two in
+//! step.
+
+use fkload::{Error, ErrorKind};
+
+/// The load (or the plan) succeeded.
+pub const OK: i32 = 0;
+/// An error of fkload's own: usage, files, headers, the plan. Nothing was written.
+pub const FATAL: i32 = 1;
+/// The connection to the server failed or was lost.
+pub const CONNECTION: i32 = 2;
+/// The server rejected a statement or a row during the load; rolled back.
+pub const SQL: i32 = 3;
+
+/// The exit code for an error.
+pub fn for_error(e: &Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Connect { .. } | ErrorKind::ConnectionLost { .. } => CONNECTION,
+        ErrorKind::Sql { .. } | ErrorKind::Copy { .. } | ErrorKind::ForeignKey(_) => SQL,
+        _ => FATAL,
+    }
+}

@@ -1,0 +1,201 @@
+//! The command line: clap types, the connection prompt, and how results and
+//! errors are printed. The only module that knows about terminals.
+//!
+//! Exit codes are psql's (see [`exit`]).
+
+pub mod exit;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+use fkload::conninfo::{ConnInfo, Overrides};
+use fkload::{Error, ErrorKind, Event};
+
+/// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
+///
+/// Each `<table>.csv`, `<schema>.<table>.csv` or `<schema>/<table>.csv` file of
+/// DIR (with a header row naming the columns) is loaded into that table, parents
+/// before children, in one transaction: all or nothing.
+#[derive(Debug, Parser)]
+#[command(name = "fkload", version, disable_help_flag = true)]
+pub struct Args {
+    /// The data directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Database name, or a postgres:// URI or "key=value" connection string
+    /// [default: $DATABASE_URL, then $PGDATABASE, then the user name]
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub dbname: Option<String>,
+
+    /// Database server host or socket directory [default: $PGHOST, then
+    /// /var/run/postgresql, then localhost]
+    #[arg(short = 'h', long = "host", value_name = "HOSTNAME")]
+    pub host: Option<String>,
+
+    /// Database server port [default: $PGPORT, then 5432]
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Database user name [default: $PGUSER, then the OS user]
+    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    pub username: Option<String>,
+
+    /// Never prompt for a password
+    #[arg(short = 'w', long = "no-password", conflicts_with = "password")]
+    pub no_password: bool,
+
+    /// Prompt for a password before connecting
+    #[arg(short = 'W', long = "password")]
+    pub password: bool,
+
+    /// Print the load plan (order, levels, cycles, deferred and dropped keys) and
+    /// write nothing
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+
+    /// Print a line as each table starts and finishes loading
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Print nothing but errors
+    #[arg(short = 'q', long = "quiet", conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print help (-h is the host, as in psql)
+    #[arg(short = '?', long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Parses the command line; usage errors exit 1 as psql's do (clap's own is 2,
+/// which fkload keeps for connection failures).
+pub fn parse() -> Result<Args, i32> {
+    Args::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { exit::FATAL } else { exit::OK }
+    })
+}
+
+/// Runs the command and returns the exit code.
+pub fn run(args: &Args) -> i32 {
+    match run_inner(args) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            print_error(&e);
+            exit::for_error(&e)
+        }
+    }
+}
+
+fn run_inner(args: &Args) -> Result<(), Error> {
+    let mut client = connect(args)?;
+    let plan = fkload::plan(&mut client, &args.dir)?;
+    if args.list {
+        print!("{}", plan.describe());
+        return Ok(());
+    }
+    let verbose = args.verbose;
+    let mut observer = |e: Event<'_>| {
+        if !verbose {
+            return;
+        }
+        match e {
+            Event::TableStarted { step, plan } => {
+                let s = &plan.steps[step];
+                eprintln!(
+                    "fkload: loading {} into {}",
+                    s.file.path.display(),
+                    s.table.name.human()
+                );
+            }
+            Event::TableLoaded { rows, elapsed, .. } => {
+                eprintln!("fkload:   {rows} rows in {:.2}s", elapsed.as_secs_f64());
+            }
+            Event::RestoringKey { key } => eprintln!(
+                "fkload: adding back key \"{}\" on {}",
+                key.key.name,
+                key.table.human()
+            ),
+            Event::CheckingDeferred => eprintln!("fkload: checking deferred keys"),
+            Event::Committing => eprintln!("fkload: committing"),
+            _ => {}
+        }
+    };
+    let report = fkload::load(&mut client, &plan, &mut observer)?;
+    if !args.quiet {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+/// Connects as psql would: settings by libpq's precedence, a password prompt
+/// with -W, or when the server asks for one and a terminal is there to answer.
+fn connect(args: &Args) -> Result<postgres::Client, Error> {
+    let overrides = Overrides {
+        dbname: args.dbname.clone(),
+        host: args.host.clone(),
+        port: args.port.clone(),
+        user: args.username.clone(),
+    };
+    let mut info =
+        ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| ErrorKind::Plan {
+            message: format!("invalid connection settings: {e}"),
+        })?;
+    if args.password {
+        info.set_password(prompt(&info)?);
+    }
+    match info.to_config().connect(postgres::NoTls) {
+        Ok(c) => Ok(c),
+        Err(e)
+            if !args.no_password
+                && !info.has_password()
+                && e.to_string().contains("password missing")
+                && std::io::stdin().is_terminal() =>
+        {
+            info.set_password(prompt(&info)?);
+            info.to_config()
+                .connect(postgres::NoTls)
+                .map_err(|e| connect_error(&info, &e))
+        }
+        Err(e) => Err(connect_error(&info, &e)),
+    }
+}
+
+fn prompt(info: &ConnInfo) -> Result<String, Error> {
+    rpassword::prompt_password(format!("Password for user {}: ", info.user())).map_err(|e| {
+        Error::from(ErrorKind::Connect {
+            target: info.describe(),
+            message: format!("could not read the password: {e}"),
+        })
+    })
+}
+
+fn connect_error(info: &ConnInfo, e: &postgres::Error) -> Error {
+    let message = match e.as_db_error() {
+        Some(db) => fkload::error::DbErrorInfo::from_db(db).to_string(),
+        None => {
+            // The client's own text, less the source chain it repeats.
+            let mut m = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                let t = s.to_string();
+                if !m.contains(&t) {
+                    m = format!("{m}: {t}");
+                }
+                src = s.source();
+            }
+            m
+        }
+    };
+    ErrorKind::Connect {
+        target: info.describe(),
+        message,
+    }
+    .into()
+}
+
+/// Prints an error as psql does: `fkload: ` before the first line.
+fn print_error(e: &Error) {
+    eprintln!("fkload: {e}");
+}

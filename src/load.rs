@@ -1,0 +1,311 @@
+//! Runs a plan: one transaction for the whole load, so that nothing is visible
+//! before COMMIT and any error leaves the database exactly as it was, the keys
+//! dropped to break cycles included (DDL is transactional in PostgreSQL).
+//!
+//! Order inside the transaction: defer the deferrable cycle keys, drop the others,
+//! COPY every file in plan order (each under a savepoint, so that a failure can be
+//! examined before the rollback), add the dropped keys back exactly as they were,
+//! check every deferred constraint (`SET CONSTRAINTS ALL IMMEDIATE`), move the
+//! sequences past the loaded values, COMMIT.
+//!
+//! Progress goes to the caller as [`Event`]s; this module prints nothing.
+
+use std::time::{Duration, Instant};
+
+use postgres::{Client, Transaction};
+
+use crate::catalog::server_error;
+use crate::copy::{self, CopyFailure};
+use crate::error::{DbErrorInfo, Error, ErrorKind, ForeignKeyViolation};
+use crate::orphan;
+use crate::plan::{KeyAction, Plan, PlannedKey};
+use crate::report::{Report, TableReport};
+use crate::sql::{QualName, ident, literal};
+
+/// SQLSTATE of a foreign-key violation.
+const FOREIGN_KEY_VIOLATION: &str = "23503";
+
+/// The savepoint each step runs under.
+const SAVEPOINT: &str = "fkload_step";
+
+/// What the load is doing, for progress display.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A file starts loading.
+    TableStarted { step: usize, plan: &'a Plan },
+    /// Bytes of the current file sent so far.
+    Progress { step: usize, sent: u64 },
+    /// A file has loaded.
+    TableLoaded {
+        step: usize,
+        rows: u64,
+        elapsed: Duration,
+    },
+    /// A dropped key is being added back (and validated).
+    RestoringKey { key: &'a PlannedKey },
+    /// Deferred constraints are being checked.
+    CheckingDeferred,
+    /// About to commit.
+    Committing,
+}
+
+/// Loads every file of `plan` in one transaction.
+///
+/// # Errors
+/// [`ErrorKind::Copy`] with file and line when the server rejects a row;
+/// [`ErrorKind::ForeignKey`] with every orphan row when a key is violated;
+/// [`ErrorKind::Io`] when a file cannot be read; [`ErrorKind::Sql`] for other
+/// server errors and [`ErrorKind::ConnectionLost`] when the connection drops. In
+/// every case the transaction is rolled back: the database is as it was.
+pub fn run(
+    client: &mut Client,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let mut tx = client
+        .transaction()
+        .map_err(|e| server_error(e, "starting the transaction"))?;
+    let mut report = Report::default();
+
+    for k in plan.deferred() {
+        // Schema-qualified: a bare name would match same-named keys of every
+        // schema in the search path.
+        let sql = format!(
+            "SET CONSTRAINTS {}.{} DEFERRED",
+            ident(&k.table.schema),
+            ident(&k.key.name)
+        );
+        exec(&mut tx, &sql, "deferring a key")?;
+        report.keys_deferred += 1;
+    }
+    for k in plan.dropped() {
+        let sql = format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            k.table,
+            ident(&k.key.name)
+        );
+        exec(&mut tx, &sql, "dropping a key to break a cycle")?;
+    }
+
+    for (i, step) in plan.steps.iter().enumerate() {
+        observer(Event::TableStarted { step: i, plan });
+        let t0 = Instant::now();
+        exec(&mut tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+        let stmt = copy::statement(&step.table.name, &step.columns);
+        let result = copy::stream(&mut tx, &stmt, &step.file.path, &mut |sent| {
+            observer(Event::Progress { step: i, sent })
+        });
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(CopyFailure::File(source)) => {
+                return Err(Error::new(ErrorKind::Io {
+                    path: step.file.path.clone(),
+                    source,
+                }));
+            }
+            Err(CopyFailure::Server(e)) => return Err(copy_error(&mut tx, plan, i, e)),
+        };
+        exec(&mut tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+        let elapsed = t0.elapsed();
+        observer(Event::TableLoaded {
+            step: i,
+            rows,
+            elapsed,
+        });
+        report.tables.push(TableReport {
+            table: step.table.name.clone(),
+            path: step.file.path.clone(),
+            rows,
+            bytes: step.bytes,
+            elapsed,
+        });
+    }
+
+    for (ki, k) in plan.keys.iter().enumerate() {
+        if let KeyAction::Drop { not_valid_first } = k.action {
+            observer(Event::RestoringKey { key: k });
+            restore_key(&mut tx, plan, ki, not_valid_first)?;
+            report.keys_restored += 1;
+        }
+    }
+
+    observer(Event::CheckingDeferred);
+    exec(&mut tx, &format!("SAVEPOINT {SAVEPOINT}"), "checking deferred keys")?;
+    if let Err(e) = tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE") {
+        return Err(key_error(&mut tx, plan, None, e, "checking deferred keys"));
+    }
+    exec(&mut tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "checking deferred keys")?;
+
+    report.sequences = advance_sequences(&mut tx, plan)?;
+
+    observer(Event::Committing);
+    tx.commit().map_err(|e| server_error(e, "committing"))?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<(), Error> {
+    tx.batch_execute(sql).map_err(|e| server_error(e, during))
+}
+
+/// Adds a dropped key back exactly as it was: same name and definition (actions,
+/// MATCH type, deferrability), same validity, same comment.
+fn restore_key(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    ki: usize,
+    not_valid_first: bool,
+) -> Result<(), Error> {
+    let k = &plan.keys[ki];
+    let during = format!("adding back key \"{}\" on {}", k.key.name, k.table.human());
+    // pg_get_constraintdef already ends in NOT VALID for a key that was not valid.
+    let split = k.key.validated && not_valid_first;
+    let mut sql = format!(
+        "SAVEPOINT {SAVEPOINT}; ALTER TABLE {} ADD CONSTRAINT {} {}",
+        k.table,
+        ident(&k.key.name),
+        k.key.definition
+    );
+    if split {
+        sql.push_str(" NOT VALID");
+    }
+    exec(tx, &sql, &during)?;
+    if split {
+        let validate = format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            k.table,
+            ident(&k.key.name)
+        );
+        if let Err(e) = tx.batch_execute(&validate) {
+            return Err(key_error(tx, plan, Some(ki), e, &during));
+        }
+    }
+    if let Some(comment) = &k.key.comment {
+        let sql = format!(
+            "COMMENT ON CONSTRAINT {} ON {} IS {}",
+            ident(&k.key.name),
+            k.table,
+            literal(comment)
+        );
+        exec(tx, &sql, &during)?;
+    }
+    exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+}
+
+/// Turns a failed COPY into the error a user can act on.
+fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::Error) -> Error {
+    let s = &plan.steps[step];
+    let Some(db) = e.as_db_error() else {
+        return server_error(e, &format!("loading {}", s.file.path.display()));
+    };
+    if db.code().code() == FOREIGN_KEY_VIOLATION {
+        let ki = plan.keys.iter().position(|k| {
+            Some(k.key.name.as_str()) == db.constraint() && k.child_steps.contains(&step)
+        });
+        return key_error(tx, plan, ki, e, "loading");
+    }
+    Error::new(ErrorKind::Copy {
+        path: s.file.path.clone(),
+        line: db
+            .where_()
+            .and_then(|c| copy::context_line(c, &s.table.name.name)),
+        db: DbErrorInfo::from_db(db),
+    })
+}
+
+/// A key violation (or another error while checking keys): rolls back to the
+/// savepoint, lists the orphans of the violated key, and builds the error.
+fn key_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    key: Option<usize>,
+    e: postgres::Error,
+    during: &str,
+) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return server_error(e, during);
+    };
+    let info = DbErrorInfo::from_db(db);
+    let key = key.or_else(|| {
+        plan.keys.iter().position(|k| {
+            Some(k.key.name.as_str()) == db.constraint()
+                && db.schema().is_none_or(|s| s == k.table.schema)
+        })
+    });
+    let (Some(ki), FOREIGN_KEY_VIOLATION) = (key, info.code.as_str()) else {
+        return Error::new(ErrorKind::Sql {
+            during: during.to_string(),
+            db: info,
+        });
+    };
+    let k = &plan.keys[ki];
+    let (orphans, failed) = match tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
+        Ok(()) => match orphan::find(tx, plan, ki) {
+            Ok(o) => (o, None),
+            Err(why) => (Vec::new(), Some(why)),
+        },
+        Err(e) => (Vec::new(), Some(server_error(e, during).to_string())),
+    };
+    Error::new(ErrorKind::ForeignKey(Box::new(ForeignKeyViolation {
+        db: info,
+        constraint: k.key.name.clone(),
+        child: k.table.human(),
+        parent: k.ref_table.human(),
+        orphans,
+        orphan_search_failed: failed,
+    })))
+}
+
+/// Moves every sequence that feeds a loaded column past the loaded values, so
+/// that the next insert does not collide. A sequence never moves backwards.
+fn advance_sequences(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<(QualName, i64)>, Error> {
+    let mut moved: Vec<(QualName, i64)> = Vec::new();
+    for step in &plan.steps {
+        for feed in &step.sequences {
+            let during = format!("advancing sequence {}", feed.sequence.human());
+            let ascending = feed.increment > 0;
+            let agg = if ascending { "max" } else { "min" };
+            let extreme: Option<i64> = tx
+                .query_one(
+                    &format!(
+                        "SELECT {agg}({})::int8 FROM {}",
+                        ident(&feed.column),
+                        step.table.name
+                    ),
+                    &[],
+                )
+                .map_err(|e| server_error(e, &during))?
+                .get(0);
+            let Some(extreme) = extreme else { continue };
+            let row = tx
+                .query_one(
+                    &format!("SELECT last_value, is_called FROM {}", feed.sequence),
+                    &[],
+                )
+                .map_err(|e| server_error(e, &during))?;
+            let (last, called): (i64, bool) = (row.get(0), row.get(1));
+            let next = if called {
+                last.saturating_add(feed.increment)
+            } else {
+                last
+            };
+            let behind = if ascending {
+                extreme >= next
+            } else {
+                extreme <= next
+            };
+            if behind {
+                tx.query_one(
+                    "SELECT setval($1::text::regclass, $2, true)",
+                    &[&feed.sequence.to_string(), &extreme],
+                )
+                .map_err(|e| server_error(e, &during))?;
+                moved.retain(|(s, _)| s != &feed.sequence);
+                moved.push((feed.sequence.clone(), extreme));
+            }
+        }
+    }
+    Ok(moved)
+}

@@ -1,0 +1,185 @@
+//! Finding every orphan row of a violated foreign key, with its file and line.
+//!
+//! The server reports one violation and no line (key checks run after the rows are
+//! in). To list them all, the child's file is copied once more, every field as
+//! `text`, into a temporary table with a row counter; the rows whose key (cast to
+//! the key column's type, compared with the referenced column as the key's own
+//! check does) has no parent row are the orphans, and the counter maps each back
+//! to the line its record starts on.
+//!
+//! It runs inside the load's transaction after a rollback to a savepoint, so it
+//! sees exactly the parent rows the load had written, and everything it creates
+//! goes when the load's transaction rolls back. It writes nothing that survives.
+
+use postgres::GenericClient;
+
+use crate::copy;
+use crate::error::{DbErrorInfo, Orphan};
+use crate::plan::{Plan, PlannedKey, Step};
+use crate::source;
+use crate::sql::{QualName, human_ident, ident};
+
+/// The temporary table the file is copied into.
+const ROWS_TABLE: &str = "fkload_orphan_rows";
+
+/// Lists the orphan rows of key `key` in the files of every step it checks.
+///
+/// # Errors
+/// A sentence saying why the rows could not be listed (a key column missing from
+/// the file, a value that does not cast, a server error); the caller reports the
+/// violation without the list then.
+pub fn find(client: &mut impl GenericClient, plan: &Plan, key: usize) -> Result<Vec<Orphan>, String> {
+    let pk = &plan.keys[key];
+    let mut out = Vec::new();
+    for &s in &pk.child_steps {
+        let step = &plan.steps[s];
+        let own_rows_are_parents = pk.parent_steps.contains(&s);
+        out.extend(find_in_step(client, pk, step, own_rows_are_parents)?);
+    }
+    Ok(out)
+}
+
+fn find_in_step(
+    client: &mut impl GenericClient,
+    pk: &PlannedKey,
+    step: &Step,
+    own_rows_are_parents: bool,
+) -> Result<Vec<Orphan>, String> {
+    let fk = &pk.key;
+    if let Some(missing) = fk.columns.iter().find(|c| !step.columns.contains(c)) {
+        return Err(format!(
+            "{} has no column {} of the key",
+            step.file.path.display(),
+            human_ident(missing)
+        ));
+    }
+    let counter = counter_name(&step.columns);
+    let tmp = QualName::new("pg_temp", ROWS_TABLE);
+    let cols: Vec<String> = step
+        .columns
+        .iter()
+        .map(|c| format!("{} text", ident(c)))
+        .collect();
+    let sql_err = |e: postgres::Error| match e.as_db_error() {
+        Some(db) => DbErrorInfo::from_db(db).to_string(),
+        None => e.to_string(),
+    };
+    client
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS {tmp}; CREATE TEMP TABLE {ROWS_TABLE} ({} bigserial, {})",
+            ident(&counter),
+            cols.join(", ")
+        ))
+        .map_err(sql_err)?;
+    copy::stream(
+        client,
+        &copy::statement(&tmp, &step.columns),
+        &step.file.path,
+        &mut |_| {},
+    )
+    .map_err(|e| match e {
+        copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
+        copy::CopyFailure::Server(e) => sql_err(e),
+    })?;
+
+    let query = orphan_query(pk, &counter, own_rows_are_parents && parent_cols_in(pk, step));
+    let rows = client.query(&query, &[]).map_err(sql_err)?;
+    client
+        .batch_execute(&format!("DROP TABLE {tmp}"))
+        .map_err(sql_err)?;
+
+    let numbers: Vec<u64> = rows
+        .iter()
+        .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+        .collect();
+    let lines = source::record_lines(&step.file.path, &numbers).map_err(|e| e.to_string())?;
+    let names: Vec<String> = fk.columns.iter().map(|c| human_ident(c)).collect();
+    Ok(rows
+        .iter()
+        .zip(numbers)
+        .map(|(r, n)| {
+            let values: Vec<String> = (0..fk.columns.len())
+                .map(|i| r.get::<_, Option<String>>(i + 1).unwrap_or_else(|| "null".into()))
+                .collect();
+            Orphan {
+                path: step.file.path.clone(),
+                line: lines
+                    .iter()
+                    .find(|(rec, _)| *rec == n)
+                    .map_or(0, |(_, l)| *l),
+                key: format!("({})=({})", names.join(", "), values.join(", ")),
+            }
+        })
+        .collect())
+}
+
+/// A name for the row counter that no file column has.
+fn counter_name(columns: &[String]) -> String {
+    let mut name = "fkload_row".to_string();
+    while columns.contains(&name) {
+        name.push('_');
+    }
+    name
+}
+
+fn parent_cols_in(pk: &PlannedKey, step: &Step) -> bool {
+    pk.key.ref_columns.iter().all(|c| step.columns.contains(c))
+}
+
+/// The query that returns `counter, key values...` of every orphan row, in file
+/// order. The conditions follow the key's MATCH type: MATCH SIMPLE (and PARTIAL,
+/// which the server does not implement) checks only rows whose key columns are all
+/// non-null; MATCH FULL also rejects a key that mixes nulls and values.
+fn orphan_query(pk: &PlannedKey, counter: &str, own_rows_are_parents: bool) -> String {
+    let fk = &pk.key;
+    let child_val = |i: usize| format!("(t.{})::{}", ident(&fk.columns[i]), fk.column_types[i]);
+    let n = fk.columns.len();
+    let all_set: Vec<String> = (0..n)
+        .map(|i| format!("t.{} IS NOT NULL", ident(&fk.columns[i])))
+        .collect();
+    let all_null: Vec<String> = (0..n)
+        .map(|i| format!("t.{} IS NULL", ident(&fk.columns[i])))
+        .collect();
+    let matches_table: Vec<String> = (0..n)
+        .map(|i| format!("p.{} = {}", ident(&fk.ref_columns[i]), child_val(i)))
+        .collect();
+    // A key checks `ONLY` the referenced table unless it is partitioned: rows of an
+    // inheritance child are no parents.
+    let only = if pk.ref_partitioned { "" } else { "ONLY " };
+    let mut missing = format!(
+        "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
+        pk.ref_table,
+        matches_table.join(" AND ")
+    );
+    if own_rows_are_parents {
+        let matches_file: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "(s.{})::{} = {}",
+                    ident(&fk.ref_columns[i]),
+                    fk.ref_column_types[i],
+                    child_val(i)
+                )
+            })
+            .collect();
+        missing = format!(
+            "{missing} AND NOT EXISTS (SELECT 1 FROM pg_temp.{ROWS_TABLE} s WHERE {})",
+            matches_file.join(" AND ")
+        );
+    }
+    let condition = if fk.match_type == 'f' {
+        format!(
+            "NOT ({}) AND (NOT ({}) OR {missing})",
+            all_null.join(" AND "),
+            all_set.join(" AND ")
+        )
+    } else {
+        format!("{} AND {missing}", all_set.join(" AND "))
+    };
+    let key_cols: Vec<String> = fk.columns.iter().map(|c| format!("t.{}", ident(c))).collect();
+    format!(
+        "SELECT t.{}, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition} ORDER BY 1",
+        ident(counter),
+        key_cols.join(", ")
+    )
+}

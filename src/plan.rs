@@ -1,0 +1,448 @@
+//! The load plan: which file loads which table, in what order, at what level, and
+//! which foreign keys are deferred or dropped to break cycles, and why.
+//!
+//! A plan is made by reading (never writing): the data directory
+//! ([`crate::source`]), the catalog ([`crate::catalog`]) and the graph order
+//! ([`crate::graph`]). Everything that can be checked before a row is written is
+//! checked here: every file names exactly one table, no table has two files,
+//! every header column exists and is not generated.
+//!
+//! Keys and tables: a key is attached to the tables whose files load its rows. A
+//! key declared on a partitioned table applies to the rows its file loads, and a
+//! key declared on a partition applies to the file of any partitioned ancestor
+//! (rows are routed into it). The same holds on the referenced side.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use postgres::GenericClient;
+
+use crate::catalog::{self, Catalog, Column, ForeignKey, SequenceFeed, Table};
+use crate::error::{Error, ErrorKind};
+use crate::graph;
+use crate::source::{self, DataFile};
+use crate::sql::QualName;
+
+/// The first server version whose partitioned tables accept `NOT VALID` keys.
+const NOT_VALID_ON_PARTITIONED: i32 = 180000;
+
+/// What a load will do, made by [`make`].
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub dir: PathBuf,
+    pub server_version_num: i32,
+    /// One step per file, in load order.
+    pub steps: Vec<Step>,
+    /// Every foreign key whose rows some step loads.
+    pub keys: Vec<PlannedKey>,
+    /// Each cycle and the keys that break it.
+    pub cycles: Vec<Cycle>,
+}
+
+/// One file loaded into one table.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub file: DataFile,
+    pub table: Table,
+    /// The header's columns, in file order.
+    pub columns: Vec<String>,
+    /// All columns of the table, for the orphan search's casts.
+    pub table_columns: Vec<Column>,
+    pub bytes: u64,
+    /// 1 for a table with no loaded parent; else one more than its highest parent.
+    pub level: u32,
+    /// The table references itself; its rows may come in any order.
+    pub self_referencing: bool,
+    /// Sequences that feed columns this file gives values for.
+    pub sequences: Vec<SequenceFeed>,
+}
+
+/// A foreign key whose rows the load writes, and what the load does to it.
+#[derive(Debug, Clone)]
+pub struct PlannedKey {
+    pub key: ForeignKey,
+    /// The table the key is declared on.
+    pub table: QualName,
+    pub table_partitioned: bool,
+    /// The referenced table.
+    pub ref_table: QualName,
+    pub ref_partitioned: bool,
+    /// Steps whose rows are checked by the key.
+    pub child_steps: Vec<usize>,
+    /// Steps whose rows the key's rows may reference.
+    pub parent_steps: Vec<usize>,
+    pub action: KeyAction,
+}
+
+/// What the load does to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    /// Checked as usual (at the end of each COPY, or at commit if initially deferred).
+    Keep,
+    /// Breaks a cycle; deferrable, so `SET CONSTRAINTS ... DEFERRED` for the load.
+    Defer,
+    /// Breaks a cycle; not deferrable, so dropped in the transaction and added back
+    /// after the data. With `not_valid_first`, added `NOT VALID` then validated (a
+    /// key that was `NOT VALID` stays so); without, added with a validating pass
+    /// (partitioned tables before PostgreSQL 18 accept no `NOT VALID` key).
+    Drop { not_valid_first: bool },
+}
+
+/// A strongly connected component of two or more tables.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    pub tables: Vec<QualName>,
+    /// Indices into [`Plan::keys`] of the keys that break it.
+    pub broken: Vec<usize>,
+}
+
+impl Plan {
+    /// Keys the load defers.
+    pub fn deferred(&self) -> impl Iterator<Item = &PlannedKey> {
+        self.keys.iter().filter(|k| k.action == KeyAction::Defer)
+    }
+
+    /// Keys the load drops and adds back.
+    pub fn dropped(&self) -> impl Iterator<Item = &PlannedKey> {
+        self.keys
+            .iter()
+            .filter(|k| matches!(k.action, KeyAction::Drop { .. }))
+    }
+
+    /// Total bytes of all files.
+    pub fn bytes(&self) -> u64 {
+        self.steps.iter().map(|s| s.bytes).sum()
+    }
+
+    /// The plan as `fkload -l` prints it.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let tables = self.steps.len();
+        let _ = writeln!(
+            out,
+            "plan for {}: {} {}, {} bytes, one transaction (all or nothing)",
+            self.dir.display(),
+            tables,
+            if tables == 1 { "file" } else { "files" },
+            self.bytes()
+        );
+        if !self.steps.is_empty() {
+            let wf = self
+                .steps
+                .iter()
+                .map(|s| s.file.rel.chars().count())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
+            for s in &self.steps {
+                let note = if s.self_referencing {
+                    "  (references itself)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "{:>5}  {:<wf$}  {}{}",
+                    s.level,
+                    s.file.rel,
+                    s.table.name.human(),
+                    note
+                );
+            }
+        }
+        if self.cycles.is_empty() {
+            let _ = writeln!(out, "\ncycles: none");
+        } else {
+            let _ = writeln!(out, "\ncycles:");
+            for c in &self.cycles {
+                let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
+                let _ = writeln!(out, "  {}", names.join(", "));
+                for &k in &c.broken {
+                    let pk = &self.keys[k];
+                    let _ = writeln!(out, "    broken by {}", pk.describe_action());
+                }
+            }
+        }
+        let deferred: Vec<&PlannedKey> = self.deferred().collect();
+        let dropped: Vec<&PlannedKey> = self.dropped().collect();
+        let _ = writeln!(
+            out,
+            "\ndeferred keys: {}",
+            if deferred.is_empty() { "none" } else { "" }
+        );
+        for k in deferred {
+            let _ = writeln!(out, "  {}", k.describe_key());
+        }
+        let _ = writeln!(
+            out,
+            "dropped keys: {}",
+            if dropped.is_empty() { "none" } else { "" }
+        );
+        for k in dropped {
+            let _ = writeln!(out, "  {}: {}", k.describe_key(), k.key.definition);
+        }
+        out
+    }
+}
+
+impl PlannedKey {
+    fn describe_key(&self) -> String {
+        format!(
+            "\"{}\" on {} -> {}",
+            self.key.name,
+            self.table.human(),
+            self.ref_table.human()
+        )
+    }
+
+    fn describe_action(&self) -> String {
+        let how = match self.action {
+            KeyAction::Keep => "kept".to_string(),
+            KeyAction::Defer => "deferred (the key is DEFERRABLE; checked at commit)".into(),
+            KeyAction::Drop { not_valid_first } => {
+                let back = if !self.key.validated {
+                    "added back NOT VALID, as it was"
+                } else if not_valid_first {
+                    "added back NOT VALID, then VALIDATE CONSTRAINT"
+                } else {
+                    "added back with a validating pass (partitioned table)"
+                };
+                format!("dropped (not deferrable), {back}")
+            }
+        };
+        format!("{}: {how}", self.describe_key())
+    }
+}
+
+/// Reads the directory and the catalog and makes the plan. Writes nothing.
+///
+/// # Errors
+/// [`ErrorKind::Io`], [`ErrorKind::NotAFile`], [`ErrorKind::Header`] for files;
+/// [`ErrorKind::UnknownTable`], [`ErrorKind::AmbiguousTable`],
+/// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
+/// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
+/// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] from the catalog reads.
+pub fn make(client: &mut impl GenericClient, dir: &Path) -> Result<Plan, Error> {
+    let files = source::scan(dir)?;
+    let catalog = Catalog::read(client)?;
+
+    // File -> table, each table once.
+    let mut targets: Vec<(DataFile, Table)> = Vec::with_capacity(files.len());
+    let mut by_table: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
+    for f in files {
+        let table = resolve(&catalog, &f)?;
+        by_table.entry(table.oid).or_default().push(f.path.clone());
+        targets.push((f, table));
+    }
+    if let Some((oid, paths)) = by_table.iter().find(|(_, p)| p.len() > 1) {
+        let table = catalog
+            .table(*oid)
+            .map(|t| t.name.human())
+            .unwrap_or_default();
+        return Err(Error::new(ErrorKind::DuplicateFile {
+            table,
+            paths: paths.clone(),
+        }));
+    }
+
+    let oids: Vec<u32> = targets.iter().map(|(_, t)| t.oid).collect();
+    let mut columns = catalog::read_columns(client, &oids)?;
+    let sequences = catalog::read_sequences(client, &oids)?;
+
+    let mut steps: Vec<Step> = Vec::with_capacity(targets.len());
+    for (file, table) in targets {
+        let header = source::read_header(&file.path)?;
+        let table_columns = columns.remove(&table.oid).unwrap_or_default();
+        check_header(&file, &table, &header.columns, &table_columns)?;
+        let seqs = sequences
+            .iter()
+            .filter(|s| s.table == table.oid && header.columns.contains(&s.column))
+            .cloned()
+            .collect();
+        steps.push(Step {
+            file,
+            table,
+            columns: header.columns,
+            table_columns,
+            bytes: header.bytes,
+            level: 1,
+            self_referencing: false,
+            sequences: seqs,
+        });
+    }
+    Ok(assemble(dir, &catalog, steps))
+}
+
+fn resolve(catalog: &Catalog, f: &DataFile) -> Result<Table, Error> {
+    let found = catalog.resolve(&f.name);
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::new(ErrorKind::UnknownTable {
+            path: f.path.clone(),
+            candidates: catalog
+                .similar(&f.name)
+                .iter()
+                .map(|t| t.name.human())
+                .collect(),
+        })),
+        many => Err(Error::new(ErrorKind::AmbiguousTable {
+            path: f.path.clone(),
+            candidates: many.iter().map(|t| t.name.human()).collect(),
+        })),
+    }
+}
+
+fn check_header(
+    file: &DataFile,
+    table: &Table,
+    header: &[String],
+    columns: &[Column],
+) -> Result<(), Error> {
+    for name in header {
+        match columns.iter().find(|c| &c.name == name) {
+            None => {
+                return Err(Error::new(ErrorKind::UnknownColumn {
+                    path: file.path.clone(),
+                    table: table.name.human(),
+                    column: name.clone(),
+                    available: columns
+                        .iter()
+                        .filter(|c| !c.generated)
+                        .map(|c| crate::sql::human_ident(&c.name))
+                        .collect(),
+                }));
+            }
+            Some(c) if c.generated => {
+                return Err(Error::new(ErrorKind::GeneratedColumn {
+                    path: file.path.clone(),
+                    table: table.name.human(),
+                    column: name.clone(),
+                }));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// True when rows loaded into `loaded` land in (or route through) relation `rel`:
+/// the same table, a partition of it, or a partitioned ancestor of it.
+fn covers(catalog: &Catalog, loaded: &Table, rel: u32) -> bool {
+    loaded.oid == rel
+        || loaded.ancestors.contains(&rel)
+        || catalog
+            .table(rel)
+            .is_some_and(|t| t.ancestors.contains(&loaded.oid))
+}
+
+/// Attaches keys to steps, orders the steps and chooses how to break cycles.
+fn assemble(dir: &Path, catalog: &Catalog, mut steps: Vec<Step>) -> Plan {
+    // Cost: as few keys as possible, then as few dropped keys as possible.
+    const PER_KEY: u64 = 1_000;
+    let mut keys: Vec<PlannedKey> = Vec::new();
+    let mut edges: Vec<graph::Edge> = Vec::new();
+    for fk in &catalog.foreign_keys {
+        let child_steps: Vec<usize> = (0..steps.len())
+            .filter(|&i| covers(catalog, &steps[i].table, fk.table))
+            .collect();
+        if child_steps.is_empty() {
+            continue;
+        }
+        let parent_steps: Vec<usize> = (0..steps.len())
+            .filter(|&i| covers(catalog, &steps[i].table, fk.ref_table))
+            .collect();
+        let (table, table_partitioned) = name_of(catalog, fk.table);
+        let (ref_table, ref_partitioned) = name_of(catalog, fk.ref_table);
+        let id = keys.len();
+        for &c in &child_steps {
+            for &p in &parent_steps {
+                if c == p {
+                    steps[c].self_referencing = true;
+                }
+                edges.push(graph::Edge {
+                    child: c,
+                    parent: p,
+                    key: id,
+                    cost: PER_KEY + u64::from(!fk.deferrable),
+                });
+            }
+        }
+        keys.push(PlannedKey {
+            key: fk.clone(),
+            table,
+            table_partitioned,
+            ref_table,
+            ref_partitioned,
+            child_steps,
+            parent_steps,
+            action: KeyAction::Keep,
+        });
+    }
+
+    let names: Vec<String> = steps.iter().map(|s| s.table.name.human()).collect();
+    let order = graph::order(&names, &edges);
+    for &k in &order.broken {
+        let pk = &mut keys[k];
+        pk.action = if pk.key.deferrable {
+            KeyAction::Defer
+        } else {
+            KeyAction::Drop {
+                not_valid_first: !pk.table_partitioned
+                    || catalog.server_version_num >= NOT_VALID_ON_PARTITIONED,
+            }
+        };
+    }
+    let cycles = order
+        .cycles
+        .iter()
+        .map(|c| Cycle {
+            tables: c.iter().map(|&i| steps[i].table.name.clone()).collect(),
+            broken: order
+                .broken
+                .iter()
+                .copied()
+                .filter(|&k| {
+                    edges
+                        .iter()
+                        .any(|e| e.key == k && c.contains(&e.child) && c.contains(&e.parent))
+                })
+                .collect(),
+        })
+        .collect();
+
+    // Re-index steps into load order; keys follow.
+    let mut new_index: HashMap<usize, usize> = HashMap::new();
+    for (new, &old) in order.order.iter().enumerate() {
+        new_index.insert(old, new);
+        steps[old].level = order.level[old];
+    }
+    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    let steps: Vec<Step> = order
+        .order
+        .iter()
+        .filter_map(|&old| slots[old].take())
+        .collect();
+    for k in &mut keys {
+        for s in k.child_steps.iter_mut().chain(k.parent_steps.iter_mut()) {
+            *s = new_index[s];
+        }
+    }
+    Plan {
+        dir: dir.to_path_buf(),
+        server_version_num: catalog.server_version_num,
+        steps,
+        keys,
+        cycles,
+    }
+}
+
+fn name_of(catalog: &Catalog, oid: u32) -> (QualName, bool) {
+    match catalog.table(oid) {
+        Some(t) => (t.name.clone(), t.partitioned),
+        // Keys can reference tables in schemas fkload never loads (pg_* is left
+        // out of the catalog read); the oid is all there is to show then.
+        None => (QualName::new("", format!("oid {oid}")), false),
+    }
+}

@@ -1,0 +1,118 @@
+//! What a load did: rows and bytes per table, keys deferred and restored,
+//! sequences advanced, and the time it took. The CLI prints it as the summary.
+
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sql::QualName;
+
+/// The outcome of a successful load.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One entry per file, in load order.
+    pub tables: Vec<TableReport>,
+    /// Keys deferred for the load (all checked before commit).
+    pub keys_deferred: usize,
+    /// Keys dropped and added back exactly as they were.
+    pub keys_restored: usize,
+    /// Sequences moved forward past the loaded values, with their new value.
+    pub sequences: Vec<(QualName, i64)>,
+    pub elapsed: Duration,
+}
+
+/// One file's load.
+#[derive(Debug, Clone)]
+pub struct TableReport {
+    pub table: QualName,
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.tables.iter().map(|t| t.bytes).sum()
+    }
+}
+
+/// Bytes as the summary writes them: `512 B`, `3.2 kB`, `1.5 MB`, `2.0 GB`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1000.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+impl fmt::Display for Report {
+    /// The summary: a line per table, then totals with throughput.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.tables.iter().map(|t| t.table.human()).collect();
+        let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(5).max(5);
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<w$}  {:>12}  {:>10}  {:>8}", "table", "rows", "bytes", "time");
+        for (t, name) in self.tables.iter().zip(&names) {
+            let _ = writeln!(
+                out,
+                "{:<w$}  {:>12}  {:>10}  {:>7.2}s",
+                name,
+                t.rows,
+                human_bytes(t.bytes),
+                t.elapsed.as_secs_f64()
+            );
+        }
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            format!("{}/s", human_bytes((self.bytes() as f64 / secs) as u64))
+        } else {
+            "-".into()
+        };
+        let _ = write!(
+            out,
+            "loaded {} rows ({}) into {} tables in {:.2}s, {rate}",
+            self.rows(),
+            human_bytes(self.bytes()),
+            self.tables.len(),
+            secs
+        );
+        if self.keys_deferred + self.keys_restored > 0 {
+            let _ = write!(
+                out,
+                "; {} keys deferred, {} keys dropped and restored",
+                self.keys_deferred, self.keys_restored
+            );
+        }
+        if !self.sequences.is_empty() {
+            let _ = write!(out, "; {} sequences advanced", self.sequences.len());
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_a_person_writes_them() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500), "1.5 kB");
+        assert_eq!(human_bytes(2_000_000), "2.0 MB");
+        assert_eq!(human_bytes(1_000_000_000), "1.0 GB");
+    }
+}

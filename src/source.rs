@@ -1,0 +1,364 @@
+//! The data directory: which files there are, which table each one names, and what
+//! its header row says.
+//!
+//! Owns the file-name rules (`<table>.csv`, `<schema>.<table>.csv`,
+//! `<schema>/<table>.csv`) and the header parser. It does not look at the catalog:
+//! turning a [`FileName`] into a table is [`crate::catalog::Catalog::resolve`]'s job,
+//! so that this module stays pure and testable without a server.
+//!
+//! Files are never read whole: only the header row is read here, and the rest of the
+//! file is streamed by [`crate::copy`].
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+
+/// The UTF-8 byte-order mark some editors put at the start of a CSV file.
+const BOM: &str = "\u{feff}";
+
+/// One `.csv` file of the data directory and the names it can stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// The path as the user will see it in messages (directory as given, joined).
+    pub path: PathBuf,
+    /// The file name relative to the data directory, e.g. `sales/orders.csv`.
+    pub rel: String,
+    /// What the name says about schema and table.
+    pub name: FileName,
+}
+
+/// What a file's name says. Names are the catalog's own: no case folding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileName {
+    /// `<schema>/<table>.csv`: the schema is certain.
+    InSchema { schema: String, stem: String },
+    /// `<stem>.csv` at the top level: either a table of the search path called
+    /// `stem`, or, for every dot in `stem`, schema = the part before it and
+    /// table = the part after it.
+    Bare { stem: String },
+}
+
+impl FileName {
+    /// Every (schema, table) reading of the name. `None` as schema means "the first
+    /// schema of the search path that has it".
+    pub fn readings(&self) -> Vec<(Option<String>, String)> {
+        match self {
+            FileName::InSchema { schema, stem } => vec![(Some(schema.clone()), stem.clone())],
+            FileName::Bare { stem } => {
+                let mut out = vec![(None, stem.clone())];
+                for (i, _) in stem.match_indices('.') {
+                    let (schema, table) = (&stem[..i], &stem[i + 1..]);
+                    if !schema.is_empty() && !table.is_empty() {
+                        out.push((Some(schema.to_string()), table.to_string()));
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Lists the `.csv` files of `dir` and of its immediate subdirectories, sorted by
+/// relative name so that every run sees them in the same order.
+///
+/// Entries that are not regular files (directories named `x.csv`, FIFOs, broken
+/// links) are reported as errors rather than skipped: a user who put them there
+/// meant them to be loaded.
+///
+/// # Errors
+/// [`ErrorKind::Io`] when the directory or a subdirectory cannot be read, and
+/// [`ErrorKind::NotAFile`] for a `.csv` entry that is not a regular file.
+pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
+    let mut files = Vec::new();
+    for entry in read_dir_sorted(dir)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = dir.join(&name);
+        let meta = std::fs::metadata(&path);
+        if let Some(stem) = name.strip_suffix(".csv") {
+            check_regular(&path, meta)?;
+            files.push(DataFile {
+                path,
+                rel: name.clone(),
+                name: FileName::Bare {
+                    stem: stem.to_string(),
+                },
+            });
+        } else if meta.map(|m| m.is_dir()).unwrap_or(false) {
+            for sub in read_dir_sorted(&path)? {
+                let sub_name = sub.file_name().to_string_lossy().into_owned();
+                let Some(stem) = sub_name.strip_suffix(".csv") else {
+                    continue;
+                };
+                let sub_path = path.join(&sub_name);
+                check_regular(&sub_path, std::fs::metadata(&sub_path))?;
+                files.push(DataFile {
+                    path: sub_path,
+                    rel: format!("{name}/{sub_name}"),
+                    name: FileName::InSchema {
+                        schema: name.clone(),
+                        stem: stem.to_string(),
+                    },
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(files)
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
+    let io = |source| {
+        Error::new(ErrorKind::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+fn check_regular(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Result<(), Error> {
+    match meta {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(Error::new(ErrorKind::NotAFile {
+            path: path.to_path_buf(),
+        })),
+        Err(source) => Err(Error::new(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        })),
+    }
+}
+
+/// The header row of a file: the column names in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub columns: Vec<String>,
+    /// The file's size in bytes, for the plan and the summary.
+    pub bytes: u64,
+}
+
+/// Reads the header row of `path` (CSV, as PostgreSQL's `FORMAT csv` reads it).
+///
+/// A UTF-8 byte-order mark before the first name is dropped. Only the first record
+/// is read, however large the file.
+///
+/// # Errors
+/// [`ErrorKind::Io`] when the file cannot be opened or read, and
+/// [`ErrorKind::Header`] for an empty file, a header that is not valid CSV or
+/// UTF-8, an empty column name, or a name given twice.
+pub fn read_header(path: &Path) -> Result<Header, Error> {
+    let io = |source| {
+        Error::new(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let file = File::open(path).map_err(io)?;
+    let bytes = file.metadata().map_err(io)?.len();
+    let columns = parse_header(BufReader::new(file)).map_err(|e| match e {
+        HeaderProblem::Io(source) => io(source),
+        HeaderProblem::Bad(message) => Error::new(ErrorKind::Header {
+            path: path.to_path_buf(),
+            message,
+        }),
+    })?;
+    Ok(Header { columns, bytes })
+}
+
+/// Why a header could not be read.
+#[derive(Debug)]
+pub enum HeaderProblem {
+    Io(std::io::Error),
+    Bad(String),
+}
+
+/// Parses the first CSV record of `input` as a header row.
+///
+/// # Errors
+/// [`HeaderProblem::Bad`] with a message in PostgreSQL's style when the header is
+/// missing, malformed, has an empty name or repeats a name.
+pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
+    let mut reader = csv_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let got = reader.read_byte_record(&mut record).map_err(|e| match e.into_kind() {
+        csv::ErrorKind::Io(e) => HeaderProblem::Io(e),
+        other => HeaderProblem::Bad(format!("header row is not valid CSV: {other:?}")),
+    })?;
+    if !got {
+        return Err(HeaderProblem::Bad(
+            "file is empty: a header row naming the columns is required".into(),
+        ));
+    }
+    let mut columns: Vec<String> = Vec::with_capacity(record.len());
+    for (i, field) in record.iter().enumerate() {
+        let name = std::str::from_utf8(field).map_err(|_| {
+            HeaderProblem::Bad(format!("column name {} is not valid UTF-8", i + 1))
+        })?;
+        let name = if i == 0 {
+            name.strip_prefix(BOM).unwrap_or(name)
+        } else {
+            name
+        };
+        if name.is_empty() {
+            return Err(HeaderProblem::Bad(format!(
+                "column name {} of the header row is empty",
+                i + 1
+            )));
+        }
+        if columns.iter().any(|c| c == name) {
+            return Err(HeaderProblem::Bad(format!(
+                "column \"{name}\" appears more than once in the header row"
+            )));
+        }
+        columns.push(name.to_string());
+    }
+    Ok(columns)
+}
+
+/// A CSV reader configured as PostgreSQL's `FORMAT csv` reads files: comma,
+/// double quote, quotes escaped by doubling, no comments, records of any length.
+pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .double_quote(true)
+        .quoting(true)
+        .comment(None)
+        .from_reader(input)
+}
+
+/// Maps record numbers (1 = the first row after the header) to the physical line
+/// each record starts on (1 = the header line), reading `path` once.
+///
+/// `wanted` must be sorted ascending; the result is in the same order. Records past
+/// the end of the file are left out.
+///
+/// # Errors
+/// [`ErrorKind::Io`] when the file cannot be read.
+pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+    let io = |source| {
+        Error::new(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut reader = csv_reader(BufReader::new(file));
+    let mut record = csv::ByteRecord::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut next = wanted.iter().peekable();
+    let mut n: u64 = 0; // 0 = the header
+    while next.peek().is_some() {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            // A malformed record further on does not make the earlier lines wrong.
+            Err(_) => break,
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        while next.peek().is_some_and(|&&w| w == n) {
+            out.push((n, line));
+            next.next();
+        }
+        n += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(s: &str) -> Result<Vec<String>, String> {
+        parse_header(s.as_bytes()).map_err(|e| match e {
+            HeaderProblem::Bad(m) => m,
+            HeaderProblem::Io(e) => e.to_string(),
+        })
+    }
+
+    #[test]
+    fn header_plain_quoted_and_bom() {
+        assert_eq!(header("a,b,c\n1,2,3\n").unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            header("\u{feff}id,\"Order Lines\",\"a,b\"\r\n").unwrap(),
+            ["id", "Order Lines", "a,b"]
+        );
+        assert_eq!(
+            header("\"we\"\"ird\",x").unwrap(),
+            ["we\"ird", "x"],
+            "doubled quotes are one quote"
+        );
+    }
+
+    #[test]
+    fn header_errors() {
+        assert!(header("").unwrap_err().contains("empty"));
+        assert!(header("a,,b\n").unwrap_err().contains("column name 2"));
+        assert!(header("a,b,a\n").unwrap_err().contains("\"a\" appears more"));
+    }
+
+    #[test]
+    fn bare_name_readings_cover_every_dot() {
+        let n = FileName::Bare {
+            stem: "Sales.Order Lines".into(),
+        };
+        assert_eq!(
+            n.readings(),
+            vec![
+                (None, "Sales.Order Lines".to_string()),
+                (Some("Sales".to_string()), "Order Lines".to_string())
+            ]
+        );
+        let n = FileName::Bare {
+            stem: "a.b.c".into(),
+        };
+        assert_eq!(n.readings().len(), 3);
+        let n = FileName::Bare { stem: ".x".into() };
+        assert_eq!(n.readings(), vec![(None, ".x".to_string())]);
+    }
+
+    #[test]
+    fn record_lines_follow_embedded_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n3,\"a\r\nb\"\n4,y\n").unwrap();
+        assert_eq!(
+            record_lines(&p, &[1, 2, 3, 4, 9]).unwrap(),
+            vec![(1, 2), (2, 4), (3, 5), (4, 7)]
+        );
+    }
+
+    #[test]
+    fn scan_finds_top_level_and_schema_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.csv"), "x\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        std::fs::create_dir(dir.path().join("Sales")).unwrap();
+        std::fs::write(dir.path().join("Sales/Order Lines.csv"), "x\n").unwrap();
+        let files = scan(dir.path()).unwrap();
+        let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["Sales/Order Lines.csv", "b.csv"]);
+        assert_eq!(
+            files[0].name,
+            FileName::InSchema {
+                schema: "Sales".into(),
+                stem: "Order Lines".into()
+            }
+        );
+    }
+
+    #[test]
+    fn scan_rejects_a_directory_named_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("x.csv")).unwrap();
+        let err = scan(dir.path()).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::NotAFile { .. }), "{err}");
+    }
+}

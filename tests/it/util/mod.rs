@@ -1,0 +1,13 @@
+//! Shared helpers for the integration tests.
+//!
+//! [`pg`] owns the throwaway PostgreSQL server and hands each test its own
+//! database; its main items are re-exported here so tests can write
+//! `util::TestDb::new("label")`.
+
+// Each helper is used by only some tests; while a test file is being written
+// (or is filtered out) the rest would otherwise trip dead-code warnings.
+#![allow(dead_code, unused_imports)]
+
+pub mod pg;
+
+pub use pg::{TestDb, server_url, server_version_num};

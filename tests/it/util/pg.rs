@@ -1,0 +1,697 @@
+//! A throwaway PostgreSQL server for the integration tests, and a fresh
+//! database for each test.
+//!
+//! The first use boots a private server (`initdb`, then `pg_ctl start`) in a
+//! temporary directory, listening on 127.0.0.1 at a free port with trust
+//! authentication; every test in the process shares it and gets its own
+//! database from [`TestDb::new`]. Under `cargo test` the tests are threads of one
+//! process; under cargo-nextest every test is a process of its own and boots its
+//! own server, so nothing here assumes a fixed port or directory.
+//!
+//! Statics are never dropped, so the server is stopped by a watchdog: a detached
+//! `sh` that blocks reading a pipe whose only writer is this process. However the
+//! process ends (normal exit, panic, signal), the kernel closes the pipe, the
+//! read returns, and the watchdog stops the server and removes its directory.
+//!
+//! Environment:
+//! - `FKLOAD_TEST_DATABASE_URL`: use this running server instead of booting one;
+//!   its role must be allowed to `CREATE DATABASE`.
+//! - `FKLOAD_TEST_PGBINDIR`: the directory holding `initdb`, `pg_ctl` and
+//!   `postgres`. Otherwise the first `PATH` directory that holds all three is
+//!   used, then the newest `/usr/lib/postgresql/*/bin`.
+//! - `FKLOAD_TEST_KEEP`: keep every test database, and a booted server, for
+//!   inspection after the run (the boot message says how to stop the server).
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use postgres::error::{ErrorPosition, SqlState};
+use postgres::{Client, NoTls, SimpleQueryMessage};
+
+/// The superuser role that `initdb -U` creates in a booted server.
+const SUPERUSER: &str = "postgres";
+/// The OS account that runs the server when the tests run as root, because
+/// `initdb` and `postgres` refuse to run as root.
+const OS_USER: &str = "postgres";
+/// Tries at starting the server, each on a fresh port: another process can take
+/// the port between our probe and the postmaster's bind.
+const START_ATTEMPTS: u32 = 5;
+/// Server log lines quoted when the boot fails.
+const LOG_TAIL_LINES: usize = 40;
+
+/// A fresh, empty database on the shared server, dropped again when the value
+/// is dropped.
+pub struct TestDb {
+    /// The database's name, safe to use unquoted in SQL.
+    pub name: String,
+    /// `postgres://postgres@127.0.0.1:PORT/NAME` for a booted server.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates a database named after `label`, the process id and a counter,
+    /// from `template0`.
+    ///
+    /// `template0` rather than the default `template1` because concurrent
+    /// `CREATE DATABASE`s from one template fail while another session is
+    /// connected to it, and nothing ever connects to `template0`.
+    pub fn new(label: &str) -> TestDb {
+        let server = server();
+        let mut admin = connect(&server.maintenance_url());
+        // A name can already exist: one kept by FKLOAD_TEST_KEEP in an earlier
+        // run whose pid was recycled, or one made by another machine sharing
+        // FKLOAD_TEST_DATABASE_URL. The counter moves on at every try.
+        for _ in 0..100 {
+            let name = unique_name(label);
+            let sql = format!("CREATE DATABASE {name} TEMPLATE template0");
+            match admin.batch_execute(&sql) {
+                Ok(()) => {
+                    return TestDb {
+                        url: server.url(&name),
+                        name,
+                    };
+                }
+                Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => panic!("test harness: {sql} failed:\n{}", describe(&e, &sql)),
+            }
+        }
+        panic!("test harness: found no unused database name for label {label:?} in 100 tries")
+    }
+
+    /// A new connection to this database.
+    pub fn client(&self) -> Client {
+        connect(&self.url)
+    }
+
+    /// Runs `sql` (one or more statements) on a new connection, panicking with
+    /// the server's full report if it fails.
+    pub fn exec(&self, sql: &str) {
+        if let Err(e) = self.client().batch_execute(sql) {
+            panic!(
+                "test harness: SQL failed on database {}:\n{}",
+                self.name,
+                describe(&e, sql)
+            );
+        }
+    }
+
+    /// The first column of the first row, as an integer.
+    ///
+    /// The query runs over the simple protocol, so any integer type works; a
+    /// `::bigint` cast in `sql` is harmless.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let column = self.first_column(sql);
+        let Some(first) = column.first() else {
+            panic!("test harness: query returned no rows: {sql}");
+        };
+        let Some(text) = first else {
+            panic!("test harness: query returned NULL where an integer was expected: {sql}");
+        };
+        text.parse().unwrap_or_else(|e| {
+            panic!("test harness: query returned {text:?}, which is not an i64 ({e}): {sql}")
+        })
+    }
+
+    /// The first column of every row, as the server prints it; NULL becomes the
+    /// string `NULL`.
+    ///
+    /// The server's output format is what a `::text` cast gives for every type
+    /// but `boolean`, which prints as `t`/`f` uncast and `true`/`false` cast.
+    pub fn query_strings(&self, sql: &str) -> Vec<String> {
+        self.first_column(sql)
+            .into_iter()
+            .map(|value| value.unwrap_or_else(|| "NULL".to_owned()))
+            .collect()
+    }
+
+    /// Runs `sql` over the simple protocol, which returns every value as text,
+    /// and keeps the first column of every row of every statement.
+    fn first_column(&self, sql: &str) -> Vec<Option<String>> {
+        let messages = self.client().simple_query(sql).unwrap_or_else(|e| {
+            panic!(
+                "test harness: query failed on database {}:\n{}",
+                self.name,
+                describe(&e, sql)
+            )
+        });
+        messages
+            .iter()
+            .filter_map(|message| match message {
+                SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .map(|row| match row.try_get(0) {
+                Ok(value) => value.map(str::to_owned),
+                Err(e) => panic!("test harness: query returned no columns ({e}): {sql}"),
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops the database, forcibly disconnecting anyone still connected.
+    ///
+    /// Errors are ignored: this also runs while a failed test unwinds, where a
+    /// second panic would abort the whole test process.
+    fn drop(&mut self) {
+        if keep() {
+            eprintln!("FKLOAD_TEST_KEEP is set: kept database {}", self.url);
+            return;
+        }
+        let Some(Ok(server)) = SERVER.get() else {
+            return;
+        };
+        let Ok(mut admin) = Client::connect(&server.maintenance_url(), NoTls) else {
+            return;
+        };
+        if server.version_num >= 130_000 {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        } else {
+            // WITH (FORCE) is new in PostgreSQL 13; before it, disconnect the
+            // sessions by hand. Two calls, because DROP DATABASE refuses to run
+            // in the implicit transaction of a multi-statement query.
+            let _ = admin.batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            ));
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}
+
+/// The URL of database `dbname` on the shared server, booting it if needed.
+pub fn server_url(dbname: &str) -> String {
+    server().url(dbname)
+}
+
+/// The shared server's `server_version_num`, such as `150018`.
+pub fn server_version_num() -> i64 {
+    server().version_num
+}
+
+/// The shared server: booted here, or given by `FKLOAD_TEST_DATABASE_URL`.
+struct Server {
+    target: Target,
+    version_num: i64,
+}
+
+enum Target {
+    Booted {
+        port: u16,
+        /// Held only so that its stdin, the watchdog's pipe, stays open until
+        /// the process exits. `None` under FKLOAD_TEST_KEEP.
+        _watchdog: Option<Child>,
+    },
+    External {
+        url: String,
+    },
+}
+
+impl Server {
+    fn url(&self, dbname: &str) -> String {
+        match &self.target {
+            Target::Booted { port, .. } => {
+                format!("postgres://{SUPERUSER}@127.0.0.1:{port}/{dbname}")
+            }
+            Target::External { url } => with_dbname(url, dbname),
+        }
+    }
+
+    /// Where to run CREATE and DROP DATABASE. For an external server that is
+    /// the database in its URL, which its role is known to be able to reach.
+    fn maintenance_url(&self) -> String {
+        match &self.target {
+            Target::Booted { .. } => self.url("postgres"),
+            Target::External { url } => url.clone(),
+        }
+    }
+}
+
+/// Holds the failure as text, so that after one failed boot every other test
+/// fails at once with the same message instead of booting again.
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+
+fn server() -> &'static Server {
+    match SERVER.get_or_init(start_server) {
+        Ok(server) => server,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn start_server() -> Result<Server, String> {
+    match env::var("FKLOAD_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let version_num = fetch_version_num(&url).map_err(|e| {
+                format!("test harness: cannot use FKLOAD_TEST_DATABASE_URL={url}: {e}")
+            })?;
+            Ok(Server {
+                target: Target::External { url },
+                version_num,
+            })
+        }
+        _ => boot(),
+    }
+}
+
+/// Initializes and starts a private server; see the module documentation.
+fn boot() -> Result<Server, String> {
+    let bindir = find_bindir()?;
+    let as_root = running_as_root();
+    let base = tempfile::Builder::new()
+        .prefix("fkload-pg-")
+        .tempdir()
+        .map_err(|e| format!("test harness: cannot create a temporary directory: {e}"))?
+        .keep();
+    let datadir = base.join("data");
+    let log = datadir.join("server.log");
+
+    // The watchdog comes first so that every way out of here, failures
+    // included, removes the directory again.
+    let watchdog = if keep() {
+        None
+    } else {
+        Some(spawn_watchdog(&bindir, &datadir, &base, as_root)?)
+    };
+
+    // initdb wants an empty directory that only the server's user can read.
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&datadir)
+        .map_err(|e| format!("test harness: cannot create {}: {e}", datadir.display()))?;
+    if as_root {
+        // tempfile made the directory 0700 for root; the server's user must be
+        // able to pass through it to its data directory.
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("test harness: cannot chmod {}: {e}", base.display()))?;
+        run(Command::new("chown")
+            .arg("-R")
+            .arg(format!("{OS_USER}:"))
+            .arg(&datadir))?;
+    }
+
+    // --no-sync: the cluster is thrown away, so flushing it to disk is waste.
+    run(pg_command(&bindir, "initdb", as_root, &datadir)
+        .arg("-D")
+        .arg(&datadir)
+        .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"])
+        .args(["--locale=C", "--no-sync"]))
+    .map_err(|e| root_hint(e, as_root))?;
+
+    let mut failures = Vec::new();
+    for attempt in 1..=START_ATTEMPTS {
+        let port = free_port()?;
+        // pg_ctl hands -o to a shell, hence the quoting of the socket directory.
+        // -F and the -c settings trade durability, useless here, for speed.
+        let options = format!(
+            "-F -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            sh_quote(&datadir.to_string_lossy())
+        );
+        let started = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
+            .arg("-D")
+            .arg(&datadir)
+            .args(["-w", "-t", "60", "-o", &options, "-l"])
+            .arg(&log)
+            .arg("start"));
+        let url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
+        // Checks the TCP listener and trust authentication as well.
+        let checked = started.and_then(|_| {
+            fetch_version_num(&url).map_err(|e| format!("cannot connect to {url}: {e}"))
+        });
+        match checked {
+            Ok(version_num) => {
+                announce(&bindir, &datadir, &url, version_num, as_root);
+                return Ok(Server {
+                    target: Target::Booted {
+                        port,
+                        _watchdog: watchdog,
+                    },
+                    version_num,
+                });
+            }
+            Err(e) => {
+                failures.push(format!("attempt {attempt}, port {port}: {e}"));
+                // A server that started but cannot be reached must not linger
+                // into the next attempt; failure here just means none is running.
+                let _ = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
+                    .arg("-D")
+                    .arg(&datadir)
+                    .args(["-m", "immediate", "-w", "stop"]));
+            }
+        }
+    }
+    Err(format!(
+        "test harness: cannot start PostgreSQL from {} in {}:\n{}\n--- last {LOG_TAIL_LINES} lines of {} ---\n{}",
+        bindir.display(),
+        datadir.display(),
+        failures.join("\n"),
+        log.display(),
+        tail(&log, LOG_TAIL_LINES),
+    ))
+}
+
+/// Starts the process that stops the server and removes `base` once this
+/// process has exited; see the module documentation.
+///
+/// Its stdout and stderr go to /dev/null because a test runner waits for the
+/// end of the output it captures, which would never come while the watchdog
+/// held it. It gets a process group of its own so that Ctrl-C, or nextest
+/// signalling a timed-out test's group, cannot kill it before it has cleaned up.
+fn spawn_watchdog(
+    bindir: &Path,
+    datadir: &Path,
+    base: &Path,
+    as_root: bool,
+) -> Result<Child, String> {
+    const SCRIPT: &str = r#"
+trap '' HUP INT
+read -r _ || :
+if [ "$4" = root ]; then
+    runuser -u "$5" -- "$1" -D "$2" -m immediate -w stop
+else
+    "$1" -D "$2" -m immediate -w stop
+fi
+rm -rf -- "$3"
+"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg("fkload-pg-watchdog")
+        .arg(bindir.join("pg_ctl"))
+        .arg(datadir)
+        .arg(base)
+        .arg(if as_root { "root" } else { "user" })
+        .arg(OS_USER)
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("test harness: cannot start the watchdog shell: {e}"))
+}
+
+/// Says where the server is, for the output of a failing test (the test
+/// runner shows it only then), and how to stop a server kept on purpose.
+fn announce(bindir: &Path, datadir: &Path, url: &str, version_num: i64, as_root: bool) {
+    eprintln!(
+        "test harness: PostgreSQL {version_num} at {url}, data directory {}",
+        datadir.display()
+    );
+    if keep() {
+        let runas = if as_root {
+            format!("runuser -u {OS_USER} -- ")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "FKLOAD_TEST_KEEP is set: the server stays up; stop it with: {runas}{} -D {} stop",
+            bindir.join("pg_ctl").display(),
+            datadir.display()
+        );
+    }
+}
+
+/// The directory with `initdb`, `pg_ctl` and `postgres`, in the order the
+/// module documentation gives.
+fn find_bindir() -> Result<PathBuf, String> {
+    if let Some(dir) = env::var_os("FKLOAD_TEST_PGBINDIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return if has_server_tools(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "test harness: FKLOAD_TEST_PGBINDIR={} lacks one of initdb, pg_ctl and postgres",
+                dir.display()
+            ))
+        };
+    }
+    for dir in env::split_paths(&env::var_os("PATH").unwrap_or_default()) {
+        let initdb = dir.join("initdb");
+        if !initdb.is_file() {
+            continue;
+        }
+        // initdb on PATH is often a symlink into a versioned directory
+        // (/usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb); taking
+        // that directory keeps all three tools from one installation.
+        if let Some(real_dir) = fs::canonicalize(&initdb)
+            .ok()
+            .and_then(|real| real.parent().map(Path::to_path_buf))
+            .filter(|real_dir| has_server_tools(real_dir))
+        {
+            return Ok(real_dir);
+        }
+        // Debian's /usr/bin has wrappers for some tools but not all of them,
+        // so a directory counts only when it holds all three.
+        if has_server_tools(&dir) {
+            return Ok(dir);
+        }
+    }
+    // Debian and Ubuntu install each major version in its own directory,
+    // off PATH. Compare versions numerically: "9.6" < "10".
+    let mut newest: Option<(Vec<u64>, PathBuf)> = None;
+    for entry in fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let bin = entry.path().join("bin");
+        let version: Vec<u64> = entry
+            .file_name()
+            .to_string_lossy()
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0))
+            .collect();
+        if has_server_tools(&bin) && newest.as_ref().is_none_or(|(v, _)| version > *v) {
+            newest = Some((version, bin));
+        }
+    }
+    newest.map(|(_, bin)| bin).ok_or_else(|| {
+        "test harness: found no PostgreSQL server binaries (initdb, pg_ctl, postgres) in \
+         FKLOAD_TEST_PGBINDIR, on PATH or in /usr/lib/postgresql/*/bin; install them, set \
+         FKLOAD_TEST_PGBINDIR, or point FKLOAD_TEST_DATABASE_URL at a running server"
+            .to_owned()
+    })
+}
+
+fn has_server_tools(dir: &Path) -> bool {
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|tool| dir.join(tool).is_file())
+}
+
+/// Whether this process runs as root, asked of `id -u` to avoid a libc
+/// dependency. If `id` cannot run, assume not: initdb then says it clearly.
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == b"0")
+}
+
+/// A server tool, run as the server's user when we are root.
+///
+/// It runs in the data directory because the server's user may not be allowed
+/// into our working directory, and initdb and postgres complain when they
+/// cannot return to it.
+fn pg_command(bindir: &Path, tool: &str, as_root: bool, datadir: &Path) -> Command {
+    let exe = bindir.join(tool);
+    let mut command = if as_root {
+        let mut runuser = Command::new("runuser");
+        runuser.args(["-u", OS_USER, "--"]).arg(exe);
+        runuser
+    } else {
+        Command::new(exe)
+    };
+    command.current_dir(datadir).stdin(Stdio::null());
+    command
+}
+
+/// Runs `command` to completion, returning its stdout, or on failure an error
+/// naming the command and quoting all of its output.
+fn run(command: &mut Command) -> Result<String, String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("test harness: cannot run {command:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() {
+        Ok(stdout.into_owned())
+    } else {
+        Err(format!(
+            "test harness: {command:?} failed ({}):\n{stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn root_hint(message: String, as_root: bool) -> String {
+    if as_root {
+        format!(
+            "{message}\n(running as root, so the server runs as OS user {OS_USER:?}: that user \
+             must exist and be able to reach the temporary directory; set TMPDIR if it cannot)"
+        )
+    } else {
+        message
+    }
+}
+
+/// A TCP port that was free a moment ago. Binding port 0 lets the kernel pick
+/// an unused one; the listener closes at once so the server can bind it. The
+/// race with other processes is covered by retrying the start.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| format!("test harness: cannot find a free TCP port: {e}"))
+}
+
+fn fetch_version_num(url: &str) -> Result<i64, String> {
+    let mut client = Client::connect(url, NoTls).map_err(|e| describe(&e, ""))?;
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::bigint", &[])
+        .map_err(|e| describe(&e, ""))?;
+    Ok(row.get(0))
+}
+
+fn connect(url: &str) -> Client {
+    Client::connect(url, NoTls).unwrap_or_else(|e| {
+        panic!(
+            "test harness: cannot connect to {url}: {}",
+            describe(&e, "")
+        )
+    })
+}
+
+/// `url` with its database replaced by `dbname`, for URLs and key=value
+/// connection strings alike.
+fn with_dbname(url: &str, dbname: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        // In key=value form a later keyword overrides an earlier one.
+        return format!("{url} dbname={dbname}");
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let after_authority = &rest[authority_end..];
+    let query = after_authority
+        .find('?')
+        .map_or("", |i| &after_authority[i..]);
+    format!(
+        "{}{}/{dbname}{query}",
+        &url[..scheme_end],
+        &rest[..authority_end]
+    )
+}
+
+/// `fkt_<label>_<pid>_<counter>`: lower-case ASCII, so it needs no quoting,
+/// and at most 63 bytes, where PostgreSQL would silently truncate it.
+fn unique_name(label: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let suffix = format!(
+        "_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut label: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    label.truncate(63 - "fkt_".len() - suffix.len());
+    format!("fkt_{label}{suffix}")
+}
+
+fn keep() -> bool {
+    env::var_os("FKLOAD_TEST_KEEP").is_some_and(|v| !v.is_empty())
+}
+
+/// The server's whole report for a failed statement, since `postgres::Error`
+/// displays a server error as just "db error". `sql` is the statement, for
+/// pointing at the error position; empty when there is none.
+fn describe(error: &postgres::Error, sql: &str) -> String {
+    let Some(db) = error.as_db_error() else {
+        // Not from the server (connection refused, closed, ...): the error's
+        // own text says it, cause included.
+        return error.to_string();
+    };
+    let mut out = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    let fields = [
+        ("DETAIL", db.detail()),
+        ("HINT", db.hint()),
+        ("WHERE", db.where_()),
+        ("SCHEMA", db.schema()),
+        ("TABLE", db.table()),
+        ("COLUMN", db.column()),
+        ("CONSTRAINT", db.constraint()),
+    ];
+    for (label, value) in fields {
+        if let Some(value) = value {
+            let _ = write!(out, "\n{label}: {value}");
+        }
+    }
+    match db.position() {
+        Some(ErrorPosition::Original(position)) => {
+            let _ = write!(out, "\nPOSITION: {position}");
+            if let Some(excerpt) = excerpt(sql, *position) {
+                let _ = write!(out, "\n{excerpt}");
+            }
+        }
+        Some(ErrorPosition::Internal { position, query }) => {
+            let _ = write!(out, "\nINTERNAL POSITION: {position} in: {query}");
+        }
+        None => {}
+    }
+    if !sql.is_empty() {
+        let _ = write!(out, "\nSQL: {sql}");
+    }
+    out
+}
+
+/// The line of `sql` holding the 1-based character `position`, with a caret
+/// under it, as psql shows it.
+fn excerpt(sql: &str, position: u32) -> Option<String> {
+    let index = usize::try_from(position).ok()?.checked_sub(1)?;
+    let at = sql.char_indices().nth(index).map(|(byte, _)| byte)?;
+    let line_start = sql[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = sql[at..].find('\n').map_or(sql.len(), |i| at + i);
+    let prefix = format!("LINE {}: ", sql[..at].matches('\n').count() + 1);
+    let column = sql[line_start..at].chars().count();
+    Some(format!(
+        "{prefix}{}\n{}^",
+        &sql[line_start..line_end],
+        " ".repeat(prefix.len() + column)
+    ))
+}
+
+/// The last `lines` lines of the file at `path`, or why it cannot be read.
+fn tail(path: &Path, lines: usize) -> String {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("(cannot read it: {e})"),
+    }
+}
+
+/// `s` quoted for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
