@@ -16,8 +16,10 @@
 //! `PQconnectdbParams`: psql passes `host`, `port`, `user` and then `dbname`
 //! with `expand_dbname` set, and libpq lets the fields of an expanded `dbname`
 //! string override the entries before it. So `psql -h a -d "host=b"` goes to
-//! `b`, and the same holds here: `-d` (or `DATABASE_URL`) string values, then
-//! `-h`/`-p`/`-U`, then `PG*` variables, then defaults.
+//! `b`, and the same holds here: `-d` string values, then `-h`/`-p`/`-U`, then
+//! `PG*` variables, then defaults. Without `-d`, `DATABASE_URL` takes its place
+//! but ranks below `-h`/`-p`/`-U`: it is the environment, and typed flags beat
+//! the environment.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -246,20 +248,25 @@ impl ConnInfo {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ConnInfo, ConnInfoError> {
         let mut params = Params::default();
-        // psql ignores empty option values, and puts these before dbname.
-        for (key, value) in [("host", &o.host), ("port", &o.port), ("user", &o.user)] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
-                params.set(key, v.to_owned());
+        let flags = |params: &mut Params| {
+            // psql ignores empty option values, and puts these before dbname.
+            for (key, value) in [("host", &o.host), ("port", &o.port), ("user", &o.user)] {
+                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                    params.set(key, v.to_owned());
+                }
             }
-        }
-        let conn_arg = o
-            .dbname
-            .clone()
-            .filter(|d| !d.is_empty())
-            .or_else(|| env("DATABASE_URL").filter(|d| !d.is_empty()));
-        if let Some(arg) = conn_arg {
+        };
+        if let Some(arg) = o.dbname.as_deref().filter(|d| !d.is_empty()) {
+            flags(&mut params);
             // Later entries win, so the string's values beat -h/-p/-U.
-            params.merge(parse_conn_arg(&arg)?);
+            params.merge(parse_conn_arg(arg)?);
+        } else {
+            // DATABASE_URL stands in for -d, but it is the environment: flags
+            // typed on the command line win over it, as they win over PGHOST.
+            if let Some(url) = env("DATABASE_URL").filter(|d| !d.is_empty()) {
+                params.merge(parse_conn_arg(&url)?);
+            }
+            flags(&mut params);
         }
         for &(key, var) in ENV_FALLBACKS {
             // A keyword set to "" above still blocks the variable, as in libpq.
@@ -471,7 +478,7 @@ impl ConnInfo {
                 format!("hosts {}", pairs.join(", "))
             }
         };
-        format!("user {:?} on {place} database {:?}", self.user, self.dbname)
+        format!("{place} as user {:?} database {:?}", self.user, self.dbname)
     }
 }
 
@@ -1149,7 +1156,7 @@ mod tests {
         assert_eq!(c.ports(), [5433, 5434, 5432]);
         assert_eq!(
             c.describe(),
-            r#"user "postgres" on hosts "a" port 5433, "b" port 5434, "c" port 5432 database "db""#
+            r#"hosts "a" port 5433, "b" port 5434, "c" port 5432 as user "postgres" database "db""#
         );
     }
 
@@ -1329,6 +1336,15 @@ mod tests {
 
         let c = ok(&Overrides::default(), &[("DATABASE_URL", "")]);
         assert_eq!(c.hosts(), default_hosts());
+
+        // Typed flags beat the environment, DATABASE_URL included.
+        let o = Overrides {
+            host: Some("flaghost".into()),
+            ..Overrides::default()
+        };
+        let c = ok(&o, &env);
+        assert_eq!(c.hosts(), ["flaghost"]);
+        assert_eq!(c.dbname(), "urldb");
     }
 
     #[test]
@@ -1616,12 +1632,12 @@ mod tests {
         let c = ok(&d("postgres://app@localhost/shop"), &[]);
         assert_eq!(
             c.describe(),
-            r#"user "app" on host "localhost" port 5432 database "shop""#
+            r#"host "localhost" port 5432 as user "app" database "shop""#
         );
         let c = ok(&d("host=a,b port=6 user=u dbname=x"), &[]);
         assert_eq!(
             c.describe(),
-            r#"user "u" on hosts "a", "b" port 6 database "x""#
+            r#"hosts "a", "b" port 6 as user "u" database "x""#
         );
     }
 

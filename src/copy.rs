@@ -69,7 +69,10 @@ pub fn stream(
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.
 fn server_io(e: io::Error) -> CopyFailure {
-    match e.into_inner().map(|inner| inner.downcast::<postgres::Error>()) {
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<postgres::Error>())
+    {
         Some(Ok(pg)) => CopyFailure::Server(*pg),
         Some(Err(other)) => CopyFailure::File(io::Error::other(other)),
         None => CopyFailure::File(io::Error::other("connection write failed")),
@@ -120,10 +123,7 @@ mod tests {
         );
         assert_eq!(context_line("COPY orders, line 12", "orders"), Some(12));
         assert_eq!(
-            context_line(
-                "PL/pgSQL function f() line 3 at RAISE\nCOPY t, line 4",
-                "t"
-            ),
+            context_line("PL/pgSQL function f() line 3 at RAISE\nCOPY t, line 4", "t"),
             Some(4)
         );
         assert_eq!(

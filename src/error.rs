@@ -88,7 +88,7 @@ pub enum ErrorKind {
     #[error("{message}")]
     Plan { message: String },
     /// The connection could not be made.
-    #[error("connection to {target} failed: {message}")]
+    #[error("connection to server failed ({target}): {message}")]
     Connect { target: String, message: String },
     /// The connection was lost during the run.
     #[error("connection to server lost{}: {message}", during_text(during))]

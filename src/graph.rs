@@ -173,11 +173,11 @@ fn exact_sequence(n: usize, pair_cost: &HashMap<(usize, usize), u64>) -> Vec<usi
         if best[set] == u64::MAX {
             continue;
         }
-        for v in 0..n {
+        for (v, out) in out_edges.iter().enumerate() {
             if set & (1 << v) != 0 {
                 continue;
             }
-            let cost: u64 = out_edges[v]
+            let cost: u64 = out
                 .iter()
                 .filter(|(p, _)| set & (1 << p) == 0)
                 .map(|&(_, w)| w)
@@ -330,7 +330,11 @@ mod tests {
         // Broken keys all lie inside cycles.
         for k in &o.broken {
             let e = edges.iter().find(|e| e.key == *k).unwrap();
-            prop_assert!(o.cycles.iter().any(|c| c.contains(&e.child) && c.contains(&e.parent)));
+            prop_assert!(
+                o.cycles
+                    .iter()
+                    .any(|c| c.contains(&e.child) && c.contains(&e.parent))
+            );
         }
         Ok(())
     }

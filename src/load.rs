@@ -20,6 +20,7 @@ use crate::error::{DbErrorInfo, Error, ErrorKind, ForeignKeyViolation};
 use crate::orphan;
 use crate::plan::{KeyAction, Plan, PlannedKey};
 use crate::report::{Report, TableReport};
+use crate::source;
 use crate::sql::{QualName, ident, literal};
 
 /// SQLSTATE of a foreign-key violation.
@@ -107,7 +108,11 @@ pub fn run(
             }
             Err(CopyFailure::Server(e)) => return Err(copy_error(&mut tx, plan, i, e)),
         };
-        exec(&mut tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+        exec(
+            &mut tx,
+            &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+            "loading",
+        )?;
         let elapsed = t0.elapsed();
         observer(Event::TableLoaded {
             step: i,
@@ -132,11 +137,19 @@ pub fn run(
     }
 
     observer(Event::CheckingDeferred);
-    exec(&mut tx, &format!("SAVEPOINT {SAVEPOINT}"), "checking deferred keys")?;
+    exec(
+        &mut tx,
+        &format!("SAVEPOINT {SAVEPOINT}"),
+        "checking deferred keys",
+    )?;
     if let Err(e) = tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE") {
         return Err(key_error(&mut tx, plan, None, e, "checking deferred keys"));
     }
-    exec(&mut tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "checking deferred keys")?;
+    exec(
+        &mut tx,
+        &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+        "checking deferred keys",
+    )?;
 
     report.sequences = advance_sequences(&mut tx, plan)?;
 
@@ -210,7 +223,8 @@ fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::E
         path: s.file.path.clone(),
         line: db
             .where_()
-            .and_then(|c| copy::context_line(c, &s.table.name.name)),
+            .and_then(|c| copy::context_line(c, &s.table.name.name))
+            .map(|n| source::record_start(&s.file.path, n).unwrap_or(n)),
         db: DbErrorInfo::from_db(db),
     })
 }

@@ -28,7 +28,11 @@ const ROWS_TABLE: &str = "fkload_orphan_rows";
 /// A sentence saying why the rows could not be listed (a key column missing from
 /// the file, a value that does not cast, a server error); the caller reports the
 /// violation without the list then.
-pub fn find(client: &mut impl GenericClient, plan: &Plan, key: usize) -> Result<Vec<Orphan>, String> {
+pub fn find(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    key: usize,
+) -> Result<Vec<Orphan>, String> {
     let pk = &plan.keys[key];
     let mut out = Vec::new();
     for &s in &pk.child_steps {
@@ -82,7 +86,11 @@ fn find_in_step(
         copy::CopyFailure::Server(e) => sql_err(e),
     })?;
 
-    let query = orphan_query(pk, &counter, own_rows_are_parents && parent_cols_in(pk, step));
+    let query = orphan_query(
+        pk,
+        &counter,
+        own_rows_are_parents && parent_cols_in(pk, step),
+    );
     let rows = client.query(&query, &[]).map_err(sql_err)?;
     client
         .batch_execute(&format!("DROP TABLE {tmp}"))
@@ -99,7 +107,10 @@ fn find_in_step(
         .zip(numbers)
         .map(|(r, n)| {
             let values: Vec<String> = (0..fk.columns.len())
-                .map(|i| r.get::<_, Option<String>>(i + 1).unwrap_or_else(|| "null".into()))
+                .map(|i| {
+                    r.get::<_, Option<String>>(i + 1)
+                        .unwrap_or_else(|| "null".into())
+                })
                 .collect();
             Orphan {
                 path: step.file.path.clone(),
@@ -176,7 +187,11 @@ fn orphan_query(pk: &PlannedKey, counter: &str, own_rows_are_parents: bool) -> S
     } else {
         format!("{} AND {missing}", all_set.join(" AND "))
     };
-    let key_cols: Vec<String> = fk.columns.iter().map(|c| format!("t.{}", ident(c))).collect();
+    let key_cols: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|c| format!("t.{}", ident(c)))
+        .collect();
     format!(
         "SELECT t.{}, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition} ORDER BY 1",
         ident(counter),

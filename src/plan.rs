@@ -169,16 +169,16 @@ impl Plan {
         let dropped: Vec<&PlannedKey> = self.dropped().collect();
         let _ = writeln!(
             out,
-            "\ndeferred keys: {}",
-            if deferred.is_empty() { "none" } else { "" }
+            "\ndeferred keys:{}",
+            if deferred.is_empty() { " none" } else { "" }
         );
         for k in deferred {
             let _ = writeln!(out, "  {}", k.describe_key());
         }
         let _ = writeln!(
             out,
-            "dropped keys: {}",
-            if dropped.is_empty() { "none" } else { "" }
+            "dropped keys:{}",
+            if dropped.is_empty() { " none" } else { "" }
         );
         for k in dropped {
             let _ = writeln!(out, "  {}: {}", k.describe_key(), k.key.definition);

@@ -63,9 +63,18 @@ impl fmt::Display for Report {
     /// The summary: a line per table, then totals with throughput.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<String> = self.tables.iter().map(|t| t.table.human()).collect();
-        let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(5).max(5);
+        let w = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let mut out = String::new();
-        let _ = writeln!(out, "{:<w$}  {:>12}  {:>10}  {:>8}", "table", "rows", "bytes", "time");
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:>12}  {:>10}  {:>8}",
+            "table", "rows", "bytes", "time"
+        );
         for (t, name) in self.tables.iter().zip(&names) {
             let _ = writeln!(
                 out,

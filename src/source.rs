@@ -187,10 +187,12 @@ pub enum HeaderProblem {
 pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
     let mut reader = csv_reader(input);
     let mut record = csv::ByteRecord::new();
-    let got = reader.read_byte_record(&mut record).map_err(|e| match e.into_kind() {
-        csv::ErrorKind::Io(e) => HeaderProblem::Io(e),
-        other => HeaderProblem::Bad(format!("header row is not valid CSV: {other:?}")),
-    })?;
+    let got = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| match e.into_kind() {
+            csv::ErrorKind::Io(e) => HeaderProblem::Io(e),
+            other => HeaderProblem::Bad(format!("header row is not valid CSV: {other:?}")),
+        })?;
     if !got {
         return Err(HeaderProblem::Bad(
             "file is empty: a header row naming the columns is required".into(),
@@ -198,9 +200,8 @@ pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
     }
     let mut columns: Vec<String> = Vec::with_capacity(record.len());
     for (i, field) in record.iter().enumerate() {
-        let name = std::str::from_utf8(field).map_err(|_| {
-            HeaderProblem::Bad(format!("column name {} is not valid UTF-8", i + 1))
-        })?;
+        let name = std::str::from_utf8(field)
+            .map_err(|_| HeaderProblem::Bad(format!("column name {} is not valid UTF-8", i + 1)))?;
         let name = if i == 0 {
             name.strip_prefix(BOM).unwrap_or(name)
         } else {
@@ -272,6 +273,27 @@ pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Erro
     Ok(out)
 }
 
+/// The line on which the record holding physical line `line` starts.
+///
+/// The server's `line N` counts the newlines inside quoted fields, so for a
+/// record that spans lines it names the record's last line; a person looks for
+/// the first. Reads the file up to that line. `None` when the file is shorter or
+/// cannot be read, in which case the server's number is the best there is.
+pub fn record_start(path: &Path, line: u64) -> Option<u64> {
+    let file = File::open(path).ok()?;
+    let mut reader = csv_reader(BufReader::new(file));
+    let mut record = csv::ByteRecord::new();
+    let mut start = None;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let l = record.position()?.line();
+        if l > line {
+            break;
+        }
+        start = Some(l);
+    }
+    start
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +323,11 @@ mod tests {
     fn header_errors() {
         assert!(header("").unwrap_err().contains("empty"));
         assert!(header("a,,b\n").unwrap_err().contains("column name 2"));
-        assert!(header("a,b,a\n").unwrap_err().contains("\"a\" appears more"));
+        assert!(
+            header("a,b,a\n")
+                .unwrap_err()
+                .contains("\"a\" appears more")
+        );
     }
 
     #[test]
@@ -333,6 +359,17 @@ mod tests {
             record_lines(&p, &[1, 2, 3, 4, 9]).unwrap(),
             vec![(1, 2), (2, 4), (3, 5), (4, 7)]
         );
+    }
+
+    #[test]
+    fn record_start_maps_any_line_of_a_record_to_its_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n").unwrap();
+        assert_eq!(record_start(&p, 1), Some(1));
+        assert_eq!(record_start(&p, 2), Some(2));
+        assert_eq!(record_start(&p, 3), Some(2));
+        assert_eq!(record_start(&p, 4), Some(4));
     }
 
     #[test]

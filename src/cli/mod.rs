@@ -73,7 +73,11 @@ pub struct Args {
 pub fn parse() -> Result<Args, i32> {
     Args::try_parse().map_err(|e| {
         let _ = e.print();
-        if e.use_stderr() { exit::FATAL } else { exit::OK }
+        if e.use_stderr() {
+            exit::FATAL
+        } else {
+            exit::OK
+        }
     })
 }
 

@@ -1,0 +1,14 @@
+//! fkload's integration tests: one binary (to keep link time down), run against a
+//! real PostgreSQL server that `util::pg` boots (or `FKLOAD_TEST_DATABASE_URL`).
+//! Every test gets its own fresh database.
+
+mod util;
+
+mod cli;
+mod cycles;
+mod datasets;
+mod errors;
+mod load;
+mod names;
+mod partitions;
+mod support;

@@ -1,0 +1,94 @@
+//! Partitioned tables: one file for the root, keys declared on the root or on a
+//! partition, as parent and as child, in cycles.
+
+use crate::support::{Scenario, assert_unchanged, keys, snapshot};
+
+const SCHEMA: &str = "
+CREATE TABLE customer (id int PRIMARY KEY, region text NOT NULL)
+    PARTITION BY RANGE (id);
+CREATE TABLE customer_low PARTITION OF customer FOR VALUES FROM (0) TO (2);
+CREATE TABLE customer_high PARTITION OF customer FOR VALUES FROM (2) TO (100);
+CREATE TABLE payment (id int, customer_id int NOT NULL REFERENCES customer,
+                      paid date NOT NULL, PRIMARY KEY (id, paid))
+    PARTITION BY RANGE (paid);
+CREATE TABLE payment_2025 PARTITION OF payment FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE payment_2026 PARTITION OF payment FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE audit (id int PRIMARY KEY);
+-- A key declared on one partition only: it counts for the root's file.
+ALTER TABLE payment_2026 ADD CONSTRAINT payment_2026_audit_fkey
+    FOREIGN KEY (id) REFERENCES audit;";
+
+#[test]
+fn partitioned_parent_and_child_load_through_their_roots() {
+    let s = Scenario::new(
+        "partitions",
+        SCHEMA,
+        &[
+            (
+                "payment.csv",
+                "id,customer_id,paid\n1,1,2025-03-01\n2,2,2026-03-01\n",
+            ),
+            ("customer.csv", "id,region\n1,eu\n2,us\n"),
+            ("audit.csv", "id\n2\n"),
+        ],
+    );
+    let plan = s.run(&["-l"]).ok().stdout;
+    let pos = |f: &str| {
+        plan.find(f)
+            .unwrap_or_else(|| panic!("{f} not in:\n{plan}"))
+    };
+    assert!(pos("customer.csv") < pos("payment.csv"), "{plan}");
+    assert!(
+        pos("audit.csv") < pos("payment.csv"),
+        "key on a partition orders the root: {plan}"
+    );
+    s.run(&[]).ok();
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM ONLY payment_2026"), 1);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM customer_high"), 1);
+}
+
+#[test]
+fn orphan_in_a_partitioned_child_is_reported_and_nothing_loads() {
+    let s = Scenario::new(
+        "partition_orphan",
+        SCHEMA,
+        &[
+            (
+                "payment.csv",
+                "id,customer_id,paid\n1,1,2025-03-01\n2,7,2025-04-01\n",
+            ),
+            ("customer.csv", "id,region\n1,eu\n"),
+            ("audit.csv", "id\n"),
+        ],
+    );
+    let before = snapshot(&s.db);
+    s.run(&[])
+        .fails(3)
+        .stderr_has("payment.csv:3: key (customer_id)=(7) is not present in table public.customer");
+    assert_unchanged(&s.db, &before);
+}
+
+#[test]
+fn cycle_through_a_partitioned_table_restores_the_key_on_the_root() {
+    let s = Scenario::new(
+        "partition_cycle",
+        "CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, lead_kind text NOT NULL);
+         CREATE TABLE member (id int, kind text NOT NULL, team_id int NOT NULL REFERENCES team,
+                              PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
+         CREATE TABLE member_a PARTITION OF member FOR VALUES IN ('a');
+         CREATE TABLE member_b PARTITION OF member FOR VALUES IN ('b');
+         ALTER TABLE team ADD CONSTRAINT team_lead_fkey
+             FOREIGN KEY (lead_id, lead_kind) REFERENCES member;",
+        &[
+            ("team.csv", "id,lead_id,lead_kind\n1,10,a\n"),
+            ("member.csv", "id,kind,team_id\n10,a,1\n11,b,1\n"),
+        ],
+    );
+    let before = keys(&s.db);
+    s.run(&[]).ok().stdout_has("1 keys dropped and restored");
+    assert_eq!(
+        keys(&s.db),
+        before,
+        "root key and its partition copies come back"
+    );
+}

@@ -1,0 +1,174 @@
+//! What the scenario tests share: a database with a schema, a data directory, the
+//! built binary, and snapshots of what must not change when a load fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::util::pg::TestDb;
+
+/// A database with `schema` applied and a data directory holding `files`.
+pub struct Scenario {
+    pub db: TestDb,
+    pub dir: tempfile::TempDir,
+}
+
+impl Scenario {
+    pub fn new(label: &str, schema: &str, files: &[(&str, &str)]) -> Scenario {
+        let db = TestDb::new(label);
+        if !schema.is_empty() {
+            db.exec(schema);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, body) in files {
+            write(dir.path(), name, body.as_bytes());
+        }
+        Scenario { db, dir }
+    }
+
+    /// A scenario from a folder of `fixtures/`: its schema.sql and data/.
+    pub fn fixture(name: &str) -> (TestDb, PathBuf) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        let db = TestDb::new(name);
+        let schema = std::fs::read_to_string(root.join("schema.sql")).expect("fixture schema");
+        db.exec(&schema);
+        (db, root.join("data"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `fkload -d <url> [args] <dir>`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        fkload(&self.db, self.dir.path(), args)
+    }
+}
+
+/// Writes a file below `dir`, creating folders on the way.
+pub fn write(dir: &Path, name: &str, body: &[u8]) {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(p, body).expect("write file");
+}
+
+/// What a run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "fkload failed:\n{}\n{}",
+            self.stderr, self.stdout
+        );
+        self
+    }
+
+    pub fn fails(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}:\n{}\n{}",
+            self.code, self.stderr, self.stdout
+        );
+        self
+    }
+
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// The built binary with the libpq environment cleared, so that the tests do not
+/// depend on the machine's PGHOST or DATABASE_URL.
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fkload"));
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGPASSFILE",
+        "PGSERVICE",
+        "PGOPTIONS",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+pub fn fkload(db: &TestDb, dir: &Path, args: &[&str]) -> Run {
+    let mut c = command();
+    c.arg("-d").arg(&db.url).args(args).arg(dir);
+    output(c.output().expect("run fkload"))
+}
+
+pub fn output(o: Output) -> Run {
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Every foreign key of the database exactly as the catalog has it: name, table,
+/// definition (actions, MATCH, deferrability, NOT VALID), flags and comment.
+pub fn keys(db: &TestDb) -> Vec<String> {
+    db.query_strings(
+        "SELECT concat_ws(' | ', conname, conrelid::regclass::text, pg_get_constraintdef(oid),
+                          condeferrable, condeferred, convalidated, conparentid <> 0,
+                          coalesce(obj_description(oid, 'pg_constraint'), '-'))
+           FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+    )
+}
+
+/// Row counts of every user table (partitions and inheritance children on their
+/// own, with ONLY).
+pub fn counts(db: &TestDb) -> Vec<String> {
+    let tables = db.query_strings(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1",
+    );
+    tables
+        .into_iter()
+        .map(|t| {
+            let n = db.query_i64(&format!("SELECT count(*) FROM ONLY {t}"));
+            format!("{t}={n}")
+        })
+        .collect()
+}
+
+/// Asserts that a failed run left rows and keys exactly as `before`.
+pub fn assert_unchanged(db: &TestDb, before: &(Vec<String>, Vec<String>)) {
+    assert_eq!(counts(db), before.0, "row counts changed");
+    assert_eq!(keys(db), before.1, "foreign keys changed");
+}
+
+pub fn snapshot(db: &TestDb) -> (Vec<String>, Vec<String>) {
+    (counts(db), keys(db))
+}
