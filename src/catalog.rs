@@ -98,6 +98,10 @@ SELECT c.oid, c.conname::text, c.conrelid, c.confrelid,
 /// - through an identity column: the sequence depends on the column internally
 ///   (`deptype = 'i'`).
 ///
+/// Only integer columns (or domains over them) count: the loaded values say where
+/// the sequence must go only when the column holds the sequence's values as they
+/// are, and `max(col)::int8` must not fail on, say, a `'X' || nextval()` text key.
+///
 /// The increment's sign says whether the next value is above or below the data.
 const SEQUENCES: &str = "
 SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
@@ -109,6 +113,8 @@ SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincr
   JOIN pg_namespace sn ON sn.oid = s.relnamespace
   JOIN pg_sequence q ON q.seqrelid = s.oid
  WHERE ad.adrelid = ANY($1)
+   AND (SELECT coalesce(nullif(t.typbasetype, 0), t.oid) FROM pg_type t WHERE t.oid = a.atttypid)
+       IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
 UNION
 SELECT d.refobjid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
   FROM pg_depend d

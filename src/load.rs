@@ -184,7 +184,10 @@ fn restore_key(
     if split {
         sql.push_str(" NOT VALID");
     }
-    exec(tx, &sql, &during)?;
+    // Without NOT VALID the ADD itself validates: its violations are listed too.
+    if let Err(e) = tx.batch_execute(&sql) {
+        return Err(key_error(tx, plan, Some(ki), e, &during));
+    }
     if split {
         let validate = format!(
             "ALTER TABLE {} VALIDATE CONSTRAINT {}",
@@ -217,7 +220,11 @@ fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::E
         let ki = plan.keys.iter().position(|k| {
             Some(k.key.name.as_str()) == db.constraint() && k.child_steps.contains(&step)
         });
-        return key_error(tx, plan, ki, e, "loading");
+        // A key of this file's rows: list every orphan. Anything else (a trigger
+        // writing elsewhere, say) is reported as the COPY error it is.
+        if ki.is_some() {
+            return key_error(tx, plan, ki, e, "loading");
+        }
     }
     Error::new(ErrorKind::Copy {
         path: s.file.path.clone(),

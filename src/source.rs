@@ -73,8 +73,10 @@ impl FileName {
 pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
     let mut files = Vec::new();
     for entry in read_dir_sorted(dir)? {
+        // The path from the entry itself, so that a name that is not UTF-8 still
+        // opens; the (lossy) text is only for matching and messages.
         let name = entry.file_name().to_string_lossy().into_owned();
-        let path = dir.join(&name);
+        let path = entry.path();
         let meta = std::fs::metadata(&path);
         if let Some(stem) = name.strip_suffix(".csv") {
             check_regular(&path, meta)?;
@@ -91,7 +93,7 @@ pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
                 let Some(stem) = sub_name.strip_suffix(".csv") else {
                     continue;
                 };
-                let sub_path = path.join(&sub_name);
+                let sub_path = sub.path();
                 check_regular(&sub_path, std::fs::metadata(&sub_path))?;
                 files.push(DataFile {
                     path: sub_path,

@@ -122,3 +122,23 @@ fn orphan_in_a_cycle_is_found_at_validation_and_the_dropped_key_comes_back() {
     );
     assert_unchanged(&s.db, &before);
 }
+
+#[test]
+fn orphan_behind_a_deferred_key_is_found_when_the_deferred_keys_are_checked() {
+    let s = Scenario::new(
+        "deferred_orphan",
+        "CREATE TABLE husband (id int PRIMARY KEY, wife_id int NOT NULL);
+         CREATE TABLE wife (id int PRIMARY KEY,
+             husband_id int NOT NULL REFERENCES husband DEFERRABLE);
+         ALTER TABLE husband ADD FOREIGN KEY (wife_id) REFERENCES wife DEFERRABLE;",
+        &[
+            ("husband.csv", "id,wife_id\n1,2\n3,4\n"),
+            ("wife.csv", "id,husband_id\n2,1\n4,3\n6,5\n"),
+        ],
+    );
+    let before = snapshot(&s.db);
+    s.run(&[])
+        .fails(3)
+        .stderr_has("wife.csv:4: key (husband_id)=(5) is not present in table public.husband");
+    assert_unchanged(&s.db, &before);
+}

@@ -92,3 +92,60 @@ fn cycle_through_a_partitioned_table_restores_the_key_on_the_root() {
         "root key and its partition copies come back"
     );
 }
+
+#[test]
+fn key_declared_on_a_partitioned_table_is_dropped_and_validated_on_re_add() {
+    // Two keys from team to member and one back: the one back, declared on the
+    // partitioned table, is the cheapest to break. Before PostgreSQL 18 it cannot
+    // be added NOT VALID, so it comes back with a validating ADD.
+    let s = Scenario::new(
+        "partition_root_key_dropped",
+        "CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, deputy_id int NOT NULL);
+         CREATE TABLE member (id int PRIMARY KEY, team_id int NOT NULL REFERENCES team)
+             PARTITION BY RANGE (id);
+         CREATE TABLE member_1 PARTITION OF member FOR VALUES FROM (0) TO (100);
+         CREATE TABLE member_2 PARTITION OF member FOR VALUES FROM (100) TO (200);
+         ALTER TABLE team ADD FOREIGN KEY (lead_id) REFERENCES member;
+         ALTER TABLE team ADD FOREIGN KEY (deputy_id) REFERENCES member;
+         COMMENT ON CONSTRAINT member_team_id_fkey ON member IS 'members belong to a team';",
+        &[
+            ("team.csv", "id,lead_id,deputy_id\n1,10,110\n"),
+            ("member.csv", "id,team_id\n10,1\n110,1\n"),
+        ],
+    );
+    let before = keys(&s.db);
+    let plan = s.run(&["-l"]).ok().stdout;
+    assert!(
+        plan.contains("\"member_team_id_fkey\" on public.member -> public.team: dropped"),
+        "{plan}"
+    );
+    if crate::util::pg::server_version_num() < 180000 {
+        assert!(
+            plan.contains("validating pass (partitioned table)"),
+            "{plan}"
+        );
+    }
+    s.run(&[]).ok();
+    assert_eq!(keys(&s.db), before);
+
+    // And an orphan found by that validating pass is reported with its line.
+    let s = Scenario::new(
+        "partition_root_key_orphan",
+        "CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, deputy_id int NOT NULL);
+         CREATE TABLE member (id int PRIMARY KEY, team_id int NOT NULL REFERENCES team)
+             PARTITION BY RANGE (id);
+         CREATE TABLE member_1 PARTITION OF member FOR VALUES FROM (0) TO (100);
+         CREATE TABLE member_2 PARTITION OF member FOR VALUES FROM (100) TO (200);
+         ALTER TABLE team ADD FOREIGN KEY (lead_id) REFERENCES member;
+         ALTER TABLE team ADD FOREIGN KEY (deputy_id) REFERENCES member;",
+        &[
+            ("team.csv", "id,lead_id,deputy_id\n1,10,110\n"),
+            ("member.csv", "id,team_id\n10,1\n110,1\n120,9\n"),
+        ],
+    );
+    let before = snapshot(&s.db);
+    s.run(&[])
+        .fails(3)
+        .stderr_has("member.csv:4: key (team_id)=(9) is not present in table public.team");
+    assert_unchanged(&s.db, &before);
+}
