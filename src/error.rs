@@ -84,9 +84,9 @@ pub enum ErrorKind {
         table: String,
         column: String,
     },
-    /// The plan cannot be made (for example a cycle no key can break).
-    #[error("{message}")]
-    Plan { message: String },
+    /// The connection settings are invalid (a malformed URI, an unknown option).
+    #[error("invalid connection settings: {message}")]
+    Settings { message: String },
     /// The connection could not be made.
     #[error("connection to server failed ({target}): {message}")]
     Connect { target: String, message: String },

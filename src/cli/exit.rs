@@ -7,7 +7,8 @@ use fkload::{Error, ErrorKind};
 pub const OK: i32 = 0;
 /// An error of fkload's own: usage, files, headers, the plan. Nothing was written.
 pub const FATAL: i32 = 1;
-/// The connection to the server failed or was lost.
+/// The connection to the server failed or was lost, or its settings are invalid
+/// (psql exits 2 for those too).
 pub const CONNECTION: i32 = 2;
 /// The server rejected a statement or a row during the load; rolled back.
 pub const SQL: i32 = 3;
@@ -15,7 +16,9 @@ pub const SQL: i32 = 3;
 /// The exit code for an error.
 pub fn for_error(e: &Error) -> i32 {
     match e.kind() {
-        ErrorKind::Connect { .. } | ErrorKind::ConnectionLost { .. } => CONNECTION,
+        ErrorKind::Connect { .. }
+        | ErrorKind::ConnectionLost { .. }
+        | ErrorKind::Settings { .. } => CONNECTION,
         ErrorKind::Sql { .. } | ErrorKind::Copy { .. } | ErrorKind::ForeignKey(_) => SQL,
         _ => FATAL,
     }

@@ -4,6 +4,7 @@
 //! Exit codes are psql's (see [`exit`]).
 
 pub mod exit;
+mod progress;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -99,34 +100,11 @@ fn run_inner(args: &Args) -> Result<(), Error> {
         print!("{}", plan.describe());
         return Ok(());
     }
-    let verbose = args.verbose;
-    let mut observer = |e: Event<'_>| {
-        if !verbose {
-            return;
-        }
-        match e {
-            Event::TableStarted { step, plan } => {
-                let s = &plan.steps[step];
-                eprintln!(
-                    "fkload: loading {} into {}",
-                    s.file.path.display(),
-                    s.table.name.human()
-                );
-            }
-            Event::TableLoaded { rows, elapsed, .. } => {
-                eprintln!("fkload:   {rows} rows in {:.2}s", elapsed.as_secs_f64());
-            }
-            Event::RestoringKey { key } => eprintln!(
-                "fkload: adding back key \"{}\" on {}",
-                key.key.name,
-                key.table.human()
-            ),
-            Event::CheckingDeferred => eprintln!("fkload: checking deferred keys"),
-            Event::Committing => eprintln!("fkload: committing"),
-            _ => {}
-        }
-    };
-    let report = fkload::load(&mut client, &plan, &mut observer)?;
+    let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
+    let mut observer = |e: Event<'_>| progress.event(e);
+    let result = fkload::load(&mut client, &plan, &mut observer);
+    progress.finish();
+    let report = result?;
     if !args.quiet {
         println!("{report}");
     }
@@ -142,10 +120,11 @@ fn connect(args: &Args) -> Result<postgres::Client, Error> {
         port: args.port.clone(),
         user: args.username.clone(),
     };
-    let mut info =
-        ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| ErrorKind::Plan {
-            message: format!("invalid connection settings: {e}"),
-        })?;
+    let mut info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| {
+        ErrorKind::Settings {
+            message: e.to_string(),
+        }
+    })?;
     if args.password {
         info.set_password(prompt(&info)?);
     }

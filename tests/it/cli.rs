@@ -100,3 +100,23 @@ fn connection_settings_come_from_the_libpq_environment() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 2);
 }
+
+#[test]
+fn invalid_connection_settings_exit_2_like_psql() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = output(
+        command()
+            .args(["-d", "host=localhost password=hunter2 nosuchoption=1"])
+            .arg(dir.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("invalid connection option \"nosuchoption\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}

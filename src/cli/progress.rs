@@ -1,0 +1,84 @@
+//! Progress on stderr: a bar over all bytes to load while a terminal watches
+//! (indicatif hides it otherwise), and with `-v` a line per table and phase.
+
+use std::time::Duration;
+
+use fkload::{Event, Plan};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub struct Progress {
+    bar: ProgressBar,
+    verbose: bool,
+    /// Bytes of the files loaded before the current one.
+    done: u64,
+}
+
+impl Progress {
+    pub fn new(plan: &Plan, verbose: bool, quiet: bool) -> Progress {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(Some(plan.bytes()), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Progress {
+            bar,
+            verbose,
+            done: 0,
+        }
+    }
+
+    pub fn event(&mut self, e: Event<'_>) {
+        match e {
+            Event::TableStarted { step, plan } => {
+                let s = &plan.steps[step];
+                self.bar.set_message(s.table.name.human());
+                self.say(format!(
+                    "loading {} into {}",
+                    s.file.path.display(),
+                    s.table.name.human()
+                ));
+            }
+            Event::Progress { sent, .. } => self.bar.set_position(self.done + sent),
+            Event::TableLoaded { rows, elapsed, .. } => {
+                self.done = self.bar.position();
+                self.say(format!("  {rows} rows in {:.2}s", elapsed.as_secs_f64()));
+            }
+            Event::RestoringKey { key } => {
+                self.bar
+                    .set_message(format!("adding back {}", key.key.name));
+                self.say(format!(
+                    "adding back key \"{}\" on {}",
+                    key.key.name,
+                    key.table.human()
+                ));
+            }
+            Event::CheckingDeferred => {
+                self.bar.set_message("checking deferred keys");
+                self.say("checking deferred keys".into());
+            }
+            Event::Committing => {
+                self.bar.set_message("committing");
+                self.say("committing".into());
+            }
+            _ => {}
+        }
+    }
+
+    fn say(&self, line: String) {
+        if self.verbose {
+            self.bar.suspend(|| eprintln!("fkload: {line}"));
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
