@@ -106,7 +106,7 @@ fn invalid_connection_settings_exit_2_like_psql() {
     let dir = tempfile::tempdir().unwrap();
     let out = output(
         command()
-            .args(["-d", "host=localhost password=hunter2 nosuchoption=1"])
+            .args(["-d", "host=localhost nosuchoption=1 password=hunter2"])
             .arg(dir.path())
             .output()
             .unwrap(),
