@@ -198,6 +198,9 @@ fn restore_key(
             return Err(key_error(tx, plan, Some(ki), e, &during));
         }
     }
+    if !k.key.validated {
+        check_not_valid_key(tx, plan, ki)?;
+    }
     if let Some(comment) = &k.key.comment {
         let sql = format!(
             "COMMENT ON CONSTRAINT {} ON {} IS {}",
@@ -208,6 +211,49 @@ fn restore_key(
         exec(tx, &sql, &during)?;
     }
     exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+}
+
+/// A key that was `NOT VALID` comes back `NOT VALID`, and so checks nothing it
+/// did not see inserted; but had it stayed in place it would have checked every
+/// loaded row. So the loaded rows are checked here, from the files, as the key
+/// would have checked them: leaving the key as it was must not let orphans in.
+///
+/// A file that leaves out a key column (its rows took a default) cannot be
+/// checked from the file; those rows go unchecked, as the older rows of a
+/// `NOT VALID` key do.
+fn check_not_valid_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> Result<(), Error> {
+    let k = &plan.keys[ki];
+    let orphans = match orphan::find(tx, plan, ki) {
+        Ok(o) => o,
+        Err(_) => return Ok(()),
+    };
+    let Some(first) = orphans.first() else {
+        return Ok(());
+    };
+    let db = DbErrorInfo {
+        severity: "ERROR".into(),
+        code: FOREIGN_KEY_VIOLATION.into(),
+        message: format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            k.table.name, k.key.name
+        ),
+        detail: Some(format!(
+            "Key {} is not present in table \"{}\".",
+            first.key, k.ref_table.name
+        )),
+        constraint: Some(k.key.name.clone()),
+        ..DbErrorInfo::default()
+    };
+    Err(Error::new(ErrorKind::ForeignKey(Box::new(
+        ForeignKeyViolation {
+            db,
+            constraint: k.key.name.clone(),
+            child: k.table.human(),
+            parent: k.ref_table.human(),
+            orphans,
+            orphan_search_failed: None,
+        },
+    ))))
 }
 
 /// Turns a failed COPY into the error a user can act on.
