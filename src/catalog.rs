@@ -66,7 +66,7 @@ SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
 ///   `NOT VALID`, `MATCH FULL`, actions and deferrability; it is read in this
 ///   session and replayed in this session, so its name resolution is the same.
 const FOREIGN_KEYS: &str = "
-SELECT c.oid, c.conname::text, c.conrelid, c.confrelid,
+SELECT c.oid, c.conname::text, c.conrelid, c.confrelid, c.conindid,
        c.condeferrable, c.condeferred, c.convalidated, c.confmatchtype::text,
        pg_get_constraintdef(c.oid),
        obj_description(c.oid, 'pg_constraint'),
@@ -128,6 +128,69 @@ SELECT d.refobjid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincr
    AND d.refobjid = ANY($1)
  ORDER BY 1, 2, 3, 4";
 
+/// The indexes of the tables to load, for rebuilding them after the data.
+/// - the constraint join finds the primary key, unique or exclusion constraint an
+///   index backs (`conindid`, on the same table): such an index is dropped and
+///   re-created through its constraint, whose definition includes the index's
+///   storage parameters and tablespace.
+/// - `pg_get_indexdef` is the `CREATE INDEX` statement as pg_dump writes it; it
+///   leaves out the tablespace, which is read separately.
+/// - the column names and types (plain columns only; 0 is an expression) let a
+///   unique violation at the rebuild be traced to file lines.
+const INDEXES: &str = "
+SELECT i.indexrelid, i.indrelid, ic.relname::text, pg_get_indexdef(i.indexrelid),
+       c.conname::text, pg_get_constraintdef(c.oid), c.contype::text,
+       obj_description(c.oid, 'pg_constraint'), obj_description(i.indexrelid, 'pg_class'),
+       i.indisclustered, i.indisreplident, i.indisunique, ts.spcname::text,
+       ARRAY(SELECT coalesce(a.attname::text, '')
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, n)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.n),
+       ARRAY(SELECT coalesce(format_type(a.atttypid, a.atttypmod), '')
+               FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, n)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              ORDER BY k.n),
+       i.indexprs IS NOT NULL OR i.indpred IS NOT NULL
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                           AND c.contype IN ('p', 'u', 'x')
+  LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+ WHERE i.indrelid = ANY($1)
+ ORDER BY i.indrelid, ic.relname";
+
+/// An index of a table to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub oid: u32,
+    pub table: u32,
+    pub name: String,
+    /// `CREATE [UNIQUE] INDEX ...` without the tablespace.
+    pub definition: String,
+    /// The constraint the index backs, if any: name, definition, kind (`p`, `u`,
+    /// `x`) and comment.
+    pub constraint: Option<IndexConstraint>,
+    pub comment: Option<String>,
+    pub clustered: bool,
+    pub replica_identity: bool,
+    pub unique: bool,
+    pub tablespace: Option<String>,
+    /// Key column names and types; an empty name is an expression.
+    pub columns: Vec<String>,
+    pub column_types: Vec<String>,
+    /// An expression or partial index: its violations cannot be traced to lines.
+    pub expression_or_partial: bool,
+}
+
+/// A constraint backed by an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexConstraint {
+    pub name: String,
+    pub definition: String,
+    pub kind: char,
+    pub comment: Option<String>,
+}
+
 /// A table fkload may load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -161,6 +224,8 @@ pub struct ForeignKey {
     pub table: u32,
     /// The referenced table.
     pub ref_table: u32,
+    /// The unique index of the referenced table the key checks against.
+    pub ref_index: u32,
     pub deferrable: bool,
     pub initially_deferred: bool,
     /// False for a key added `NOT VALID` and never validated.
@@ -250,16 +315,17 @@ impl Catalog {
                 name: r.get(1),
                 table: r.get(2),
                 ref_table: r.get(3),
-                deferrable: r.get(4),
-                initially_deferred: r.get(5),
-                validated: r.get(6),
-                match_type: r.get::<_, String>(7).chars().next().unwrap_or('s'),
-                definition: r.get(8),
-                comment: r.get(9),
-                columns: r.get(10),
-                ref_columns: r.get(11),
-                column_types: r.get(12),
-                ref_column_types: r.get(13),
+                ref_index: r.get(4),
+                deferrable: r.get(5),
+                initially_deferred: r.get(6),
+                validated: r.get(7),
+                match_type: r.get::<_, String>(8).chars().next().unwrap_or('s'),
+                definition: r.get(9),
+                comment: r.get(10),
+                columns: r.get(11),
+                ref_columns: r.get(12),
+                column_types: r.get(13),
+                ref_column_types: r.get(14),
             })
             .collect();
         let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
@@ -362,4 +428,53 @@ pub fn read_sequences(
             increment: r.get(4),
         })
         .collect())
+}
+
+/// Reads the indexes of `tables`.
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<Vec<Index>, Error> {
+    Ok(query(client, INDEXES, &[&tables], "reading the catalog")?
+        .iter()
+        .map(|r| Index {
+            oid: r.get(0),
+            table: r.get(1),
+            name: r.get(2),
+            definition: r.get(3),
+            constraint: r.get::<_, Option<String>>(4).map(|name| IndexConstraint {
+                name,
+                definition: r.get(5),
+                kind: r.get::<_, String>(6).chars().next().unwrap_or('u'),
+                comment: r.get(7),
+            }),
+            comment: r.get(8),
+            clustered: r.get(9),
+            replica_identity: r.get(10),
+            unique: r.get(11),
+            tablespace: r.get(12),
+            columns: r.get(13),
+            column_types: r.get(14),
+            expression_or_partial: r.get(15),
+        })
+        .collect())
+}
+
+/// Which of `tables` hold no rows (not even in partitions or inheritance
+/// children: a plain `SELECT` reads them all).
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn empty_tables(client: &mut impl GenericClient, tables: &[&Table]) -> Result<Vec<u32>, Error> {
+    let mut out = Vec::new();
+    for t in tables {
+        let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.name);
+        if query(client, &sql, &[], "reading the catalog")?
+            .first()
+            .is_some_and(|r| r.get(0))
+        {
+            out.push(t.oid);
+        }
+    }
+    Ok(out)
 }

@@ -106,6 +106,9 @@ pub enum ErrorKind {
     /// Rows whose foreign key has no parent row.
     #[error("{0}")]
     ForeignKey(Box<ForeignKeyViolation>),
+    /// Rows whose key a unique index, built after the data, finds twice.
+    #[error("{0}")]
+    Duplicate(Box<DuplicateKeys>),
 }
 
 fn similar(candidates: &[String]) -> String {
@@ -244,6 +247,49 @@ impl fmt::Display for ForeignKeyViolation {
                     self.child, self.constraint
                 )?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// A unique index (built after the data) that found the same key in several rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKeys {
+    /// The server's report of the first duplicate.
+    pub db: DbErrorInfo,
+    /// The constraint (or index) name.
+    pub index: String,
+    /// The table, qualified.
+    pub table: String,
+    /// Every row holding a duplicated key, in file order.
+    pub rows: Vec<Orphan>,
+    /// Why the rows could not be listed, when they could not.
+    pub search_failed: Option<String>,
+}
+
+impl fmt::Display for DuplicateKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.db)?;
+        if let Some(why) = &self.search_failed {
+            return write!(f, "\nfkload: could not list the duplicate rows: {why}");
+        }
+        for r in &self.rows {
+            write!(
+                f,
+                "\n{}:{}: key {} is duplicated",
+                r.path.display(),
+                r.line,
+                r.key
+            )?;
+        }
+        if !self.rows.is_empty() {
+            write!(
+                f,
+                "\nHINT:  {} rows of {} share a key of \"{}\"; keep one row per key.",
+                self.rows.len(),
+                self.table,
+                self.index
+            )?;
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ use std::path::Path;
 
 pub use error::{Error, ErrorKind};
 pub use load::Event;
-pub use plan::Plan;
+pub use plan::{Options, Plan, Strategy, StrategyChoice};
 pub use report::Report;
 
 /// Reads the data directory and the catalog and makes a load plan. Writes nothing.
@@ -57,7 +57,19 @@ pub use report::Report;
 /// # Errors
 /// See [`plan::make`].
 pub fn plan(client: &mut postgres::Client, dir: impl AsRef<Path>) -> Result<Plan, Error> {
-    plan::make(client, dir.as_ref())
+    plan::make(client, dir.as_ref(), &plan::Options::default())
+}
+
+/// [`plan()`] with options (the key strategy).
+///
+/// # Errors
+/// See [`plan::make`].
+pub fn plan_with(
+    client: &mut postgres::Client,
+    dir: impl AsRef<Path>,
+    options: &plan::Options,
+) -> Result<Plan, Error> {
+    plan::make(client, dir.as_ref(), options)
 }
 
 /// Runs `plan` in one transaction, reporting progress to `observer`.
@@ -77,6 +89,6 @@ pub fn load(
 /// # Errors
 /// See [`plan()`] and [`load()`].
 pub fn load_dir(client: &mut postgres::Client, dir: impl AsRef<Path>) -> Result<Report, Error> {
-    let plan = plan::make(client, dir.as_ref())?;
+    let plan = plan::make(client, dir.as_ref(), &plan::Options::default())?;
     load::run(client, &plan, &mut |_| {})
 }

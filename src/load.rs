@@ -16,9 +16,9 @@ use postgres::{Client, Transaction};
 
 use crate::catalog::server_error;
 use crate::copy::{self, CopyFailure};
-use crate::error::{DbErrorInfo, Error, ErrorKind, ForeignKeyViolation};
+use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
 use crate::orphan;
-use crate::plan::{KeyAction, Plan, PlannedKey};
+use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey};
 use crate::report::{Report, TableReport};
 use crate::source;
 use crate::sql::{QualName, ident, literal};
@@ -43,6 +43,8 @@ pub enum Event<'a> {
         rows: u64,
         elapsed: Duration,
     },
+    /// An index dropped before the data is being built.
+    BuildingIndex { index: &'a PlannedIndex },
     /// A dropped key is being added back (and validated).
     RestoringKey { key: &'a PlannedKey },
     /// Deferred constraints are being checked.
@@ -87,7 +89,21 @@ pub fn run(
             k.table,
             ident(&k.key.name)
         );
-        exec(&mut tx, &sql, "dropping a key to break a cycle")?;
+        exec(&mut tx, &sql, "dropping a key")?;
+    }
+    for i in &plan.indexes {
+        let sql = match &i.index.constraint {
+            Some(c) => format!("ALTER TABLE {} DROP CONSTRAINT {}", i.table, ident(&c.name)),
+            None => format!(
+                "DROP INDEX {}",
+                QualName::new(i.table.schema.clone(), i.index.name.clone())
+            ),
+        };
+        exec(
+            &mut tx,
+            &sql,
+            "dropping an index to build it after the data",
+        )?;
     }
 
     for (i, step) in plan.steps.iter().enumerate() {
@@ -126,6 +142,11 @@ pub fn run(
             bytes: step.bytes,
             elapsed,
         });
+    }
+
+    for i in &plan.indexes {
+        observer(Event::BuildingIndex { index: i });
+        build_index(&mut tx, plan, i)?;
     }
 
     for (ki, k) in plan.keys.iter().enumerate() {
@@ -211,6 +232,112 @@ fn restore_key(
         exec(tx, &sql, &during)?;
     }
     exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+}
+
+/// SQLSTATE of a unique violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Builds an index dropped before the data, exactly as it was: through its
+/// constraint (whose definition carries storage parameters and tablespace) or
+/// its `CREATE INDEX`, in its tablespace, with its comments and CLUSTER mark.
+/// A duplicate key is traced to the file lines that hold it.
+fn build_index(tx: &mut Transaction<'_>, plan: &Plan, i: &PlannedIndex) -> Result<(), Error> {
+    let during = format!("building index \"{}\" on {}", i.index.name, i.table.human());
+    // The session's default_tablespace must not move an index that lived in the
+    // database's default one; SET LOCAL ends with the transaction.
+    let tablespace = i
+        .index
+        .tablespace
+        .as_deref()
+        .map(ident)
+        .unwrap_or("''".into());
+    let build = match &i.index.constraint {
+        Some(c) => format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} {}",
+            i.table,
+            ident(&c.name),
+            c.definition
+        ),
+        None => i.index.definition.clone(),
+    };
+    let sql =
+        format!("SAVEPOINT {SAVEPOINT}; SET LOCAL default_tablespace = {tablespace}; {build}");
+    if let Err(e) = tx.batch_execute(&sql) {
+        return Err(index_error(tx, plan, i, e, &during));
+    }
+    let index_name = QualName::new(i.table.schema.clone(), i.index.name.clone());
+    let mut after = Vec::new();
+    if let Some(c) = &i.index.constraint
+        && let Some(comment) = &c.comment
+    {
+        after.push(format!(
+            "COMMENT ON CONSTRAINT {} ON {} IS {}",
+            ident(&c.name),
+            i.table,
+            literal(comment)
+        ));
+    }
+    if let Some(comment) = &i.index.comment {
+        after.push(format!(
+            "COMMENT ON INDEX {index_name} IS {}",
+            literal(comment)
+        ));
+    }
+    if i.index.clustered {
+        after.push(format!(
+            "ALTER TABLE {} CLUSTER ON {}",
+            i.table,
+            ident(&i.index.name)
+        ));
+    }
+    after.push(format!("RELEASE SAVEPOINT {SAVEPOINT}"));
+    exec(tx, &after.join("; "), &during)
+}
+
+/// A failed index build: duplicates are listed with their lines.
+fn index_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    i: &PlannedIndex,
+    e: postgres::Error,
+    during: &str,
+) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return server_error(e, during);
+    };
+    let info = DbErrorInfo::from_db(db);
+    if info.code != UNIQUE_VIOLATION {
+        return Error::new(ErrorKind::Sql {
+            during: during.to_string(),
+            db: info,
+        });
+    }
+    let step = &plan.steps[i.step];
+    let (rows, failed) = match tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
+        Ok(()) => match orphan::duplicates(
+            tx,
+            step,
+            &i.index.columns,
+            &i.index.column_types,
+            i.index.expression_or_partial,
+        ) {
+            Ok(r) => (r, None),
+            Err(why) => (Vec::new(), Some(why)),
+        },
+        Err(e) => (Vec::new(), Some(server_error(e, during).to_string())),
+    };
+    let name = i
+        .index
+        .constraint
+        .as_ref()
+        .map_or(i.index.name.clone(), |c| c.name.clone());
+    Error::new(ErrorKind::Duplicate(Box::new(DuplicateKeys {
+        db: info,
+        index: name,
+        table: i.table.human(),
+        rows,
+        search_failed: failed,
+    })))
 }
 
 /// A key that was `NOT VALID` comes back `NOT VALID`, and so checks nothing it

@@ -1,4 +1,6 @@
-//! Finding every orphan row of a violated foreign key, with its file and line.
+//! Finding every row a key rejects, with its file and line: the orphans of a
+//! violated foreign key, and the duplicates of a unique index built after the
+//! data.
 //!
 //! The server reports one violation and no line (key checks run after the rows are
 //! in). To list them all, the child's file is copied once more, every field as
@@ -50,7 +52,77 @@ fn find_in_step(
     own_rows_are_parents: bool,
 ) -> Result<Vec<Orphan>, String> {
     let fk = &pk.key;
-    if let Some(missing) = fk.columns.iter().find(|c| !step.columns.contains(c)) {
+    let counter = load_rows(client, step, &fk.columns)?;
+    let query = orphan_query(
+        pk,
+        &counter,
+        own_rows_are_parents && parent_cols_in(pk, step),
+    );
+    rows_at_lines(client, step, &query, &fk.columns)
+}
+
+/// Lists the rows of the file of `step` whose values of the unique index's key
+/// columns appear more than once (the table was empty when the load began, so
+/// every duplicate is in the file). Rows with a null in the key never collide.
+///
+/// # Errors
+/// As [`find`]; also for an expression or partial index, whose entries the file
+/// does not show.
+pub fn duplicates(
+    client: &mut impl GenericClient,
+    step: &Step,
+    columns: &[String],
+    types: &[String],
+    expression_or_partial: bool,
+) -> Result<Vec<Orphan>, String> {
+    if expression_or_partial || columns.iter().any(String::is_empty) {
+        return Err("the index has expressions or a predicate".into());
+    }
+    let counter = load_rows(client, step, columns)?;
+    let key = |alias: &str| -> Vec<String> {
+        columns
+            .iter()
+            .zip(types)
+            .map(|(c, t)| format!("({alias}.{})::{t}", ident(c)))
+            .collect()
+    };
+    let not_null: Vec<String> = columns
+        .iter()
+        .map(|c| format!("s.{} IS NOT NULL", ident(c)))
+        .collect();
+    let query = format!(
+        "SELECT t.{}, {} FROM pg_temp.{ROWS_TABLE} t WHERE ({}) IN \
+         (SELECT {} FROM pg_temp.{ROWS_TABLE} s WHERE {} GROUP BY {} HAVING count(*) > 1) ORDER BY 1",
+        ident(&counter),
+        columns
+            .iter()
+            .map(|c| format!("t.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        key("t").join(", "),
+        key("s").join(", "),
+        not_null.join(" AND "),
+        key("s").join(", "),
+    );
+    rows_at_lines(client, step, &query, columns)
+}
+
+fn sql_err(e: postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => DbErrorInfo::from_db(db).to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Copies the file of `step` into a temporary table of text columns with a row
+/// counter, and returns the counter's column name. `needed` must all be columns
+/// of the file.
+fn load_rows(
+    client: &mut impl GenericClient,
+    step: &Step,
+    needed: &[String],
+) -> Result<String, String> {
+    if let Some(missing) = needed.iter().find(|c| !step.columns.contains(c)) {
         return Err(format!(
             "{} has no column {} of the key",
             step.file.path.display(),
@@ -64,10 +136,6 @@ fn find_in_step(
         .iter()
         .map(|c| format!("{} text", ident(c)))
         .collect();
-    let sql_err = |e: postgres::Error| match e.as_db_error() {
-        Some(db) => DbErrorInfo::from_db(db).to_string(),
-        None => e.to_string(),
-    };
     client
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS {tmp}; CREATE TEMP TABLE {ROWS_TABLE} ({} bigserial, {})",
@@ -85,28 +153,32 @@ fn find_in_step(
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
         copy::CopyFailure::Server(e) => sql_err(e),
     })?;
+    Ok(counter)
+}
 
-    let query = orphan_query(
-        pk,
-        &counter,
-        own_rows_are_parents && parent_cols_in(pk, step),
-    );
-    let rows = client.query(&query, &[]).map_err(sql_err)?;
+/// Runs `query` (row counter, then the values of `columns`) over the rows table,
+/// drops it, and maps each row to its file line.
+fn rows_at_lines(
+    client: &mut impl GenericClient,
+    step: &Step,
+    query: &str,
+    columns: &[String],
+) -> Result<Vec<Orphan>, String> {
+    let rows = client.query(query, &[]).map_err(sql_err)?;
     client
-        .batch_execute(&format!("DROP TABLE {tmp}"))
+        .batch_execute(&format!("DROP TABLE pg_temp.{ROWS_TABLE}"))
         .map_err(sql_err)?;
-
     let numbers: Vec<u64> = rows
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
         .collect();
     let lines = source::record_lines(&step.file.path, &numbers).map_err(|e| e.to_string())?;
-    let names: Vec<String> = fk.columns.iter().map(|c| human_ident(c)).collect();
+    let names: Vec<String> = columns.iter().map(|c| human_ident(c)).collect();
     Ok(rows
         .iter()
         .zip(numbers)
         .map(|(r, n)| {
-            let values: Vec<String> = (0..fk.columns.len())
+            let values: Vec<String> = (0..columns.len())
                 .map(|i| {
                     r.get::<_, Option<String>>(i + 1)
                         .unwrap_or_else(|| "null".into())

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use postgres::GenericClient;
 
-use crate::catalog::{self, Catalog, Column, ForeignKey, SequenceFeed, Table};
+use crate::catalog::{self, Catalog, Column, ForeignKey, Index, SequenceFeed, Table};
 use crate::error::{Error, ErrorKind};
 use crate::graph;
 use crate::source::{self, DataFile};
@@ -27,11 +27,52 @@ use crate::sql::QualName;
 /// The first server version whose partitioned tables accept `NOT VALID` keys.
 const NOT_VALID_ON_PARTITIONED: i32 = 180000;
 
+/// From this many bytes of input on, `auto` chooses [`Strategy::Revalidate`]:
+/// below it the fixed cost of dropping and re-adding keys (catalog locks, one
+/// validating scan per key) outweighs the per-row checks it saves. Measured in
+/// benches/README.md ("crossover").
+pub const REVALIDATE_FROM_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How foreign keys are checked during the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Keys stay in place and check each row as it arrives (only the keys that
+    /// break cycles are deferred or dropped). Best for small loads and live
+    /// databases: no key is ever missing, even inside the transaction.
+    Keep,
+    /// Inside the one transaction, every key of the loaded rows is dropped, the
+    /// files are loaded, and each key is added back with one validating pass, as
+    /// pg_restore does. Indexes of tables that were empty are dropped too and
+    /// built after the data. Best for large loads.
+    Revalidate,
+}
+
+/// What the user asked for (`--strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrategyChoice {
+    /// Choose by input size ([`REVALIDATE_FROM_BYTES`]).
+    #[default]
+    Auto,
+    Keep,
+    Revalidate,
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub strategy: StrategyChoice,
+}
+
 /// What a load will do, made by [`make`].
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub dir: PathBuf,
     pub server_version_num: i32,
+    pub strategy: Strategy,
+    /// Why that strategy, for `-l`.
+    pub strategy_reason: String,
+    /// Indexes dropped before the data and built after it, in build order.
+    pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
     pub steps: Vec<Step>,
     /// Every foreign key whose rows some step loads.
@@ -89,6 +130,15 @@ pub enum KeyAction {
     Drop { not_valid_first: bool },
 }
 
+/// An index of an empty table, dropped before the data and built after it.
+#[derive(Debug, Clone)]
+pub struct PlannedIndex {
+    pub index: Index,
+    pub table: QualName,
+    /// The step that loads the table.
+    pub step: usize,
+}
+
 /// A strongly connected component of two or more tables.
 #[derive(Debug, Clone)]
 pub struct Cycle {
@@ -127,6 +177,13 @@ impl Plan {
             if tables == 1 { "file" } else { "files" },
             self.bytes()
         );
+        let strategy = match self.strategy {
+            Strategy::Keep => "keep (keys stay in place and check each row)",
+            Strategy::Revalidate => {
+                "revalidate (keys dropped, data loaded, each key added back with one validating pass)"
+            }
+        };
+        let _ = writeln!(out, "strategy: {strategy}: {}", self.strategy_reason);
         if !self.steps.is_empty() {
             let wf = self
                 .steps
@@ -183,6 +240,19 @@ impl Plan {
         for k in dropped {
             let _ = writeln!(out, "  {}: {}", k.describe_key(), k.key.definition);
         }
+        if !self.indexes.is_empty() {
+            let _ = writeln!(
+                out,
+                "indexes built after the data (their tables are empty):"
+            );
+            for i in &self.indexes {
+                let what = match &i.index.constraint {
+                    Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
+                    None => i.index.definition.clone(),
+                };
+                let _ = writeln!(out, "  {}: {what}", i.table.human());
+            }
+        }
         out
     }
 }
@@ -224,7 +294,7 @@ impl PlannedKey {
 /// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
 /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
 /// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] from the catalog reads.
-pub fn make(client: &mut impl GenericClient, dir: &Path) -> Result<Plan, Error> {
+pub fn make(client: &mut impl GenericClient, dir: &Path, options: &Options) -> Result<Plan, Error> {
     let files = source::scan(dir)?;
     let catalog = Catalog::read(client)?;
 
@@ -272,7 +342,88 @@ pub fn make(client: &mut impl GenericClient, dir: &Path) -> Result<Plan, Error> 
             sequences: seqs,
         });
     }
-    Ok(assemble(dir, &catalog, steps))
+    let bytes: u64 = steps.iter().map(|s| s.bytes).sum();
+    let (strategy, strategy_reason) = match options.strategy {
+        StrategyChoice::Keep => (Strategy::Keep, "chosen with --strategy keep".to_string()),
+        StrategyChoice::Revalidate => (
+            Strategy::Revalidate,
+            "chosen with --strategy revalidate".to_string(),
+        ),
+        StrategyChoice::Auto if bytes >= REVALIDATE_FROM_BYTES => (
+            Strategy::Revalidate,
+            format!(
+                "{} of input is at least {}: one validating pass per key beats a check per row",
+                crate::report::human_bytes(bytes),
+                crate::report::human_bytes(REVALIDATE_FROM_BYTES)
+            ),
+        ),
+        StrategyChoice::Auto => (
+            Strategy::Keep,
+            format!(
+                "{} of input is under {}: checking rows as they arrive is cheaper than re-adding keys",
+                crate::report::human_bytes(bytes),
+                crate::report::human_bytes(REVALIDATE_FROM_BYTES)
+            ),
+        ),
+    };
+    let mut plan = assemble(dir, &catalog, steps, strategy, strategy_reason);
+    if strategy == Strategy::Revalidate {
+        plan.indexes = rebuildable_indexes(client, &catalog, &plan)?;
+    }
+    Ok(plan)
+}
+
+/// The indexes to drop before the data and build after it: those of tables that
+/// are empty, as pg_restore does (data, then indexes, then keys). Left in place:
+/// - indexes of partitioned tables and partitions: re-creating a partitioned
+///   index names the partitions' indexes anew, so they would not come back as
+///   they were;
+/// - an index a key that stays in place checks against (`conindid`): it cannot
+///   be dropped under it;
+/// - the replica identity index: logical replication must not see it vanish.
+///
+/// Primary keys come first in build order, as keys need them.
+///
+/// # Errors
+/// As [`Catalog::read`].
+fn rebuildable_indexes(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    plan: &Plan,
+) -> Result<Vec<PlannedIndex>, Error> {
+    let candidates: Vec<&Table> = plan
+        .steps
+        .iter()
+        .map(|s| &s.table)
+        .filter(|t| !t.partitioned && t.ancestors.is_empty())
+        .collect();
+    let empty = catalog::empty_tables(client, &candidates)?;
+    let oids: Vec<u32> = empty.clone();
+    let dropped_keys: Vec<u32> = plan.dropped().map(|k| k.key.oid).collect();
+    // Indexes some key that stays in place relies on.
+    let needed: Vec<u32> = catalog
+        .foreign_keys
+        .iter()
+        .filter(|fk| !dropped_keys.contains(&fk.oid))
+        .map(|fk| fk.ref_index)
+        .collect();
+    let mut out: Vec<PlannedIndex> = catalog::read_indexes(client, &oids)?
+        .into_iter()
+        .filter(|i| !i.replica_identity && !needed.contains(&i.oid))
+        .filter_map(|index| {
+            let step = plan.steps.iter().position(|s| s.table.oid == index.table)?;
+            Some(PlannedIndex {
+                table: plan.steps[step].table.name.clone(),
+                index,
+                step,
+            })
+        })
+        .collect();
+    out.sort_by_key(|p| {
+        let kind = p.index.constraint.as_ref().map(|c| c.kind);
+        (kind != Some('p'), p.step, p.index.name.clone())
+    });
+    Ok(out)
 }
 
 fn resolve(catalog: &Catalog, f: &DataFile) -> Result<Table, Error> {
@@ -338,7 +489,13 @@ fn covers(catalog: &Catalog, loaded: &Table, rel: u32) -> bool {
 }
 
 /// Attaches keys to steps, orders the steps and chooses how to break cycles.
-fn assemble(dir: &Path, catalog: &Catalog, mut steps: Vec<Step>) -> Plan {
+fn assemble(
+    dir: &Path,
+    catalog: &Catalog,
+    mut steps: Vec<Step>,
+    strategy: Strategy,
+    strategy_reason: String,
+) -> Plan {
     // Cost: as few keys as possible, then as few dropped keys as possible.
     const PER_KEY: u64 = 1_000;
     let mut keys: Vec<PlannedKey> = Vec::new();
@@ -394,6 +551,19 @@ fn assemble(dir: &Path, catalog: &Catalog, mut steps: Vec<Step>) -> Plan {
             }
         };
     }
+    if strategy == Strategy::Revalidate {
+        // Every key that checks loaded rows goes, deferrable ones too (a deferred
+        // key still checks row by row, at commit). A NOT VALID key outside a
+        // cycle stays: re-added NOT VALID it would check none of the new rows.
+        for pk in keys.iter_mut() {
+            if pk.action == KeyAction::Defer || (pk.action == KeyAction::Keep && pk.key.validated) {
+                pk.action = KeyAction::Drop {
+                    not_valid_first: !pk.table_partitioned
+                        || catalog.server_version_num >= NOT_VALID_ON_PARTITIONED,
+                };
+            }
+        }
+    }
     let cycles = order
         .cycles
         .iter()
@@ -432,6 +602,9 @@ fn assemble(dir: &Path, catalog: &Catalog, mut steps: Vec<Step>) -> Plan {
     Plan {
         dir: dir.to_path_buf(),
         server_version_num: catalog.server_version_num,
+        strategy,
+        strategy_reason,
+        indexes: Vec::new(),
         steps,
         keys,
         cycles,

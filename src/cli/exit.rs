@@ -19,7 +19,10 @@ pub fn for_error(e: &Error) -> i32 {
         ErrorKind::Connect { .. }
         | ErrorKind::ConnectionLost { .. }
         | ErrorKind::Settings { .. } => CONNECTION,
-        ErrorKind::Sql { .. } | ErrorKind::Copy { .. } | ErrorKind::ForeignKey(_) => SQL,
+        ErrorKind::Sql { .. }
+        | ErrorKind::Copy { .. }
+        | ErrorKind::ForeignKey(_)
+        | ErrorKind::Duplicate(_) => SQL,
         _ => FATAL,
     }
 }

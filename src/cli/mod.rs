@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 use fkload::conninfo::{ConnInfo, Overrides};
-use fkload::{Error, ErrorKind, Event};
+use fkload::{Error, ErrorKind, Event, Options, StrategyChoice};
 
 /// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
 ///
@@ -56,6 +56,12 @@ pub struct Args {
     #[arg(short = 'l', long = "list")]
     pub list: bool,
 
+    /// How foreign keys are checked: keep (in place, per row), revalidate
+    /// (dropped, then re-added with one validating pass; indexes of empty
+    /// tables built after the data), or auto (by input size)
+    #[arg(long = "strategy", value_enum, default_value_t = StrategyArg::Auto)]
+    pub strategy: StrategyArg,
+
     /// Print a line as each table starts and finishes loading
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -82,6 +88,24 @@ pub fn parse() -> Result<Args, i32> {
     })
 }
 
+/// `--strategy`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    Auto,
+    Keep,
+    Revalidate,
+}
+
+impl From<StrategyArg> for StrategyChoice {
+    fn from(s: StrategyArg) -> StrategyChoice {
+        match s {
+            StrategyArg::Auto => StrategyChoice::Auto,
+            StrategyArg::Keep => StrategyChoice::Keep,
+            StrategyArg::Revalidate => StrategyChoice::Revalidate,
+        }
+    }
+}
+
 /// Runs the command and returns the exit code.
 pub fn run(args: &Args) -> i32 {
     match run_inner(args) {
@@ -95,7 +119,10 @@ pub fn run(args: &Args) -> i32 {
 
 fn run_inner(args: &Args) -> Result<(), Error> {
     let mut client = connect(args)?;
-    let plan = fkload::plan(&mut client, &args.dir)?;
+    let options = Options {
+        strategy: args.strategy.into(),
+    };
+    let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
     if args.list {
         print!("{}", plan.describe());
         return Ok(());

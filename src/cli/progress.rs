@@ -60,6 +60,15 @@ impl Progress {
                     key.table.human()
                 ));
             }
+            Event::BuildingIndex { index } => {
+                self.bar
+                    .set_message(format!("building {}", index.index.name));
+                self.say(format!(
+                    "building index \"{}\" on {}",
+                    index.index.name,
+                    index.table.human()
+                ));
+            }
             Event::CheckingDeferred => {
                 self.bar.set_message("checking deferred keys");
                 self.say("checking deferred keys".into());

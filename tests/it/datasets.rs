@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{fkload, keys};
+use crate::support::{fkload, indexes, keys};
 use crate::util::pg::TestDb;
 
 fn datasets_dir() -> Option<PathBuf> {
@@ -15,7 +15,7 @@ fn datasets_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-fn round_trip(name: &str) {
+fn round_trip(name: &str, args: &[&str]) {
     let Some(root) = datasets_dir() else {
         eprintln!("skipped: ../shared/datasets is absent (it ships beside the repository in CI)");
         return;
@@ -34,7 +34,8 @@ fn round_trip(name: &str) {
     db.exec(&schema);
     let keys_before = keys(&db);
 
-    let out = fkload(&db, &ds.join("data"), &[]).ok();
+    let indexes_before = indexes(&db);
+    let out = fkload(&db, &ds.join("data"), args).ok();
     let mut client = db.client();
     let manifest = facts["manifest"].as_array().expect("manifest");
     let mut total = 0;
@@ -78,34 +79,41 @@ fn round_trip(name: &str) {
         out.stdout
     );
     assert_eq!(keys(&db), keys_before, "every key as it was");
+    assert_eq!(indexes(&db), indexes_before, "every index as it was");
 }
 
 #[test]
 fn dataset_pagila() {
-    round_trip("pagila");
+    round_trip("pagila", &["--strategy", "keep"]);
+    round_trip("pagila", &["--strategy", "revalidate"]);
 }
 
 #[test]
 fn dataset_pagila_0_10_1_with_its_store_staff_cycle() {
-    round_trip("pagila_0_10_1");
+    round_trip("pagila_0_10_1", &["--strategy", "keep"]);
+    round_trip("pagila_0_10_1", &["--strategy", "revalidate"]);
 }
 
 #[test]
 fn dataset_chinook() {
-    round_trip("chinook");
+    round_trip("chinook", &["--strategy", "keep"]);
+    round_trip("chinook", &["--strategy", "revalidate"]);
 }
 
 #[test]
 fn dataset_chinook_identity() {
-    round_trip("chinook_identity");
+    round_trip("chinook_identity", &["--strategy", "keep"]);
+    round_trip("chinook_identity", &["--strategy", "revalidate"]);
 }
 
 #[test]
 fn dataset_northwind() {
-    round_trip("northwind");
+    round_trip("northwind", &["--strategy", "keep"]);
+    round_trip("northwind", &["--strategy", "revalidate"]);
 }
 
 #[test]
 fn dataset_adventureworks() {
-    round_trip("adventureworks");
+    round_trip("adventureworks", &["--strategy", "keep"]);
+    round_trip("adventureworks", &["--strategy", "revalidate"]);
 }

@@ -11,4 +11,5 @@ mod errors;
 mod load;
 mod names;
 mod partitions;
+mod strategy;
 mod support;

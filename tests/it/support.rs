@@ -172,3 +172,23 @@ pub fn assert_unchanged(db: &TestDb, before: &(Vec<String>, Vec<String>)) {
 pub fn snapshot(db: &TestDb) -> (Vec<String>, Vec<String>) {
     (counts(db), keys(db))
 }
+
+/// Every index of the user schemas as the catalog has it: name, definition,
+/// tablespace, the constraint it backs with its definition, comments, flags.
+pub fn indexes(db: &TestDb) -> Vec<String> {
+    db.query_strings(
+        "SELECT concat_ws(' | ', n.nspname, ic.relname, pg_get_indexdef(i.indexrelid),
+                          coalesce(ts.spcname, '-'), coalesce(c.conname, '-'),
+                          coalesce(pg_get_constraintdef(c.oid), '-'),
+                          coalesce(obj_description(c.oid, 'pg_constraint'), '-'),
+                          coalesce(obj_description(i.indexrelid, 'pg_class'), '-'),
+                          i.indisclustered, i.indisreplident)
+           FROM pg_index i
+           JOIN pg_class ic ON ic.oid = i.indexrelid
+           JOIN pg_namespace n ON n.oid = ic.relnamespace
+           LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+           LEFT JOIN pg_tablespace ts ON ts.oid = ic.reltablespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          ORDER BY 1",
+    )
+}
