@@ -12,6 +12,7 @@ use std::path::Path;
 
 use postgres::GenericClient;
 
+use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
 /// How much of a file is read and sent at a time.
@@ -33,6 +34,11 @@ pub enum CopyFailure {
     File(io::Error),
     /// The server (or the connection) failed.
     Server(postgres::Error),
+    /// A line holding only `\.` (COPY's end-of-data marker) would make the server
+    /// stop reading there; the COPY was abandoned. `line` is the file's line.
+    EndMarker { line: u64 },
+    /// The server loaded another number of rows than the file holds records.
+    RowCount { file: u64, server: u64 },
 }
 
 /// Streams the file at `path` into the COPY `stmt`, calling `progress` with the
@@ -51,6 +57,9 @@ pub fn stream(
     let mut writer = client.copy_in(stmt).map_err(CopyFailure::Server)?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
+    // Scanning as the server reads finds an end-of-data marker before the server
+    // acts on it, and counts the records to check the server's row count.
+    let mut scanner = Scanner::new();
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -60,11 +69,25 @@ pub fn stream(
             // statement back.
             Err(e) => return Err(CopyFailure::File(e)),
         };
+        scanner.feed(&buf[..n], &mut |_| {});
+        if let Some(line) = scanner.end_marker() {
+            return Err(CopyFailure::EndMarker { line });
+        }
         writer.write_all(&buf[..n]).map_err(server_io)?;
         sent += n as u64;
         progress(sent);
     }
-    writer.finish().map_err(CopyFailure::Server)
+    scanner.finish(&mut |_| {});
+    let rows = writer.finish().map_err(CopyFailure::Server)?;
+    // The header is record 0; an empty file has no records at all.
+    let file_rows = scanner.records().saturating_sub(1);
+    if rows != file_rows {
+        return Err(CopyFailure::RowCount {
+            file: file_rows,
+            server: rows,
+        });
+    }
+    Ok(rows)
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.

@@ -54,6 +54,13 @@ pub enum ErrorKind {
     /// The header row of a file cannot be used.
     #[error("{}:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+    /// A file holds what COPY cannot load as it is.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Data {
+        path: PathBuf,
+        line: Option<u64>,
+        message: String,
+    },
     /// A file name matches no table.
     #[error("{}: no table matches this file name{}", path.display(), similar(candidates))]
     UnknownTable {

@@ -42,6 +42,7 @@ pub mod load;
 pub mod orphan;
 pub mod plan;
 pub mod report;
+pub mod scan;
 pub mod source;
 pub mod sql;
 

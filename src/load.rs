@@ -123,6 +123,24 @@ pub fn run(
                 }));
             }
             Err(CopyFailure::Server(e)) => return Err(copy_error(&mut tx, plan, i, e)),
+            Err(CopyFailure::EndMarker { line }) => {
+                return Err(Error::new(ErrorKind::Data {
+                    path: step.file.path.clone(),
+                    line: Some(line),
+                    message: "a line holding only \\. is COPY's end-of-data marker: the rows \
+                              after it would be lost\nHINT:  Quote the value (\"\\.\") to load it as text."
+                        .into(),
+                }));
+            }
+            Err(CopyFailure::RowCount { file, server }) => {
+                return Err(Error::new(ErrorKind::Data {
+                    path: step.file.path.clone(),
+                    line: None,
+                    message: format!(
+                        "the server loaded {server} rows but the file holds {file} records; nothing was loaded"
+                    ),
+                }));
+            }
         };
         exec(
             &mut tx,

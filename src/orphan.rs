@@ -152,6 +152,7 @@ fn load_rows(
     .map_err(|e| match e {
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
         copy::CopyFailure::Server(e) => sql_err(e),
+        other => format!("{other:?}"),
     })?;
     Ok(counter)
 }

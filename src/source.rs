@@ -14,6 +14,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
+use crate::scan::{RecordSpan, Scanner};
 
 /// The UTF-8 byte-order mark some editors put at the start of a CSV file.
 const BOM: &str = "\u{feff}";
@@ -237,8 +238,9 @@ pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
         .from_reader(input)
 }
 
-/// Maps record numbers (1 = the first row after the header) to the physical line
-/// each record starts on (1 = the header line), reading `path` once.
+/// Maps record numbers (1 = the first row after the header) to the line each
+/// record starts on (1 = the header line), reading `path` once, as COPY reads
+/// it ([`crate::scan`]).
 ///
 /// `wanted` must be sorted ascending; the result is in the same order. Records past
 /// the end of the file are left out.
@@ -246,54 +248,63 @@ pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be read.
 pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut next = 0;
+    scan_file(path, &mut |r| {
+        while next < wanted.len() && wanted[next] <= r.index {
+            if wanted[next] == r.index {
+                out.push((r.index, r.line));
+            }
+            next += 1;
+        }
+        next < wanted.len()
+    })?;
+    Ok(out)
+}
+
+/// The line on which the record holding the server's line `line` starts.
+///
+/// The server's `line N` counts the newlines inside quoted fields its own way,
+/// and for a record that spans lines names its last line; a person looks for the
+/// first. `None` when the file is shorter or cannot be read, in which case the
+/// server's number is the best there is.
+pub fn record_start(path: &Path, line: u64) -> Option<u64> {
+    let mut found = None;
+    scan_file(path, &mut |r| {
+        if r.pg_first <= line && line <= r.pg_last {
+            found = Some(r.line);
+        }
+        found.is_none() && r.pg_last < line
+    })
+    .ok()?;
+    found
+}
+
+/// Feeds the file to a [`Scanner`] until `visit` returns false.
+fn scan_file(path: &Path, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<(), Error> {
     let io = |source| {
         Error::new(ErrorKind::Io {
             path: path.to_path_buf(),
             source,
         })
     };
-    let file = File::open(path).map_err(io)?;
-    let mut reader = csv_reader(BufReader::new(file));
-    let mut record = csv::ByteRecord::new();
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut next = wanted.iter().peekable();
-    let mut n: u64 = 0; // 0 = the header
-    while next.peek().is_some() {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            // A malformed record further on does not make the earlier lines wrong.
-            Err(_) => break,
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        while next.peek().is_some_and(|&&w| w == n) {
-            out.push((n, line));
-            next.next();
-        }
-        n += 1;
+    let mut file = File::open(path).map_err(io)?;
+    let mut scanner = Scanner::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut going = true;
+    while going {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        scanner.feed(&buf[..n], &mut |r| going = going && visit(r));
     }
-    Ok(out)
-}
-
-/// The line on which the record holding physical line `line` starts.
-///
-/// The server's `line N` counts the newlines inside quoted fields, so for a
-/// record that spans lines it names the record's last line; a person looks for
-/// the first. Reads the file up to that line. `None` when the file is shorter or
-/// cannot be read, in which case the server's number is the best there is.
-pub fn record_start(path: &Path, line: u64) -> Option<u64> {
-    let file = File::open(path).ok()?;
-    let mut reader = csv_reader(BufReader::new(file));
-    let mut record = csv::ByteRecord::new();
-    let mut start = None;
-    while let Ok(true) = reader.read_byte_record(&mut record) {
-        let l = record.position()?.line();
-        if l > line {
-            break;
-        }
-        start = Some(l);
+    if going {
+        scanner.finish(&mut |r| going = going && visit(r));
     }
-    start
+    Ok(())
 }
 
 #[cfg(test)]
@@ -360,6 +371,18 @@ mod tests {
         assert_eq!(
             record_lines(&p, &[1, 2, 3, 4, 9]).unwrap(),
             vec![(1, 2), (2, 4), (3, 5), (4, 7)]
+        );
+    }
+
+    #[test]
+    fn record_lines_count_blank_lines_and_crlf_as_copy_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "pid\r\n1\r\n\r\n99\r\n1\r\n98\r\n").unwrap();
+        assert_eq!(
+            record_lines(&p, &[3, 5]).unwrap(),
+            vec![(3, 4), (5, 6)],
+            "the blank line is record 2"
         );
     }
 

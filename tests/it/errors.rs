@@ -293,3 +293,70 @@ fn library_error_carries_the_orphans() {
         other => panic!("expected a foreign-key error, got {other:?}"),
     }
 }
+
+#[test]
+fn end_of_data_marker_line_is_refused_instead_of_losing_rows() {
+    let s = Scenario::new(
+        "end_marker",
+        "CREATE TABLE t (id int, note text);",
+        &[("t.csv", "id,note\n1,a\n\\.\n2,b\n3,c\n")],
+    );
+    let err = fails(&s, 1);
+    assert!(
+        err.contains("t.csv:3: a line holding only \\. is COPY's end-of-data marker"),
+        "{err}"
+    );
+    // Quoted, the same value loads.
+    let s = Scenario::new(
+        "end_marker_quoted",
+        "CREATE TABLE t (note text);",
+        &[("t.csv", "note\na\n\"\\.\"\nb\n")],
+    );
+    s.run(&[]).ok();
+    assert_eq!(
+        s.db.query_strings("SELECT note FROM t ORDER BY 1"),
+        ["\\.", "a", "b"]
+    );
+}
+
+#[test]
+fn crlf_files_report_the_lines_an_editor_shows() {
+    let s = shop(
+        "crlf_lines",
+        "id,customer_id,qty,note\r\n1,1,1,\r\n2,1,1,\"a\r\nb\"\r\n3,1,x,\r\n",
+    );
+    let err = fails(&s, 3);
+    assert!(
+        err.contains("orders.csv:5: ERROR:  invalid input syntax"),
+        "{err}"
+    );
+    let s = shop(
+        "crlf_orphans",
+        "id,customer_id,qty,note\r\n1,1,1,\r\n2,9,1,\"a\r\nb\"\r\n3,8,1,\r\n",
+    );
+    let err = fails(&s, 3);
+    assert!(err.contains("orders.csv:3: key (customer_id)=(9)"), "{err}");
+    assert!(err.contains("orders.csv:5: key (customer_id)=(8)"), "{err}");
+}
+
+#[test]
+fn blank_lines_are_rows_as_copy_reads_them() {
+    let s = Scenario::new(
+        "blank_lines",
+        "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (pid int REFERENCES p);",
+        &[("p.csv", "id\n1\n"), ("c.csv", "pid\n1\n\n99\n1\n98\n")],
+    );
+    let err = fails(&s, 3);
+    assert!(err.contains("c.csv:4: key (pid)=(99)"), "{err}");
+    assert!(err.contains("c.csv:6: key (pid)=(98)"), "{err}");
+}
+
+#[test]
+fn carriage_return_files_report_their_lines() {
+    let s = shop("cr_lines", "id,customer_id,qty,note\r1,1,1,\r2,1,x,\r");
+    let err = fails(&s, 3);
+    assert!(
+        err.contains("orders.csv:3: ERROR:  invalid input syntax"),
+        "{err}"
+    );
+}
