@@ -15,10 +15,19 @@ use crate::error::{DbErrorInfo, Error, ErrorKind};
 use crate::source::FileName;
 use crate::sql::QualName;
 
-/// Server version and the schemas of the search path.
+/// Server version, the schemas of the search path (for file names), and the
+/// search_path setting itself (to restore it after the catalog reads).
 const SESSION: &str = "
 SELECT current_setting('server_version_num')::int4,
-       current_schemas(false)::text[]";
+       current_schemas(false)::text[],
+       current_setting('search_path')";
+
+/// The catalog is read with only pg_catalog on the search path, so that every
+/// name the server writes for us (`pg_get_constraintdef`, `pg_get_indexdef`,
+/// `format_type`) comes schema-qualified: a trigger that changes search_path
+/// during the load must not make a re-added key reference another table.
+const PIN_SEARCH_PATH: &str = "SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)";
+const RESTORE_SEARCH_PATH: &str = "SELECT pg_catalog.set_config('search_path', $1, false)";
 
 /// Every table a file could name.
 /// - `relkind IN ('r', 'p')`: ordinary and partitioned tables take COPY; views,
@@ -63,9 +72,29 @@ SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
 /// - self-references are kept here; [`crate::graph`] sets them aside because the
 ///   server checks them at the end of each COPY statement.
 /// - `pg_get_constraintdef` is the definition as pg_dump writes it, including
-///   `NOT VALID`, `MATCH FULL`, actions and deferrability; it is read in this
-///   session and replayed in this session, so its name resolution is the same.
+///   `NOT VALID`, `MATCH FULL`, actions and deferrability (read with the search
+///   path pinned, so every name in it is qualified).
+/// - `name_shared`: another constraint of the schema has the same name, so
+///   `SET CONSTRAINTS schema.name` would reach it too.
+/// - the copies on partitions (recursively: sub-partitions copy the copies), by
+///   table, referenced table, name and comment, to put their names and comments
+///   back after a re-add; `clone_elsewhere` when one lives in another schema,
+///   where `SET CONSTRAINTS schema.name` would not reach it.
+/// - `pg_get_partition_constraintdef`: which rows a key declared on a partition
+///   applies to, when the file loads the partitioned table.
+/// - the equality operators the key compares with (`conpfeqop`), with their
+///   input types, so the orphan search compares exactly as the key does.
 const FOREIGN_KEYS: &str = "
+WITH RECURSIVE clones AS (
+    SELECT c.oid AS root, k.oid, k.conrelid, k.confrelid, k.conname, k.connamespace,
+           obj_description(k.oid, 'pg_constraint') AS comment
+      FROM pg_constraint c JOIN pg_constraint k ON k.conparentid = c.oid
+     WHERE c.contype = 'f' AND c.conparentid = 0
+    UNION ALL
+    SELECT cl.root, k.oid, k.conrelid, k.confrelid, k.conname, k.connamespace,
+           obj_description(k.oid, 'pg_constraint')
+      FROM clones cl JOIN pg_constraint k ON k.conparentid = cl.oid
+)
 SELECT c.oid, c.conname::text, c.conrelid, c.confrelid, c.conindid,
        c.condeferrable, c.condeferred, c.convalidated, c.confmatchtype::text,
        pg_get_constraintdef(c.oid),
@@ -85,7 +114,29 @@ SELECT c.oid, c.conname::text, c.conrelid, c.confrelid, c.conindid,
        ARRAY(SELECT format_type(a.atttypid, a.atttypmod)
                FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, i)
                JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum
-              ORDER BY k.i)
+              ORDER BY k.i),
+       EXISTS (SELECT 1 FROM pg_constraint o
+                WHERE o.connamespace = c.connamespace AND o.conname = c.conname
+                  AND o.oid <> c.oid AND o.conparentid = 0),
+       ARRAY(SELECT cl.conrelid FROM clones cl WHERE cl.root = c.oid ORDER BY cl.oid),
+       ARRAY(SELECT cl.confrelid FROM clones cl WHERE cl.root = c.oid ORDER BY cl.oid),
+       ARRAY(SELECT cl.conname::text FROM clones cl WHERE cl.root = c.oid ORDER BY cl.oid),
+       ARRAY(SELECT cl.comment FROM clones cl WHERE cl.root = c.oid ORDER BY cl.oid),
+       EXISTS (SELECT 1 FROM clones cl WHERE cl.root = c.oid AND cl.connamespace <> c.connamespace),
+       pg_get_partition_constraintdef(c.conrelid),
+       ARRAY(SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+               FROM unnest(c.conpfeqop) WITH ORDINALITY AS e(op, i)
+               JOIN pg_operator o ON o.oid = e.op
+               JOIN pg_namespace n ON n.oid = o.oprnamespace
+              ORDER BY e.i),
+       ARRAY(SELECT format_type(o.oprleft, NULL)
+               FROM unnest(c.conpfeqop) WITH ORDINALITY AS e(op, i)
+               JOIN pg_operator o ON o.oid = e.op
+              ORDER BY e.i),
+       ARRAY(SELECT format_type(o.oprright, NULL)
+               FROM unnest(c.conpfeqop) WITH ORDINALITY AS e(op, i)
+               JOIN pg_operator o ON o.oid = e.op
+              ORDER BY e.i)
   FROM pg_constraint c
  WHERE c.contype = 'f'
    AND c.conparentid = 0
@@ -104,7 +155,8 @@ SELECT c.oid, c.conname::text, c.conrelid, c.confrelid, c.conindid,
 ///
 /// The increment's sign says whether the next value is above or below the data.
 const SEQUENCES: &str = "
-SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
+SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement,
+       q.seqmin, q.seqmax
   FROM pg_attrdef ad
   JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
   JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
@@ -116,7 +168,8 @@ SELECT ad.adrelid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincr
    AND (SELECT coalesce(nullif(t.typbasetype, 0), t.oid) FROM pg_type t WHERE t.oid = a.atttypid)
        IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
 UNION
-SELECT d.refobjid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement
+SELECT d.refobjid, a.attname::text, sn.nspname::text, s.relname::text, q.seqincrement,
+       q.seqmin, q.seqmax
   FROM pg_depend d
   JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
   JOIN pg_namespace sn ON sn.oid = s.relnamespace
@@ -239,6 +292,29 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     pub column_types: Vec<String>,
     pub ref_column_types: Vec<String>,
+    /// Another constraint of the schema bears the same name.
+    pub name_shared: bool,
+    /// The copies of the key on partitions.
+    pub clones: Vec<KeyClone>,
+    /// A copy lives in another schema than the key.
+    pub clone_elsewhere: bool,
+    /// For a key declared on a partition: the partition's bound, as a condition
+    /// on column names.
+    pub partition_qual: Option<String>,
+    /// `OPERATOR(schema.=)` per column, comparing referenced (left) with
+    /// referencing (right) values, and the operators' input types.
+    pub eq_operators: Vec<String>,
+    pub eq_left_types: Vec<String>,
+    pub eq_right_types: Vec<String>,
+}
+
+/// A key's copy on a partition (`conparentid <> 0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClone {
+    pub table: u32,
+    pub ref_table: u32,
+    pub name: String,
+    pub comment: Option<String>,
 }
 
 /// A sequence that feeds a column.
@@ -248,6 +324,8 @@ pub struct SequenceFeed {
     pub column: String,
     pub sequence: QualName,
     pub increment: i64,
+    pub min: i64,
+    pub max: i64,
 }
 
 /// What the catalog says about the whole database, for planning.
@@ -255,6 +333,8 @@ pub struct SequenceFeed {
 pub struct Catalog {
     pub server_version_num: i32,
     pub search_path: Vec<String>,
+    /// The session's `search_path` setting, restored by [`Catalog::done`].
+    pub search_path_setting: String,
     pub tables: Vec<Table>,
     pub foreign_keys: Vec<ForeignKey>,
     by_oid: HashMap<u32, usize>,
@@ -287,7 +367,8 @@ pub fn server_error(e: postgres::Error, during: &str) -> Error {
 }
 
 impl Catalog {
-    /// Reads tables and foreign keys.
+    /// Reads tables and foreign keys, and pins the session's search_path to
+    /// pg_catalog until [`Catalog::done`] (see [`PIN_SEARCH_PATH`]).
     ///
     /// # Errors
     /// [`ErrorKind::Sql`] when a catalog query fails (for example on a server older
@@ -295,10 +376,11 @@ impl Catalog {
     pub fn read(client: &mut impl GenericClient) -> Result<Catalog, Error> {
         let during = "reading the catalog";
         let session = query(client, SESSION, &[], during)?;
-        let (server_version_num, search_path) = match session.first() {
-            Some(row) => (row.get(0), row.get(1)),
-            None => (0, Vec::new()),
+        let (server_version_num, search_path, search_path_setting) = match session.first() {
+            Some(row) => (row.get(0), row.get(1), row.get(2)),
+            None => (0, Vec::new(), String::new()),
         };
+        query(client, PIN_SEARCH_PATH, &[], during)?;
         let tables: Vec<Table> = query(client, TABLES, &[], during)?
             .iter()
             .map(|r| Table {
@@ -326,16 +408,55 @@ impl Catalog {
                 ref_columns: r.get(12),
                 column_types: r.get(13),
                 ref_column_types: r.get(14),
+                name_shared: r.get(15),
+                clones: {
+                    let rels: Vec<u32> = r.get(16);
+                    let refs: Vec<u32> = r.get(17);
+                    let names: Vec<String> = r.get(18);
+                    let comments: Vec<Option<String>> = r.get(19);
+                    rels.into_iter()
+                        .zip(refs)
+                        .zip(names)
+                        .zip(comments)
+                        .map(|(((table, ref_table), name), comment)| KeyClone {
+                            table,
+                            ref_table,
+                            name,
+                            comment,
+                        })
+                        .collect()
+                },
+                clone_elsewhere: r.get(20),
+                partition_qual: r.get(21),
+                eq_operators: r.get(22),
+                eq_left_types: r.get(23),
+                eq_right_types: r.get(24),
             })
             .collect();
         let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
         Ok(Catalog {
             server_version_num,
             search_path,
+            search_path_setting,
             tables,
             foreign_keys,
             by_oid,
         })
+    }
+
+    /// Ends the catalog reads: gives the session its search_path back (the load's
+    /// triggers and defaults run under it).
+    ///
+    /// # Errors
+    /// As [`Catalog::read`].
+    pub fn done(&self, client: &mut impl GenericClient) -> Result<(), Error> {
+        query(
+            client,
+            RESTORE_SEARCH_PATH,
+            &[&self.search_path_setting],
+            "restoring search_path",
+        )
+        .map(|_| ())
     }
 
     /// The table with this oid, if it is one fkload may load.
@@ -426,6 +547,8 @@ pub fn read_sequences(
             column: r.get(1),
             sequence: QualName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
             increment: r.get(4),
+            min: r.get(5),
+            max: r.get(6),
         })
         .collect())
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, Transaction};
 
+use crate::catalog::SequenceFeed;
 use crate::catalog::server_error;
 use crate::copy::{self, CopyFailure};
 use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
@@ -182,7 +183,9 @@ pub fn run(
         "checking deferred keys",
     )?;
     if let Err(e) = tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE") {
-        return Err(key_error(&mut tx, plan, None, e, "checking deferred keys"));
+        let during = "checking deferred keys";
+        let otherwise = sql_kind(&e, during);
+        return Err(key_error(&mut tx, plan, None, e, during, None, otherwise));
     }
     exec(
         &mut tx,
@@ -190,12 +193,26 @@ pub fn run(
         "checking deferred keys",
     )?;
 
-    report.sequences = advance_sequences(&mut tx, plan)?;
+    advance_sequences(&mut tx, plan, &mut report)?;
 
     observer(Event::Committing);
     tx.commit().map_err(|e| server_error(e, "committing"))?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The plain error for a failed statement.
+fn sql_kind(e: &postgres::Error, during: &str) -> ErrorKind {
+    match e.as_db_error() {
+        Some(db) => ErrorKind::Sql {
+            during: during.to_string(),
+            db: DbErrorInfo::from_db(db),
+        },
+        None => ErrorKind::ConnectionLost {
+            during: during.to_string(),
+            message: e.to_string(),
+        },
+    }
 }
 
 fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<(), Error> {
@@ -225,7 +242,8 @@ fn restore_key(
     }
     // Without NOT VALID the ADD itself validates: its violations are listed too.
     if let Err(e) = tx.batch_execute(&sql) {
-        return Err(key_error(tx, plan, Some(ki), e, &during));
+        let otherwise = sql_kind(&e, &during);
+        return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
     }
     if split {
         let validate = format!(
@@ -234,11 +252,15 @@ fn restore_key(
             ident(&k.key.name)
         );
         if let Err(e) = tx.batch_execute(&validate) {
-            return Err(key_error(tx, plan, Some(ki), e, &during));
+            let otherwise = sql_kind(&e, &during);
+            return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
         }
     }
     if !k.key.validated {
         check_not_valid_key(tx, plan, ki)?;
+    }
+    if !k.key.clones.is_empty() {
+        restore_clones(tx, k, &during)?;
     }
     if let Some(comment) = &k.key.comment {
         let sql = format!(
@@ -250,6 +272,59 @@ fn restore_key(
         exec(tx, &sql, &during)?;
     }
     exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+}
+
+/// The new copies of a re-added key on partitions: a copy the server named anew
+/// (the partition had a key of its own name when it was attached) gets its old
+/// name back, and every copy its comment.
+const NEW_CLONES: &str = "
+WITH RECURSIVE cl AS (
+    SELECT k.oid, k.conrelid, k.confrelid, k.conname
+      FROM pg_constraint k
+     WHERE k.conparentid = (SELECT c.oid FROM pg_constraint c
+                             WHERE c.conrelid = $1::text::regclass AND c.conname = $2
+                               AND c.contype = 'f' AND c.conparentid = 0)
+    UNION ALL
+    SELECT k.oid, k.conrelid, k.confrelid, k.conname
+      FROM pg_constraint k JOIN cl ON k.conparentid = cl.oid
+)
+SELECT conrelid, confrelid, conname::text, conrelid::regclass::text FROM cl";
+
+fn restore_clones(tx: &mut Transaction<'_>, k: &PlannedKey, during: &str) -> Result<(), Error> {
+    let rows = tx
+        .query(NEW_CLONES, &[&k.table.to_string(), &k.key.name])
+        .map_err(|e| server_error(e, during))?;
+    let mut sql = Vec::new();
+    for r in rows {
+        let (table, ref_table, name, table_sql): (u32, u32, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let Some(old) = k
+            .key
+            .clones
+            .iter()
+            .find(|c| c.table == table && c.ref_table == ref_table)
+        else {
+            continue;
+        };
+        if old.name != name {
+            sql.push(format!(
+                "ALTER TABLE {table_sql} RENAME CONSTRAINT {} TO {}",
+                ident(&name),
+                ident(&old.name)
+            ));
+        }
+        if let Some(comment) = &old.comment {
+            sql.push(format!(
+                "COMMENT ON CONSTRAINT {} ON {table_sql} IS {}",
+                ident(&old.name),
+                literal(comment)
+            ));
+        }
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    exec(tx, &sql.join("; "), during)
 }
 
 /// SQLSTATE of a unique violation.
@@ -407,58 +482,55 @@ fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::E
     let Some(db) = e.as_db_error() else {
         return server_error(e, &format!("loading {}", s.file.path.display()));
     };
-    if db.code().code() == FOREIGN_KEY_VIOLATION {
-        let ki = plan.keys.iter().position(|k| {
-            Some(k.key.name.as_str()) == db.constraint() && k.child_steps.contains(&step)
-        });
-        // A key of this file's rows: list every orphan. Anything else (a trigger
-        // writing elsewhere, say) is reported as the COPY error it is.
-        if ki.is_some() {
-            return key_error(tx, plan, ki, e, "loading");
-        }
-    }
-    Error::new(ErrorKind::Copy {
+    let copy = ErrorKind::Copy {
         path: s.file.path.clone(),
         line: db
             .where_()
             .and_then(|c| copy::context_line(c, &s.table.name.name))
             .map(|n| source::record_start(&s.file.path, n).unwrap_or(n)),
         db: DbErrorInfo::from_db(db),
-    })
+    };
+    if db.code().code() == FOREIGN_KEY_VIOLATION {
+        // A key of this file's rows: list every orphan. Anything else (a trigger
+        // writing elsewhere, say) is reported as the COPY error it is.
+        return key_error(tx, plan, None, e, "loading", Some(step), copy);
+    }
+    Error::new(copy)
 }
 
 /// A key violation (or another error while checking keys): rolls back to the
-/// savepoint, lists the orphans of the violated key, and builds the error.
+/// savepoint, finds the violated key (`key`, or from the server's report), lists
+/// its orphans and builds the error. When the violated key is none of the plan's
+/// (or, with `step`, checks none of that step's rows), `otherwise` is the error.
 fn key_error(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     key: Option<usize>,
     e: postgres::Error,
     during: &str,
+    step: Option<usize>,
+    otherwise: ErrorKind,
 ) -> Error {
     let Some(db) = e.as_db_error() else {
         return server_error(e, during);
     };
     let info = DbErrorInfo::from_db(db);
-    let key = key.or_else(|| {
-        plan.keys.iter().position(|k| {
-            Some(k.key.name.as_str()) == db.constraint()
-                && db.schema().is_none_or(|s| s == k.table.schema)
-        })
-    });
-    let (Some(ki), FOREIGN_KEY_VIOLATION) = (key, info.code.as_str()) else {
-        return Error::new(ErrorKind::Sql {
-            during: during.to_string(),
-            db: info,
-        });
+    if info.code != FOREIGN_KEY_VIOLATION {
+        return Error::new(otherwise);
+    }
+    if let Err(e) = tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
+        return server_error(e, during);
+    }
+    let key = key
+        .or_else(|| violated_key(tx, plan, &info))
+        .filter(|&k| step.is_none_or(|s| plan.keys[k].child_steps.contains(&s)));
+    let Some(ki) = key else {
+        return Error::new(otherwise);
     };
     let k = &plan.keys[ki];
-    let (orphans, failed) = match tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
-        Ok(()) => match orphan::find(tx, plan, ki) {
-            Ok(o) => (o, None),
-            Err(why) => (Vec::new(), Some(why)),
-        },
-        Err(e) => (Vec::new(), Some(server_error(e, during).to_string())),
+    let (orphans, failed) = match orphan::find(tx, plan, ki) {
+        Ok(o) => (o, None),
+        Err(why) => (Vec::new(), Some(why)),
     };
     Error::new(ErrorKind::ForeignKey(Box::new(ForeignKeyViolation {
         db: info,
@@ -470,10 +542,59 @@ fn key_error(
     })))
 }
 
+/// The key the server reported, found through its schema, table and name: the
+/// report may name a copy on a partition (another name, another schema), which
+/// leads up through `conparentid` to the key the plan knows.
+const VIOLATED_KEY: &str = "
+WITH RECURSIVE up AS (
+    SELECT c.oid, c.conparentid
+      FROM pg_constraint c
+      JOIN pg_class r ON r.oid = c.conrelid
+      JOIN pg_namespace n ON n.oid = r.relnamespace
+     WHERE c.contype = 'f' AND c.conname = $1 AND r.relname = $2 AND n.nspname = $3
+    UNION ALL
+    SELECT p.oid, p.conparentid FROM pg_constraint p JOIN up ON p.oid = up.conparentid
+)
+SELECT oid FROM up WHERE conparentid = 0";
+
+fn violated_key(tx: &mut Transaction<'_>, plan: &Plan, db: &DbErrorInfo) -> Option<usize> {
+    let constraint = db.constraint.as_deref()?;
+    if let (Some(table), Some(schema)) = (db.table.as_deref(), db.schema.as_deref())
+        && let Ok(rows) = tx.query(VIOLATED_KEY, &[&constraint, &table, &schema])
+        && let Some(row) = rows.first()
+    {
+        let oid: u32 = row.get(0);
+        return plan.keys.iter().position(|k| k.key.oid == oid);
+    }
+    // A report without table and schema: the name is all there is.
+    let mut named = plan
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.key.name == constraint);
+    match (named.next(), named.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
 /// Moves every sequence that feeds a loaded column past the loaded values, so
-/// that the next insert does not collide. A sequence never moves backwards.
-fn advance_sequences(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<(QualName, i64)>, Error> {
-    let mut moved: Vec<(QualName, i64)> = Vec::new();
+/// that the next insert does not collide. A sequence never moves backwards, and
+/// never past its own bounds (the data then holds values the sequence can never
+/// give; a warning says so).
+///
+/// `setval` is not undone by a rollback, so every target is worked out first
+/// (reads only) and the sequences are moved last, just before COMMIT, when
+/// nothing else can fail. The `nextval` calls that column defaults made during
+/// the load are not undone by a rollback either: that is PostgreSQL's rule.
+fn advance_sequences(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    report: &mut Report,
+) -> Result<(), Error> {
+    // Per sequence: the value to set (the furthest loaded value of all columns it
+    // feeds), or none when the sequence is already past it.
+    let mut targets: Vec<(&SequenceFeed, i64)> = Vec::new();
     for step in &plan.steps {
         for feed in &step.sequences {
             let during = format!("advancing sequence {}", feed.sequence.human());
@@ -491,33 +612,59 @@ fn advance_sequences(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<(QualN
                 .map_err(|e| server_error(e, &during))?
                 .get(0);
             let Some(extreme) = extreme else { continue };
-            let row = tx
-                .query_one(
-                    &format!("SELECT last_value, is_called FROM {}", feed.sequence),
-                    &[],
-                )
-                .map_err(|e| server_error(e, &during))?;
-            let (last, called): (i64, bool) = (row.get(0), row.get(1));
-            let next = if called {
-                last.saturating_add(feed.increment)
-            } else {
-                last
-            };
-            let behind = if ascending {
-                extreme >= next
-            } else {
-                extreme <= next
-            };
-            if behind {
-                tx.query_one(
-                    "SELECT setval($1::text::regclass, $2, true)",
-                    &[&feed.sequence.to_string(), &extreme],
-                )
-                .map_err(|e| server_error(e, &during))?;
-                moved.retain(|(s, _)| s != &feed.sequence);
-                moved.push((feed.sequence.clone(), extreme));
+            match targets
+                .iter_mut()
+                .find(|(f, _)| f.sequence == feed.sequence)
+            {
+                Some((_, v)) if ascending => *v = (*v).max(extreme),
+                Some((_, v)) => *v = (*v).min(extreme),
+                None => targets.push((feed, extreme)),
             }
         }
     }
-    Ok(moved)
+    let mut moves: Vec<(QualName, i64)> = Vec::new();
+    for (feed, extreme) in targets {
+        let during = format!("advancing sequence {}", feed.sequence.human());
+        let ascending = feed.increment > 0;
+        if (ascending && extreme > feed.max) || (!ascending && extreme < feed.min) {
+            report.warnings.push(format!(
+                "sequence {} was not advanced: the loaded value {extreme} of {} is beyond its {} {}",
+                feed.sequence.human(),
+                crate::sql::human_ident(&feed.column),
+                if ascending { "maximum" } else { "minimum" },
+                if ascending { feed.max } else { feed.min },
+            ));
+            continue;
+        }
+        let row = tx
+            .query_one(
+                &format!("SELECT last_value, is_called FROM {}", feed.sequence),
+                &[],
+            )
+            .map_err(|e| server_error(e, &during))?;
+        let (last, called): (i64, bool) = (row.get(0), row.get(1));
+        let next = if called {
+            last.saturating_add(feed.increment)
+        } else {
+            last
+        };
+        let behind = if ascending {
+            extreme >= next
+        } else {
+            extreme <= next
+        };
+        if behind {
+            moves.push((feed.sequence.clone(), extreme));
+        }
+    }
+    for (sequence, value) in moves {
+        let during = format!("advancing sequence {}", sequence.human());
+        tx.query_one(
+            "SELECT setval($1::text::regclass, $2, true)",
+            &[&sequence.to_string(), &value],
+        )
+        .map_err(|e| server_error(e, &during))?;
+        report.sequences.push((sequence, value));
+    }
+    Ok(())
 }

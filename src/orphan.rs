@@ -55,6 +55,7 @@ fn find_in_step(
     let counter = load_rows(client, step, &fk.columns)?;
     let query = orphan_query(
         pk,
+        step,
         &counter,
         own_rows_are_parents && parent_cols_in(pk, step),
     );
@@ -214,7 +215,7 @@ fn parent_cols_in(pk: &PlannedKey, step: &Step) -> bool {
 /// order. The conditions follow the key's MATCH type: MATCH SIMPLE (and PARTIAL,
 /// which the server does not implement) checks only rows whose key columns are all
 /// non-null; MATCH FULL also rejects a key that mixes nulls and values.
-fn orphan_query(pk: &PlannedKey, counter: &str, own_rows_are_parents: bool) -> String {
+fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parents: bool) -> String {
     let fk = &pk.key;
     let child_val = |i: usize| format!("(t.{})::{}", ident(&fk.columns[i]), fk.column_types[i]);
     let n = fk.columns.len();
@@ -224,8 +225,22 @@ fn orphan_query(pk: &PlannedKey, counter: &str, own_rows_are_parents: bool) -> S
     let all_null: Vec<String> = (0..n)
         .map(|i| format!("t.{} IS NULL", ident(&fk.columns[i])))
         .collect();
+    // Compare as the key does: its own equality operator, each side cast to the
+    // operator's input type (a char(5) parent compares padded, not as text).
+    let equal = |parent: String, i: usize| -> String {
+        match (
+            fk.eq_operators.get(i),
+            fk.eq_left_types.get(i),
+            fk.eq_right_types.get(i),
+        ) {
+            (Some(op), Some(left), Some(right)) => {
+                format!("({parent})::{left} {op} ({})::{right}", child_val(i))
+            }
+            _ => format!("{parent} = {}", child_val(i)),
+        }
+    };
     let matches_table: Vec<String> = (0..n)
-        .map(|i| format!("p.{} = {}", ident(&fk.ref_columns[i]), child_val(i)))
+        .map(|i| equal(format!("p.{}", ident(&fk.ref_columns[i])), i))
         .collect();
     // A key checks `ONLY` the referenced table unless it is partitioned: rows of an
     // inheritance child are no parents.
@@ -238,17 +253,36 @@ fn orphan_query(pk: &PlannedKey, counter: &str, own_rows_are_parents: bool) -> S
     if own_rows_are_parents {
         let matches_file: Vec<String> = (0..n)
             .map(|i| {
-                format!(
-                    "(s.{})::{} = {}",
-                    ident(&fk.ref_columns[i]),
-                    fk.ref_column_types[i],
-                    child_val(i)
+                equal(
+                    format!(
+                        "(s.{})::{}",
+                        ident(&fk.ref_columns[i]),
+                        fk.ref_column_types[i]
+                    ),
+                    i,
                 )
             })
             .collect();
         missing = format!(
             "{missing} AND NOT EXISTS (SELECT 1 FROM pg_temp.{ROWS_TABLE} s WHERE {})",
             matches_file.join(" AND ")
+        );
+    }
+    // A key declared on one partition checks only the rows routed there.
+    if fk.table != step.table.oid
+        && let Some(qual) = &fk.partition_qual
+    {
+        let typed: Vec<String> = step
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let col = step.table_columns.iter().find(|tc| &tc.name == c)?;
+                Some(format!("(t.{0})::{1} AS {0}", ident(c), col.type_sql))
+            })
+            .collect();
+        missing = format!(
+            "{missing} AND EXISTS (SELECT 1 FROM (SELECT {}) routed WHERE {qual})",
+            typed.join(", ")
         );
     }
     let condition = if fk.match_type == 'f' {

@@ -297,12 +297,24 @@ impl PlannedKey {
 pub fn make(client: &mut impl GenericClient, dir: &Path, options: &Options) -> Result<Plan, Error> {
     let files = source::scan(dir)?;
     let catalog = Catalog::read(client)?;
+    let plan = plan_files(client, dir, options, &catalog, files);
+    // The search_path goes back even when planning failed.
+    catalog.done(client)?;
+    plan
+}
 
+fn plan_files(
+    client: &mut impl GenericClient,
+    dir: &Path,
+    options: &Options,
+    catalog: &Catalog,
+    files: Vec<DataFile>,
+) -> Result<Plan, Error> {
     // File -> table, each table once.
     let mut targets: Vec<(DataFile, Table)> = Vec::with_capacity(files.len());
     let mut by_table: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
     for f in files {
-        let table = resolve(&catalog, &f)?;
+        let table = resolve(catalog, &f)?;
         by_table.entry(table.oid).or_default().push(f.path.clone());
         targets.push((f, table));
     }
@@ -366,9 +378,9 @@ pub fn make(client: &mut impl GenericClient, dir: &Path, options: &Options) -> R
             ),
         ),
     };
-    let mut plan = assemble(dir, &catalog, steps, strategy, strategy_reason);
+    let mut plan = assemble(dir, catalog, steps, strategy, strategy_reason);
     if strategy == Strategy::Revalidate {
-        plan.indexes = rebuildable_indexes(client, &catalog, &plan)?;
+        plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
     }
     Ok(plan)
 }
@@ -522,7 +534,7 @@ fn assemble(
                     child: c,
                     parent: p,
                     key: id,
-                    cost: PER_KEY + u64::from(!fk.deferrable),
+                    cost: PER_KEY + break_cost(fk),
                 });
             }
         }
@@ -542,13 +554,10 @@ fn assemble(
     let order = graph::order(&names, &edges);
     for &k in &order.broken {
         let pk = &mut keys[k];
-        pk.action = if pk.key.deferrable {
+        pk.action = if deferrable_alone(&pk.key) {
             KeyAction::Defer
         } else {
-            KeyAction::Drop {
-                not_valid_first: !pk.table_partitioned
-                    || catalog.server_version_num >= NOT_VALID_ON_PARTITIONED,
-            }
+            drop_action(pk, catalog.server_version_num)
         };
     }
     if strategy == Strategy::Revalidate {
@@ -557,10 +566,7 @@ fn assemble(
         // cycle stays: re-added NOT VALID it would check none of the new rows.
         for pk in keys.iter_mut() {
             if pk.action == KeyAction::Defer || (pk.action == KeyAction::Keep && pk.key.validated) {
-                pk.action = KeyAction::Drop {
-                    not_valid_first: !pk.table_partitioned
-                        || catalog.server_version_num >= NOT_VALID_ON_PARTITIONED,
-                };
+                pk.action = drop_action(pk, catalog.server_version_num);
             }
         }
     }
@@ -608,6 +614,37 @@ fn assemble(
         steps,
         keys,
         cycles,
+    }
+}
+
+/// Among keys equally few, the ones cheapest to break: deferrable ones (nothing
+/// changes in the schema), then plain ones, then keys of partitioned tables
+/// (re-adding them re-creates a copy per partition) and NOT VALID keys (the
+/// loaded rows must be checked from the files).
+fn break_cost(fk: &ForeignKey) -> u64 {
+    if deferrable_alone(fk) {
+        0
+    } else {
+        1 + u64::from(!fk.clones.is_empty()) + u64::from(!fk.validated)
+    }
+}
+
+/// A deferrable key that `SET CONSTRAINTS schema.name DEFERRED` reaches exactly:
+/// no other constraint of its schema bears its name (it would be deferred too, or
+/// the statement would fail on it), and no copy lives in another schema (it
+/// would not be deferred).
+fn deferrable_alone(fk: &ForeignKey) -> bool {
+    fk.deferrable && !fk.name_shared && !fk.clone_elsewhere
+}
+
+/// How a key is dropped and added back on this server: `NOT VALID` then
+/// `VALIDATE`, except where a partitioned table is on either side before
+/// PostgreSQL 18: a partitioned table takes no NOT VALID key, and validating a
+/// key that references one leaves its copies NOT VALID.
+fn drop_action(pk: &PlannedKey, server_version_num: i32) -> KeyAction {
+    KeyAction::Drop {
+        not_valid_first: server_version_num >= NOT_VALID_ON_PARTITIONED
+            || !(pk.table_partitioned || pk.ref_partitioned),
     }
 }
 

@@ -18,6 +18,8 @@ pub struct Report {
     pub keys_restored: usize,
     /// Sequences moved forward past the loaded values, with their new value.
     pub sequences: Vec<(QualName, i64)>,
+    /// Things the user should know that did not stop the load.
+    pub warnings: Vec<String>,
     pub elapsed: Duration,
 }
 

@@ -132,6 +132,9 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     let result = fkload::load(&mut client, &plan, &mut observer);
     progress.finish();
     let report = result?;
+    for w in &report.warnings {
+        eprintln!("fkload: WARNING:  {w}");
+    }
     if !args.quiet {
         println!("{report}");
     }

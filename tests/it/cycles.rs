@@ -146,15 +146,17 @@ fn orphan_behind_a_deferred_key_is_found_when_the_deferred_keys_are_checked() {
 #[test]
 fn not_valid_key_dropped_for_a_cycle_still_rejects_loaded_orphans() {
     // Had the NOT VALID key stayed in place it would have checked the new rows;
-    // dropping it to break the cycle must not let orphans in.
+    // dropping it to break the cycle (one key, against two the other way) must
+    // not let orphans in.
     let s = Scenario::new(
         "not_valid_orphan",
         "CREATE TABLE x (id int PRIMARY KEY, y_id int);
-         CREATE TABLE y (id int PRIMARY KEY, x_id int NOT NULL REFERENCES x);
+         CREATE TABLE y (id int PRIMARY KEY, x_id int NOT NULL REFERENCES x,
+                         x2 int NOT NULL REFERENCES x);
          ALTER TABLE x ADD CONSTRAINT x_y_fkey FOREIGN KEY (y_id) REFERENCES y NOT VALID;",
         &[
             ("x.csv", "id,y_id\n1,1\n2,42\n"),
-            ("y.csv", "id,x_id\n1,1\n"),
+            ("y.csv", "id,x_id,x2\n1,1,1\n"),
         ],
     );
     let plan = s.run(&["-l"]).ok().stdout;

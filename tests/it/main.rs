@@ -11,5 +11,6 @@ mod errors;
 mod load;
 mod names;
 mod partitions;
+mod review;
 mod strategy;
 mod support;
