@@ -20,20 +20,33 @@ const CHUNK: usize = 256 * 1024;
 
 /// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, HEADER true)`.
 pub fn statement(table: &QualName, columns: &[String]) -> String {
+    statement_with(table, columns, true)
+}
+
+/// [`statement`], with or without `HEADER` (the batches after the first have none).
+pub fn statement_with(table: &QualName, columns: &[String], header: bool) -> String {
     let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
     format!(
-        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER true)",
+        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER {header})",
         cols.join(", ")
     )
 }
+
+/// Where a file is cut into several COPY statements: after the first record that
+/// ends at least this many bytes into the batch.
+pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a COPY failed.
 #[derive(Debug)]
 pub enum CopyFailure {
     /// The file could not be read; the COPY was abandoned.
     File(io::Error),
-    /// The server (or the connection) failed.
-    Server(postgres::Error),
+    /// The server (or the connection) failed. The server's `line N` counts from
+    /// the start of the failed batch: the file's server line is `line_base + N`.
+    Server {
+        error: postgres::Error,
+        line_base: u64,
+    },
     /// A line holding only `\.` (COPY's end-of-data marker) would make the server
     /// stop reading there; the COPY was abandoned. `line` is the file's line.
     EndMarker { line: u64 },
@@ -41,24 +54,42 @@ pub enum CopyFailure {
     RowCount { file: u64, server: u64 },
 }
 
-/// Streams the file at `path` into the COPY `stmt`, calling `progress` with the
-/// bytes sent so far after each chunk. Returns the number of rows copied.
+/// Streams the file at `path` into `COPY table (columns)`, calling `progress`
+/// with the bytes sent so far after each chunk. Returns the number of rows.
+///
+/// With `batch`, the file goes as several COPY statements of about that many
+/// bytes, cut at record boundaries (the first with `HEADER true`, the others
+/// without), so that an error stops the load within a batch, not after the whole
+/// file. Callers must not cut a file whose rows may reference later rows while a
+/// key checks them at the end of each statement.
 ///
 /// # Errors
 /// [`CopyFailure::File`] when reading the file fails, [`CopyFailure::Server`] when
-/// the server rejects the data or the connection drops.
+/// the server rejects the data or the connection drops, [`CopyFailure::EndMarker`]
+/// and [`CopyFailure::RowCount`] when the server would read the file otherwise
+/// than it is written.
 pub fn stream(
     client: &mut impl GenericClient,
-    stmt: &str,
+    table: &QualName,
+    columns: &[String],
     path: &Path,
+    batch: Option<u64>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyFailure> {
     let mut file = File::open(path).map_err(CopyFailure::File)?;
-    let mut writer = client.copy_in(stmt).map_err(CopyFailure::Server)?;
+    let server = |line_base| move |error| CopyFailure::Server { error, line_base };
+    let mut line_base = 0;
+    let mut writer = client
+        .copy_in(&statement_with(table, columns, true))
+        .map_err(server(line_base))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
+    let mut rows: u64 = 0;
+    // The offset at which the current batch may be cut.
+    let mut cut_after = batch.unwrap_or(u64::MAX);
     // Scanning as the server reads finds an end-of-data marker before the server
-    // acts on it, and counts the records to check the server's row count.
+    // acts on it, finds the record boundaries to cut at, and counts the records to
+    // check the server's row count.
     let mut scanner = Scanner::new();
     loop {
         let n = match file.read(&mut buf) {
@@ -69,16 +100,37 @@ pub fn stream(
             // statement back.
             Err(e) => return Err(CopyFailure::File(e)),
         };
-        scanner.feed(&buf[..n], &mut |_| {});
+        let mut cut: Option<(u64, u64)> = None;
+        scanner.feed(&buf[..n], &mut |r| {
+            if cut.is_none() && r.end >= cut_after {
+                cut = Some((r.end, r.pg_last));
+            }
+        });
         if let Some(line) = scanner.end_marker() {
             return Err(CopyFailure::EndMarker { line });
         }
-        writer.write_all(&buf[..n]).map_err(server_io)?;
+        let mut chunk = &buf[..n];
+        if let Some((end, pg_last)) = cut {
+            let head = usize::try_from(end - sent).unwrap_or(n).min(n);
+            writer
+                .write_all(&chunk[..head])
+                .map_err(|e| server_io(e, line_base))?;
+            rows += writer.finish().map_err(server(line_base))?;
+            line_base = pg_last;
+            cut_after = end + batch.unwrap_or(u64::MAX - end);
+            writer = client
+                .copy_in(&statement_with(table, columns, false))
+                .map_err(server(line_base))?;
+            chunk = &chunk[head..];
+        }
+        writer
+            .write_all(chunk)
+            .map_err(|e| server_io(e, line_base))?;
         sent += n as u64;
         progress(sent);
     }
     scanner.finish(&mut |_| {});
-    let rows = writer.finish().map_err(CopyFailure::Server)?;
+    rows += writer.finish().map_err(server(line_base))?;
     // The header is record 0; an empty file has no records at all.
     let file_rows = scanner.records().saturating_sub(1);
     if rows != file_rows {
@@ -91,12 +143,15 @@ pub fn stream(
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.
-fn server_io(e: io::Error) -> CopyFailure {
+fn server_io(e: io::Error, line_base: u64) -> CopyFailure {
     match e
         .into_inner()
         .map(|inner| inner.downcast::<postgres::Error>())
     {
-        Some(Ok(pg)) => CopyFailure::Server(*pg),
+        Some(Ok(pg)) => CopyFailure::Server {
+            error: *pg,
+            line_base,
+        },
         Some(Err(other)) => CopyFailure::File(io::Error::other(other)),
         None => CopyFailure::File(io::Error::other("connection write failed")),
     }

@@ -111,10 +111,14 @@ pub fn run(
         observer(Event::TableStarted { step: i, plan });
         let t0 = Instant::now();
         exec(&mut tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
-        let stmt = copy::statement(&step.table.name, &step.columns);
-        let result = copy::stream(&mut tx, &stmt, &step.file.path, &mut |sent| {
-            observer(Event::Progress { step: i, sent })
-        });
+        let result = copy::stream(
+            &mut tx,
+            &step.table.name,
+            &step.columns,
+            &step.file.path,
+            batch_size(plan, i),
+            &mut |sent| observer(Event::Progress { step: i, sent }),
+        );
         let rows = match result {
             Ok(rows) => rows,
             Err(CopyFailure::File(source)) => {
@@ -123,7 +127,9 @@ pub fn run(
                     source,
                 }));
             }
-            Err(CopyFailure::Server(e)) => return Err(copy_error(&mut tx, plan, i, e)),
+            Err(CopyFailure::Server { error, line_base }) => {
+                return Err(copy_error(&mut tx, plan, i, error, line_base));
+            }
             Err(CopyFailure::EndMarker { line }) => {
                 return Err(Error::new(ErrorKind::Data {
                     path: step.file.path.clone(),
@@ -477,7 +483,25 @@ fn check_not_valid_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> Resu
 }
 
 /// Turns a failed COPY into the error a user can act on.
-fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::Error) -> Error {
+/// How big a file's COPY statements may grow: unbounded for a table whose rows
+/// may reference later rows of the same file while a key in place checks them at
+/// the end of each statement; [`Plan::batch_bytes`] otherwise.
+fn batch_size(plan: &Plan, step: usize) -> Option<u64> {
+    let checked_per_statement = plan.keys.iter().any(|k| {
+        k.action == KeyAction::Keep
+            && k.child_steps.contains(&step)
+            && k.parent_steps.contains(&step)
+    });
+    (!checked_per_statement).then_some(plan.batch_bytes)
+}
+
+fn copy_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    step: usize,
+    e: postgres::Error,
+    line_base: u64,
+) -> Error {
     let s = &plan.steps[step];
     let Some(db) = e.as_db_error() else {
         return server_error(e, &format!("loading {}", s.file.path.display()));
@@ -487,6 +511,7 @@ fn copy_error(tx: &mut Transaction<'_>, plan: &Plan, step: usize, e: postgres::E
         line: db
             .where_()
             .and_then(|c| copy::context_line(c, &s.table.name.name))
+            .map(|n| n + line_base)
             .map(|n| source::record_start(&s.file.path, n).unwrap_or(n)),
         db: DbErrorInfo::from_db(db),
     };

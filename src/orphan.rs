@@ -146,13 +146,15 @@ fn load_rows(
         .map_err(sql_err)?;
     copy::stream(
         client,
-        &copy::statement(&tmp, &step.columns),
+        &tmp,
+        &step.columns,
         &step.file.path,
+        None,
         &mut |_| {},
     )
     .map_err(|e| match e {
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
-        copy::CopyFailure::Server(e) => sql_err(e),
+        copy::CopyFailure::Server { error, .. } => sql_err(error),
         other => format!("{other:?}"),
     })?;
     Ok(counter)

@@ -58,9 +58,21 @@ pub enum StrategyChoice {
 }
 
 /// How to plan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub strategy: StrategyChoice,
+    /// Files are sent as COPY statements of about this many bytes each (see
+    /// [`crate::copy::stream`]).
+    pub batch_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strategy: StrategyChoice::Auto,
+            batch_bytes: crate::copy::BATCH_BYTES,
+        }
+    }
 }
 
 /// What a load will do, made by [`make`].
@@ -71,6 +83,8 @@ pub struct Plan {
     pub strategy: Strategy,
     /// Why that strategy, for `-l`.
     pub strategy_reason: String,
+    /// The size of one COPY statement ([`Options::batch_bytes`]).
+    pub batch_bytes: u64,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -379,6 +393,7 @@ fn plan_files(
         ),
     };
     let mut plan = assemble(dir, catalog, steps, strategy, strategy_reason);
+    plan.batch_bytes = options.batch_bytes.max(1);
     if strategy == Strategy::Revalidate {
         plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
     }
@@ -610,6 +625,7 @@ fn assemble(
         server_version_num: catalog.server_version_num,
         strategy,
         strategy_reason,
+        batch_bytes: crate::copy::BATCH_BYTES,
         indexes: Vec::new(),
         steps,
         keys,

@@ -62,6 +62,11 @@ pub struct Args {
     #[arg(long = "strategy", value_enum, default_value_t = StrategyArg::Auto)]
     pub strategy: StrategyArg,
 
+    /// Send each file as COPY statements of about this size, cut at record
+    /// boundaries (an error stops the load within one batch); k, M, G suffixes
+    #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub batch_size: u64,
+
     /// Print a line as each table starts and finishes loading
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -86,6 +91,25 @@ pub fn parse() -> Result<Args, i32> {
             exit::OK
         }
     })
+}
+
+/// `64M`, `512k`, `1G` or plain bytes (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return Err(format!("unknown unit in {s:?} (use k, M or G)")),
+    };
+    n.checked_mul(factor)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("size out of range: {s:?}"))
 }
 
 /// `--strategy`'s values.
@@ -121,6 +145,7 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     let mut client = connect(args)?;
     let options = Options {
         strategy: args.strategy.into(),
+        batch_bytes: args.batch_size,
     };
     let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
     if args.list {

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod batches;
 mod cli;
 mod cycles;
 mod datasets;
