@@ -104,7 +104,7 @@ export work
 fresh_db() { # fresh_db NAME [sql files...]
   local db=$1; shift
   psql_q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-  for f in "$@"; do psql_q -d "$db" -f "$f"; done
+  for f in "$@"; do psql_q -d "$db" -f "$f" >/dev/null; done
   psql_q -d postgres -c "CHECKPOINT"
 }
 
@@ -313,12 +313,14 @@ for s, m, r, wall, user, sys_, rss, b in rows:
     by.setdefault(s, {}).setdefault(m, []).append((float(wall), float(user) + float(sys_), int(rss), int(b)))
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 ver = subprocess.run(["sh", "-c", "postgres --version"], capture_output=True, text=True).stdout.strip()
-print(f"### {datetime.date.today()}: scale factor {scale}, {runs} runs each, {os.cpu_count()} cores, {cpu}, {ver}\n")
+sets = ", ".join(by)
+sf = f"TPC-H scale factor {scale}, " if "tpch" in by else ""
+print(f"### {datetime.date.today()}: {sets}; {sf}{runs} runs each; {os.cpu_count()} cores, {cpu}, 24 GiB; {ver}\n")
 for s, methods in by.items():
     base = "fkload" if "fkload" in methods else ("revalidate" if "revalidate" in methods else None)
     fk = statistics.median(w for w, *_ in methods[base]) if base else None
     mb = methods[next(iter(methods))][0][3] / 1e6
-    print(f"**{s}** ({mb:.0f} MB of CSV)\n")
+    print(f"**{s}** ({mb:.2f} MB of CSV)\n")
     print(f"| method | median s | range s | MB/s | {base} / method | client CPU % of wall | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for m, v in methods.items():
