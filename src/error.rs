@@ -61,6 +61,11 @@ pub enum ErrorKind {
         line: Option<u64>,
         message: String,
     },
+    /// An earlier parallel load was interrupted and left keys or indexes dropped.
+    #[error(
+        "an earlier parallel load (run {run}) was interrupted and left {dropped} keys or indexes dropped\nDETAIL:  Each is listed in fkload.journal with the SQL that restores it.\nHINT:  Run each \"restore\" of that run whose state is 'dropped', then DELETE its rows from fkload.journal."
+    )]
+    Interrupted { run: String, dropped: i64 },
     /// A file name matches no table.
     #[error("{}: no table matches this file name{}", path.display(), similar(candidates))]
     UnknownTable {
@@ -91,6 +96,9 @@ pub enum ErrorKind {
         table: String,
         column: String,
     },
+    /// The plan cannot run as made.
+    #[error("{message}")]
+    Plan { message: String },
     /// The connection settings are invalid (a malformed URI, an unknown option).
     #[error("invalid connection settings: {message}")]
     Settings { message: String },

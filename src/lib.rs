@@ -38,8 +38,10 @@ pub mod conninfo;
 pub mod copy;
 pub mod error;
 pub mod graph;
+pub mod journal;
 pub mod load;
 pub mod orphan;
+pub mod parallel;
 pub mod plan;
 pub mod report;
 pub mod scan;
@@ -83,6 +85,20 @@ pub fn load(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     load::run(client, plan, observer)
+}
+
+/// Runs `plan` over `plan.jobs` connections made from `config` (one transaction
+/// per file; see [`parallel`]), with `client` as the control connection.
+///
+/// # Errors
+/// See [`parallel::run`].
+pub fn load_parallel(
+    client: &mut postgres::Client,
+    config: &postgres::Config,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Report, Error> {
+    parallel::run(client, config, plan, plan.jobs, observer)
 }
 
 /// Plans and loads `dir` in one call.

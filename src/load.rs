@@ -84,89 +84,23 @@ pub fn run(
         exec(&mut tx, &sql, "deferring a key")?;
         report.keys_deferred += 1;
     }
-    for k in plan.dropped() {
-        let sql = format!(
-            "ALTER TABLE {} DROP CONSTRAINT {}",
-            k.table,
-            ident(&k.key.name)
-        );
-        exec(&mut tx, &sql, "dropping a key")?;
-    }
-    for i in &plan.indexes {
-        let sql = match &i.index.constraint {
-            Some(c) => format!("ALTER TABLE {} DROP CONSTRAINT {}", i.table, ident(&c.name)),
-            None => format!(
-                "DROP INDEX {}",
-                QualName::new(i.table.schema.clone(), i.index.name.clone())
-            ),
-        };
-        exec(
-            &mut tx,
-            &sql,
-            "dropping an index to build it after the data",
-        )?;
-    }
+    drop_objects(&mut tx, plan)?;
 
-    for (i, step) in plan.steps.iter().enumerate() {
+    for i in 0..plan.steps.len() {
         observer(Event::TableStarted { step: i, plan });
-        let t0 = Instant::now();
-        exec(&mut tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
-        let result = copy::stream(
+        let table = load_step(
             &mut tx,
-            &step.table.name,
-            &step.columns,
-            &step.file.path,
-            batch_size(plan, i),
+            plan,
+            i,
             &mut |sent| observer(Event::Progress { step: i, sent }),
-        );
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(CopyFailure::File(source)) => {
-                return Err(Error::new(ErrorKind::Io {
-                    path: step.file.path.clone(),
-                    source,
-                }));
-            }
-            Err(CopyFailure::Server { error, line_base }) => {
-                return Err(copy_error(&mut tx, plan, i, error, line_base));
-            }
-            Err(CopyFailure::EndMarker { line }) => {
-                return Err(Error::new(ErrorKind::Data {
-                    path: step.file.path.clone(),
-                    line: Some(line),
-                    message: "a line holding only \\. is COPY's end-of-data marker: the rows \
-                              after it would be lost\nHINT:  Quote the value (\"\\.\") to load it as text."
-                        .into(),
-                }));
-            }
-            Err(CopyFailure::RowCount { file, server }) => {
-                return Err(Error::new(ErrorKind::Data {
-                    path: step.file.path.clone(),
-                    line: None,
-                    message: format!(
-                        "the server loaded {server} rows but the file holds {file} records; nothing was loaded"
-                    ),
-                }));
-            }
-        };
-        exec(
-            &mut tx,
-            &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-            "loading",
+            None,
         )?;
-        let elapsed = t0.elapsed();
         observer(Event::TableLoaded {
             step: i,
-            rows,
-            elapsed,
+            rows: table.rows,
+            elapsed: table.elapsed,
         });
-        report.tables.push(TableReport {
-            table: step.table.name.clone(),
-            path: step.file.path.clone(),
-            rows,
-            bytes: step.bytes,
-            elapsed,
-        });
+        report.tables.push(table);
     }
 
     for i in &plan.indexes {
@@ -207,6 +141,107 @@ pub fn run(
     Ok(report)
 }
 
+/// Drops the keys the plan drops, then the indexes it builds after the data.
+pub(crate) fn drop_objects(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
+    for k in plan.dropped() {
+        exec(tx, &drop_key_sql(k), "dropping a key")?;
+    }
+    for i in &plan.indexes {
+        exec(
+            tx,
+            &drop_index_sql(i),
+            "dropping an index to build it after the data",
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn drop_key_sql(k: &PlannedKey) -> String {
+    format!(
+        "ALTER TABLE {} DROP CONSTRAINT {}",
+        k.table,
+        ident(&k.key.name)
+    )
+}
+
+pub(crate) fn drop_index_sql(i: &PlannedIndex) -> String {
+    match &i.index.constraint {
+        Some(c) => format!("ALTER TABLE {} DROP CONSTRAINT {}", i.table, ident(&c.name)),
+        None => format!(
+            "DROP INDEX {}",
+            QualName::new(i.table.schema.clone(), i.index.name.clone())
+        ),
+    }
+}
+
+/// What a caller runs in a step's savepoint right after its COPY.
+pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>) -> Result<(), Error> + 'a;
+
+/// Loads one file under a savepoint of `tx`; on failure, works out the error a
+/// user can act on (file and line, or every orphan row).
+pub(crate) fn load_step(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    i: usize,
+    progress: &mut dyn FnMut(u64),
+    after_copy: Option<&mut AfterCopy<'_>>,
+) -> Result<TableReport, Error> {
+    let step = &plan.steps[i];
+    let t0 = Instant::now();
+    exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+    let result = copy::stream(
+        tx,
+        &step.table.name,
+        &step.columns,
+        &step.file.path,
+        batch_size(plan, i),
+        progress,
+    );
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(CopyFailure::File(source)) => {
+            return Err(Error::new(ErrorKind::Io {
+                path: step.file.path.clone(),
+                source,
+            }));
+        }
+        Err(CopyFailure::Server { error, line_base }) => {
+            return Err(copy_error(tx, plan, i, error, line_base));
+        }
+        Err(CopyFailure::EndMarker { line }) => {
+            return Err(Error::new(ErrorKind::Data {
+                path: step.file.path.clone(),
+                line: Some(line),
+                message: "a line holding only \\. is COPY's end-of-data marker: the rows \
+                          after it would be lost\nHINT:  Quote the value (\"\\.\") to load it as text."
+                    .into(),
+            }));
+        }
+        Err(CopyFailure::RowCount { file, server }) => {
+            return Err(Error::new(ErrorKind::Data {
+                path: step.file.path.clone(),
+                line: None,
+                message: format!(
+                    "the server loaded {server} rows but the file holds {file} records; nothing was loaded"
+                ),
+            }));
+        }
+    };
+    // Still inside the savepoint: what the hook writes shares the COPY's
+    // transaction id (see crate::journal::loaded).
+    if let Some(hook) = after_copy {
+        hook(tx)?;
+    }
+    exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+    Ok(TableReport {
+        table: step.table.name.clone(),
+        path: step.file.path.clone(),
+        rows,
+        bytes: step.bytes,
+        elapsed: t0.elapsed(),
+    })
+}
+
 /// The plain error for a failed statement.
 fn sql_kind(e: &postgres::Error, during: &str) -> ErrorKind {
     match e.as_db_error() {
@@ -221,13 +256,13 @@ fn sql_kind(e: &postgres::Error, during: &str) -> ErrorKind {
     }
 }
 
-fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<(), Error> {
+pub(crate) fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<(), Error> {
     tx.batch_execute(sql).map_err(|e| server_error(e, during))
 }
 
 /// Adds a dropped key back exactly as it was: same name and definition (actions,
 /// MATCH type, deferrability), same validity, same comment.
-fn restore_key(
+pub(crate) fn restore_key(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     ki: usize,
@@ -235,32 +270,17 @@ fn restore_key(
 ) -> Result<(), Error> {
     let k = &plan.keys[ki];
     let during = format!("adding back key \"{}\" on {}", k.key.name, k.table.human());
-    // pg_get_constraintdef already ends in NOT VALID for a key that was not valid.
-    let split = k.key.validated && not_valid_first;
-    let mut sql = format!(
-        "SAVEPOINT {SAVEPOINT}; ALTER TABLE {} ADD CONSTRAINT {} {}",
-        k.table,
-        ident(&k.key.name),
-        k.key.definition
-    );
-    if split {
-        sql.push_str(" NOT VALID");
-    }
+    let sql = KeySql::new(k, not_valid_first);
     // Without NOT VALID the ADD itself validates: its violations are listed too.
-    if let Err(e) = tx.batch_execute(&sql) {
+    if let Err(e) = tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}; {}", sql.add)) {
         let otherwise = sql_kind(&e, &during);
         return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
     }
-    if split {
-        let validate = format!(
-            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-            k.table,
-            ident(&k.key.name)
-        );
-        if let Err(e) = tx.batch_execute(&validate) {
-            let otherwise = sql_kind(&e, &during);
-            return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
-        }
+    if let Some(validate) = &sql.validate
+        && let Err(e) = tx.batch_execute(validate)
+    {
+        let otherwise = sql_kind(&e, &during);
+        return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
     }
     if !k.key.validated {
         check_not_valid_key(tx, plan, ki)?;
@@ -268,16 +288,59 @@ fn restore_key(
     if !k.key.clones.is_empty() {
         restore_clones(tx, k, &during)?;
     }
-    if let Some(comment) = &k.key.comment {
-        let sql = format!(
-            "COMMENT ON CONSTRAINT {} ON {} IS {}",
-            ident(&k.key.name),
-            k.table,
-            literal(comment)
-        );
-        exec(tx, &sql, &during)?;
+    if let Some(comment) = &sql.comment {
+        exec(tx, comment, &during)?;
     }
     exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+}
+
+/// The statements that add a dropped key back exactly as it was.
+pub(crate) struct KeySql {
+    /// `ALTER TABLE ... ADD CONSTRAINT ...`, `NOT VALID` when validation follows.
+    pub add: String,
+    pub validate: Option<String>,
+    pub comment: Option<String>,
+}
+
+impl KeySql {
+    pub fn new(k: &PlannedKey, not_valid_first: bool) -> KeySql {
+        // pg_get_constraintdef already ends in NOT VALID for a key that was not
+        // valid, and such a key is not validated.
+        let split = k.key.validated && not_valid_first;
+        let add = format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} {}{}",
+            k.table,
+            ident(&k.key.name),
+            k.key.definition,
+            if split { " NOT VALID" } else { "" }
+        );
+        KeySql {
+            add,
+            validate: split.then(|| {
+                format!(
+                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                    k.table,
+                    ident(&k.key.name)
+                )
+            }),
+            comment: k.key.comment.as_ref().map(|c| {
+                format!(
+                    "COMMENT ON CONSTRAINT {} ON {} IS {}",
+                    ident(&k.key.name),
+                    k.table,
+                    literal(c)
+                )
+            }),
+        }
+    }
+
+    /// All of it as one script, for the journal.
+    pub fn script(&self) -> String {
+        let mut parts = vec![self.add.clone()];
+        parts.extend(self.validate.clone());
+        parts.extend(self.comment.clone());
+        parts.join(";\n")
+    }
 }
 
 /// The new copies of a re-added key on partitions: a copy the server named anew
@@ -340,57 +403,85 @@ const UNIQUE_VIOLATION: &str = "23505";
 /// constraint (whose definition carries storage parameters and tablespace) or
 /// its `CREATE INDEX`, in its tablespace, with its comments and CLUSTER mark.
 /// A duplicate key is traced to the file lines that hold it.
-fn build_index(tx: &mut Transaction<'_>, plan: &Plan, i: &PlannedIndex) -> Result<(), Error> {
+pub(crate) fn build_index(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    i: &PlannedIndex,
+) -> Result<(), Error> {
     let during = format!("building index \"{}\" on {}", i.index.name, i.table.human());
-    // The session's default_tablespace must not move an index that lived in the
-    // database's default one; SET LOCAL ends with the transaction.
-    let tablespace = i
-        .index
-        .tablespace
-        .as_deref()
-        .map(ident)
-        .unwrap_or("''".into());
-    let build = match &i.index.constraint {
-        Some(c) => format!(
-            "ALTER TABLE {} ADD CONSTRAINT {} {}",
-            i.table,
-            ident(&c.name),
-            c.definition
-        ),
-        None => i.index.definition.clone(),
-    };
-    let sql =
-        format!("SAVEPOINT {SAVEPOINT}; SET LOCAL default_tablespace = {tablespace}; {build}");
-    if let Err(e) = tx.batch_execute(&sql) {
+    let sql = IndexSql::new(i);
+    if let Err(e) = tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}; {}", sql.build)) {
         return Err(index_error(tx, plan, i, e, &during));
     }
-    let index_name = QualName::new(i.table.schema.clone(), i.index.name.clone());
-    let mut after = Vec::new();
-    if let Some(c) = &i.index.constraint
-        && let Some(comment) = &c.comment
-    {
-        after.push(format!(
-            "COMMENT ON CONSTRAINT {} ON {} IS {}",
-            ident(&c.name),
-            i.table,
-            literal(comment)
-        ));
-    }
-    if let Some(comment) = &i.index.comment {
-        after.push(format!(
-            "COMMENT ON INDEX {index_name} IS {}",
-            literal(comment)
-        ));
-    }
-    if i.index.clustered {
-        after.push(format!(
-            "ALTER TABLE {} CLUSTER ON {}",
-            i.table,
-            ident(&i.index.name)
-        ));
-    }
+    let mut after = sql.after;
     after.push(format!("RELEASE SAVEPOINT {SAVEPOINT}"));
     exec(tx, &after.join("; "), &during)
+}
+
+/// The statements that build a dropped index again exactly as it was.
+pub(crate) struct IndexSql {
+    /// The tablespace setting, then the constraint or `CREATE INDEX`.
+    pub build: String,
+    /// Comments and the CLUSTER mark.
+    pub after: Vec<String>,
+}
+
+impl IndexSql {
+    pub fn new(i: &PlannedIndex) -> IndexSql {
+        // The session's default_tablespace must not move an index that lived in
+        // the database's default one; SET LOCAL ends with the transaction.
+        let tablespace = i
+            .index
+            .tablespace
+            .as_deref()
+            .map(ident)
+            .unwrap_or("''".into());
+        let create = match &i.index.constraint {
+            Some(c) => format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                i.table,
+                ident(&c.name),
+                c.definition
+            ),
+            None => i.index.definition.clone(),
+        };
+        let index_name = QualName::new(i.table.schema.clone(), i.index.name.clone());
+        let mut after = Vec::new();
+        if let Some(c) = &i.index.constraint
+            && let Some(comment) = &c.comment
+        {
+            after.push(format!(
+                "COMMENT ON CONSTRAINT {} ON {} IS {}",
+                ident(&c.name),
+                i.table,
+                literal(comment)
+            ));
+        }
+        if let Some(comment) = &i.index.comment {
+            after.push(format!(
+                "COMMENT ON INDEX {index_name} IS {}",
+                literal(comment)
+            ));
+        }
+        if i.index.clustered {
+            after.push(format!(
+                "ALTER TABLE {} CLUSTER ON {}",
+                i.table,
+                ident(&i.index.name)
+            ));
+        }
+        IndexSql {
+            build: format!("SET LOCAL default_tablespace = {tablespace}; {create}"),
+            after,
+        }
+    }
+
+    /// All of it as one script, for the journal.
+    pub fn script(&self) -> String {
+        let mut parts = vec![self.build.clone()];
+        parts.extend(self.after.iter().cloned());
+        parts.join(";\n")
+    }
 }
 
 /// A failed index build: duplicates are listed with their lines.
@@ -612,7 +703,7 @@ fn violated_key(tx: &mut Transaction<'_>, plan: &Plan, db: &DbErrorInfo) -> Opti
 /// (reads only) and the sequences are moved last, just before COMMIT, when
 /// nothing else can fail. The `nextval` calls that column defaults made during
 /// the load are not undone by a rollback either: that is PostgreSQL's rule.
-fn advance_sequences(
+pub(crate) fn advance_sequences(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     report: &mut Report,

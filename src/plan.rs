@@ -64,6 +64,9 @@ pub struct Options {
     /// Files are sent as COPY statements of about this many bytes each (see
     /// [`crate::copy::stream`]).
     pub batch_bytes: u64,
+    /// Connections to load over; above 1, one transaction per file
+    /// ([`crate::parallel`]).
+    pub jobs: usize,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
         Options {
             strategy: StrategyChoice::Auto,
             batch_bytes: crate::copy::BATCH_BYTES,
+            jobs: 1,
         }
     }
 }
@@ -85,6 +89,8 @@ pub struct Plan {
     pub strategy_reason: String,
     /// The size of one COPY statement ([`Options::batch_bytes`]).
     pub batch_bytes: u64,
+    /// Connections to load over ([`Options::jobs`]).
+    pub jobs: usize,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -183,9 +189,18 @@ impl Plan {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         let tables = self.steps.len();
+        let transactions = if self.jobs > 1 {
+            format!(
+                "{} connections, one transaction per file: NOT atomic (other sessions see each \
+                 table as it commits; a failure takes the committed rows out again)",
+                self.jobs
+            )
+        } else {
+            "one transaction (all or nothing)".to_string()
+        };
         let _ = writeln!(
             out,
-            "plan for {}: {} {}, {} bytes, one transaction (all or nothing)",
+            "plan for {}: {} {}, {} bytes, {transactions}",
             self.dir.display(),
             tables,
             if tables == 1 { "file" } else { "files" },
@@ -394,6 +409,17 @@ fn plan_files(
     };
     let mut plan = assemble(dir, catalog, steps, strategy, strategy_reason);
     plan.batch_bytes = options.batch_bytes.max(1);
+    plan.jobs = options.jobs.max(1);
+    if plan.jobs > 1 {
+        // A deferred key is checked at its transaction's commit; with one
+        // transaction per file, a cycle key must be dropped instead.
+        let version = catalog.server_version_num;
+        for pk in plan.keys.iter_mut() {
+            if pk.action == KeyAction::Defer {
+                pk.action = drop_action(pk, version);
+            }
+        }
+    }
     if strategy == Strategy::Revalidate {
         plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
     }
@@ -626,6 +652,7 @@ fn assemble(
         strategy,
         strategy_reason,
         batch_bytes: crate::copy::BATCH_BYTES,
+        jobs: 1,
         indexes: Vec::new(),
         steps,
         keys,

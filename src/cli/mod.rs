@@ -62,6 +62,11 @@ pub struct Args {
     #[arg(long = "strategy", value_enum, default_value_t = StrategyArg::Auto)]
     pub strategy: StrategyArg,
 
+    /// Load over N connections, one transaction per file (not atomic while it
+    /// runs; a failure takes the committed rows out again)
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+
     /// Send each file as COPY statements of about this size, cut at record
     /// boundaries (an error stops the load within one batch); k, M, G suffixes
     #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
@@ -142,10 +147,11 @@ pub fn run(args: &Args) -> i32 {
 }
 
 fn run_inner(args: &Args) -> Result<(), Error> {
-    let mut client = connect(args)?;
+    let (mut client, config) = connect(args)?;
     let options = Options {
         strategy: args.strategy.into(),
         batch_bytes: args.batch_size,
+        jobs: args.jobs,
     };
     let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
     if args.list {
@@ -154,7 +160,11 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
-    let result = fkload::load(&mut client, &plan, &mut observer);
+    let result = if plan.jobs > 1 {
+        fkload::load_parallel(&mut client, &config, &plan, &mut observer)
+    } else {
+        fkload::load(&mut client, &plan, &mut observer)
+    };
     progress.finish();
     let report = result?;
     for w in &report.warnings {
@@ -168,7 +178,7 @@ fn run_inner(args: &Args) -> Result<(), Error> {
 
 /// Connects as psql would: settings by libpq's precedence, a password prompt
 /// with -W, or when the server asks for one and a terminal is there to answer.
-fn connect(args: &Args) -> Result<postgres::Client, Error> {
+fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
     let overrides = Overrides {
         dbname: args.dbname.clone(),
         host: args.host.clone(),
@@ -183,8 +193,10 @@ fn connect(args: &Args) -> Result<postgres::Client, Error> {
     if args.password {
         info.set_password(prompt(&info)?);
     }
+    // The config comes back too: parallel loads open more connections with it
+    // (the password a prompt gave included).
     match info.to_config().connect(postgres::NoTls) {
-        Ok(c) => Ok(c),
+        Ok(c) => Ok((c, info.to_config())),
         Err(e)
             if !args.no_password
                 && !info.has_password()
@@ -192,9 +204,11 @@ fn connect(args: &Args) -> Result<postgres::Client, Error> {
                 && std::io::stdin().is_terminal() =>
         {
             info.set_password(prompt(&info)?);
-            info.to_config()
+            let client = info
+                .to_config()
                 .connect(postgres::NoTls)
-                .map_err(|e| connect_error(&info, &e))
+                .map_err(|e| connect_error(&info, &e))?;
+            Ok((client, info.to_config()))
         }
         Err(e) => Err(connect_error(&info, &e)),
     }

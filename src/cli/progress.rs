@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub struct Progress {
     bar: ProgressBar,
     verbose: bool,
-    /// Bytes of the files loaded before the current one.
-    done: u64,
+    /// Bytes sent per file (several load at once with -j).
+    sent: Vec<u64>,
 }
 
 impl Progress {
@@ -31,7 +31,7 @@ impl Progress {
         Progress {
             bar,
             verbose,
-            done: 0,
+            sent: vec![0; plan.steps.len()],
         }
     }
 
@@ -46,9 +46,13 @@ impl Progress {
                     s.table.name.human()
                 ));
             }
-            Event::Progress { sent, .. } => self.bar.set_position(self.done + sent),
+            Event::Progress { step, sent } => {
+                if let Some(s) = self.sent.get_mut(step) {
+                    *s = sent;
+                }
+                self.bar.set_position(self.sent.iter().sum());
+            }
             Event::TableLoaded { rows, elapsed, .. } => {
-                self.done = self.bar.position();
                 self.say(format!("  {rows} rows in {:.2}s", elapsed.as_secs_f64()));
             }
             Event::RestoringKey { key } => {

@@ -9,6 +9,7 @@ mod cli;
 mod cycles;
 mod datasets;
 mod errors;
+mod jobs;
 mod load;
 mod names;
 mod partitions;

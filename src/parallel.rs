@@ -1,0 +1,408 @@
+//! Parallel loads (`-j N`): files over N connections, one transaction per file.
+//!
+//! Not atomic while it runs: other sessions see each table as it commits. What
+//! it keeps is the end state: either everything is loaded and every key and
+//! index is back as it was, or (on any error the run sees) the rows it committed
+//! are taken out again (`TRUNCATE` for a table that was empty, else `DELETE`
+//! of the rows its loading transaction wrote) and every key and index is back.
+//!
+//! Order of work:
+//! 1. one transaction records every key and index to drop in the journal
+//!    ([`crate::journal`]) and drops them;
+//! 2. N workers load the files, biggest first; with keys kept, a table starts
+//!    once every table its kept keys reference has committed. Each file commits
+//!    with its journal entry (and the transaction id that loaded it);
+//! 3. the indexes are built and the keys added back (validating), each in its
+//!    own transaction with its journal entry;
+//! 4. sequences move past the loaded values; the journal forgets the run.
+//!
+//! Workers report to the caller's observer through a channel: only the calling
+//! thread touches it.
+
+use std::collections::HashSet;
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use postgres::{Client, Config, NoTls};
+
+use crate::catalog::server_error;
+use crate::error::{Error, ErrorKind};
+use crate::journal::{self, Kind};
+use crate::load::{self, Event, IndexSql, KeySql};
+use crate::plan::{KeyAction, Plan};
+use crate::report::{Report, TableReport};
+
+/// What a worker tells the calling thread.
+enum Note {
+    Started(usize),
+    Progress(usize, u64),
+    Loaded(usize, TableReport),
+}
+
+/// The work queue the workers share.
+struct Queue {
+    /// Steps not started yet, biggest file first.
+    pending: Vec<usize>,
+    done: Vec<bool>,
+    running: usize,
+    failed: Option<Error>,
+}
+
+/// Loads `plan` over `jobs` connections made from `config`; `client` is the
+/// control connection (journal, drops, restores).
+///
+/// # Errors
+/// As [`load::run`]; after any error the run controls, the database holds the
+/// rows and keys it held before. [`ErrorKind::Interrupted`] when an earlier
+/// parallel run left keys dropped.
+pub fn run(
+    client: &mut Client,
+    config: &Config,
+    plan: &Plan,
+    jobs: usize,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let run_id = run_id();
+    journal::open(client)?;
+
+    // What was empty decides how a failed run takes its rows out again.
+    let tables: Vec<&crate::catalog::Table> = plan.steps.iter().map(|s| &s.table).collect();
+    let empty: HashSet<u32> = crate::catalog::empty_tables(client, &tables)?
+        .into_iter()
+        .collect();
+
+    drop_all(client, plan, &run_id)?;
+
+    let mut report = Report::default();
+    let loaded = load_all(config, plan, jobs, &run_id, observer, &mut report);
+    let outcome = match loaded {
+        Ok(()) => restore_all(client, plan, &run_id, observer, &mut report),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => {
+            let mut tx = client
+                .transaction()
+                .map_err(|e| server_error(e, "advancing sequences"))?;
+            load::advance_sequences(&mut tx, plan, &mut report)?;
+            tx.commit()
+                .map_err(|e| server_error(e, "advancing sequences"))?;
+            journal::close(client, &run_id)?;
+            report.elapsed = started.elapsed();
+            Ok(report)
+        }
+        Err(e) => {
+            // Take the committed rows out, then put every key and index back.
+            undo_loads(client, plan, &run_id, &empty)?;
+            restore_all(client, plan, &run_id, &mut |_| {}, &mut Report::default())?;
+            journal::close(client, &run_id)?;
+            Err(e)
+        }
+    }
+}
+
+/// `<seconds>-<pid>`: unique enough for runs against one database.
+fn run_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{secs}-{}", std::process::id())
+}
+
+/// Journal sequence numbers: keys from 1, indexes after them, tables after those.
+fn key_seq(ki: usize) -> i32 {
+    i32::try_from(ki + 1).unwrap_or(i32::MAX)
+}
+fn index_seq(plan: &Plan, ii: usize) -> i32 {
+    i32::try_from(plan.keys.len() + ii + 1).unwrap_or(i32::MAX)
+}
+fn table_seq(plan: &Plan, step: usize) -> i32 {
+    i32::try_from(plan.keys.len() + plan.indexes.len() + step + 1).unwrap_or(i32::MAX)
+}
+
+/// One transaction: journal every key and index, then drop them.
+fn drop_all(client: &mut Client, plan: &Plan, run: &str) -> Result<(), Error> {
+    let during = "dropping keys and indexes";
+    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
+    for (ki, k) in plan.keys.iter().enumerate() {
+        if let KeyAction::Drop { not_valid_first } = k.action {
+            let script = KeySql::new(k, not_valid_first).script();
+            let target = k.table.to_string();
+            journal::dropped(
+                &mut tx,
+                run,
+                key_seq(ki),
+                Kind::Key,
+                &target,
+                &k.key.name,
+                &script,
+            )?;
+        }
+    }
+    for (ii, i) in plan.indexes.iter().enumerate() {
+        let script = IndexSql::new(i).script();
+        let target = i.table.to_string();
+        journal::dropped(
+            &mut tx,
+            run,
+            index_seq(plan, ii),
+            Kind::Index,
+            &target,
+            &i.index.name,
+            &script,
+        )?;
+    }
+    load::drop_objects(&mut tx, plan)?;
+    tx.commit().map_err(|e| server_error(e, during))
+}
+
+/// Steps a step waits for: the other steps its kept keys reference.
+fn waits_for(plan: &Plan, step: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = plan
+        .keys
+        .iter()
+        .filter(|k| k.action == KeyAction::Keep && k.child_steps.contains(&step))
+        .flat_map(|k| k.parent_steps.iter().copied())
+        .filter(|&p| p != step)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn load_all(
+    config: &Config,
+    plan: &Plan,
+    jobs: usize,
+    run: &str,
+    observer: &mut dyn FnMut(Event<'_>),
+    report: &mut Report,
+) -> Result<(), Error> {
+    let mut pending: Vec<usize> = (0..plan.steps.len()).collect();
+    pending.sort_by_key(|&i| std::cmp::Reverse(plan.steps[i].bytes));
+    let queue = Mutex::new(Queue {
+        pending,
+        done: vec![false; plan.steps.len()],
+        running: 0,
+        failed: None,
+    });
+    let wake = Condvar::new();
+    let waits: Vec<Vec<usize>> = (0..plan.steps.len()).map(|i| waits_for(plan, i)).collect();
+    let (send, receive) = mpsc::channel::<Note>();
+    let mut tables: Vec<Option<TableReport>> = vec![None; plan.steps.len()];
+
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(plan.steps.len().max(1)) {
+            let send = send.clone();
+            let (queue, wake, waits) = (&queue, &wake, &waits);
+            scope.spawn(move || worker(config, plan, run, queue, wake, waits, send));
+        }
+        drop(send);
+        for note in receive {
+            match note {
+                Note::Started(i) => observer(Event::TableStarted { step: i, plan }),
+                Note::Progress(i, sent) => observer(Event::Progress { step: i, sent }),
+                Note::Loaded(i, t) => {
+                    observer(Event::TableLoaded {
+                        step: i,
+                        rows: t.rows,
+                        elapsed: t.elapsed,
+                    });
+                    tables[i] = Some(t);
+                }
+            }
+        }
+    });
+
+    let failed = queue
+        .into_inner()
+        .map_err(|_| {
+            Error::new(ErrorKind::Plan {
+                message: "a load worker panicked".into(),
+            })
+        })?
+        .failed;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    report.tables = tables.into_iter().flatten().collect();
+    Ok(())
+}
+
+fn worker(
+    config: &Config,
+    plan: &Plan,
+    run: &str,
+    queue: &Mutex<Queue>,
+    wake: &Condvar,
+    waits: &[Vec<usize>],
+    send: mpsc::Sender<Note>,
+) {
+    let fail = |e: Error| {
+        if let Ok(mut q) = queue.lock() {
+            q.failed.get_or_insert(e);
+        }
+        wake.notify_all();
+    };
+    let mut client = match config.connect(NoTls) {
+        Ok(c) => c,
+        Err(e) => return fail(server_error(e, "opening a load connection")),
+    };
+    loop {
+        let step = {
+            let Ok(mut q) = queue.lock() else { return };
+            loop {
+                if q.failed.is_some() || q.pending.is_empty() {
+                    break None;
+                }
+                let ready = q
+                    .pending
+                    .iter()
+                    .position(|&i| waits[i].iter().all(|&p| q.done[p]));
+                if let Some(at) = ready {
+                    q.running += 1;
+                    break Some(q.pending.remove(at));
+                }
+                if q.running == 0 {
+                    // Nothing runs and nothing can start: the plan's order is
+                    // broken. Fail rather than wait forever.
+                    q.failed.get_or_insert(Error::new(ErrorKind::Plan {
+                        message: "no table can start: its parents never load".into(),
+                    }));
+                    wake.notify_all();
+                    break None;
+                }
+                q = match wake.wait_timeout(q, Duration::from_millis(200)) {
+                    Ok((q, _)) => q,
+                    Err(_) => return,
+                };
+            }
+        };
+        let Some(i) = step else { return };
+        let _ = send.send(Note::Started(i));
+        let result = load_one(&mut client, plan, run, i, &send);
+        let Ok(mut q) = queue.lock() else { return };
+        q.running -= 1;
+        match result {
+            Ok(t) => {
+                q.done[i] = true;
+                let _ = send.send(Note::Loaded(i, t));
+            }
+            Err(e) => {
+                q.failed.get_or_insert(e);
+            }
+        }
+        drop(q);
+        wake.notify_all();
+    }
+}
+
+/// One file in one transaction, committed with its journal entry.
+fn load_one(
+    client: &mut Client,
+    plan: &Plan,
+    run: &str,
+    i: usize,
+    send: &mpsc::Sender<Note>,
+) -> Result<TableReport, Error> {
+    let step = &plan.steps[i];
+    let during = format!("loading {}", step.file.path.display());
+    let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
+    let target = step.table.name.to_string();
+    let table = load::load_step(
+        &mut tx,
+        plan,
+        i,
+        &mut |sent| {
+            let _ = send.send(Note::Progress(i, sent));
+        },
+        Some(&mut |tx| journal::loaded(tx, run, table_seq(plan, i), &target, &step.file.rel)),
+    )?;
+    tx.commit().map_err(|e| server_error(e, &during))?;
+    Ok(table)
+}
+
+/// Builds the dropped indexes and adds the dropped keys back, each in its own
+/// transaction with its journal entry.
+fn restore_all(
+    client: &mut Client,
+    plan: &Plan,
+    run: &str,
+    observer: &mut dyn FnMut(Event<'_>),
+    report: &mut Report,
+) -> Result<(), Error> {
+    // A second pass (after a failure) skips what the first put back.
+    let states = journal::states(client, run)?;
+    let restored = |seq: i32| states.get(&seq).is_some_and(|s| s == "restored");
+    for (ii, i) in plan.indexes.iter().enumerate() {
+        if restored(index_seq(plan, ii)) {
+            continue;
+        }
+        observer(Event::BuildingIndex { index: i });
+        let mut tx = client
+            .transaction()
+            .map_err(|e| server_error(e, "building an index"))?;
+        load::build_index(&mut tx, plan, i)?;
+        journal::mark(&mut tx, run, index_seq(plan, ii), "restored")?;
+        tx.commit()
+            .map_err(|e| server_error(e, "building an index"))?;
+    }
+    for (ki, k) in plan.keys.iter().enumerate() {
+        if let KeyAction::Drop { not_valid_first } = k.action {
+            if restored(key_seq(ki)) {
+                continue;
+            }
+            observer(Event::RestoringKey { key: k });
+            let mut tx = client
+                .transaction()
+                .map_err(|e| server_error(e, "adding back a key"))?;
+            load::restore_key(&mut tx, plan, ki, not_valid_first)?;
+            journal::mark(&mut tx, run, key_seq(ki), "restored")?;
+            tx.commit()
+                .map_err(|e| server_error(e, "adding back a key"))?;
+            report.keys_restored += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Takes out the rows this run committed: `TRUNCATE` where the table was empty
+/// before (and nothing references it), else `DELETE` of the rows whose `xmin`
+/// is the transaction that loaded the file.
+fn undo_loads(
+    client: &mut Client,
+    plan: &Plan,
+    run: &str,
+    empty: &HashSet<u32>,
+) -> Result<(), Error> {
+    for (i, step) in plan.steps.iter().enumerate() {
+        let seq = table_seq(plan, i);
+        let Some(xid) = journal::loading_xid(client, run, seq)? else {
+            continue;
+        };
+        let during = format!("taking the rows of {} out again", step.file.path.display());
+        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
+        let truncated = empty.contains(&step.table.oid)
+            && tx
+                .batch_execute(&format!(
+                    "SAVEPOINT undo; TRUNCATE {}; RELEASE SAVEPOINT undo",
+                    step.table.name
+                ))
+                .is_ok();
+        if !truncated {
+            if empty.contains(&step.table.oid) {
+                let _ = tx.batch_execute("ROLLBACK TO SAVEPOINT undo");
+            }
+            tx.execute(
+                &format!("DELETE FROM {} WHERE xmin = $1::text::xid", step.table.name),
+                &[&xid.to_string()],
+            )
+            .map_err(|e| server_error(e, &during))?;
+        }
+        journal::mark(&mut tx, run, seq, "undone")?;
+        tx.commit().map_err(|e| server_error(e, &during))?;
+    }
+    Ok(())
+}

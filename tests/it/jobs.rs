@@ -1,0 +1,117 @@
+//! `-j N`: one transaction per file over N connections. Not atomic while it
+//! runs, but the end state is: everything loaded with every key and index back,
+//! or (after an error) the rows it committed taken out again and every key and
+//! index back. The journal is gone either way.
+
+use crate::support::{Scenario, assert_unchanged, indexes, keys, snapshot};
+
+fn journal_gone(s: &Scenario) {
+    assert_eq!(
+        s.db.query_i64("SELECT count(*) FROM pg_namespace WHERE nspname = 'fkload'"),
+        0,
+        "the journal and its schema are removed"
+    );
+}
+
+#[test]
+fn parallel_load_restores_every_key_and_index() {
+    let (db, dir) = Scenario::fixture("shop");
+    let (k, i) = (keys(&db), indexes(&db));
+    for strategy in ["keep", "revalidate"] {
+        db.exec("TRUNCATE category, customer, product, orders, order_line");
+        let out = crate::support::fkload(&db, &dir, &["-j", "2", "--strategy", strategy]).ok();
+        assert!(out.stdout.contains("loaded 17 rows"), "{}", out.stdout);
+        assert_eq!(keys(&db), k, "{strategy}");
+        assert_eq!(indexes(&db), i, "{strategy}");
+        assert_eq!(db.query_i64("SELECT count(*) FROM order_line"), 4);
+        assert_eq!(
+            db.query_i64("SELECT count(*) FROM pg_namespace WHERE nspname = 'fkload'"),
+            0
+        );
+    }
+}
+
+#[test]
+fn parallel_plan_says_it_is_not_atomic() {
+    let (db, dir) = Scenario::fixture("shop");
+    let out = crate::support::fkload(&db, &dir, &["-l", "-j", "3"]).ok();
+    assert!(
+        out.stdout
+            .contains("3 connections, one transaction per file: NOT atomic"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn parallel_cycle_of_deferrable_keys_drops_them() {
+    let s = Scenario::new(
+        "jobs_cycle",
+        "CREATE TABLE husband (id int PRIMARY KEY, wife_id int NOT NULL);
+         CREATE TABLE wife (id int PRIMARY KEY, husband_id int NOT NULL REFERENCES husband DEFERRABLE);
+         ALTER TABLE husband ADD FOREIGN KEY (wife_id) REFERENCES wife DEFERRABLE;",
+        &[("husband.csv", "id,wife_id\n1,2\n"), ("wife.csv", "id,husband_id\n2,1\n")],
+    );
+    let before = keys(&s.db);
+    s.run(&["-j", "2", "--strategy", "keep"]).ok();
+    assert_eq!(keys(&s.db), before);
+    journal_gone(&s);
+}
+
+#[test]
+fn failed_parallel_load_takes_its_rows_out_and_puts_keys_back() {
+    let s = Scenario::new(
+        "jobs_orphans",
+        "CREATE TABLE customer (id int PRIMARY KEY, email text UNIQUE);
+         CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customer);
+         CREATE TABLE note (id int PRIMARY KEY, body text);
+         INSERT INTO note VALUES (1, 'was here before');",
+        &[
+            ("customer.csv", "id,email\n1,a@x\n2,b@x\n"),
+            ("orders.csv", "id,customer_id\n10,1\n11,7\n12,8\n"),
+            ("note.csv", "id,body\n2,new\n3,new\n"),
+        ],
+    );
+    let before = snapshot(&s.db);
+    let i = indexes(&s.db);
+    for strategy in ["revalidate", "keep"] {
+        let out = s.run(&["-j", "2", "--strategy", strategy]).fails(3);
+        for want in [
+            "orders.csv:3: key (customer_id)=(7) is not present in table public.customer",
+            "orders.csv:4: key (customer_id)=(8) is not present in table public.customer",
+        ] {
+            assert!(
+                out.stderr.contains(want),
+                "{strategy}: {want:?} missing:\n{}",
+                out.stderr
+            );
+        }
+        assert_unchanged(&s.db, &before);
+        assert_eq!(indexes(&s.db), i);
+        assert_eq!(
+            s.db.query_strings("SELECT body FROM note"),
+            ["was here before"],
+            "rows that were there stay; the run's rows go"
+        );
+        journal_gone(&s);
+    }
+}
+
+#[test]
+fn an_interrupted_run_is_reported_before_anything_is_dropped() {
+    let s = Scenario::new(
+        "jobs_interrupted",
+        "CREATE TABLE t (id int PRIMARY KEY);
+         CREATE SCHEMA fkload;
+         CREATE TABLE fkload.journal (run text, seq int, kind text, target text, name text,
+             restore text, txid bigint, state text, at timestamptz DEFAULT now(),
+             PRIMARY KEY (run, seq));
+         INSERT INTO fkload.journal (run, seq, kind, target, name, restore, state)
+         VALUES ('123-4', 1, 'key', 'public.x', 'x_fkey', 'ALTER TABLE ...', 'dropped');",
+        &[("t.csv", "id\n1\n")],
+    );
+    s.run(&["-j", "2"]).fails(1).stderr_has(
+        "an earlier parallel load (run 123-4) was interrupted and left 1 keys or indexes dropped",
+    );
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+}
