@@ -31,12 +31,27 @@ CREATE TABLE IF NOT EXISTS fkload.journal (
 COMMENT ON TABLE fkload.journal IS
     'fkload: what a parallel load dropped and loaded; do not edit while a load runs'";
 
-/// Runs that dropped something and did not finish putting it back.
+/// Runs that did not finish: a finished run deletes its entries.
 const UNFINISHED: &str = "
 SELECT run, count(*) FILTER (WHERE kind <> 'table' AND state = 'dropped')
-  FROM fkload.journal GROUP BY run
-HAVING count(*) FILTER (WHERE kind <> 'table' AND state = 'dropped') > 0
- ORDER BY run";
+  FROM fkload.journal GROUP BY run ORDER BY run";
+
+/// What an unfinished run left: the tables it loaded (with the transaction id
+/// of their rows) and the keys and indexes it left dropped.
+const LEFT: &str = "
+SELECT seq, kind, target, name, coalesce(restore, ''), xmin::text, state
+  FROM fkload.journal WHERE run = $1 ORDER BY seq";
+
+/// A run that did not finish.
+#[derive(Debug, Clone, Default)]
+pub struct Unfinished {
+    pub run: String,
+    /// Tables it loaded and committed: (seq, target table as SQL writes it).
+    pub loaded: Vec<(i32, String)>,
+    /// Indexes, then keys, it left dropped: (seq, name, restore script), in the
+    /// order to restore them (keys need the unique indexes they reference).
+    pub dropped: Vec<(i32, String, String)>,
+}
 
 /// The kind of a journal entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,27 +82,56 @@ fn q(
         .map_err(|e| server_error(e, "writing the journal"))
 }
 
-/// Creates the journal if needed and refuses to start over a run that left keys
-/// or indexes dropped.
+/// Creates the journal if needed. An unfinished earlier run is refused unless
+/// `resume`, in which case what it left is returned.
 ///
 /// # Errors
-/// [`ErrorKind::Interrupted`] naming the unfinished run;
-/// [`ErrorKind::Sql`] when the journal cannot be created (the role needs CREATE
-/// on the database).
-pub fn open(client: &mut impl GenericClient) -> Result<(), Error> {
+/// [`ErrorKind::Interrupted`] naming the unfinished run (or when there are
+/// several); [`ErrorKind::Sql`] when the journal cannot be created (the role
+/// needs CREATE on the database).
+pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
     client
         .batch_execute(CREATE)
         .map_err(|e| server_error(e, "creating the journal fkload.journal"))?;
     let rows = client
         .query(UNFINISHED, &[])
         .map_err(|e| server_error(e, "reading the journal"))?;
-    if let Some(r) = rows.first() {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let run: String = first.get(0);
+    if !resume || rows.len() > 1 {
         return Err(Error::new(ErrorKind::Interrupted {
-            run: r.get(0),
-            dropped: r.get(1),
+            run,
+            dropped: first.get(1),
         }));
     }
-    Ok(())
+    let mut left = Unfinished {
+        run: run.clone(),
+        ..Unfinished::default()
+    };
+    let (mut indexes, mut keys) = (Vec::new(), Vec::new());
+    for r in client
+        .query(LEFT, &[&run])
+        .map_err(|e| server_error(e, "reading the journal"))?
+    {
+        let (seq, kind, target, name, restore, state): (
+            i32,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(6));
+        match (kind.as_str(), state.as_str()) {
+            ("table", "loaded") => left.loaded.push((seq, target)),
+            ("index", "dropped") => indexes.push((seq, name, restore)),
+            ("key", "dropped") => keys.push((seq, name, restore)),
+            _ => {}
+        }
+    }
+    left.dropped = indexes.into_iter().chain(keys).collect();
+    Ok(Some(left))
 }
 
 /// Records an object the run is about to drop, with the SQL that restores it.

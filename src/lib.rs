@@ -88,7 +88,8 @@ pub fn load(
 }
 
 /// Runs `plan` over `plan.jobs` connections made from `config` (one transaction
-/// per file; see [`parallel`]), with `client` as the control connection.
+/// per file; see [`parallel`]), with `client` as the control connection. With
+/// `resume`, finishes the run an earlier parallel load left unfinished.
 ///
 /// # Errors
 /// See [`parallel::run`].
@@ -96,9 +97,10 @@ pub fn load_parallel(
     client: &mut postgres::Client,
     config: &postgres::Config,
     plan: &Plan,
+    resume: bool,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
-    parallel::run(client, config, plan, plan.jobs, observer)
+    parallel::run(client, config, plan, plan.jobs, resume, observer)
 }
 
 /// Plans and loads `dir` in one call.

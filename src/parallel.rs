@@ -61,11 +61,31 @@ pub fn run(
     config: &Config,
     plan: &Plan,
     jobs: usize,
+    resume: bool,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let run_id = run_id();
-    journal::open(client)?;
+    let prior = journal::open(client, resume)?;
+    let mut report = Report::default();
+
+    // With --resume, the files the interrupted run committed are not loaded again.
+    let skip: HashSet<usize> = match &prior {
+        Some(p) => plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| p.loaded.iter().any(|(_, t)| *t == s.table.name.to_string()))
+            .map(|(i, _)| i)
+            .collect(),
+        None => HashSet::new(),
+    };
+    for &i in &skip {
+        report.warnings.push(format!(
+            "{} was not loaded again: the interrupted run committed it",
+            plan.steps[i].file.path.display()
+        ));
+    }
 
     // What was empty decides how a failed run takes its rows out again.
     let tables: Vec<&crate::catalog::Table> = plan.steps.iter().map(|s| &s.table).collect();
@@ -75,12 +95,13 @@ pub fn run(
 
     drop_all(client, plan, &run_id)?;
 
-    let mut report = Report::default();
-    let loaded = load_all(config, plan, jobs, &run_id, observer, &mut report);
-    let outcome = match loaded {
-        Ok(()) => restore_all(client, plan, &run_id, observer, &mut report),
-        Err(e) => Err(e),
-    };
+    let loaded = load_all(config, plan, jobs, &run_id, &skip, observer, &mut report);
+    let outcome = loaded
+        .and_then(|()| restore_all(client, plan, &run_id, observer, &mut report))
+        .and_then(|()| match &prior {
+            Some(p) => restore_prior(client, p),
+            None => Ok(()),
+        });
     match outcome {
         Ok(()) => {
             let mut tx = client
@@ -90,17 +111,66 @@ pub fn run(
             tx.commit()
                 .map_err(|e| server_error(e, "advancing sequences"))?;
             journal::close(client, &run_id)?;
+            if let Some(p) = &prior {
+                journal::close(client, &p.run)?;
+            }
             report.elapsed = started.elapsed();
             Ok(report)
         }
         Err(e) => {
-            // Take the committed rows out, then put every key and index back.
+            // Take the committed rows out (the interrupted run's too: the end
+            // state is all or nothing), then put every key and index back.
             undo_loads(client, plan, &run_id, &empty)?;
+            if let Some(p) = &prior {
+                undo_prior(client, p)?;
+            }
             restore_all(client, plan, &run_id, &mut |_| {}, &mut Report::default())?;
+            if let Some(p) = &prior {
+                restore_prior(client, p)?;
+                journal::close(client, &p.run)?;
+            }
             journal::close(client, &run_id)?;
             Err(e)
         }
     }
+}
+
+/// Puts back what an interrupted run left dropped, from the statements its
+/// journal holds; each in its own transaction with its journal entry.
+fn restore_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(), Error> {
+    let states = journal::states(client, &prior.run)?;
+    for (seq, name, script) in &prior.dropped {
+        if states.get(seq).is_some_and(|s| s == "restored") {
+            continue;
+        }
+        let during = format!("restoring \"{name}\" dropped by run {}", prior.run);
+        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
+        tx.batch_execute(script)
+            .map_err(|e| server_error(e, &during))?;
+        journal::mark(&mut tx, &prior.run, *seq, "restored")?;
+        tx.commit().map_err(|e| server_error(e, &during))?;
+    }
+    Ok(())
+}
+
+/// Takes out the rows an interrupted run committed.
+fn undo_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(), Error> {
+    for (seq, target) in &prior.loaded {
+        let Some(xid) = journal::loading_xid(client, &prior.run, *seq)? else {
+            continue;
+        };
+        let during = format!("taking the rows of {target} out again");
+        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
+        // `target` is the table's name as fkload wrote it into the journal: quoted.
+        tx.execute(
+            &format!("DELETE FROM {target} WHERE xmin = $1::text::xid"),
+            &[&xid],
+        )
+        .map_err(|e| server_error(e, &during))?;
+        journal::mark(&mut tx, &prior.run, *seq, "undone")?;
+        tx.commit().map_err(|e| server_error(e, &during))?;
+    }
+    Ok(())
 }
 
 /// `<seconds>-<pid>`: unique enough for runs against one database.
@@ -177,14 +247,17 @@ fn load_all(
     plan: &Plan,
     jobs: usize,
     run: &str,
+    skip: &HashSet<usize>,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
-    let mut pending: Vec<usize> = (0..plan.steps.len()).collect();
+    let mut pending: Vec<usize> = (0..plan.steps.len())
+        .filter(|i| !skip.contains(i))
+        .collect();
     pending.sort_by_key(|&i| std::cmp::Reverse(plan.steps[i].bytes));
     let queue = Mutex::new(Queue {
         pending,
-        done: vec![false; plan.steps.len()],
+        done: (0..plan.steps.len()).map(|i| skip.contains(&i)).collect(),
         running: 0,
         failed: None,
     });

@@ -67,6 +67,11 @@ pub struct Args {
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
     pub jobs: usize,
 
+    /// Finish a parallel load that did not finish (killed, server lost): load the
+    /// files it had not committed, then put back every key and index
+    #[arg(long = "resume")]
+    pub resume: bool,
+
     /// Send each file as COPY statements of about this size, cut at record
     /// boundaries (an error stops the load within one batch); k, M, G suffixes
     #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
@@ -160,8 +165,8 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
-    let result = if plan.jobs > 1 {
-        fkload::load_parallel(&mut client, &config, &plan, &mut observer)
+    let result = if plan.jobs > 1 || args.resume {
+        fkload::load_parallel(&mut client, &config, &plan, args.resume, &mut observer)
     } else {
         fkload::load(&mut client, &plan, &mut observer)
     };

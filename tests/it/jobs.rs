@@ -111,7 +111,81 @@ fn an_interrupted_run_is_reported_before_anything_is_dropped() {
         &[("t.csv", "id\n1\n")],
     );
     s.run(&["-j", "2"]).fails(1).stderr_has(
-        "an earlier parallel load (run 123-4) was interrupted and left 1 keys or indexes dropped",
+        "an earlier parallel load (run 123-4) did not finish; it left 1 keys or indexes dropped",
     );
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+}
+
+/// A database as a killed `-j` run leaves it: the key orders -> customer
+/// dropped (and journaled with its restore script), orders loaded and committed
+/// with its journal entry in the same transaction, customer not loaded yet.
+const BEFORE_RUN: &str = "
+CREATE TABLE customer (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL
+    CONSTRAINT orders_customer_fk REFERENCES customer ON DELETE CASCADE);
+COMMENT ON CONSTRAINT orders_customer_fk ON orders IS 'every order has a customer';";
+
+const KILLED_RUN: &str = r#"
+CREATE SCHEMA fkload;
+CREATE TABLE fkload.journal (run text, seq int, kind text, target text, name text,
+    restore text, txid bigint, state text, at timestamptz DEFAULT now(),
+    PRIMARY KEY (run, seq));
+BEGIN;
+INSERT INTO fkload.journal (run, seq, kind, target, name, restore, state)
+VALUES ('100-1', 1, 'key', '"public"."orders"', 'orders_customer_fk',
+        'ALTER TABLE "public"."orders" ADD CONSTRAINT "orders_customer_fk" FOREIGN KEY (customer_id) REFERENCES public.customer(id) ON DELETE CASCADE NOT VALID;
+ALTER TABLE "public"."orders" VALIDATE CONSTRAINT "orders_customer_fk";
+COMMENT ON CONSTRAINT "orders_customer_fk" ON "public"."orders" IS ''every order has a customer''',
+        'dropped');
+ALTER TABLE orders DROP CONSTRAINT orders_customer_fk;
+COMMIT;
+BEGIN;
+INSERT INTO orders VALUES (10, 1), (11, 2);
+INSERT INTO fkload.journal (run, seq, kind, target, name, txid, state)
+VALUES ('100-1', 3, 'table', '"public"."orders"', 'orders.csv', txid_current(), 'loaded');
+COMMIT;
+"#;
+
+fn interrupted(label: &str, customers: &str) -> (Scenario, Vec<String>) {
+    let s = Scenario::new(
+        label,
+        BEFORE_RUN,
+        &[
+            ("customer.csv", customers),
+            ("orders.csv", "id,customer_id\n10,1\n11,2\n"),
+        ],
+    );
+    let original = keys(&s.db);
+    s.db.exec(KILLED_RUN);
+    assert_ne!(keys(&s.db), original, "the killed run dropped the key");
+    (s, original)
+}
+
+#[test]
+fn resume_loads_the_rest_and_puts_the_dropped_key_back() {
+    let (s, original) = interrupted("resume_ok", "id,email\n1,a@x\n2,b@x\n");
+    s.run(&["-j", "2"])
+        .fails(1)
+        .stderr_has("an earlier parallel load (run 100-1) did not finish");
+    let out = s.run(&["-j", "2", "--resume"]).ok();
+    assert!(
+        out.stderr.contains("orders.csv was not loaded again"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(keys(&s.db), original);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 2);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM customer"), 2);
+    journal_gone(&s);
+}
+
+#[test]
+fn failed_resume_takes_out_both_runs_rows_and_puts_the_key_back() {
+    let (s, original) = interrupted("resume_fail", "id,email\n1,a@x\n");
+    let out = s.run(&["-j", "2", "--resume"]).fails(3);
+    assert!(out.stderr.contains("orders_customer_fk"), "{}", out.stderr);
+    assert_eq!(keys(&s.db), original);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 0);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM customer"), 0);
+    journal_gone(&s);
 }
