@@ -97,7 +97,7 @@ pub fn run(
 
     let loaded = load_all(config, plan, jobs, &run_id, &skip, observer, &mut report);
     let outcome = loaded
-        .and_then(|()| restore_all(client, plan, &run_id, observer, &mut report))
+        .and_then(|()| restore_all(client, config, jobs, plan, &run_id, observer, &mut report))
         .and_then(|()| match &prior {
             Some(p) => restore_prior(client, p),
             None => Ok(()),
@@ -124,7 +124,16 @@ pub fn run(
             if let Some(p) = &prior {
                 undo_prior(client, p)?;
             }
-            restore_all(client, plan, &run_id, &mut |_| {}, &mut Report::default())?;
+            let mut ignore = Report::default();
+            restore_all(
+                client,
+                config,
+                jobs,
+                plan,
+                &run_id,
+                &mut |_| {},
+                &mut ignore,
+            )?;
             if let Some(p) = &prior {
                 restore_prior(client, p)?;
                 journal::close(client, &p.run)?;
@@ -397,10 +406,14 @@ fn load_one(
     Ok(table)
 }
 
-/// Builds the dropped indexes and adds the dropped keys back, each in its own
-/// transaction with its journal entry.
+/// Builds the dropped indexes, then adds the dropped keys back, each in its own
+/// transaction with its journal entry, over `jobs` connections: two tasks that
+/// touch a common table never run at once (their locks would queue, or an ADD
+/// FOREIGN KEY's lock on both tables could deadlock with another's).
 fn restore_all(
     client: &mut Client,
+    config: &Config,
+    jobs: usize,
     plan: &Plan,
     run: &str,
     observer: &mut dyn FnMut(Event<'_>),
@@ -409,36 +422,171 @@ fn restore_all(
     // A second pass (after a failure) skips what the first put back.
     let states = journal::states(client, run)?;
     let restored = |seq: i32| states.get(&seq).is_some_and(|s| s == "restored");
-    for (ii, i) in plan.indexes.iter().enumerate() {
-        if restored(index_seq(plan, ii)) {
-            continue;
-        }
-        observer(Event::BuildingIndex { index: i });
-        let mut tx = client
-            .transaction()
-            .map_err(|e| server_error(e, "building an index"))?;
-        load::build_index(&mut tx, plan, i)?;
-        journal::mark(&mut tx, run, index_seq(plan, ii), "restored")?;
-        tx.commit()
-            .map_err(|e| server_error(e, "building an index"))?;
+    let indexes: Vec<Task> = (0..plan.indexes.len())
+        .filter(|&ii| !restored(index_seq(plan, ii)))
+        .map(|ii| Task {
+            what: Work::Index(ii),
+            locks: vec![plan.steps[plan.indexes[ii].step].table.oid],
+        })
+        .collect();
+    run_tasks(config, jobs, plan, run, indexes, observer)?;
+    let keys: Vec<Task> = (0..plan.keys.len())
+        .filter(|&ki| matches!(plan.keys[ki].action, KeyAction::Drop { .. }))
+        .filter(|&ki| !restored(key_seq(ki)))
+        .map(|ki| Task {
+            what: Work::Key(ki),
+            locks: vec![plan.keys[ki].key.table, plan.keys[ki].key.ref_table],
+        })
+        .collect();
+    report.keys_restored += keys.len();
+    run_tasks(config, jobs, plan, run, keys, observer)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    Index(usize),
+    Key(usize),
+}
+
+struct Task {
+    what: Work,
+    /// Tables the task locks.
+    locks: Vec<u32>,
+}
+
+struct Tasks {
+    pending: Vec<Task>,
+    busy: Vec<u32>,
+    running: usize,
+    failed: Option<Error>,
+}
+
+fn run_tasks(
+    config: &Config,
+    jobs: usize,
+    plan: &Plan,
+    run: &str,
+    tasks: Vec<Task>,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
+    if tasks.is_empty() {
+        return Ok(());
     }
-    for (ki, k) in plan.keys.iter().enumerate() {
-        if let KeyAction::Drop { not_valid_first } = k.action {
-            if restored(key_seq(ki)) {
-                continue;
+    let workers = jobs.max(1).min(tasks.len());
+    let queue = Mutex::new(Tasks {
+        pending: tasks,
+        busy: Vec::new(),
+        running: 0,
+        failed: None,
+    });
+    let wake = Condvar::new();
+    let (send, receive) = mpsc::channel::<Work>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let send = send.clone();
+            let (queue, wake) = (&queue, &wake);
+            scope.spawn(move || task_worker(config, plan, run, queue, wake, send));
+        }
+        drop(send);
+        for w in receive {
+            match w {
+                Work::Index(ii) => observer(Event::BuildingIndex {
+                    index: &plan.indexes[ii],
+                }),
+                Work::Key(ki) => observer(Event::RestoringKey {
+                    key: &plan.keys[ki],
+                }),
             }
-            observer(Event::RestoringKey { key: k });
-            let mut tx = client
-                .transaction()
-                .map_err(|e| server_error(e, "adding back a key"))?;
+        }
+    });
+    match queue.into_inner() {
+        Ok(q) => q.failed.map_or(Ok(()), Err),
+        Err(_) => Err(Error::new(ErrorKind::Plan {
+            message: "a restore worker panicked".into(),
+        })),
+    }
+}
+
+fn task_worker(
+    config: &Config,
+    plan: &Plan,
+    run: &str,
+    queue: &Mutex<Tasks>,
+    wake: &Condvar,
+    send: mpsc::Sender<Work>,
+) {
+    let mut client = match config.connect(NoTls) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Ok(mut q) = queue.lock() {
+                q.failed
+                    .get_or_insert(server_error(e, "opening a connection"));
+            }
+            wake.notify_all();
+            return;
+        }
+    };
+    loop {
+        let task = {
+            let Ok(mut q) = queue.lock() else { return };
+            loop {
+                if q.failed.is_some() || q.pending.is_empty() {
+                    break None;
+                }
+                let free = q
+                    .pending
+                    .iter()
+                    .position(|t| t.locks.iter().all(|l| !q.busy.contains(l)));
+                if let Some(at) = free {
+                    let t = q.pending.remove(at);
+                    q.busy.extend(t.locks.iter().copied());
+                    q.running += 1;
+                    break Some(t);
+                }
+                q = match wake.wait_timeout(q, Duration::from_millis(200)) {
+                    Ok((q, _)) => q,
+                    Err(_) => return,
+                };
+            }
+        };
+        let Some(task) = task else { return };
+        let _ = send.send(task.what);
+        let result = run_task(&mut client, plan, run, task.what);
+        let Ok(mut q) = queue.lock() else { return };
+        q.running -= 1;
+        for l in &task.locks {
+            if let Some(at) = q.busy.iter().position(|b| b == l) {
+                q.busy.remove(at);
+            }
+        }
+        if let Err(e) = result {
+            q.failed.get_or_insert(e);
+        }
+        drop(q);
+        wake.notify_all();
+    }
+}
+
+fn run_task(client: &mut Client, plan: &Plan, run: &str, what: Work) -> Result<(), Error> {
+    let during = match what {
+        Work::Index(_) => "building an index",
+        Work::Key(_) => "adding back a key",
+    };
+    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
+    match what {
+        Work::Index(ii) => {
+            load::build_index(&mut tx, plan, &plan.indexes[ii])?;
+            journal::mark(&mut tx, run, index_seq(plan, ii), "restored")?;
+        }
+        Work::Key(ki) => {
+            let KeyAction::Drop { not_valid_first } = plan.keys[ki].action else {
+                return Ok(());
+            };
             load::restore_key(&mut tx, plan, ki, not_valid_first)?;
             journal::mark(&mut tx, run, key_seq(ki), "restored")?;
-            tx.commit()
-                .map_err(|e| server_error(e, "adding back a key"))?;
-            report.keys_restored += 1;
         }
     }
-    Ok(())
+    tx.commit().map_err(|e| server_error(e, during))
 }
 
 /// Takes out the rows this run committed: `TRUNCATE` where the table was empty
