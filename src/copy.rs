@@ -20,14 +20,17 @@ const CHUNK: usize = 256 * 1024;
 
 /// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, HEADER true)`.
 pub fn statement(table: &QualName, columns: &[String]) -> String {
-    statement_with(table, columns, true)
+    statement_with(table, columns, true, false)
 }
 
-/// [`statement`], with or without `HEADER` (the batches after the first have none).
-pub fn statement_with(table: &QualName, columns: &[String], header: bool) -> String {
+/// [`statement`], with or without `HEADER` (the batches after the first have
+/// none), and with `FREEZE` (rows written already frozen: only into a table
+/// created or truncated in the same subtransaction).
+pub fn statement_with(table: &QualName, columns: &[String], header: bool, freeze: bool) -> String {
     let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+    let freeze = if freeze { ", FREEZE true" } else { "" };
     format!(
-        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER {header})",
+        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER {header}{freeze})",
         cols.join(", ")
     )
 }
@@ -74,13 +77,14 @@ pub fn stream(
     columns: &[String],
     path: &Path,
     batch: Option<u64>,
+    freeze: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyFailure> {
     let mut file = File::open(path).map_err(CopyFailure::File)?;
     let server = |line_base| move |error| CopyFailure::Server { error, line_base };
     let mut line_base = 0;
     let mut writer = client
-        .copy_in(&statement_with(table, columns, true))
+        .copy_in(&statement_with(table, columns, true, freeze))
         .map_err(server(line_base))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
@@ -119,7 +123,7 @@ pub fn stream(
             line_base = pg_last;
             cut_after = end + batch.unwrap_or(u64::MAX - end);
             writer = client
-                .copy_in(&statement_with(table, columns, false))
+                .copy_in(&statement_with(table, columns, false, freeze))
                 .map_err(server(line_base))?;
             chunk = &chunk[head..];
         }

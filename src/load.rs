@@ -19,7 +19,7 @@ use crate::catalog::server_error;
 use crate::copy::{self, CopyFailure};
 use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
 use crate::orphan;
-use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey};
+use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Truncate};
 use crate::report::{Report, TableReport};
 use crate::source;
 use crate::sql::{QualName, ident, literal};
@@ -85,6 +85,18 @@ pub fn run(
         report.keys_deferred += 1;
     }
     drop_objects(&mut tx, plan)?;
+    if plan.truncate == Truncate::Upfront {
+        let names: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| truncate_target(&s.table))
+            .collect();
+        exec(
+            &mut tx,
+            &format!("TRUNCATE {}", names.join(", ")),
+            "emptying the tables (--truncate)",
+        )?;
+    }
 
     for i in 0..plan.steps.len() {
         observer(Event::TableStarted { step: i, plan });
@@ -174,6 +186,16 @@ pub(crate) fn drop_index_sql(i: &PlannedIndex) -> String {
     }
 }
 
+/// `ONLY t` for a table whose file holds its rows alone (inheritance children
+/// have files of their own); a partitioned table with its partitions.
+fn truncate_target(t: &crate::catalog::Table) -> String {
+    if t.partitioned {
+        t.name.to_string()
+    } else {
+        format!("ONLY {}", t.name)
+    }
+}
+
 /// What a caller runs in a step's savepoint right after its COPY.
 pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>) -> Result<(), Error> + 'a;
 
@@ -189,12 +211,23 @@ pub(crate) fn load_step(
     let step = &plan.steps[i];
     let t0 = Instant::now();
     exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+    // Truncated in this subtransaction, the table takes frozen rows (a
+    // partitioned one does not).
+    let per_step = plan.truncate == Truncate::PerStep;
+    if per_step {
+        exec(
+            tx,
+            &format!("TRUNCATE {}", truncate_target(&step.table)),
+            "emptying the table (--truncate)",
+        )?;
+    }
     let result = copy::stream(
         tx,
         &step.table.name,
         &step.columns,
         &step.file.path,
         batch_size(plan, i),
+        per_step && !step.table.partitioned,
         progress,
     );
     let rows = match result {

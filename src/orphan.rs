@@ -150,6 +150,7 @@ fn load_rows(
         &step.columns,
         &step.file.path,
         None,
+        false,
         &mut |_| {},
     )
     .map_err(|e| match e {

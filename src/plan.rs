@@ -67,6 +67,21 @@ pub struct Options {
     /// Connections to load over; above 1, one transaction per file
     /// ([`crate::parallel`]).
     pub jobs: usize,
+    /// Empty the loaded tables first, in the load's transaction.
+    pub truncate: bool,
+}
+
+/// How `--truncate` empties the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truncate {
+    No,
+    /// One `TRUNCATE` of every loaded table before the data (keys among them
+    /// stay in place, so they must go in one statement).
+    Upfront,
+    /// Each table truncated in its COPY's own subtransaction, so that COPY can
+    /// write the rows already frozen (`FREEZE`): no key references the tables
+    /// while they load.
+    PerStep,
 }
 
 impl Default for Options {
@@ -75,6 +90,7 @@ impl Default for Options {
             strategy: StrategyChoice::Auto,
             batch_bytes: crate::copy::BATCH_BYTES,
             jobs: 1,
+            truncate: false,
         }
     }
 }
@@ -91,6 +107,8 @@ pub struct Plan {
     pub batch_bytes: u64,
     /// Connections to load over ([`Options::jobs`]).
     pub jobs: usize,
+    /// Whether and how the tables are emptied first ([`Options::truncate`]).
+    pub truncate: Truncate,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -213,6 +231,21 @@ impl Plan {
             }
         };
         let _ = writeln!(out, "strategy: {strategy}: {}", self.strategy_reason);
+        match self.truncate {
+            Truncate::No => {}
+            Truncate::Upfront => {
+                let _ = writeln!(
+                    out,
+                    "truncate: every loaded table, in one statement, before the data"
+                );
+            }
+            Truncate::PerStep => {
+                let _ = writeln!(
+                    out,
+                    "truncate: each table just before its data, which COPY writes frozen (FREEZE)"
+                );
+            }
+        }
         if !self.steps.is_empty() {
             let wf = self
                 .steps
@@ -420,6 +453,16 @@ fn plan_files(
             }
         }
     }
+    if options.truncate {
+        if plan.jobs > 1 {
+            return Err(Error::new(ErrorKind::Plan {
+                message: "--truncate cannot go with -j: emptied tables are given back on failure \
+                          only by a rollback, and a parallel load commits table by table"
+                    .into(),
+            }));
+        }
+        plan.truncate = truncate_mode(catalog, &plan);
+    }
     if strategy == Strategy::Revalidate {
         plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
     }
@@ -450,8 +493,12 @@ fn rebuildable_indexes(
         .map(|s| &s.table)
         .filter(|t| !t.partitioned && t.ancestors.is_empty())
         .collect();
-    let empty = catalog::empty_tables(client, &candidates)?;
-    let oids: Vec<u32> = empty.clone();
+    // Truncated tables are empty by the time their indexes would be dropped.
+    let oids: Vec<u32> = if plan.truncate == Truncate::No {
+        catalog::empty_tables(client, &candidates)?
+    } else {
+        candidates.iter().map(|t| t.oid).collect()
+    };
     let dropped_keys: Vec<u32> = plan.dropped().map(|k| k.key.oid).collect();
     // Indexes some key that stays in place relies on.
     let needed: Vec<u32> = catalog
@@ -653,10 +700,30 @@ fn assemble(
         strategy_reason,
         batch_bytes: crate::copy::BATCH_BYTES,
         jobs: 1,
+        truncate: Truncate::No,
         indexes: Vec::new(),
         steps,
         keys,
         cycles,
+    }
+}
+
+/// Per step (with FREEZE) when no key that stays in place references a loaded
+/// table: then each table can be truncated alone, inside its COPY's
+/// subtransaction. Otherwise one TRUNCATE of them all, up front.
+fn truncate_mode(catalog: &Catalog, plan: &Plan) -> Truncate {
+    let dropped: Vec<u32> = plan.dropped().map(|k| k.key.oid).collect();
+    let referenced = catalog.foreign_keys.iter().any(|fk| {
+        !dropped.contains(&fk.oid)
+            && plan
+                .steps
+                .iter()
+                .any(|s| covers(catalog, &s.table, fk.ref_table))
+    });
+    if plan.strategy == Strategy::Revalidate && !referenced {
+        Truncate::PerStep
+    } else {
+        Truncate::Upfront
     }
 }
 

@@ -67,6 +67,11 @@ pub struct Args {
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
     pub jobs: usize,
 
+    /// Empty the loaded tables first, in the same transaction (then COPY writes
+    /// the rows frozen where it can); a failure gives the old rows back
+    #[arg(long = "truncate")]
+    pub truncate: bool,
+
     /// Finish a parallel load that did not finish (killed, server lost): load the
     /// files it had not committed, then put back every key and index
     #[arg(long = "resume")]
@@ -157,6 +162,7 @@ fn run_inner(args: &Args) -> Result<(), Error> {
         strategy: args.strategy.into(),
         batch_bytes: args.batch_size,
         jobs: args.jobs,
+        truncate: args.truncate,
     };
     let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
     if args.list {

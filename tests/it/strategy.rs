@@ -112,3 +112,64 @@ fn tables_with_rows_keep_their_indexes() {
     s.run(&["--strategy", "revalidate"]).ok();
     assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 2);
 }
+
+#[test]
+fn truncate_replaces_the_rows_under_either_strategy() {
+    let (db, dir) = Scenario::fixture("shop");
+    let (k, i) = (keys(&db), indexes(&db));
+    db.exec("INSERT INTO category VALUES (99, NULL, 'old')");
+    for strategy in ["keep", "revalidate"] {
+        let out = crate::support::fkload(&db, &dir, &["--truncate", "--strategy", strategy]).ok();
+        assert!(out.stdout.contains("loaded 17 rows"), "{}", out.stdout);
+        assert_eq!(
+            db.query_i64("SELECT count(*) FROM category"),
+            4,
+            "{strategy}"
+        );
+        assert_eq!(
+            db.query_i64("SELECT count(*) FROM order_line"),
+            4,
+            "{strategy}"
+        );
+        assert_eq!(keys(&db), k);
+        assert_eq!(indexes(&db), i);
+    }
+    let plan = crate::support::fkload(&db, &dir, &["-l", "--truncate", "--strategy", "revalidate"])
+        .ok()
+        .stdout;
+    assert!(
+        plan.contains("truncate: each table just before its data, which COPY writes frozen"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn failed_truncating_load_gives_the_old_rows_back() {
+    let (db, dir) = Scenario::fixture("shop");
+    crate::support::fkload(&db, &dir, &[]).ok();
+    let before = snapshot(&db);
+    let bad = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), bad.path().join(f.file_name())).unwrap();
+    }
+    std::fs::write(
+        bad.path().join("order_line.csv"),
+        "order_id,line_no,product_id,quantity\n100,1,77,1\n",
+    )
+    .unwrap();
+    for strategy in ["keep", "revalidate"] {
+        crate::support::fkload(&db, bad.path(), &["--truncate", "--strategy", strategy])
+            .fails(3)
+            .stderr_has("order_line.csv:2: key (product_id)=(77)");
+        assert_unchanged(&db, &before);
+    }
+}
+
+#[test]
+fn truncate_refuses_parallel_loads() {
+    let (db, dir) = Scenario::fixture("shop");
+    crate::support::fkload(&db, &dir, &["--truncate", "-j", "2"])
+        .fails(1)
+        .stderr_has("--truncate cannot go with -j");
+}
