@@ -96,6 +96,14 @@ pub enum ErrorKind {
         table: String,
         column: String,
     },
+    /// A parallel load failed, and putting the database back failed too.
+    #[error(
+        "{error}\nfkload: putting the database back after that failed too: {cleanup}\nHINT:  fkload.journal lists what is still dropped or loaded; fix the cause and rerun with --resume."
+    )]
+    Cleanup {
+        error: Box<Error>,
+        cleanup: Box<Error>,
+    },
     /// The plan cannot run as made.
     #[error("{message}")]
     Plan { message: String },

@@ -31,6 +31,25 @@ CREATE TABLE IF NOT EXISTS fkload.journal (
 COMMENT ON TABLE fkload.journal IS
     'fkload: what a parallel load dropped and loaded; do not edit while a load runs'";
 
+/// The journal is trusted only when this role owns its schema and table, nobody
+/// else was granted anything on them, and the table has no triggers or rules:
+/// fkload runs the statements the journal holds, and writes into it with its
+/// own privileges.
+const TRUSTED: &str = "
+SELECT n.nspowner = r.oid AND c.relowner = r.oid
+       AND n.nspacl IS NULL AND c.relacl IS NULL
+       AND NOT c.relhastriggers AND NOT c.relhasrules
+  FROM pg_namespace n
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'journal'
+  JOIN pg_roles r ON r.rolname = current_user
+ WHERE n.nspname = 'fkload'";
+
+/// One parallel load at a time per database: a session-level advisory lock on
+/// the control connection, held for the whole run. A run killed with its
+/// connection loses the lock, so `--resume` can take its journal over.
+const LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('fkload journal'))";
+const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('fkload journal'))";
+
 /// Runs that did not finish: a finished run deletes its entries.
 const UNFINISHED: &str = "
 SELECT run, count(*) FILTER (WHERE kind <> 'table' AND state = 'dropped')
@@ -46,6 +65,8 @@ SELECT seq, kind, target, name, coalesce(restore, ''), xmin::text, state
 #[derive(Debug, Clone, Default)]
 pub struct Unfinished {
     pub run: String,
+    /// The highest sequence number it used: a resumed run continues after it.
+    pub max_seq: i32,
     /// Tables it loaded and committed: (seq, target table as SQL writes it).
     pub loaded: Vec<(i32, String)>,
     /// Indexes, then keys, it left dropped: (seq, name, restore script), in the
@@ -90,9 +111,29 @@ fn q(
 /// several); [`ErrorKind::Sql`] when the journal cannot be created (the role
 /// needs CREATE on the database).
 pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
+    let locked: bool = client
+        .query_one(LOCK, &[])
+        .map_err(|e| server_error(e, "locking the journal"))?
+        .get(0);
+    if !locked {
+        return Err(Error::new(ErrorKind::Plan {
+            message: "another parallel fkload load is running on this database".into(),
+        }));
+    }
     client
         .batch_execute(CREATE)
         .map_err(|e| server_error(e, "creating the journal fkload.journal"))?;
+    let trusted: bool = client
+        .query_one(TRUSTED, &[])
+        .map_err(|e| server_error(e, "reading the journal"))?
+        .get(0);
+    if !trusted {
+        return Err(Error::new(ErrorKind::Plan {
+            message: "fkload.journal is not this role's alone (another owner, grants, triggers \
+                      or rules): fkload will not run the statements it holds"
+                .into(),
+        }));
+    }
     let rows = client
         .query(UNFINISHED, &[])
         .map_err(|e| server_error(e, "reading the journal"))?;
@@ -123,6 +164,7 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
             String,
             String,
         ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(6));
+        left.max_seq = left.max_seq.max(seq);
         match (kind.as_str(), state.as_str()) {
             ("table", "loaded") => left.loaded.push((seq, target)),
             ("index", "dropped") => indexes.push((seq, name, restore)),
@@ -220,18 +262,68 @@ pub fn loading_xid(
 /// [`ErrorKind::Sql`] when the statements fail.
 pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
     q(client, "DELETE FROM fkload.journal WHERE run = $1", &[&run])?;
+    // The schema goes only when nothing else lives in it.
     client
         .batch_execute(
             "DO $$BEGIN
                IF NOT EXISTS (SELECT 1 FROM fkload.journal) THEN
                  DROP TABLE fkload.journal;
-                 IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'fkload'::regnamespace) THEN
+                 BEGIN
                    DROP SCHEMA fkload;
-                 END IF;
+                 EXCEPTION WHEN dependent_objects_still_exist THEN NULL;
+                 END;
                END IF;
              END$$",
         )
         .map_err(|e| server_error(e, "removing the journal"))
+}
+
+/// Gives the advisory lock back (it also goes with the connection).
+pub fn unlock(client: &mut impl GenericClient) {
+    let _ = client.batch_execute(UNLOCK);
+}
+
+/// Keys of `run` that are back in place: (seq, target, name). A failed run
+/// drops them again before taking its rows out, so that no key blocks the
+/// deletes or cascades them into other rows.
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn restored_keys(
+    client: &mut impl GenericClient,
+    run: &str,
+) -> Result<Vec<(i32, String, String)>, Error> {
+    Ok(client
+        .query(
+            "SELECT seq, target, name FROM fkload.journal
+              WHERE run = $1 AND kind = 'key' AND state = 'restored' ORDER BY seq",
+            &[&run],
+        )
+        .map_err(|e| server_error(e, "reading the journal"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Tables `run` loaded and committed, last loaded first (children before their
+/// parents): (seq, target, xid of their rows).
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn loaded_tables(
+    client: &mut impl GenericClient,
+    run: &str,
+) -> Result<Vec<(i32, String, String)>, Error> {
+    Ok(client
+        .query(
+            "SELECT seq, target, xmin::text FROM fkload.journal
+              WHERE run = $1 AND kind = 'table' AND state = 'loaded' ORDER BY seq DESC",
+            &[&run],
+        )
+        .map_err(|e| server_error(e, "reading the journal"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// The state of every entry of `run`, by sequence number.

@@ -64,9 +64,33 @@ pub fn run(
     resume: bool,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
+    let result = run_locked(client, config, plan, jobs, resume, observer);
+    journal::unlock(client);
+    result
+}
+
+fn run_locked(
+    client: &mut Client,
+    config: &Config,
+    plan: &Plan,
+    jobs: usize,
+    resume: bool,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Report, Error> {
     let started = Instant::now();
-    let run_id = run_id();
     let prior = journal::open(client, resume)?;
+    // A resumed run continues the interrupted run's journal, so that a resumed
+    // run killed in turn is resumed in turn.
+    let run = match &prior {
+        Some(p) => Run {
+            id: p.run.clone(),
+            base: usize::try_from(p.max_seq).unwrap_or(0),
+        },
+        None => Run {
+            id: run_id(),
+            base: 0,
+        },
+    };
     let mut report = Report::default();
 
     // With --resume, the files the interrupted run committed are not loaded again.
@@ -87,61 +111,70 @@ pub fn run(
         ));
     }
 
-    // What was empty decides how a failed run takes its rows out again.
-    let tables: Vec<&crate::catalog::Table> = plan.steps.iter().map(|s| &s.table).collect();
-    let empty: HashSet<u32> = crate::catalog::empty_tables(client, &tables)?
-        .into_iter()
-        .collect();
+    drop_all(client, plan, &run)?;
 
-    drop_all(client, plan, &run_id)?;
-
-    let loaded = load_all(config, plan, jobs, &run_id, &skip, observer, &mut report);
-    let outcome = loaded
-        .and_then(|()| restore_all(client, config, jobs, plan, &run_id, observer, &mut report))
+    let outcome = load_all(config, plan, jobs, &run, &skip, observer, &mut report)
+        .and_then(|()| {
+            restore_all(
+                client,
+                Some(config),
+                jobs,
+                plan,
+                &run,
+                observer,
+                &mut report,
+            )
+        })
         .and_then(|()| match &prior {
             Some(p) => restore_prior(client, p),
             None => Ok(()),
         });
-    match outcome {
-        Ok(()) => {
-            let mut tx = client
-                .transaction()
-                .map_err(|e| server_error(e, "advancing sequences"))?;
-            load::advance_sequences(&mut tx, plan, &mut report)?;
-            tx.commit()
-                .map_err(|e| server_error(e, "advancing sequences"))?;
-            journal::close(client, &run_id)?;
-            if let Some(p) = &prior {
-                journal::close(client, &p.run)?;
-            }
-            report.elapsed = started.elapsed();
-            Ok(report)
-        }
-        Err(e) => {
-            // Take the committed rows out (the interrupted run's too: the end
-            // state is all or nothing), then put every key and index back.
-            undo_loads(client, plan, &run_id, &empty)?;
-            if let Some(p) = &prior {
-                undo_prior(client, p)?;
-            }
-            let mut ignore = Report::default();
-            restore_all(
-                client,
-                config,
-                jobs,
-                plan,
-                &run_id,
-                &mut |_| {},
-                &mut ignore,
-            )?;
-            if let Some(p) = &prior {
-                restore_prior(client, p)?;
-                journal::close(client, &p.run)?;
-            }
-            journal::close(client, &run_id)?;
-            Err(e)
-        }
+    if let Err(e) = outcome {
+        // Every key back in place is dropped again (none may block or cascade the
+        // deletes), the rows the run committed (the interrupted run's too: the
+        // end state is all or nothing) are taken out, children first, then
+        // every key and index is put back, on the control connection.
+        let cleanup = unrestore_keys(client, &run)
+            .and_then(|()| undo_loads(client, &run))
+            .and_then(|()| {
+                let mut ignore = Report::default();
+                restore_all(client, None, 1, plan, &run, &mut |_| {}, &mut ignore)
+            })
+            .and_then(|()| match &prior {
+                Some(p) => restore_prior(client, p),
+                None => Ok(()),
+            })
+            .and_then(|()| journal::close(client, &run.id));
+        return Err(match cleanup {
+            Ok(()) => e,
+            Err(c) => Error::new(ErrorKind::Cleanup {
+                error: Box::new(e),
+                cleanup: Box::new(c),
+            }),
+        });
     }
+
+    // The data is final and every key is back: what fails now is reported, not
+    // undone.
+    let mut tx = client
+        .transaction()
+        .map_err(|e| server_error(e, "advancing sequences"))?;
+    match load::advance_sequences(&mut tx, plan, &mut report).and_then(|()| {
+        tx.commit()
+            .map_err(|e| server_error(e, "advancing sequences"))
+    }) {
+        Ok(()) => {}
+        Err(e) => report
+            .warnings
+            .push(format!("the sequences were not advanced: {e}")),
+    }
+    if let Err(e) = journal::close(client, &run.id) {
+        report
+            .warnings
+            .push(format!("the journal fkload.journal was not removed: {e}"));
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
 }
 
 /// Puts back what an interrupted run left dropped, from the statements its
@@ -162,21 +195,37 @@ fn restore_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(),
     Ok(())
 }
 
-/// Takes out the rows an interrupted run committed.
-fn undo_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(), Error> {
-    for (seq, target) in &prior.loaded {
-        let Some(xid) = journal::loading_xid(client, &prior.run, *seq)? else {
-            continue;
-        };
-        let during = format!("taking the rows of {target} out again");
+/// Drops again every key of the run that is back in place, and marks it dropped.
+fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
+    for (seq, target, name) in journal::restored_keys(client, &run.id)? {
+        let during = format!("dropping key \"{name}\" again");
         let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
-        // `target` is the table's name as fkload wrote it into the journal: quoted.
+        // `target` is the table as fkload wrote it (quoted); the journal is this
+        // role's alone (journal::open checks).
+        tx.batch_execute(&format!(
+            "ALTER TABLE {target} DROP CONSTRAINT {}",
+            crate::sql::ident(&name)
+        ))
+        .map_err(|e| server_error(e, &during))?;
+        journal::mark(&mut tx, &run.id, seq, "dropped")?;
+        tx.commit().map_err(|e| server_error(e, &during))?;
+    }
+    Ok(())
+}
+
+/// Takes out the rows the run committed, the last loaded table first: exactly
+/// the rows whose `xmin` is the transaction that loaded the file. (Never
+/// TRUNCATE: other sessions may have written to a table once it committed.)
+fn undo_loads(client: &mut Client, run: &Run) -> Result<(), Error> {
+    for (seq, target, xid) in journal::loaded_tables(client, &run.id)? {
+        let during = format!("taking the rows loaded into {target} out again");
+        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
         tx.execute(
             &format!("DELETE FROM {target} WHERE xmin = $1::text::xid"),
             &[&xid],
         )
         .map_err(|e| server_error(e, &during))?;
-        journal::mark(&mut tx, &prior.run, *seq, "undone")?;
+        journal::mark(&mut tx, &run.id, seq, "undone")?;
         tx.commit().map_err(|e| server_error(e, &during))?;
     }
     Ok(())
@@ -190,19 +239,32 @@ fn run_id() -> String {
     format!("{secs}-{}", std::process::id())
 }
 
-/// Journal sequence numbers: keys from 1, indexes after them, tables after those.
-fn key_seq(ki: usize) -> i32 {
-    i32::try_from(ki + 1).unwrap_or(i32::MAX)
+/// A run's id in the journal, and where its sequence numbers start (a resumed
+/// run continues the journal of the run it finishes).
+struct Run {
+    id: String,
+    base: usize,
 }
-fn index_seq(plan: &Plan, ii: usize) -> i32 {
-    i32::try_from(plan.keys.len() + ii + 1).unwrap_or(i32::MAX)
-}
-fn table_seq(plan: &Plan, step: usize) -> i32 {
-    i32::try_from(plan.keys.len() + plan.indexes.len() + step + 1).unwrap_or(i32::MAX)
+
+/// Journal sequence numbers: keys first, indexes after them, tables after those,
+/// all after `base`.
+impl Run {
+    fn seq(&self, n: usize) -> i32 {
+        i32::try_from(self.base + n + 1).unwrap_or(i32::MAX)
+    }
+    fn key_seq(&self, ki: usize) -> i32 {
+        self.seq(ki)
+    }
+    fn index_seq(&self, plan: &Plan, ii: usize) -> i32 {
+        self.seq(plan.keys.len() + ii)
+    }
+    fn table_seq(&self, plan: &Plan, step: usize) -> i32 {
+        self.seq(plan.keys.len() + plan.indexes.len() + step)
+    }
 }
 
 /// One transaction: journal every key and index, then drop them.
-fn drop_all(client: &mut Client, plan: &Plan, run: &str) -> Result<(), Error> {
+fn drop_all(client: &mut Client, plan: &Plan, run: &Run) -> Result<(), Error> {
     let during = "dropping keys and indexes";
     let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
     for (ki, k) in plan.keys.iter().enumerate() {
@@ -211,8 +273,8 @@ fn drop_all(client: &mut Client, plan: &Plan, run: &str) -> Result<(), Error> {
             let target = k.table.to_string();
             journal::dropped(
                 &mut tx,
-                run,
-                key_seq(ki),
+                &run.id,
+                run.key_seq(ki),
                 Kind::Key,
                 &target,
                 &k.key.name,
@@ -225,8 +287,8 @@ fn drop_all(client: &mut Client, plan: &Plan, run: &str) -> Result<(), Error> {
         let target = i.table.to_string();
         journal::dropped(
             &mut tx,
-            run,
-            index_seq(plan, ii),
+            &run.id,
+            run.index_seq(plan, ii),
             Kind::Index,
             &target,
             &i.index.name,
@@ -255,7 +317,7 @@ fn load_all(
     config: &Config,
     plan: &Plan,
     jobs: usize,
-    run: &str,
+    run: &Run,
     skip: &HashSet<usize>,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
@@ -316,7 +378,7 @@ fn load_all(
 fn worker(
     config: &Config,
     plan: &Plan,
-    run: &str,
+    run: &Run,
     queue: &Mutex<Queue>,
     wake: &Condvar,
     waits: &[Vec<usize>],
@@ -385,7 +447,7 @@ fn worker(
 fn load_one(
     client: &mut Client,
     plan: &Plan,
-    run: &str,
+    run: &Run,
     i: usize,
     send: &mpsc::Sender<Note>,
 ) -> Result<TableReport, Error> {
@@ -400,7 +462,9 @@ fn load_one(
         &mut |sent| {
             let _ = send.send(Note::Progress(i, sent));
         },
-        Some(&mut |tx| journal::loaded(tx, run, table_seq(plan, i), &target, &step.file.rel)),
+        Some(&mut |tx| {
+            journal::loaded(tx, &run.id, run.table_seq(plan, i), &target, &step.file.rel)
+        }),
     )?;
     tx.commit().map_err(|e| server_error(e, &during))?;
     Ok(table)
@@ -412,34 +476,68 @@ fn load_one(
 /// FOREIGN KEY's lock on both tables could deadlock with another's).
 fn restore_all(
     client: &mut Client,
-    config: &Config,
+    config: Option<&Config>,
     jobs: usize,
     plan: &Plan,
-    run: &str,
+    run: &Run,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
     // A second pass (after a failure) skips what the first put back.
-    let states = journal::states(client, run)?;
+    let states = journal::states(client, &run.id)?;
     let restored = |seq: i32| states.get(&seq).is_some_and(|s| s == "restored");
     let indexes: Vec<Task> = (0..plan.indexes.len())
-        .filter(|&ii| !restored(index_seq(plan, ii)))
+        .filter(|&ii| !restored(run.index_seq(plan, ii)))
         .map(|ii| Task {
             what: Work::Index(ii),
             locks: vec![plan.steps[plan.indexes[ii].step].table.oid],
         })
         .collect();
-    run_tasks(config, jobs, plan, run, indexes, observer)?;
+    run_on(client, config, jobs, plan, run, indexes, observer)?;
     let keys: Vec<Task> = (0..plan.keys.len())
         .filter(|&ki| matches!(plan.keys[ki].action, KeyAction::Drop { .. }))
-        .filter(|&ki| !restored(key_seq(ki)))
+        .filter(|&ki| !restored(run.key_seq(ki)))
         .map(|ki| Task {
             what: Work::Key(ki),
             locks: vec![plan.keys[ki].key.table, plan.keys[ki].key.ref_table],
         })
         .collect();
     report.keys_restored += keys.len();
-    run_tasks(config, jobs, plan, run, keys, observer)
+    run_on(client, config, jobs, plan, run, keys, observer)
+}
+
+/// Runs tasks over `jobs` new connections, or (without a config, as after a
+/// failure, when new connections may be what failed) one by one on `client`.
+fn run_on(
+    client: &mut Client,
+    config: Option<&Config>,
+    jobs: usize,
+    plan: &Plan,
+    run: &Run,
+    tasks: Vec<Task>,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
+    match config {
+        Some(config) => run_tasks(config, jobs, plan, run, tasks, observer),
+        None => {
+            for t in tasks {
+                note(plan, t.what, observer);
+                run_task(client, plan, run, t.what)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn note(plan: &Plan, w: Work, observer: &mut dyn FnMut(Event<'_>)) {
+    match w {
+        Work::Index(ii) => observer(Event::BuildingIndex {
+            index: &plan.indexes[ii],
+        }),
+        Work::Key(ki) => observer(Event::RestoringKey {
+            key: &plan.keys[ki],
+        }),
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -465,7 +563,7 @@ fn run_tasks(
     config: &Config,
     jobs: usize,
     plan: &Plan,
-    run: &str,
+    run: &Run,
     tasks: Vec<Task>,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), Error> {
@@ -489,14 +587,7 @@ fn run_tasks(
         }
         drop(send);
         for w in receive {
-            match w {
-                Work::Index(ii) => observer(Event::BuildingIndex {
-                    index: &plan.indexes[ii],
-                }),
-                Work::Key(ki) => observer(Event::RestoringKey {
-                    key: &plan.keys[ki],
-                }),
-            }
+            note(plan, w, observer);
         }
     });
     match queue.into_inner() {
@@ -510,7 +601,7 @@ fn run_tasks(
 fn task_worker(
     config: &Config,
     plan: &Plan,
-    run: &str,
+    run: &Run,
     queue: &Mutex<Tasks>,
     wake: &Condvar,
     send: mpsc::Sender<Work>,
@@ -567,7 +658,7 @@ fn task_worker(
     }
 }
 
-fn run_task(client: &mut Client, plan: &Plan, run: &str, what: Work) -> Result<(), Error> {
+fn run_task(client: &mut Client, plan: &Plan, run: &Run, what: Work) -> Result<(), Error> {
     let during = match what {
         Work::Index(_) => "building an index",
         Work::Key(_) => "adding back a key",
@@ -576,54 +667,15 @@ fn run_task(client: &mut Client, plan: &Plan, run: &str, what: Work) -> Result<(
     match what {
         Work::Index(ii) => {
             load::build_index(&mut tx, plan, &plan.indexes[ii])?;
-            journal::mark(&mut tx, run, index_seq(plan, ii), "restored")?;
+            journal::mark(&mut tx, &run.id, run.index_seq(plan, ii), "restored")?;
         }
         Work::Key(ki) => {
             let KeyAction::Drop { not_valid_first } = plan.keys[ki].action else {
                 return Ok(());
             };
             load::restore_key(&mut tx, plan, ki, not_valid_first)?;
-            journal::mark(&mut tx, run, key_seq(ki), "restored")?;
+            journal::mark(&mut tx, &run.id, run.key_seq(ki), "restored")?;
         }
     }
     tx.commit().map_err(|e| server_error(e, during))
-}
-
-/// Takes out the rows this run committed: `TRUNCATE` where the table was empty
-/// before (and nothing references it), else `DELETE` of the rows whose `xmin`
-/// is the transaction that loaded the file.
-fn undo_loads(
-    client: &mut Client,
-    plan: &Plan,
-    run: &str,
-    empty: &HashSet<u32>,
-) -> Result<(), Error> {
-    for (i, step) in plan.steps.iter().enumerate() {
-        let seq = table_seq(plan, i);
-        let Some(xid) = journal::loading_xid(client, run, seq)? else {
-            continue;
-        };
-        let during = format!("taking the rows of {} out again", step.file.path.display());
-        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
-        let truncated = empty.contains(&step.table.oid)
-            && tx
-                .batch_execute(&format!(
-                    "SAVEPOINT undo; TRUNCATE {}; RELEASE SAVEPOINT undo",
-                    step.table.name
-                ))
-                .is_ok();
-        if !truncated {
-            if empty.contains(&step.table.oid) {
-                let _ = tx.batch_execute("ROLLBACK TO SAVEPOINT undo");
-            }
-            tx.execute(
-                &format!("DELETE FROM {} WHERE xmin = $1::text::xid", step.table.name),
-                &[&xid.to_string()],
-            )
-            .map_err(|e| server_error(e, &during))?;
-        }
-        journal::mark(&mut tx, run, seq, "undone")?;
-        tx.commit().map_err(|e| server_error(e, &during))?;
-    }
-    Ok(())
 }

@@ -161,7 +161,12 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     let options = Options {
         strategy: args.strategy.into(),
         batch_bytes: args.batch_size,
-        jobs: args.jobs,
+        // A resumed load is a parallel one, however many connections.
+        jobs: if args.resume {
+            args.jobs.max(2)
+        } else {
+            args.jobs
+        },
         truncate: args.truncate,
     };
     let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
@@ -171,7 +176,7 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
-    let result = if plan.jobs > 1 || args.resume {
+    let result = if plan.jobs > 1 {
         fkload::load_parallel(&mut client, &config, &plan, args.resume, &mut observer)
     } else {
         fkload::load(&mut client, &plan, &mut observer)

@@ -189,3 +189,70 @@ fn failed_resume_takes_out_both_runs_rows_and_puts_the_key_back() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM customer"), 0);
     journal_gone(&s);
 }
+
+#[test]
+fn failed_parallel_load_takes_out_children_before_parents() {
+    // Keys kept (keep) or re-added before a later one fails (revalidate) must
+    // neither block the undo nor cascade it: x's orphan fails the load after p
+    // and c have committed; ON DELETE SET NULL would rewrite c's rows if p's
+    // were deleted first.
+    let s = Scenario::new(
+        "jobs_undo_order",
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE SET NULL);
+         CREATE TABLE x (id int PRIMARY KEY, c_id int NOT NULL CONSTRAINT x_zz REFERENCES c);",
+        &[
+            ("p.csv", "id\n1\n2\n"),
+            ("c.csv", "id,p_id\n10,1\n11,2\n"),
+            ("x.csv", "id,c_id\n20,10\n21,99\n"),
+        ],
+    );
+    let before = snapshot(&s.db);
+    for strategy in ["keep", "revalidate"] {
+        s.run(&["-j", "2", "--strategy", strategy])
+            .fails(3)
+            .stderr_has("x.csv:3: key (c_id)=(99) is not present in table public.c");
+        assert_unchanged(&s.db, &before);
+        journal_gone(&s);
+    }
+}
+
+#[test]
+fn a_journal_someone_else_owns_is_not_trusted() {
+    let s = Scenario::new(
+        "jobs_untrusted",
+        "CREATE TABLE t (id int PRIMARY KEY);
+         DO $$BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fkload_test_other') THEN
+             CREATE ROLE fkload_test_other;
+           END IF;
+         END$$;
+         CREATE SCHEMA fkload AUTHORIZATION fkload_test_other;",
+        &[("t.csv", "id\n1\n")],
+    );
+    let out = s.run(&["-j", "2"]).fails(1);
+    assert!(
+        out.stderr
+            .contains("fkload.journal is not this role's alone")
+            || out.stderr.contains("permission denied"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+}
+
+#[test]
+fn resume_alone_runs_as_a_parallel_load() {
+    let s = Scenario::new(
+        "jobs_resume_alone",
+        "CREATE TABLE husband (id int PRIMARY KEY, wife_id int NOT NULL);
+         CREATE TABLE wife (id int PRIMARY KEY, husband_id int NOT NULL REFERENCES husband DEFERRABLE);
+         ALTER TABLE husband ADD FOREIGN KEY (wife_id) REFERENCES wife DEFERRABLE;",
+        &[("husband.csv", "id,wife_id\n1,2\n"), ("wife.csv", "id,husband_id\n2,1\n")],
+    );
+    let before = keys(&s.db);
+    s.run(&["-l", "--resume"]).ok().stdout_has("NOT atomic");
+    s.run(&["--resume", "--strategy", "keep"]).ok();
+    assert_eq!(keys(&s.db), before);
+    journal_gone(&s);
+}
