@@ -7,7 +7,7 @@
 //! too), and keeps the client out of the data path: no parsing, one buffer.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use postgres::GenericClient;
@@ -39,17 +39,38 @@ pub fn statement_with(table: &QualName, columns: &[String], header: bool, freeze
 /// ends at least this many bytes into the batch.
 pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The part of a file one COPY sends: from `start` to `end` (bytes), starting
+/// at a record boundary. Only the part at 0 has the header. `line_base` is the
+/// editor's line number just before the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub start: u64,
+    pub end: u64,
+    pub header: bool,
+    pub line_base: u64,
+}
+
+impl Part {
+    /// The whole file.
+    pub fn whole() -> Part {
+        Part {
+            start: 0,
+            end: u64::MAX,
+            header: true,
+            line_base: 0,
+        }
+    }
+}
+
 /// Why a COPY failed.
 #[derive(Debug)]
 pub enum CopyFailure {
     /// The file could not be read; the COPY was abandoned.
     File(io::Error),
     /// The server (or the connection) failed. The server's `line N` counts from
-    /// the start of the failed batch: the file's server line is `line_base + N`.
-    Server {
-        error: postgres::Error,
-        line_base: u64,
-    },
+    /// the start of the failed statement, at byte `start` of the file (see
+    /// [`crate::source::statement_line`]).
+    Server { error: postgres::Error, start: u64 },
     /// A line holding only `\.` (COPY's end-of-data marker) would make the server
     /// stop reading there; the COPY was abandoned. `line` is the file's line.
     EndMarker { line: u64 },
@@ -71,21 +92,27 @@ pub enum CopyFailure {
 /// the server rejects the data or the connection drops, [`CopyFailure::EndMarker`]
 /// and [`CopyFailure::RowCount`] when the server would read the file otherwise
 /// than it is written.
+#[allow(clippy::too_many_arguments)] // each is one plain fact about the COPY
 pub fn stream(
     client: &mut impl GenericClient,
     table: &QualName,
     columns: &[String],
     path: &Path,
+    part: Part,
     batch: Option<u64>,
     freeze: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyFailure> {
     let mut file = File::open(path).map_err(CopyFailure::File)?;
-    let server = |line_base| move |error| CopyFailure::Server { error, line_base };
-    let mut line_base = 0;
+    file.seek(SeekFrom::Start(part.start))
+        .map_err(CopyFailure::File)?;
+    let mut file = file.take(part.end.saturating_sub(part.start));
+    let server = |start| move |error| CopyFailure::Server { error, start };
+    // Where the current statement starts in the file.
+    let mut stmt_start = part.start;
     let mut writer = client
-        .copy_in(&statement_with(table, columns, true, freeze))
-        .map_err(server(line_base))?;
+        .copy_in(&statement_with(table, columns, part.header, freeze))
+        .map_err(server(stmt_start))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
     let mut rows: u64 = 0;
@@ -104,39 +131,41 @@ pub fn stream(
             // statement back.
             Err(e) => return Err(CopyFailure::File(e)),
         };
-        let mut cut: Option<(u64, u64)> = None;
+        let mut cut: Option<u64> = None;
         scanner.feed(&buf[..n], &mut |r| {
             if cut.is_none() && r.end >= cut_after {
-                cut = Some((r.end, r.pg_last));
+                cut = Some(r.end);
             }
         });
         if let Some(line) = scanner.end_marker() {
-            return Err(CopyFailure::EndMarker { line });
+            return Err(CopyFailure::EndMarker {
+                line: part.line_base + line,
+            });
         }
         let mut chunk = &buf[..n];
-        if let Some((end, pg_last)) = cut {
+        if let Some(end) = cut {
             let head = usize::try_from(end - sent).unwrap_or(n).min(n);
             writer
                 .write_all(&chunk[..head])
-                .map_err(|e| server_io(e, line_base))?;
-            rows += writer.finish().map_err(server(line_base))?;
-            line_base = pg_last;
+                .map_err(|e| server_io(e, stmt_start))?;
+            rows += writer.finish().map_err(server(stmt_start))?;
+            stmt_start = part.start + end;
             cut_after = end + batch.unwrap_or(u64::MAX - end);
             writer = client
                 .copy_in(&statement_with(table, columns, false, freeze))
-                .map_err(server(line_base))?;
+                .map_err(server(stmt_start))?;
             chunk = &chunk[head..];
         }
         writer
             .write_all(chunk)
-            .map_err(|e| server_io(e, line_base))?;
+            .map_err(|e| server_io(e, stmt_start))?;
         sent += n as u64;
         progress(sent);
     }
     scanner.finish(&mut |_| {});
-    rows += writer.finish().map_err(server(line_base))?;
+    rows += writer.finish().map_err(server(stmt_start))?;
     // The header is record 0; an empty file has no records at all.
-    let file_rows = scanner.records().saturating_sub(1);
+    let file_rows = scanner.records().saturating_sub(u64::from(part.header));
     if rows != file_rows {
         return Err(CopyFailure::RowCount {
             file: file_rows,
@@ -147,15 +176,12 @@ pub fn stream(
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.
-fn server_io(e: io::Error, line_base: u64) -> CopyFailure {
+fn server_io(e: io::Error, start: u64) -> CopyFailure {
     match e
         .into_inner()
         .map(|inner| inner.downcast::<postgres::Error>())
     {
-        Some(Ok(pg)) => CopyFailure::Server {
-            error: *pg,
-            line_base,
-        },
+        Some(Ok(pg)) => CopyFailure::Server { error: *pg, start },
         Some(Err(other)) => CopyFailure::File(io::Error::other(other)),
         None => CopyFailure::File(io::Error::other("connection write failed")),
     }

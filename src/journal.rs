@@ -67,8 +67,9 @@ pub struct Unfinished {
     pub run: String,
     /// The highest sequence number it used: a resumed run continues after it.
     pub max_seq: i32,
-    /// Tables it loaded and committed: (seq, target table as SQL writes it).
-    pub loaded: Vec<(i32, String)>,
+    /// Files (or parts) it loaded and committed: (seq, target table as SQL
+    /// writes it, file name in the journal).
+    pub loaded: Vec<(i32, String, String)>,
     /// Indexes, then keys, it left dropped: (seq, name, restore script), in the
     /// order to restore them (keys need the unique indexes they reference).
     pub dropped: Vec<(i32, String, String)>,
@@ -166,7 +167,7 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
         ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(6));
         left.max_seq = left.max_seq.max(seq);
         match (kind.as_str(), state.as_str()) {
-            ("table", "loaded") => left.loaded.push((seq, target)),
+            ("table", "loaded") => left.loaded.push((seq, target, name)),
             ("index", "dropped") => indexes.push((seq, name, restore)),
             ("key", "dropped") => keys.push((seq, name, restore)),
             _ => {}

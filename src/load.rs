@@ -104,6 +104,7 @@ pub fn run(
             &mut tx,
             plan,
             i,
+            copy::Part::whole(),
             &mut |sent| observer(Event::Progress { step: i, sent }),
             None,
         )?;
@@ -205,6 +206,7 @@ pub(crate) fn load_step(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     i: usize,
+    part: copy::Part,
     progress: &mut dyn FnMut(u64),
     after_copy: Option<&mut AfterCopy<'_>>,
 ) -> Result<TableReport, Error> {
@@ -226,6 +228,7 @@ pub(crate) fn load_step(
         &step.table.name,
         &step.columns,
         &step.file.path,
+        part,
         batch_size(plan, i),
         per_step && !step.table.partitioned,
         progress,
@@ -238,8 +241,8 @@ pub(crate) fn load_step(
                 source,
             }));
         }
-        Err(CopyFailure::Server { error, line_base }) => {
-            return Err(copy_error(tx, plan, i, error, line_base));
+        Err(CopyFailure::Server { error, start }) => {
+            return Err(copy_error(tx, plan, i, error, start));
         }
         Err(CopyFailure::EndMarker { line }) => {
             return Err(Error::new(ErrorKind::Data {
@@ -610,7 +613,7 @@ fn check_not_valid_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> Resu
 /// How big a file's COPY statements may grow: unbounded for a table whose rows
 /// may reference later rows of the same file while a key in place checks them at
 /// the end of each statement; [`Plan::batch_bytes`] otherwise.
-fn batch_size(plan: &Plan, step: usize) -> Option<u64> {
+pub(crate) fn batch_size(plan: &Plan, step: usize) -> Option<u64> {
     let checked_per_statement = plan.keys.iter().any(|k| {
         k.action == KeyAction::Keep
             && k.child_steps.contains(&step)
@@ -624,7 +627,7 @@ fn copy_error(
     plan: &Plan,
     step: usize,
     e: postgres::Error,
-    line_base: u64,
+    start: u64,
 ) -> Error {
     let s = &plan.steps[step];
     let Some(db) = e.as_db_error() else {
@@ -635,8 +638,7 @@ fn copy_error(
         line: db
             .where_()
             .and_then(|c| copy::context_line(c, &s.table.name.name))
-            .map(|n| n + line_base)
-            .map(|n| source::record_start(&s.file.path, n).unwrap_or(n)),
+            .map(|n| source::statement_line(&s.file.path, start, n).unwrap_or(n)),
         db: DbErrorInfo::from_db(db),
     };
     if db.code().code() == FOREIGN_KEY_VIOLATION {

@@ -149,6 +149,7 @@ fn load_rows(
         &tmp,
         &step.columns,
         &step.file.path,
+        copy::Part::whole(),
         None,
         false,
         &mut |_| {},

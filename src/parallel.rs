@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use postgres::{Client, Config, NoTls};
 
 use crate::catalog::server_error;
+use crate::copy;
 use crate::error::{Error, ErrorKind};
 use crate::journal::{self, Kind};
 use crate::load::{self, Event, IndexSql, KeySql};
@@ -34,17 +35,60 @@ use crate::plan::{KeyAction, Plan};
 use crate::report::{Report, TableReport};
 
 /// What a worker tells the calling thread.
+/// (Indices are of [`Unit`]s.)
 enum Note {
     Started(usize),
     Progress(usize, u64),
     Loaded(usize, TableReport),
 }
 
+/// Files above twice the COPY batch size (128 MiB by default) are cut into
+/// parts of that size, each loaded in its own transaction, so that several
+/// connections share a big file.
+fn part_bytes(plan: &Plan) -> u64 {
+    plan.batch_bytes.saturating_mul(2)
+}
+
+/// A file, or a part of one, loaded in one transaction.
+struct Unit {
+    step: usize,
+    part: copy::Part,
+    /// Its name in the journal: the file, with `@offset` for a later part.
+    name: String,
+}
+
+/// Cuts big files into parts, except where rows may reference later rows of
+/// the same file while a key checks them at the end of each statement.
+fn units(plan: &Plan) -> Result<Vec<Unit>, Error> {
+    let mut out = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let parts = if step.bytes > part_bytes(plan) && load::batch_size(plan, i).is_some() {
+            crate::source::split(&step.file.path, part_bytes(plan))?
+        } else {
+            vec![copy::Part::whole()]
+        };
+        for part in parts {
+            let name = if part.start == 0 {
+                step.file.rel.clone()
+            } else {
+                format!("{}@{}", step.file.rel, part.start)
+            };
+            out.push(Unit {
+                step: i,
+                part,
+                name,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The work queue the workers share.
 struct Queue {
-    /// Steps not started yet, biggest file first.
+    /// Units not started yet, biggest first.
     pending: Vec<usize>,
-    done: Vec<bool>,
+    /// Per step, its units not committed yet.
+    remaining: Vec<usize>,
     running: usize,
     failed: Option<Error>,
 }
@@ -94,41 +138,52 @@ fn run_locked(
     let mut report = Report::default();
 
     // With --resume, the files the interrupted run committed are not loaded again.
+    let units = units(plan)?;
     let skip: HashSet<usize> = match &prior {
-        Some(p) => plan
-            .steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| p.loaded.iter().any(|(_, t)| *t == s.table.name.to_string()))
-            .map(|(i, _)| i)
+        Some(p) => (0..units.len())
+            .filter(|&u| {
+                let target = plan.steps[units[u].step].table.name.to_string();
+                p.loaded
+                    .iter()
+                    .any(|(_, t, n)| *t == target && *n == units[u].name)
+            })
             .collect(),
         None => HashSet::new(),
     };
-    for &i in &skip {
+    for &u in &skip {
         report.warnings.push(format!(
             "{} was not loaded again: the interrupted run committed it",
-            plan.steps[i].file.path.display()
+            units[u].name
         ));
     }
 
     drop_all(client, plan, &run)?;
 
-    let outcome = load_all(config, plan, jobs, &run, &skip, observer, &mut report)
-        .and_then(|()| {
-            restore_all(
-                client,
-                Some(config),
-                jobs,
-                plan,
-                &run,
-                observer,
-                &mut report,
-            )
-        })
-        .and_then(|()| match &prior {
-            Some(p) => restore_prior(client, p),
-            None => Ok(()),
-        });
+    let outcome = load_all(
+        config,
+        plan,
+        &units,
+        jobs,
+        &run,
+        &skip,
+        observer,
+        &mut report,
+    )
+    .and_then(|()| {
+        restore_all(
+            client,
+            Some(config),
+            jobs,
+            plan,
+            &run,
+            observer,
+            &mut report,
+        )
+    })
+    .and_then(|()| match &prior {
+        Some(p) => restore_prior(client, p),
+        None => Ok(()),
+    });
     if let Err(e) = outcome {
         // Every key back in place is dropped again (none may block or cascade the
         // deletes), the rows the run committed (the interrupted run's too: the
@@ -313,48 +368,90 @@ fn waits_for(plan: &Plan, step: usize) -> Vec<usize> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn load_all(
     config: &Config,
     plan: &Plan,
+    units: &[Unit],
     jobs: usize,
     run: &Run,
     skip: &HashSet<usize>,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
-    let mut pending: Vec<usize> = (0..plan.steps.len())
-        .filter(|i| !skip.contains(i))
-        .collect();
-    pending.sort_by_key(|&i| std::cmp::Reverse(plan.steps[i].bytes));
+    let mut pending: Vec<usize> = (0..units.len()).filter(|u| !skip.contains(u)).collect();
+    let size = |u: usize| {
+        let p = &units[u].part;
+        p.end.min(plan.steps[units[u].step].bytes) - p.start
+    };
+    pending.sort_by_key(|&u| std::cmp::Reverse(size(u)));
+    let mut remaining = vec![0usize; plan.steps.len()];
+    for &u in &pending {
+        remaining[units[u].step] += 1;
+    }
     let queue = Mutex::new(Queue {
         pending,
-        done: (0..plan.steps.len()).map(|i| skip.contains(&i)).collect(),
+        remaining: remaining.clone(),
         running: 0,
         failed: None,
     });
     let wake = Condvar::new();
     let waits: Vec<Vec<usize>> = (0..plan.steps.len()).map(|i| waits_for(plan, i)).collect();
     let (send, receive) = mpsc::channel::<Note>();
+    // Per step: what its units sent and loaded, for events and the report.
+    let mut sent = vec![0u64; units.len()];
     let mut tables: Vec<Option<TableReport>> = vec![None; plan.steps.len()];
+    let mut started = vec![false; plan.steps.len()];
 
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(plan.steps.len().max(1)) {
+        for _ in 0..jobs.max(1).min(units.len().max(1)) {
             let send = send.clone();
             let (queue, wake, waits) = (&queue, &wake, &waits);
-            scope.spawn(move || worker(config, plan, run, queue, wake, waits, send));
+            scope.spawn(move || worker(config, plan, units, run, queue, wake, waits, send));
         }
         drop(send);
         for note in receive {
             match note {
-                Note::Started(i) => observer(Event::TableStarted { step: i, plan }),
-                Note::Progress(i, sent) => observer(Event::Progress { step: i, sent }),
-                Note::Loaded(i, t) => {
-                    observer(Event::TableLoaded {
+                Note::Started(u) => {
+                    let i = units[u].step;
+                    if !std::mem::replace(&mut started[i], true) {
+                        observer(Event::TableStarted { step: i, plan });
+                    }
+                }
+                Note::Progress(u, n) => {
+                    sent[u] = n;
+                    let i = units[u].step;
+                    let total = (0..units.len())
+                        .filter(|&v| units[v].step == i)
+                        .map(|v| sent[v])
+                        .sum();
+                    observer(Event::Progress {
                         step: i,
-                        rows: t.rows,
-                        elapsed: t.elapsed,
+                        sent: total,
                     });
-                    tables[i] = Some(t);
+                }
+                Note::Loaded(u, t) => {
+                    let i = units[u].step;
+                    let merged = match tables[i].take() {
+                        Some(mut m) => {
+                            m.rows += t.rows;
+                            m.elapsed = m.elapsed.max(t.elapsed);
+                            m
+                        }
+                        None => TableReport {
+                            bytes: plan.steps[i].bytes,
+                            ..t
+                        },
+                    };
+                    remaining[i] -= 1;
+                    if remaining[i] == 0 {
+                        observer(Event::TableLoaded {
+                            step: i,
+                            rows: merged.rows,
+                            elapsed: merged.elapsed,
+                        });
+                    }
+                    tables[i] = Some(merged);
                 }
             }
         }
@@ -375,9 +472,11 @@ fn load_all(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn worker(
     config: &Config,
     plan: &Plan,
+    units: &[Unit],
     run: &Run,
     queue: &Mutex<Queue>,
     wake: &Condvar,
@@ -395,7 +494,7 @@ fn worker(
         Err(e) => return fail(server_error(e, "opening a load connection")),
     };
     loop {
-        let step = {
+        let unit = {
             let Ok(mut q) = queue.lock() else { return };
             loop {
                 if q.failed.is_some() || q.pending.is_empty() {
@@ -404,7 +503,7 @@ fn worker(
                 let ready = q
                     .pending
                     .iter()
-                    .position(|&i| waits[i].iter().all(|&p| q.done[p]));
+                    .position(|&u| waits[units[u].step].iter().all(|&p| q.remaining[p] == 0));
                 if let Some(at) = ready {
                     q.running += 1;
                     break Some(q.pending.remove(at));
@@ -424,15 +523,15 @@ fn worker(
                 };
             }
         };
-        let Some(i) = step else { return };
-        let _ = send.send(Note::Started(i));
-        let result = load_one(&mut client, plan, run, i, &send);
+        let Some(u) = unit else { return };
+        let _ = send.send(Note::Started(u));
+        let result = load_one(&mut client, plan, units, run, u, &send);
         let Ok(mut q) = queue.lock() else { return };
         q.running -= 1;
         match result {
             Ok(t) => {
-                q.done[i] = true;
-                let _ = send.send(Note::Loaded(i, t));
+                q.remaining[units[u].step] -= 1;
+                let _ = send.send(Note::Loaded(u, t));
             }
             Err(e) => {
                 q.failed.get_or_insert(e);
@@ -443,28 +542,29 @@ fn worker(
     }
 }
 
-/// One file in one transaction, committed with its journal entry.
+/// One unit in one transaction, committed with its journal entry.
 fn load_one(
     client: &mut Client,
     plan: &Plan,
+    units: &[Unit],
     run: &Run,
-    i: usize,
+    u: usize,
     send: &mpsc::Sender<Note>,
 ) -> Result<TableReport, Error> {
-    let step = &plan.steps[i];
+    let unit = &units[u];
+    let step = &plan.steps[unit.step];
     let during = format!("loading {}", step.file.path.display());
     let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
     let target = step.table.name.to_string();
     let table = load::load_step(
         &mut tx,
         plan,
-        i,
-        &mut |sent| {
-            let _ = send.send(Note::Progress(i, sent));
+        unit.step,
+        unit.part,
+        &mut |n| {
+            let _ = send.send(Note::Progress(u, n));
         },
-        Some(&mut |tx| {
-            journal::loaded(tx, &run.id, run.table_seq(plan, i), &target, &step.file.rel)
-        }),
+        Some(&mut |tx| journal::loaded(tx, &run.id, run.table_seq(plan, u), &target, &unit.name)),
     )?;
     tx.commit().map_err(|e| server_error(e, &during))?;
     Ok(table)

@@ -168,12 +168,15 @@ impl Scanner {
                 self.marker = 0;
                 self.in_quote = !self.in_quote;
             }
+            // The server counts a quoted line end only when it is the file's
+            // style, and takes any style but `\n` for `\r`, including before the
+            // first line end has fixed it (copyfromparse.c, CopyReadLineText).
             b'\n' if self.in_quote => {
                 self.content = true;
                 if self.eol != Some(Eol::Cr) {
                     self.user_line += 1;
                 }
-                if matches!(self.eol, None | Some(Eol::Nl)) {
+                if self.eol == Some(Eol::Nl) {
                     self.pg_line += 1;
                 }
             }
@@ -182,7 +185,7 @@ impl Scanner {
                 if self.eol == Some(Eol::Cr) {
                     self.user_line += 1;
                 }
-                if matches!(self.eol, Some(Eol::Cr) | Some(Eol::CrNl)) {
+                if self.eol != Some(Eol::Nl) {
                     self.pg_line += 1;
                 }
             }
@@ -309,6 +312,14 @@ mod tests {
             None,
             "at the very end the row count decides"
         );
+    }
+
+    #[test]
+    fn quoted_line_ends_before_the_style_is_known_count_as_the_server_counts_them() {
+        // A first record with a quoted \n: the server has not seen a line end
+        // yet, compares with \r, and does not count it (an editor does).
+        assert_eq!(lines(b"\"a\nb\"\n1\n"), [(1, 1, 1), (2, 2, 3)]);
+        assert_eq!(lines(b"\"a\rb\"\n1\n"), [(1, 2, 1), (3, 3, 2)]);
     }
 
     #[test]

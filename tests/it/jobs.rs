@@ -256,3 +256,46 @@ fn resume_alone_runs_as_a_parallel_load() {
     assert_eq!(keys(&s.db), before);
     journal_gone(&s);
 }
+
+#[test]
+fn big_files_are_shared_between_connections_and_undone_part_by_part() {
+    // --batch-size 64 cuts files above 128 bytes into parts of about 128 bytes,
+    // each in its own transaction.
+    let mut body = String::from("id,note\n");
+    for i in 1..=300 {
+        if i % 9 == 0 {
+            body.push_str(&format!("{i},\"multi\nline\"\n"));
+        } else {
+            body.push_str(&format!("{i},n{i}\n"));
+        }
+    }
+    let s = Scenario::new(
+        "jobs_parts",
+        "CREATE TABLE t (id int PRIMARY KEY, note text);",
+        &[("t.csv", &body)],
+    );
+    let (k, i) = (keys(&s.db), indexes(&s.db));
+    s.run(&["-j", "2", "--batch-size", "64", "--strategy", "revalidate"])
+        .ok()
+        .stdout_has("loaded 300 rows");
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 300);
+    assert_eq!(s.db.query_i64("SELECT sum(id) FROM t"), 300 * 301 / 2);
+    assert_eq!(
+        s.db.query_strings("SELECT note FROM t WHERE id = 18"),
+        ["multi\nline"]
+    );
+    assert_eq!((keys(&s.db), indexes(&s.db)), (k, i));
+
+    // A bad value in a later part: its line, and every part's rows out again.
+    s.db.exec("TRUNCATE t");
+    body.push_str("301,ok\nbad,x\n");
+    std::fs::write(s.path().join("t.csv"), &body).unwrap();
+    let lines = body.lines().count();
+    s.run(&["-j", "2", "--batch-size", "64", "--strategy", "keep"])
+        .fails(3)
+        .stderr_has(&format!(
+            "t.csv:{lines}: ERROR:  invalid input syntax for type integer: \"bad\""
+        ));
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+    journal_gone(&s);
+}
