@@ -16,7 +16,7 @@ use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
 /// How much of a file is read and sent at a time.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, HEADER true)`.
 pub fn statement(table: &QualName, columns: &[String]) -> String {
