@@ -104,6 +104,13 @@ pub enum ErrorKind {
         error: Box<Error>,
         cleanup: Box<Error>,
     },
+    /// A statement waited too long for a lock (or ran too long), with the
+    /// sessions that held locks on the load's tables.
+    #[error("{error}{}", blockers_text(blockers))]
+    Blocked {
+        error: Box<Error>,
+        blockers: Vec<String>,
+    },
     /// The plan cannot run as made.
     #[error("{message}")]
     Plan { message: String },
@@ -140,6 +147,19 @@ fn similar(candidates: &[String]) -> String {
     } else {
         format!("\nHINT:  Similar tables: {}.", candidates.join(", "))
     }
+}
+
+fn blockers_text(blockers: &[String]) -> String {
+    if blockers.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nDETAIL:  Sessions holding locks on the tables of the load:");
+    for b in blockers {
+        out.push_str("\n  ");
+        out.push_str(b);
+    }
+    out.push_str("\nHINT:  End those transactions, or give fkload more time (--lock-timeout).");
+    out
 }
 
 fn during_text(during: &str) -> String {

@@ -67,6 +67,57 @@ pub fn run(
     plan: &Plan,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
+    run_tx(client, plan, observer)
+}
+
+/// SQLSTATEs of a lock wait that ran out (`lock_timeout`) and of a cancelled
+/// statement (`statement_timeout`, or a cancel request).
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+const QUERY_CANCELED: &str = "57014";
+
+/// Who holds locks on the load's tables: asked after the failed transaction
+/// has rolled back, so the answer names the sessions fkload waited for.
+const HOLDERS: &str = "
+SELECT format('pid %s (%s, %s, transaction open for %s): %s',
+              a.pid, coalesce(a.usename::text, '?'), coalesce(a.state, '?'),
+              coalesce(date_trunc('second', now() - a.xact_start)::text, '?'),
+              left(coalesce(a.query, ''), 200))
+  FROM pg_stat_activity a
+ WHERE a.pid IN (SELECT l.pid FROM pg_locks l
+                  WHERE l.granted AND l.relation = ANY($1) AND l.pid <> pg_backend_pid())
+ ORDER BY a.pid";
+
+/// Adds the sessions that hold locks on the load's tables to an error that a
+/// lock wait or a timeout caused; other errors come back as they are. Ask on a
+/// fresh connection: the load's own may be out of step after a COPY that
+/// failed as it started.
+pub fn explain_wait(client: &mut Client, plan: &Plan, e: Error) -> Error {
+    let code = match e.kind() {
+        ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.code.clone(),
+        _ => return e,
+    };
+    if code != LOCK_NOT_AVAILABLE && code != QUERY_CANCELED {
+        return e;
+    }
+    let mut tables: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+    for k in &plan.keys {
+        tables.extend([k.key.table, k.key.ref_table]);
+    }
+    let blockers = client
+        .query(HOLDERS, &[&tables])
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default();
+    Error::new(ErrorKind::Blocked {
+        error: Box::new(e),
+        blockers,
+    })
+}
+
+fn run_tx(
+    client: &mut Client,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Report, Error> {
     let started = Instant::now();
     let mut tx = client
         .transaction()

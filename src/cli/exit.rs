@@ -16,7 +16,7 @@ pub const SQL: i32 = 3;
 /// The exit code for an error.
 pub fn for_error(e: &Error) -> i32 {
     match e.kind() {
-        ErrorKind::Cleanup { error, .. } => for_error(error),
+        ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => for_error(error),
         ErrorKind::Connect { .. }
         | ErrorKind::ConnectionLost { .. }
         | ErrorKind::Settings { .. } => CONNECTION,

@@ -72,6 +72,16 @@ pub struct Args {
     #[arg(long = "truncate")]
     pub truncate: bool,
 
+    /// Give up waiting for a lock after this long (as PostgreSQL's lock_timeout:
+    /// 500ms, 5s, 2min; 0 waits forever), and name the sessions holding it
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub lock_timeout: String,
+
+    /// Cancel any statement that runs longer than this (statement_timeout;
+    /// 0, the default, never)
+    #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    pub statement_timeout: String,
+
     /// Finish a parallel load that did not finish (killed, server lost): load the
     /// files it had not committed, then put back every key and index
     #[arg(long = "resume")]
@@ -106,6 +116,20 @@ pub fn parse() -> Result<Args, i32> {
             exit::OK
         }
     })
+}
+
+/// A PostgreSQL duration as the settings take it: a number and an optional unit
+/// (us, ms, s, min, h, d; milliseconds without one).
+fn parse_duration(s: &str) -> Result<String, String> {
+    let digits = s.chars().take_while(char::is_ascii_digit).count();
+    let unit = &s[digits..];
+    if digits > 0 && ["", "us", "ms", "s", "min", "h", "d"].contains(&unit) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "not a duration: {s:?} (use e.g. 500ms, 5s, 2min, or 0)"
+        ))
+    }
 }
 
 /// `64M`, `512k`, `1G` or plain bytes (powers of 1024).
@@ -176,13 +200,32 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
+    // Ctrl-C during a one-transaction load cancels the running statement on the
+    // server, which rolls everything back and reports it; a second Ctrl-C
+    // exits at once (the server rolls back when the connection goes). A
+    // parallel load keeps the default: the process ends, and --resume finishes.
+    if plan.jobs == 1 {
+        let token = client.cancel_token();
+        let pressed = std::sync::atomic::AtomicBool::new(false);
+        let _ = ctrlc::set_handler(move || {
+            if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(exit::SQL);
+            }
+            eprintln!("fkload: cancelling: the load rolls back");
+            let _ = token.cancel_query(postgres::NoTls);
+        });
+    }
     let result = if plan.jobs > 1 {
         fkload::load_parallel(&mut client, &config, &plan, args.resume, &mut observer)
     } else {
         fkload::load(&mut client, &plan, &mut observer)
     };
     progress.finish();
-    let report = result?;
+    // A lock wait that ran out: name who holds the locks (on a new connection).
+    let report = result.map_err(|e| match config.connect(postgres::NoTls) {
+        Ok(mut fresh) => fkload::load::explain_wait(&mut fresh, &plan, e),
+        Err(_) => e,
+    })?;
     for w in &report.warnings {
         eprintln!("fkload: WARNING:  {w}");
     }
@@ -211,8 +254,8 @@ fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
     }
     // The config comes back too: parallel loads open more connections with it
     // (the password a prompt gave included).
-    match info.to_config().connect(postgres::NoTls) {
-        Ok(c) => Ok((c, info.to_config())),
+    match session_config(&info, args).connect(postgres::NoTls) {
+        Ok(c) => Ok((c, session_config(&info, args))),
         Err(e)
             if !args.no_password
                 && !info.has_password()
@@ -220,14 +263,28 @@ fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
                 && std::io::stdin().is_terminal() =>
         {
             info.set_password(prompt(&info)?);
-            let client = info
-                .to_config()
+            let client = session_config(&info, args)
                 .connect(postgres::NoTls)
                 .map_err(|e| connect_error(&info, &e))?;
-            Ok((client, info.to_config()))
+            Ok((client, session_config(&info, args)))
         }
         Err(e) => Err(connect_error(&info, &e)),
     }
+}
+
+/// The connection settings plus the session's timeouts, for every connection
+/// the load opens (the options keep what PGOPTIONS or `options=` said).
+fn session_config(info: &ConnInfo, args: &Args) -> postgres::Config {
+    let mut config = info.to_config();
+    let mut options = config.get_options().unwrap_or_default().to_string();
+    for (name, value) in [
+        ("lock_timeout", &args.lock_timeout),
+        ("statement_timeout", &args.statement_timeout),
+    ] {
+        options.push_str(&format!(" -c {name}={value}"));
+    }
+    config.options(options.trim());
+    config
 }
 
 fn prompt(info: &ConnInfo) -> Result<String, Error> {

@@ -28,7 +28,11 @@ fn round_trip(name: &str, args: &[&str]) {
     // some extensions a dataset's schema creates.
     let needed: Vec<String> = facts["extensions"]
         .as_array()
-        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     for ext in &needed {
         let n = db.query_i64(&format!(

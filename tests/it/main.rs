@@ -16,3 +16,4 @@ mod partitions;
 mod review;
 mod strategy;
 mod support;
+mod timeouts;
