@@ -189,6 +189,16 @@ pub enum HeaderProblem {
 /// [`HeaderProblem::Bad`] with a message in PostgreSQL's style when the header is
 /// missing, malformed, has an empty name or repeats a name.
 pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
+    let mut input = std::io::BufReader::new(input);
+    // The csv reader skips blank lines; COPY's HEADER skips the first line,
+    // blank or not, and would read the real header as data.
+    let start = std::io::BufRead::fill_buf(&mut input).map_err(HeaderProblem::Io)?;
+    let start = start.strip_prefix(BOM.as_bytes()).unwrap_or(start);
+    if start.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
+        return Err(HeaderProblem::Bad(
+            "the first line is empty: the header row must be the file's first line".into(),
+        ));
+    }
     let mut reader = csv_reader(input);
     let mut record = csv::ByteRecord::new();
     let got = reader
@@ -202,6 +212,7 @@ pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
             "file is empty: a header row naming the columns is required".into(),
         ));
     }
+
     let mut columns: Vec<String> = Vec::with_capacity(record.len());
     for (i, field) in record.iter().enumerate() {
         let name = std::str::from_utf8(field)
@@ -392,6 +403,8 @@ mod tests {
     #[test]
     fn header_errors() {
         assert!(header("").unwrap_err().contains("empty"));
+        assert!(header("\nid\n1\n").unwrap_err().contains("first line is empty"));
+        assert!(header("\r\nid\r\n").unwrap_err().contains("first line is empty"));
         assert!(header("a,,b\n").unwrap_err().contains("column name 2"));
         assert!(
             header("a,b,a\n")

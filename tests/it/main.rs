@@ -6,6 +6,7 @@ mod util;
 
 mod batches;
 mod cli;
+mod corpus;
 mod cycles;
 mod datasets;
 mod errors;
