@@ -583,6 +583,26 @@ pub fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<V
         .collect())
 }
 
+/// Which of `schemas` this role may create objects in (re-creating an index
+/// needs it, owning the table is not enough).
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn creatable_schemas(
+    client: &mut impl GenericClient,
+    schemas: &[String],
+) -> Result<Vec<String>, Error> {
+    Ok(query(
+        client,
+        "SELECT s FROM unnest($1::text[]) AS s WHERE has_schema_privilege(s, 'CREATE')",
+        &[&schemas],
+        "reading the catalog",
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
 /// Which of `tables` hold no rows (not even in partitions or inheritance
 /// children: a plain `SELECT` reads them all).
 ///

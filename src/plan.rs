@@ -487,11 +487,22 @@ fn rebuildable_indexes(
     catalog: &Catalog,
     plan: &Plan,
 ) -> Result<Vec<PlannedIndex>, Error> {
+    // An index comes back only where this role may create it (PostgreSQL 15
+    // revokes CREATE on public from everyone but its owner).
+    let mut schemas: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| s.table.name.schema.clone())
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    let creatable = catalog::creatable_schemas(client, &schemas)?;
     let candidates: Vec<&Table> = plan
         .steps
         .iter()
         .map(|s| &s.table)
         .filter(|t| !t.partitioned && t.ancestors.is_empty())
+        .filter(|t| creatable.contains(&t.name.schema))
         .collect();
     // Truncated tables are empty by the time their indexes would be dropped.
     let oids: Vec<u32> = if plan.truncate == Truncate::No {

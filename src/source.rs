@@ -403,8 +403,16 @@ mod tests {
     #[test]
     fn header_errors() {
         assert!(header("").unwrap_err().contains("empty"));
-        assert!(header("\nid\n1\n").unwrap_err().contains("first line is empty"));
-        assert!(header("\r\nid\r\n").unwrap_err().contains("first line is empty"));
+        assert!(
+            header("\nid\n1\n")
+                .unwrap_err()
+                .contains("first line is empty")
+        );
+        assert!(
+            header("\r\nid\r\n")
+                .unwrap_err()
+                .contains("first line is empty")
+        );
         assert!(header("a,,b\n").unwrap_err().contains("column name 2"));
         assert!(
             header("a,b,a\n")

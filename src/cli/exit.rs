@@ -16,6 +16,15 @@ pub const SQL: i32 = 3;
 /// The exit code for an error.
 pub fn for_error(e: &Error) -> i32 {
     match e.kind() {
+        // The server ending the session (terminated backend, shutdown, crash)
+        // reports it as a FATAL error: that is a lost connection.
+        ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. }
+            if matches!(db.severity.as_str(), "FATAL" | "PANIC")
+                || db.code.starts_with("57P")
+                || db.code.starts_with("08") =>
+        {
+            CONNECTION
+        }
         ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => for_error(error),
         ErrorKind::Connect { .. }
         | ErrorKind::ConnectionLost { .. }

@@ -10,6 +10,7 @@ mod corpus;
 mod cycles;
 mod datasets;
 mod errors;
+mod faults;
 mod jobs;
 mod load;
 mod names;
