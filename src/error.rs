@@ -63,7 +63,7 @@ pub enum ErrorKind {
     },
     /// An earlier parallel load was interrupted and left keys or indexes dropped.
     #[error(
-        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.\nHINT:  Rerun with --resume to load the rest and put everything back."
+        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.\nHINT:  Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
     )]
     Interrupted { run: String, dropped: i64 },
     /// A file name matches no table.

@@ -103,6 +103,15 @@ pub fn load_parallel(
     parallel::run(client, config, plan, plan.jobs, resume, observer)
 }
 
+/// Repairs what an interrupted parallel load left in the database (see
+/// [`parallel::repair`]); `None` when there was nothing to repair.
+///
+/// # Errors
+/// See [`parallel::repair`].
+pub fn repair(client: &mut postgres::Client) -> Result<Option<String>, Error> {
+    parallel::repair(client)
+}
+
 /// Plans and loads `dir` in one call.
 ///
 /// # Errors

@@ -232,6 +232,43 @@ fn run_locked(
     Ok(report)
 }
 
+/// Repairs what an interrupted parallel load left: takes out the rows it
+/// committed (children first, its keys out of the way) and puts back every key
+/// and index it dropped, from the statements in its journal; then removes the
+/// journal. Returns the run's id, or `None` when there was nothing to repair.
+///
+/// # Errors
+/// As [`run`]: journal, lock and server errors.
+pub fn repair(client: &mut Client) -> Result<Option<String>, Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('fkload.journal') IS NOT NULL", &[])
+        .map_err(|e| server_error(e, "reading the journal"))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let result = repair_locked(client);
+    journal::unlock(client);
+    result
+}
+
+fn repair_locked(client: &mut Client) -> Result<Option<String>, Error> {
+    let Some(prior) = journal::open(client, true)? else {
+        // A run killed right after creating the journal left it empty.
+        journal::close(client, "")?;
+        return Ok(None);
+    };
+    let run = Run {
+        id: prior.run.clone(),
+        base: 0,
+    };
+    unrestore_keys(client, &run)?;
+    undo_loads(client, &run)?;
+    restore_prior(client, &prior)?;
+    journal::close(client, &run.id)?;
+    Ok(Some(prior.run))
+}
+
 /// Puts back what an interrupted run left dropped, from the statements its
 /// journal holds; each in its own transaction with its journal entry.
 fn restore_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(), Error> {

@@ -19,11 +19,20 @@ use fkload::{Error, ErrorKind, Event, Options, StrategyChoice};
 /// DIR (with a header row naming the columns) is loaded into that table, parents
 /// before children, in one transaction: all or nothing.
 #[derive(Debug, Parser)]
-#[command(name = "fkload", version, disable_help_flag = true)]
+#[command(
+    name = "fkload",
+    version,
+    disable_help_flag = true,
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = false
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The data directory.
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    #[arg(value_name = "DIR", required = true)]
+    pub dir: Option<PathBuf>,
 
     /// Database name, or a postgres:// URI or "key=value" connection string
     /// [default: $DATABASE_URL, then $PGDATABASE, then the user name]
@@ -151,6 +160,15 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size out of range: {s:?}"))
 }
 
+/// What else fkload does besides loading.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Undo what an interrupted parallel load (-j) left: take out the rows it
+    /// committed and put back every key and index it dropped (a load also does
+    /// this first, unless --resume finishes the interrupted load instead)
+    Repair,
+}
+
 /// `--strategy`'s values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StrategyArg {
@@ -182,6 +200,28 @@ pub fn run(args: &Args) -> i32 {
 
 fn run_inner(args: &Args) -> Result<(), Error> {
     let (mut client, config) = connect(args)?;
+    if let Some(Command::Repair) = args.command {
+        match fkload::repair(&mut client)? {
+            Some(run) => println!(
+                "repaired run {run}: its rows are out, every key and index it dropped is back"
+            ),
+            None => println!("nothing to repair"),
+        }
+        return Ok(());
+    }
+    let Some(dir) = &args.dir else {
+        return Ok(());
+    };
+    // A journal left by a killed parallel load is repaired first, unless this
+    // run finishes it (--resume).
+    if !args.resume
+        && !args.list
+        && let Some(run) = fkload::repair(&mut client)?
+    {
+        eprintln!(
+            "fkload: WARNING:  an earlier parallel load (run {run}) did not finish; its rows were taken out and its keys and indexes put back"
+        );
+    }
     let options = Options {
         strategy: args.strategy.into(),
         batch_bytes: args.batch_size,
@@ -193,7 +233,7 @@ fn run_inner(args: &Args) -> Result<(), Error> {
         },
         truncate: args.truncate,
     };
-    let plan = fkload::plan_with(&mut client, &args.dir, &options)?;
+    let plan = fkload::plan_with(&mut client, dir, &options)?;
     if args.list {
         print!("{}", plan.describe());
         return Ok(());

@@ -98,22 +98,27 @@ fn failed_parallel_load_takes_its_rows_out_and_puts_keys_back() {
 }
 
 #[test]
-fn an_interrupted_run_is_reported_before_anything_is_dropped() {
+fn a_journal_with_no_dropped_objects_is_repaired_before_the_next_load() {
+    // A killed run that had committed a table of rows but dropped nothing.
     let s = Scenario::new(
-        "jobs_interrupted",
+        "jobs_leftover_journal",
         "CREATE TABLE t (id int PRIMARY KEY);
          CREATE SCHEMA fkload;
          CREATE TABLE fkload.journal (run text, seq int, kind text, target text, name text,
              restore text, txid bigint, state text, at timestamptz DEFAULT now(),
              PRIMARY KEY (run, seq));
-         INSERT INTO fkload.journal (run, seq, kind, target, name, restore, state)
-         VALUES ('123-4', 1, 'key', 'public.x', 'x_fkey', 'ALTER TABLE ...', 'dropped');",
+         BEGIN;
+         INSERT INTO t VALUES (7);
+         INSERT INTO fkload.journal (run, seq, kind, target, name, txid, state)
+         VALUES ('123-4', 1, 'table', '\"public\".\"t\"', 't.csv', txid_current(), 'loaded');
+         COMMIT;",
         &[("t.csv", "id\n1\n")],
     );
-    s.run(&["-j", "2"]).fails(1).stderr_has(
-        "an earlier parallel load (run 123-4) did not finish; it left 1 keys or indexes dropped",
-    );
-    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+    s.run(&[])
+        .ok()
+        .stderr_has("an earlier parallel load (run 123-4) did not finish; its rows were taken out");
+    assert_eq!(s.db.query_strings("SELECT id::text FROM t"), ["1"]);
+    journal_gone(&s);
 }
 
 /// A database as a killed `-j` run leaves it: the key orders -> customer
@@ -164,9 +169,6 @@ fn interrupted(label: &str, customers: &str) -> (Scenario, Vec<String>) {
 #[test]
 fn resume_loads_the_rest_and_puts_the_dropped_key_back() {
     let (s, original) = interrupted("resume_ok", "id,email\n1,a@x\n2,b@x\n");
-    s.run(&["-j", "2"])
-        .fails(1)
-        .stderr_has("an earlier parallel load (run 100-1) did not finish");
     let out = s.run(&["-j", "2", "--resume"]).ok();
     assert!(
         out.stderr.contains("orders.csv was not loaded again"),
@@ -297,5 +299,39 @@ fn big_files_are_shared_between_connections_and_undone_part_by_part() {
             "t.csv:{lines}: ERROR:  invalid input syntax for type integer: \"bad\""
         ));
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
+    journal_gone(&s);
+}
+
+#[test]
+fn repair_takes_the_interrupted_runs_rows_out_and_puts_its_key_back() {
+    let (s, original) = interrupted("repair", "id,email\n1,a@x\n2,b@x\n");
+    let out = crate::support::output(
+        crate::support::command()
+            .args(["-d", &s.db.url, "repair"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("repaired run 100-1"), "{}", out.stdout);
+    assert_eq!(keys(&s.db), original);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 0);
+    journal_gone(&s);
+    let out = crate::support::output(
+        crate::support::command()
+            .args(["-d", &s.db.url, "repair"])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.stdout.contains("nothing to repair"), "{}", out.stdout);
+}
+
+#[test]
+fn the_next_load_repairs_an_interrupted_run_first() {
+    let (s, original) = interrupted("auto_repair", "id,email\n1,a@x\n2,b@x\n");
+    s.run(&[])
+        .ok()
+        .stderr_has("an earlier parallel load (run 100-1) did not finish");
+    assert_eq!(keys(&s.db), original);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 2);
     journal_gone(&s);
 }
