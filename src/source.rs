@@ -386,6 +386,44 @@ mod tests {
         })
     }
 
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any bytes at all: an answer, never a panic.
+            #[test]
+            fn header_parser_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse_header(bytes.as_slice());
+            }
+
+            /// Names written as CSV writes them (quoted, quotes doubled) read back.
+            #[test]
+            fn quoted_names_read_back(names in proptest::collection::btree_set("[^\\x00]{1,20}", 1..8)) {
+                let names: Vec<String> = names.into_iter().collect();
+                let line: Vec<String> = names.iter().map(|n| format!("\"{}\"", n.replace('"', "\"\""))).collect();
+                let text = format!("{}\n1\n", line.join(","));
+                let parsed = parse_header(text.as_bytes()).map_err(|e| format!("{e:?}"));
+                // A first name starting with the BOM character loses it, as COPY's
+                // reader of a UTF-8 file would.
+                prop_assume!(!names[0].starts_with('\u{feff}'));
+                prop_assert_eq!(parsed, Ok(names));
+            }
+
+            /// Every reading of a file name joins back to the name.
+            #[test]
+            fn readings_join_back(stem in "[^/\\x00]{1,40}") {
+                let readings = FileName::Bare { stem: stem.clone() }.readings();
+                prop_assert_eq!(&readings[0], &(None, stem.clone()));
+                for (schema, table) in &readings[1..] {
+                    let schema = schema.as_ref().unwrap();
+                    prop_assert_eq!(format!("{schema}.{table}"), stem.clone());
+                    prop_assert!(!schema.is_empty() && !table.is_empty());
+                }
+            }
+        }
+    }
+
     #[test]
     fn header_plain_quoted_and_bom() {
         assert_eq!(header("a,b,c\n1,2,3\n").unwrap(), ["a", "b", "c"]);

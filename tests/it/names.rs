@@ -67,3 +67,80 @@ fn cycle_of_keys_with_hostile_names_is_restored_exactly() {
     s.run(&[]).ok();
     assert_eq!(keys(&s.db), before);
 }
+
+mod generated {
+    //! Property test: schemas, tables, columns and constraints named with quotes,
+    //! backslashes, semicolons, spaces, dots, capitals, unicode, up to the
+    //! 63-byte limit, load and come back exactly; no SQL runs from a name.
+
+    use proptest::prelude::*;
+
+    use crate::support::{Scenario, keys};
+    use fkload::sql::ident;
+
+    /// A name PostgreSQL keeps as it is: 1 to 63 bytes, no NUL, and (as it
+    /// becomes a file or folder name) no '/'.
+    fn name() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\''),
+                Just('\\'),
+                Just(';'),
+                Just(' '),
+                Just('.'),
+                Just('-'),
+                Just('é'),
+                Just('Ж'),
+                Just('😀'),
+                proptest::char::range('a', 'z'),
+                proptest::char::range('A', 'Z'),
+            ],
+            1..40,
+        )
+        .prop_map(|chars| {
+            let mut s: String = chars.into_iter().collect();
+            while s.len() > 63 {
+                s.pop();
+            }
+            s
+        })
+        .prop_filter("not . or ..", |s| s != "." && s != "..")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+        #[test]
+        fn hostile_names_load_and_keys_come_back(
+            schema in name(), parent in name(), child in name(), col in name(), key in name()
+        ) {
+            prop_assume!(parent != child);
+            let (s_, p_, c_, k_) = (ident(&schema), ident(&parent), ident(&child), ident(&key));
+            let col_ = ident(&col);
+            let sql = format!(
+                "CREATE SCHEMA {s_};
+                 CREATE TABLE {s_}.{p_} ({col_} int PRIMARY KEY, other int NOT NULL);
+                 CREATE TABLE {s_}.{c_} ({col_} int NOT NULL CONSTRAINT {k_} REFERENCES {s_}.{p_});
+                 CREATE UNIQUE INDEX ON {s_}.{c_} ({col_});
+                 ALTER TABLE {s_}.{p_} ADD FOREIGN KEY (other) REFERENCES {s_}.{c_} ({col_}) DEFERRABLE;"
+            );
+            // The header names the column as CSV writes it: quoted, quotes doubled.
+            let header = format!("\"{}\"", col.replace('"', "\"\""));
+            let sc = Scenario::new(
+                "generated_names",
+                &sql,
+                &[
+                    (&format!("{schema}/{parent}.csv"), &format!("{header},other\n1,1\n2,2\n")),
+                    (&format!("{schema}/{child}.csv"), &format!("{header}\n1\n2\n")),
+                ],
+            );
+            let before = keys(&sc.db);
+            for strategy in ["keep", "revalidate"] {
+                sc.db.exec(&format!("TRUNCATE {s_}.{p_}, {s_}.{c_}"));
+                sc.run(&["--strategy", strategy]).ok();
+                prop_assert_eq!(sc.db.query_i64(&format!("SELECT count(*) FROM {s_}.{c_}")), 2);
+                prop_assert_eq!(keys(&sc.db), before.clone());
+            }
+        }
+    }
+}
