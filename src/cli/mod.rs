@@ -23,6 +23,7 @@ use fkload::{Error, ErrorKind, Event, Options, StrategyChoice};
     name = "fkload",
     version,
     disable_help_flag = true,
+    disable_help_subcommand = true,
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]
