@@ -236,3 +236,47 @@ fn fifty_killed_parallel_loads_lose_no_key() {
         }
     }
 }
+
+#[test]
+fn server_restart_mid_load_exits_2_and_leaves_nothing() {
+    let Some(server) = crate::util::pg::PrivateServer::boot() else {
+        eprintln!("skipped: FKLOAD_TEST_DATABASE_URL points at a server the tests may not restart");
+        return;
+    };
+    let template = scenario("restart_files");
+    for (n, mode) in ["fast", "immediate"].into_iter().enumerate() {
+        let db = format!("restart_{n}");
+        server.exec("postgres", &format!("CREATE DATABASE {db}"));
+        server.exec(&db, SCHEMA);
+        let url = server.url(&db);
+        let child = command()
+            .arg("-d")
+            .arg(&url)
+            .args(["--strategy", "keep"])
+            .arg(template.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        server.restart(mode);
+        let out = output(child.wait_with_output().unwrap());
+        assert_eq!(out.code, 2, "{mode}: {}", out.stderr);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        for t in ["store", "staff", "visit"] {
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(n, 0, "{mode}: {t}");
+        }
+        let keys: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(keys, 3, "{mode}: every key still there");
+    }
+}

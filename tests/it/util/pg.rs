@@ -209,6 +209,9 @@ struct Server {
 enum Target {
     Booted {
         port: u16,
+        bindir: PathBuf,
+        datadir: PathBuf,
+        as_root: bool,
         /// Held only so that its stdin, the watchdog's pipe, stays open until
         /// the process exits. `None` under FKLOAD_TEST_KEEP.
         _watchdog: Option<Child>,
@@ -235,6 +238,54 @@ impl Server {
             Target::Booted { .. } => self.url("postgres"),
             Target::External { url } => url.clone(),
         }
+    }
+}
+
+/// A server of one test's own, for tests that stop or restart it (the shared
+/// one serves every other test of the process). Cleaned up like the shared one.
+pub struct PrivateServer(Server);
+
+impl PrivateServer {
+    /// Boots it. Panics with the reason when it cannot (test code); with
+    /// `FKLOAD_TEST_DATABASE_URL` set there is nothing to boot: `None`.
+    pub fn boot() -> Option<PrivateServer> {
+        if env::var("FKLOAD_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+            return None;
+        }
+        Some(PrivateServer(boot().unwrap_or_else(|e| panic!("{e}"))))
+    }
+
+    pub fn url(&self, dbname: &str) -> String {
+        self.0.url(dbname)
+    }
+
+    /// Runs SQL on its `postgres` database.
+    pub fn exec(&self, dbname: &str, sql: &str) {
+        connect(&self.url(dbname))
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("test harness: {}", describe(&e, sql)));
+    }
+
+    /// `pg_ctl restart -m MODE` (fast or immediate), waiting until it is up.
+    pub fn restart(&self, mode: &str) {
+        let Target::Booted {
+            bindir,
+            datadir,
+            as_root,
+            ..
+        } = &self.0.target
+        else {
+            return;
+        };
+        run(pg_command(bindir, "pg_ctl", *as_root, datadir)
+            .arg("-D")
+            .arg(datadir)
+            // The log file, or the new postmaster would hold the pipes run()
+            // reads to their end.
+            .args(["-m", mode, "-w", "-t", "60", "-l"])
+            .arg(datadir.join("server.log"))
+            .arg("restart"))
+        .unwrap_or_else(|e| panic!("test harness: restart failed: {e}"));
     }
 }
 
@@ -335,6 +386,9 @@ fn boot() -> Result<Server, String> {
                 return Ok(Server {
                     target: Target::Booted {
                         port,
+                        bindir: bindir.clone(),
+                        datadir: datadir.clone(),
+                        as_root,
                         _watchdog: watchdog,
                     },
                     version_num,
