@@ -278,29 +278,42 @@ fn restore_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(),
             continue;
         }
         let during = format!("restoring \"{name}\" dropped by run {}", prior.run);
-        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
-        tx.batch_execute(script)
-            .map_err(|e| server_error(e, &during))?;
-        journal::mark(&mut tx, &prior.run, *seq, "restored")?;
-        tx.commit().map_err(|e| server_error(e, &during))?;
+        journaled(client, &prior.run, *seq, "restored", &during, |tx| {
+            tx.batch_execute(script)
+        })?;
     }
     Ok(())
+}
+
+/// Runs `work` and marks journal entry `seq` of `run` with `state`, in one
+/// transaction: the journal says what happened exactly when it happened.
+fn journaled(
+    client: &mut Client,
+    run: &str,
+    seq: i32,
+    state: &str,
+    during: &str,
+    work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>,
+) -> Result<(), Error> {
+    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
+    work(&mut tx).map_err(|e| server_error(e, during))?;
+    journal::mark(&mut tx, run, seq, state)?;
+    tx.commit().map_err(|e| server_error(e, during))
 }
 
 /// Drops again every key of the run that is back in place, and marks it dropped.
 fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
     for (seq, target, name) in journal::restored_keys(client, &run.id)? {
         let during = format!("dropping key \"{name}\" again");
-        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
         // `target` is the table as fkload wrote it (quoted); the journal is this
         // role's alone (journal::open checks).
-        tx.batch_execute(&format!(
+        let sql = format!(
             "ALTER TABLE {target} DROP CONSTRAINT {}",
             crate::sql::ident(&name)
-        ))
-        .map_err(|e| server_error(e, &during))?;
-        journal::mark(&mut tx, &run.id, seq, "dropped")?;
-        tx.commit().map_err(|e| server_error(e, &during))?;
+        );
+        journaled(client, &run.id, seq, "dropped", &during, |tx| {
+            tx.batch_execute(&sql)
+        })?;
     }
     Ok(())
 }
@@ -311,14 +324,10 @@ fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
 fn undo_loads(client: &mut Client, run: &Run) -> Result<(), Error> {
     for (seq, target, xid) in journal::loaded_tables(client, &run.id)? {
         let during = format!("taking the rows loaded into {target} out again");
-        let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
-        tx.execute(
-            &format!("DELETE FROM {target} WHERE xmin = $1::text::xid"),
-            &[&xid],
-        )
-        .map_err(|e| server_error(e, &during))?;
-        journal::mark(&mut tx, &run.id, seq, "undone")?;
-        tx.commit().map_err(|e| server_error(e, &during))?;
+        let sql = format!("DELETE FROM {target} WHERE xmin = $1::text::xid");
+        journaled(client, &run.id, seq, "undone", &during, |tx| {
+            tx.execute(&sql, &[&xid]).map(|_| ())
+        })?;
     }
     Ok(())
 }
