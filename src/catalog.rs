@@ -82,6 +82,9 @@ SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
 ///   where `SET CONSTRAINTS schema.name` would not reach it.
 /// - `pg_get_partition_constraintdef`: which rows a key declared on a partition
 ///   applies to, when the file loads the partitioned table.
+/// - `conenforced` (PostgreSQL 18; read through `to_jsonb` so that one query
+///   serves every version, older servers having no such column): a key
+///   declared `NOT ENFORCED` checks no row.
 /// - the equality operators the key compares with (`conpfeqop`), with their
 ///   input types, so the orphan search compares exactly as the key does.
 const FOREIGN_KEYS: &str = "
@@ -136,7 +139,8 @@ SELECT c.oid, c.conname::text, c.conrelid, c.confrelid, c.conindid,
        ARRAY(SELECT format_type(o.oprright, NULL)
                FROM unnest(c.conpfeqop) WITH ORDINALITY AS e(op, i)
                JOIN pg_operator o ON o.oid = e.op
-              ORDER BY e.i)
+              ORDER BY e.i),
+       coalesce((to_jsonb(c) ->> 'conenforced')::bool, true)
   FROM pg_constraint c
  WHERE c.contype = 'f'
    AND c.conparentid = 0
@@ -306,6 +310,10 @@ pub struct ForeignKey {
     pub eq_operators: Vec<String>,
     pub eq_left_types: Vec<String>,
     pub eq_right_types: Vec<String>,
+    /// False for a key declared `NOT ENFORCED` (PostgreSQL 18): it checks no
+    /// row, so it orders nothing, but it still depends on the referenced index
+    /// and still stops a `TRUNCATE` of the referenced table alone.
+    pub enforced: bool,
 }
 
 /// A key's copy on a partition (`conparentid <> 0`).
@@ -431,6 +439,7 @@ impl Catalog {
                 eq_operators: r.get(22),
                 eq_left_types: r.get(23),
                 eq_right_types: r.get(24),
+                enforced: r.get(25),
             })
             .collect();
         let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();

@@ -19,7 +19,7 @@ CREATE SCHEMA IF NOT EXISTS fkload;
 CREATE TABLE IF NOT EXISTS fkload.journal (
     run text NOT NULL,
     seq int NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('key', 'index', 'table')),
+    kind text NOT NULL CHECK (kind IN ('key', 'unenforced', 'index', 'table')),
     target text NOT NULL,
     name text NOT NULL,
     restore text,
@@ -78,7 +78,10 @@ pub struct Unfinished {
 /// The kind of a journal entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A key dropped; its restore script adds it back.
     Key,
+    /// A key set `NOT ENFORCED` (PostgreSQL 18); its restore script enforces it.
+    Unenforced,
     Index,
     Table,
 }
@@ -87,6 +90,7 @@ impl Kind {
     fn as_str(self) -> &'static str {
         match self {
             Kind::Key => "key",
+            Kind::Unenforced => "unenforced",
             Kind::Index => "index",
             Kind::Table => "table",
         }
@@ -169,7 +173,7 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
         match (kind.as_str(), state.as_str()) {
             ("table", "loaded") => left.loaded.push((seq, target, name)),
             ("index", "dropped") => indexes.push((seq, name, restore)),
-            ("key", "dropped") => keys.push((seq, name, restore)),
+            ("key" | "unenforced", "dropped") => keys.push((seq, name, restore)),
             _ => {}
         }
     }
@@ -284,25 +288,33 @@ pub fn unlock(client: &mut impl GenericClient) {
     let _ = client.batch_execute(UNLOCK);
 }
 
-/// Keys of `run` that are back in place: (seq, target, name). A failed run
-/// drops them again before taking its rows out, so that no key blocks the
-/// deletes or cascades them into other rows.
+/// Keys of `run` that are back in place: (seq, kind, target, name). A failed
+/// run sets them aside again before taking its rows out, so that no key blocks
+/// the deletes or cascades them into other rows.
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the read fails.
 pub fn restored_keys(
     client: &mut impl GenericClient,
     run: &str,
-) -> Result<Vec<(i32, String, String)>, Error> {
+) -> Result<Vec<(i32, Kind, String, String)>, Error> {
     Ok(client
         .query(
-            "SELECT seq, target, name FROM fkload.journal
-              WHERE run = $1 AND kind = 'key' AND state = 'restored' ORDER BY seq",
+            "SELECT seq, kind, target, name FROM fkload.journal
+              WHERE run = $1 AND kind IN ('key', 'unenforced') AND state = 'restored'
+              ORDER BY seq",
             &[&run],
         )
         .map_err(|e| server_error(e, "reading the journal"))?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| {
+            let kind = if r.get::<_, &str>(1) == "unenforced" {
+                Kind::Unenforced
+            } else {
+                Kind::Key
+            };
+            (r.get(0), kind, r.get(2), r.get(3))
+        })
         .collect())
 }
 

@@ -173,10 +173,10 @@ fn run_tx(
     }
 
     for (ki, k) in plan.keys.iter().enumerate() {
-        if let KeyAction::Drop { not_valid_first } = k.action {
+        if k.action.sets_aside() {
             observer(Event::RestoringKey { key: k });
-            restore_key(&mut tx, plan, ki, not_valid_first)?;
-            report.keys_restored += 1;
+            restore_key(&mut tx, plan, ki)?;
+            report.count_restored(k.action);
         }
     }
 
@@ -205,10 +205,14 @@ fn run_tx(
     Ok(report)
 }
 
-/// Drops the keys the plan drops, then the indexes it builds after the data.
+/// Drops (or unenforces) the keys the plan sets aside, then drops the indexes
+/// it builds after the data.
 pub(crate) fn drop_objects(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
     for k in plan.dropped() {
         exec(tx, &drop_key_sql(k), "dropping a key")?;
+    }
+    for k in plan.unenforced() {
+        exec(tx, &unenforce_key_sql(k), "setting a key NOT ENFORCED")?;
     }
     for i in &plan.indexes {
         exec(
@@ -223,6 +227,14 @@ pub(crate) fn drop_objects(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), 
 pub(crate) fn drop_key_sql(k: &PlannedKey) -> String {
     format!(
         "ALTER TABLE {} DROP CONSTRAINT {}",
+        k.table,
+        ident(&k.key.name)
+    )
+}
+
+pub(crate) fn unenforce_key_sql(k: &PlannedKey) -> String {
+    format!(
+        "ALTER TABLE {} ALTER CONSTRAINT {} NOT ENFORCED",
         k.table,
         ident(&k.key.name)
     )
@@ -347,17 +359,22 @@ pub(crate) fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<
     tx.batch_execute(sql).map_err(|e| server_error(e, during))
 }
 
-/// Adds a dropped key back exactly as it was: same name and definition (actions,
-/// MATCH type, deferrability), same validity, same comment.
-pub(crate) fn restore_key(
-    tx: &mut Transaction<'_>,
-    plan: &Plan,
-    ki: usize,
-    not_valid_first: bool,
-) -> Result<(), Error> {
+/// Puts a key set aside back exactly as it was: a dropped key with the same name
+/// and definition (actions, MATCH type, deferrability), validity and comment; an
+/// unenforced one enforced again (which validates it).
+pub(crate) fn restore_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> Result<(), Error> {
     let k = &plan.keys[ki];
-    let during = format!("adding back key \"{}\" on {}", k.key.name, k.table.human());
-    let sql = KeySql::new(k, not_valid_first);
+    let during = match k.action {
+        KeyAction::Unenforce => {
+            format!(
+                "enforcing key \"{}\" on {} again",
+                k.key.name,
+                k.table.human()
+            )
+        }
+        _ => format!("adding back key \"{}\" on {}", k.key.name, k.table.human()),
+    };
+    let sql = KeySql::new(k);
     // Without NOT VALID the ADD itself validates: its violations are listed too.
     if let Err(e) = tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}; {}", sql.add)) {
         let otherwise = sql_kind(&e, &during);
@@ -372,7 +389,7 @@ pub(crate) fn restore_key(
     if !k.key.validated {
         check_not_valid_key(tx, plan, ki)?;
     }
-    if !k.key.clones.is_empty() {
+    if !k.key.clones.is_empty() && matches!(k.action, KeyAction::Drop { .. }) {
         restore_clones(tx, k, &during)?;
     }
     if let Some(comment) = &sql.comment {
@@ -381,16 +398,32 @@ pub(crate) fn restore_key(
     exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
 }
 
-/// The statements that add a dropped key back exactly as it was.
+/// The statements that put a key set aside back exactly as it was.
 pub(crate) struct KeySql {
-    /// `ALTER TABLE ... ADD CONSTRAINT ...`, `NOT VALID` when validation follows.
+    /// `ALTER TABLE ... ADD CONSTRAINT ...`, `NOT VALID` when validation follows;
+    /// for an unenforced key, `ALTER TABLE ... ALTER CONSTRAINT ... ENFORCED`.
     pub add: String,
     pub validate: Option<String>,
     pub comment: Option<String>,
 }
 
 impl KeySql {
-    pub fn new(k: &PlannedKey, not_valid_first: bool) -> KeySql {
+    pub fn new(k: &PlannedKey) -> KeySql {
+        let not_valid_first = match k.action {
+            KeyAction::Drop { not_valid_first } => not_valid_first,
+            KeyAction::Unenforce => {
+                return KeySql {
+                    add: format!(
+                        "ALTER TABLE {} ALTER CONSTRAINT {} ENFORCED",
+                        k.table,
+                        ident(&k.key.name)
+                    ),
+                    validate: None,
+                    comment: None,
+                };
+            }
+            KeyAction::Keep | KeyAction::Defer => false,
+        };
         // pg_get_constraintdef already ends in NOT VALID for a key that was not
         // valid, and such a key is not validated.
         let split = k.key.validated && not_valid_first;

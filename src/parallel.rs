@@ -301,16 +301,29 @@ fn journaled(
     tx.commit().map_err(|e| server_error(e, during))
 }
 
-/// Drops again every key of the run that is back in place, and marks it dropped.
+/// Drops (or unenforces) again every key of the run that is back in place, and
+/// marks it dropped.
 fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
-    for (seq, target, name) in journal::restored_keys(client, &run.id)? {
-        let during = format!("dropping key \"{name}\" again");
+    for (seq, kind, target, name) in journal::restored_keys(client, &run.id)? {
         // `target` is the table as fkload wrote it (quoted); the journal is this
         // role's alone (journal::open checks).
-        let sql = format!(
-            "ALTER TABLE {target} DROP CONSTRAINT {}",
-            crate::sql::ident(&name)
-        );
+        let (sql, during) = if kind == Kind::Unenforced {
+            (
+                format!(
+                    "ALTER TABLE {target} ALTER CONSTRAINT {} NOT ENFORCED",
+                    crate::sql::ident(&name)
+                ),
+                format!("setting key \"{name}\" NOT ENFORCED again"),
+            )
+        } else {
+            (
+                format!(
+                    "ALTER TABLE {target} DROP CONSTRAINT {}",
+                    crate::sql::ident(&name)
+                ),
+                format!("dropping key \"{name}\" again"),
+            )
+        };
         journaled(client, &run.id, seq, "dropped", &during, |tx| {
             tx.batch_execute(&sql)
         })?;
@@ -369,14 +382,19 @@ fn drop_all(client: &mut Client, plan: &Plan, run: &Run) -> Result<(), Error> {
     let during = "dropping keys and indexes";
     let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
     for (ki, k) in plan.keys.iter().enumerate() {
-        if let KeyAction::Drop { not_valid_first } = k.action {
-            let script = KeySql::new(k, not_valid_first).script();
+        if k.action.sets_aside() {
+            let script = KeySql::new(k).script();
             let target = k.table.to_string();
+            let kind = if k.action == KeyAction::Unenforce {
+                Kind::Unenforced
+            } else {
+                Kind::Key
+            };
             journal::dropped(
                 &mut tx,
                 &run.id,
                 run.key_seq(ki),
-                Kind::Key,
+                kind,
                 &target,
                 &k.key.name,
                 &script,
@@ -641,14 +659,18 @@ fn restore_all(
         .collect();
     run_on(client, config, jobs, plan, run, indexes, observer)?;
     let keys: Vec<Task> = (0..plan.keys.len())
-        .filter(|&ki| matches!(plan.keys[ki].action, KeyAction::Drop { .. }))
+        .filter(|&ki| plan.keys[ki].action.sets_aside())
         .filter(|&ki| !restored(run.key_seq(ki)))
         .map(|ki| Task {
             what: Work::Key(ki),
             locks: vec![plan.keys[ki].key.table, plan.keys[ki].key.ref_table],
         })
         .collect();
-    report.keys_restored += keys.len();
+    for t in &keys {
+        if let Work::Key(ki) = t.what {
+            report.count_restored(plan.keys[ki].action);
+        }
+    }
     run_on(client, config, jobs, plan, run, keys, observer)
 }
 
@@ -816,10 +838,10 @@ fn run_task(client: &mut Client, plan: &Plan, run: &Run, what: Work) -> Result<(
             journal::mark(&mut tx, &run.id, run.index_seq(plan, ii), "restored")?;
         }
         Work::Key(ki) => {
-            let KeyAction::Drop { not_valid_first } = plan.keys[ki].action else {
+            if !plan.keys[ki].action.sets_aside() {
                 return Ok(());
-            };
-            load::restore_key(&mut tx, plan, ki, not_valid_first)?;
+            }
+            load::restore_key(&mut tx, plan, ki)?;
             journal::mark(&mut tx, &run.id, run.key_seq(ki), "restored")?;
         }
     }

@@ -5,6 +5,7 @@ use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::plan::KeyAction;
 use crate::sql::QualName;
 
 /// The outcome of a successful load.
@@ -16,6 +17,8 @@ pub struct Report {
     pub keys_deferred: usize,
     /// Keys dropped and added back exactly as they were.
     pub keys_restored: usize,
+    /// Keys set `NOT ENFORCED` for the load and enforced again (PostgreSQL 18).
+    pub keys_enforced: usize,
     /// Sequences moved forward past the loaded values, with their new value.
     pub sequences: Vec<(QualName, i64)>,
     /// Things the user should know that did not stop the load.
@@ -34,6 +37,14 @@ pub struct TableReport {
 }
 
 impl Report {
+    /// Counts a key put back after the data, by how it had been set aside.
+    pub fn count_restored(&mut self, action: KeyAction) {
+        match action {
+            KeyAction::Unenforce => self.keys_enforced += 1,
+            _ => self.keys_restored += 1,
+        }
+    }
+
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
     }
@@ -101,12 +112,19 @@ impl fmt::Display for Report {
             self.tables.len(),
             secs
         );
-        if self.keys_deferred + self.keys_restored > 0 {
+        if self.keys_deferred + self.keys_restored + self.keys_enforced > 0 {
             let _ = write!(
                 out,
                 "; {} keys deferred, {} keys dropped and restored",
                 self.keys_deferred, self.keys_restored
             );
+            if self.keys_enforced > 0 {
+                let _ = write!(
+                    out,
+                    ", {} keys set NOT ENFORCED and enforced again",
+                    self.keys_enforced
+                );
+            }
         }
         if !self.sequences.is_empty() {
             let _ = write!(out, "; {} sequences advanced", self.sequences.len());

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use fkload::plan::KeyAction;
 use fkload::{Event, Plan};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -56,10 +57,14 @@ impl Progress {
                 self.say(format!("  {rows} rows in {:.2}s", elapsed.as_secs_f64()));
             }
             Event::RestoringKey { key } => {
-                self.bar
-                    .set_message(format!("adding back {}", key.key.name));
+                let what = if key.action == KeyAction::Unenforce {
+                    "enforcing again"
+                } else {
+                    "adding back"
+                };
+                self.bar.set_message(format!("{what} {}", key.key.name));
                 self.say(format!(
-                    "adding back key \"{}\" on {}",
+                    "{what} key \"{}\" on {}",
                     key.key.name,
                     key.table.human()
                 ));

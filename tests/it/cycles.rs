@@ -1,7 +1,7 @@
 //! Foreign-key cycles: deferred when deferrable, otherwise dropped and added back
 //! exactly as they were.
 
-use crate::support::{Scenario, assert_unchanged, keys, snapshot};
+use crate::support::{Scenario, assert_unchanged, keys, set_aside, snapshot};
 
 const TWO: &str = "
 CREATE TABLE store (id int PRIMARY KEY, manager_id int NOT NULL);
@@ -21,13 +21,10 @@ fn two_table_cycle_of_not_null_keys_drops_one_key_and_restores_it() {
         ],
     );
     let before = keys(&s.db);
+    let (planned, done) = set_aside();
     let plan = s.run(&["-l"]).ok().stdout;
-    assert_eq!(
-        plan.matches("dropped (not deferrable)").count(),
-        1,
-        "{plan}"
-    );
-    s.run(&[]).ok().stdout_has("1 keys dropped and restored");
+    assert_eq!(plan.matches(planned).count(), 1, "{plan}");
+    s.run(&[]).ok().stdout_has(done);
     assert_eq!(
         keys(&s.db),
         before,

@@ -9,6 +9,7 @@ mod cli;
 mod corpus;
 mod cycles;
 mod datasets;
+mod enforce;
 mod errors;
 mod faults;
 mod jobs;

@@ -46,6 +46,20 @@ impl Scenario {
     }
 }
 
+/// How the plan (`-l`) and the summary describe a key that breaks a cycle and is
+/// not deferrable: dropped and added back, or on PostgreSQL 18 set NOT ENFORCED
+/// and enforced again.
+pub fn set_aside() -> (&'static str, &'static str) {
+    if crate::util::pg::server_version_num() >= 180000 {
+        (
+            "set NOT ENFORCED (not deferrable)",
+            "1 keys set NOT ENFORCED and enforced again",
+        )
+    } else {
+        ("dropped (not deferrable)", "1 keys dropped and restored")
+    }
+}
+
 /// Writes a file below `dir`, creating folders on the way.
 pub fn write(dir: &Path, name: &str, body: &[u8]) {
     let p = dir.join(name);
