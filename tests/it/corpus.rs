@@ -1,8 +1,8 @@
 //! The bad-input corpus: every file of `tests/corpus` loaded as `t.csv` into a
 //! fresh database; `tests/corpus/expected.tsv` says the exit code and what the
 //! output must say. A failure must leave the database as it was. Entries that
-//! cannot be files in git (a FIFO, a directory, a symlink loop, a 50 MB field)
-//! are made here.
+//! cannot be files in git (a FIFO, a directory, a symlink loop, a 50 MB field,
+//! an unreadable file) are made here.
 
 use std::path::Path;
 
@@ -89,6 +89,44 @@ fn entries_that_are_not_plain_files() {
         1,
         "could not read",
     );
+}
+
+#[test]
+fn an_unreadable_file_is_named_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scenario::new("corpus_unreadable", SCHEMA, &[("t.csv", "id,name\n1,a\n")]);
+    let file = s.path().join("t.csv");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(s.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = snapshot(&s.db);
+    let out = if crate::util::pg::running_as_root() {
+        // Root reads any file: the load runs as nobody, who must be able to
+        // reach the binary (not so in a clone under a private home directory).
+        let exe = env!("CARGO_BIN_EXE_fkload");
+        let mut reach = std::process::Command::new("runuser");
+        reach.args(["-u", "nobody", "--", exe, "-V"]);
+        if !reach.output().is_ok_and(|o| o.status.success()) {
+            println!(
+                "an_unreadable_file_is_named_with_the_reason: skipped: running as root, \
+                 and the user nobody cannot run {exe}"
+            );
+            return;
+        }
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "nobody", "--", exe, "-d", &s.db.url])
+            .arg(s.path());
+        crate::support::without_libpq_env(&mut c);
+        crate::support::output(c.output().unwrap())
+    } else {
+        fkload(&s.db, s.path(), &[])
+    };
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("t.csv") && out.stderr.contains("Permission denied"),
+        "{}",
+        out.stderr
+    );
+    assert_unchanged(&s.db, &before);
 }
 
 #[test]

@@ -118,6 +118,12 @@ impl Run {
 /// depend on the machine's PGHOST or DATABASE_URL.
 pub fn command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_fkload"));
+    without_libpq_env(&mut c);
+    c
+}
+
+/// Clears the libpq environment of a command that runs fkload.
+pub fn without_libpq_env(c: &mut Command) {
     for var in [
         "DATABASE_URL",
         "PGHOST",
@@ -131,7 +137,6 @@ pub fn command() -> Command {
     ] {
         c.env_remove(var);
     }
-    c
 }
 
 pub fn fkload(db: &TestDb, dir: &Path, args: &[&str]) -> Run {

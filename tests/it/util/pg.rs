@@ -547,7 +547,7 @@ fn has_server_tools(dir: &Path) -> bool {
 
 /// Whether this process runs as root, asked of `id -u` to avoid a libc
 /// dependency. If `id` cannot run, assume not: initdb then says it clearly.
-fn running_as_root() -> bool {
+pub fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
