@@ -16,6 +16,7 @@ mod jobs;
 mod load;
 mod names;
 mod partitions;
+mod passwords;
 mod review;
 mod strategy;
 mod support;

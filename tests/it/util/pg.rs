@@ -266,6 +266,36 @@ impl PrivateServer {
             .unwrap_or_else(|e| panic!("test harness: {}", describe(&e, sql)));
     }
 
+    /// Makes TCP connections as `role` authenticate with a password
+    /// (scram-sha-256); every other role stays trusted. Returns once a
+    /// connection without the password is refused.
+    pub fn require_password(&self, role: &str) {
+        let Target::Booted { datadir, .. } = &self.0.target else {
+            return;
+        };
+        let hba = datadir.join("pg_hba.conf");
+        let old = fs::read_to_string(&hba).expect("test harness: read pg_hba.conf");
+        fs::write(
+            &hba,
+            format!(
+                "host all {role} 127.0.0.1/32 scram-sha-256\nhost all {role} ::1/128 scram-sha-256\n{old}"
+            ),
+        )
+        .expect("test harness: write pg_hba.conf");
+        self.exec("postgres", "SELECT pg_reload_conf()");
+        let Target::Booted { port, .. } = &self.0.target else {
+            return;
+        };
+        let url = format!("postgres://{role}@127.0.0.1:{port}/postgres");
+        for _ in 0..100 {
+            if Client::connect(&url, NoTls).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("test harness: {role} still connects without a password after a reload");
+    }
+
     /// `pg_ctl restart -m MODE` (fast or immediate), waiting until it is up.
     pub fn restart(&self, mode: &str) {
         let Target::Booted {
