@@ -37,14 +37,12 @@ fn pgpass_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace(':', "\\:")
 }
 
+/// One way to give the password: its name, fkload's arguments, its environment.
+type Way = (String, Vec<String>, Vec<(String, String)>);
+
 /// The ways to give the password: extra arguments and environment for a
 /// connection to `db`, with `password`.
-fn ways(
-    port: &str,
-    db: &str,
-    password: &str,
-    pgpass: &Path,
-) -> Vec<(String, Vec<String>, Vec<(String, String)>)> {
+fn ways(port: &str, db: &str, password: &str, pgpass: &Path) -> Vec<Way> {
     let uri = format!(
         "postgres://{ROLE}:{}@127.0.0.1:{port}/{db}",
         uri_encode(password)
