@@ -13,6 +13,7 @@ mod enforce;
 mod errors;
 mod faults;
 mod jobs;
+mod lines;
 mod load;
 mod names;
 mod partitions;
