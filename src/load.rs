@@ -405,6 +405,10 @@ pub(crate) struct KeySql {
     pub add: String,
     pub validate: Option<String>,
     pub comment: Option<String>,
+    /// For the journal only: a `DO` block that gives the new copies on
+    /// partitions their old names and comments (in a run, [`restore_clones`]
+    /// does it). Only for copies with a comment or a name of their own.
+    pub clones: Option<String>,
 }
 
 impl KeySql {
@@ -420,6 +424,7 @@ impl KeySql {
                     ),
                     validate: None,
                     comment: None,
+                    clones: None,
                 };
             }
             KeyAction::Keep | KeyAction::Defer => false,
@@ -451,6 +456,7 @@ impl KeySql {
                     literal(c)
                 )
             }),
+            clones: clones_script(k),
         }
     }
 
@@ -459,8 +465,85 @@ impl KeySql {
         let mut parts = vec![self.add.clone()];
         parts.extend(self.validate.clone());
         parts.extend(self.comment.clone());
+        parts.extend(self.clones.clone());
         parts.join(";\n")
     }
+}
+
+/// A `DO` block, run after a key is added back from the journal, that renames
+/// its new copies on partitions to their old names and puts their comments
+/// back (as [`restore_clones`] does within a run), matching each copy by table
+/// and referenced table through the key's new copies (as [`NEW_CLONES`]).
+/// `None` when every copy has the name the server gives (the key's own, or the
+/// key's with a number) and no comment.
+fn clones_script(k: &PlannedKey) -> Option<String> {
+    let server_named = |name: &str| {
+        name == k.key.name
+            || name
+                .strip_prefix(&k.key.name)
+                .and_then(|rest| rest.strip_prefix('_'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if k.key
+        .clones
+        .iter()
+        .all(|c| server_named(&c.name) && c.comment.is_none())
+    {
+        return None;
+    }
+    let values: Vec<String> = k
+        .key
+        .clones
+        .iter()
+        .map(|c| {
+            format!(
+                "({}::oid, {}::oid, {}, {}::text)",
+                c.table,
+                c.ref_table,
+                literal(&c.name),
+                c.comment.as_deref().map_or("NULL".to_string(), literal)
+            )
+        })
+        .collect();
+    let body = format!(
+        "DECLARE r record;
+BEGIN
+  FOR r IN
+    WITH RECURSIVE cl AS (
+        SELECT k.oid, k.conrelid, k.confrelid, k.conname
+          FROM pg_catalog.pg_constraint k
+         WHERE k.conparentid = (SELECT c.oid FROM pg_catalog.pg_constraint c
+                                 WHERE c.conrelid = {table}::pg_catalog.regclass
+                                   AND c.conname = {name} AND c.contype = 'f'
+                                   AND c.conparentid = 0)
+        UNION ALL
+        SELECT k.oid, k.conrelid, k.confrelid, k.conname
+          FROM pg_catalog.pg_constraint k JOIN cl ON k.conparentid = cl.oid)
+    SELECT cl.conrelid::pg_catalog.regclass::text AS rel, cl.conname::text AS now,
+           o.name AS was, o.comment
+      FROM cl JOIN (VALUES {values}) AS o(rel, ref, name, comment)
+        ON o.rel = cl.conrelid AND o.ref = cl.confrelid
+  LOOP
+    IF r.now <> r.was THEN
+      EXECUTE pg_catalog.format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', r.rel, r.now, r.was);
+    END IF;
+    IF r.comment IS NOT NULL THEN
+      EXECUTE pg_catalog.format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.was, r.rel, r.comment);
+    END IF;
+  END LOOP;
+END",
+        table = literal(&k.table.to_string()),
+        name = literal(&k.key.name),
+        values = values.join(", "),
+    );
+    // A dollar-quote tag that the body (names and comments included) lacks.
+    let mut tag = "$fkload$".to_string();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$fkload{n}$");
+    }
+    Some(format!("DO {tag}\n{body}\n{tag}"))
 }
 
 /// The new copies of a re-added key on partitions: a copy the server named anew

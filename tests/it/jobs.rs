@@ -335,3 +335,105 @@ fn the_next_load_repairs_an_interrupted_run_first() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 2);
     journal_gone(&s);
 }
+
+/// A cycle through a partitioned table whose key's copy on one partition has a
+/// name and a comment of its own, and a table with neither keys nor indexes
+/// that a test can hold locked to stop a run after its keys are dropped.
+const CLONES: &str = "
+CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, lead_kind text NOT NULL);
+CREATE TABLE member (id int, kind text NOT NULL, team_id int NOT NULL,
+                     PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
+CREATE TABLE member_a PARTITION OF member FOR VALUES IN ('a');
+CREATE TABLE member_b (id int, kind text NOT NULL, team_id int NOT NULL,
+                       PRIMARY KEY (id, kind),
+                       CONSTRAINT \"member_b's own\" FOREIGN KEY (team_id) REFERENCES team);
+ALTER TABLE member ADD CONSTRAINT member_team_fkey FOREIGN KEY (team_id) REFERENCES team;
+ALTER TABLE member ATTACH PARTITION member_b FOR VALUES IN ('b');
+COMMENT ON CONSTRAINT \"member_b's own\" ON member_b IS 'a copy''s comment, $fkload$ too';
+COMMENT ON CONSTRAINT member_team_fkey ON member_a IS 'the other copy';
+ALTER TABLE team ADD CONSTRAINT team_lead_fkey FOREIGN KEY (lead_id, lead_kind)
+    REFERENCES member;
+CREATE TABLE blocker (n int);";
+
+/// Starts `fkload -j 2 --strategy revalidate` while another session holds
+/// `blocker` locked against writes (reads, as planning's, pass), kills it once it waits for that lock (its keys dropped
+/// and journaled by then), and lets the lock go.
+fn killed_while_blocked(label: &str) -> (Scenario, Vec<String>) {
+    let s = Scenario::new(
+        label,
+        CLONES,
+        &[
+            ("team.csv", "id,lead_id,lead_kind\n1,10,a\n2,11,b\n"),
+            ("member.csv", "id,kind,team_id\n10,a,1\n11,b,2\n"),
+            ("blocker.csv", "n\n1\n"),
+        ],
+    );
+    let before = keys(&s.db);
+    let mut holder = s.db.client();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE blocker IN SHARE MODE")
+        .unwrap();
+    let mut child = crate::support::command()
+        .args(["-d", &s.db.url, "-j", "2", "--strategy", "revalidate"])
+        .args(["--lock-timeout", "60s"])
+        .arg(s.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while s.db.query_i64(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%blocker%'",
+    ) == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "fkload never waited");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
+    // The server notices the closed connections in its own time.
+    while s.db.query_i64(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'fkload'",
+    ) > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fkload's sessions linger"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_ne!(keys(&s.db), before, "the killed run had dropped the keys");
+    (s, before)
+}
+
+#[test]
+fn resume_and_repair_give_partition_copies_their_own_names_and_comments_back() {
+    let (s, before) = killed_while_blocked("jobs_clone_names_resume");
+    s.run(&["-j", "2", "--resume"]).ok();
+    assert_eq!(
+        keys(&s.db),
+        before,
+        "--resume: names and comments of the copies"
+    );
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM member"), 2);
+    journal_gone(&s);
+
+    let (s, before) = killed_while_blocked("jobs_clone_names_repair");
+    crate::support::output(
+        crate::support::command()
+            .args(["-d", &s.db.url, "repair"])
+            .output()
+            .unwrap(),
+    )
+    .ok();
+    assert_eq!(
+        keys(&s.db),
+        before,
+        "repair: names and comments of the copies"
+    );
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM member"), 0);
+    journal_gone(&s);
+}
