@@ -83,14 +83,84 @@ fn units(plan: &Plan) -> Result<Vec<Unit>, Error> {
     Ok(out)
 }
 
-/// The work queue the workers share.
-struct Queue {
-    /// Units not started yet, biggest first.
-    pending: Vec<usize>,
-    /// Per step, its units not committed yet.
-    remaining: Vec<usize>,
+/// The work the workers of a pool share: items not started yet, in the order
+/// to try them, and `state`, what decides whether one may start (the load's
+/// units not committed yet per step; the restore tasks' locked tables).
+struct Pool<T, S> {
+    pending: Vec<T>,
+    state: S,
     running: usize,
     failed: Option<Error>,
+}
+
+/// Hands a worker the first pending item that `ready` lets start (`start`
+/// records it in the state), waiting while others run. `None` when nothing is
+/// left, a worker failed, or nothing runs and nothing can start (then it fails
+/// the pool with `stuck` rather than wait forever).
+fn take<T, S>(
+    queue: &Mutex<Pool<T, S>>,
+    wake: &Condvar,
+    ready: impl Fn(&S, &T) -> bool,
+    start: impl Fn(&mut S, &T),
+    stuck: &str,
+) -> Option<T> {
+    let mut q = queue.lock().ok()?;
+    loop {
+        if q.failed.is_some() || q.pending.is_empty() {
+            return None;
+        }
+        let pool = &*q;
+        if let Some(at) = pool.pending.iter().position(|t| ready(&pool.state, t)) {
+            let item = q.pending.remove(at);
+            start(&mut q.state, &item);
+            q.running += 1;
+            return Some(item);
+        }
+        if q.running == 0 {
+            q.failed.get_or_insert(Error::new(ErrorKind::Plan {
+                message: stuck.to_string(),
+            }));
+            wake.notify_all();
+            return None;
+        }
+        q = wake.wait_timeout(q, Duration::from_millis(200)).ok()?.0;
+    }
+}
+
+/// Ends a worker's item: `done` updates the state, the first error is kept
+/// (it stops the handing out), and the waiting workers wake.
+fn finish<T, S>(
+    queue: &Mutex<Pool<T, S>>,
+    wake: &Condvar,
+    result: Result<(), Error>,
+    done: impl FnOnce(&mut S),
+) {
+    if let Ok(mut q) = queue.lock() {
+        q.running -= 1;
+        done(&mut q.state);
+        if let Err(e) = result {
+            q.failed.get_or_insert(e);
+        }
+    }
+    wake.notify_all();
+}
+
+/// Fails the pool (a worker could not connect) and wakes the others.
+fn fail<T, S>(queue: &Mutex<Pool<T, S>>, wake: &Condvar, e: Error) {
+    if let Ok(mut q) = queue.lock() {
+        q.failed.get_or_insert(e);
+    }
+    wake.notify_all();
+}
+
+/// The pool's error, if a worker failed or panicked.
+fn outcome<T, S>(queue: Mutex<Pool<T, S>>, who: &str) -> Result<(), Error> {
+    match queue.into_inner() {
+        Ok(q) => q.failed.map_or(Ok(()), Err),
+        Err(_) => Err(Error::new(ErrorKind::Plan {
+            message: format!("a {who} worker panicked"),
+        })),
+    }
 }
 
 /// Loads `plan` over `jobs` connections made from `config`; `client` is the
@@ -453,9 +523,9 @@ fn load_all(
     for &u in &pending {
         remaining[units[u].step] += 1;
     }
-    let queue = Mutex::new(Queue {
+    let queue = Mutex::new(Pool {
         pending,
-        remaining: remaining.clone(),
+        state: remaining.clone(),
         running: 0,
         failed: None,
     });
@@ -521,17 +591,7 @@ fn load_all(
         }
     });
 
-    let failed = queue
-        .into_inner()
-        .map_err(|_| {
-            Error::new(ErrorKind::Plan {
-                message: "a load worker panicked".into(),
-            })
-        })?
-        .failed;
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    outcome(queue, "load")?;
     report.tables = tables.into_iter().flatten().collect();
     Ok(())
 }
@@ -542,67 +602,36 @@ fn worker(
     plan: &Plan,
     units: &[Unit],
     run: &Run,
-    queue: &Mutex<Queue>,
+    queue: &Mutex<Pool<usize, Vec<usize>>>,
     wake: &Condvar,
     waits: &[Vec<usize>],
     send: mpsc::Sender<Note>,
 ) {
-    let fail = |e: Error| {
-        if let Ok(mut q) = queue.lock() {
-            q.failed.get_or_insert(e);
-        }
-        wake.notify_all();
-    };
     let mut client = match config.connect(NoTls) {
         Ok(c) => c,
-        Err(e) => return fail(server_error(e, "opening a load connection")),
+        Err(e) => return fail(queue, wake, server_error(e, "opening a load connection")),
     };
-    loop {
-        let unit = {
-            let Ok(mut q) = queue.lock() else { return };
-            loop {
-                if q.failed.is_some() || q.pending.is_empty() {
-                    break None;
-                }
-                let ready = q
-                    .pending
-                    .iter()
-                    .position(|&u| waits[units[u].step].iter().all(|&p| q.remaining[p] == 0));
-                if let Some(at) = ready {
-                    q.running += 1;
-                    break Some(q.pending.remove(at));
-                }
-                if q.running == 0 {
-                    // Nothing runs and nothing can start: the plan's order is
-                    // broken. Fail rather than wait forever.
-                    q.failed.get_or_insert(Error::new(ErrorKind::Plan {
-                        message: "no table can start: its parents never load".into(),
-                    }));
-                    wake.notify_all();
-                    break None;
-                }
-                q = match wake.wait_timeout(q, Duration::from_millis(200)) {
-                    Ok((q, _)) => q,
-                    Err(_) => return,
-                };
-            }
-        };
-        let Some(u) = unit else { return };
+    // A unit starts once every step its kept keys reference has committed.
+    let ready = |remaining: &Vec<usize>, &u: &usize| {
+        waits[units[u].step].iter().all(|&p| remaining[p] == 0)
+    };
+    while let Some(u) = take(
+        queue,
+        wake,
+        ready,
+        |_, _| {},
+        "no table can start: its parents never load",
+    ) {
         let _ = send.send(Note::Started(u));
-        let result = load_one(&mut client, plan, units, run, u, &send);
-        let Ok(mut q) = queue.lock() else { return };
-        q.running -= 1;
-        match result {
+        match load_one(&mut client, plan, units, run, u, &send) {
             Ok(t) => {
-                q.remaining[units[u].step] -= 1;
+                finish(queue, wake, Ok(()), |remaining| {
+                    remaining[units[u].step] -= 1;
+                });
                 let _ = send.send(Note::Loaded(u, t));
             }
-            Err(e) => {
-                q.failed.get_or_insert(e);
-            }
+            Err(e) => finish(queue, wake, Err(e), |_| {}),
         }
-        drop(q);
-        wake.notify_all();
     }
 }
 
@@ -720,13 +749,6 @@ struct Task {
     locks: Vec<u32>,
 }
 
-struct Tasks {
-    pending: Vec<Task>,
-    busy: Vec<u32>,
-    running: usize,
-    failed: Option<Error>,
-}
-
 fn run_tasks(
     config: &Config,
     jobs: usize,
@@ -739,9 +761,9 @@ fn run_tasks(
         return Ok(());
     }
     let workers = jobs.max(1).min(tasks.len());
-    let queue = Mutex::new(Tasks {
+    let queue = Mutex::new(Pool {
         pending: tasks,
-        busy: Vec::new(),
+        state: Vec::new(),
         running: 0,
         failed: None,
     });
@@ -758,71 +780,35 @@ fn run_tasks(
             note(plan, w, observer);
         }
     });
-    match queue.into_inner() {
-        Ok(q) => q.failed.map_or(Ok(()), Err),
-        Err(_) => Err(Error::new(ErrorKind::Plan {
-            message: "a restore worker panicked".into(),
-        })),
-    }
+    outcome(queue, "restore")
 }
 
 fn task_worker(
     config: &Config,
     plan: &Plan,
     run: &Run,
-    queue: &Mutex<Tasks>,
+    queue: &Mutex<Pool<Task, Vec<u32>>>,
     wake: &Condvar,
     send: mpsc::Sender<Work>,
 ) {
     let mut client = match config.connect(NoTls) {
         Ok(c) => c,
-        Err(e) => {
-            if let Ok(mut q) = queue.lock() {
-                q.failed
-                    .get_or_insert(server_error(e, "opening a connection"));
-            }
-            wake.notify_all();
-            return;
-        }
+        Err(e) => return fail(queue, wake, server_error(e, "opening a connection")),
     };
-    loop {
-        let task = {
-            let Ok(mut q) = queue.lock() else { return };
-            loop {
-                if q.failed.is_some() || q.pending.is_empty() {
-                    break None;
-                }
-                let free = q
-                    .pending
-                    .iter()
-                    .position(|t| t.locks.iter().all(|l| !q.busy.contains(l)));
-                if let Some(at) = free {
-                    let t = q.pending.remove(at);
-                    q.busy.extend(t.locks.iter().copied());
-                    q.running += 1;
-                    break Some(t);
-                }
-                q = match wake.wait_timeout(q, Duration::from_millis(200)) {
-                    Ok((q, _)) => q,
-                    Err(_) => return,
-                };
-            }
-        };
-        let Some(task) = task else { return };
+    // A task starts once no running task locks a table of its.
+    let free = |busy: &Vec<u32>, t: &Task| t.locks.iter().all(|l| !busy.contains(l));
+    let lock = |busy: &mut Vec<u32>, t: &Task| busy.extend(t.locks.iter().copied());
+    // (With nothing running, nothing is locked: every task is free.)
+    while let Some(task) = take(queue, wake, free, lock, "no restore task can start") {
         let _ = send.send(task.what);
         let result = run_task(&mut client, plan, run, task.what);
-        let Ok(mut q) = queue.lock() else { return };
-        q.running -= 1;
-        for l in &task.locks {
-            if let Some(at) = q.busy.iter().position(|b| b == l) {
-                q.busy.remove(at);
+        finish(queue, wake, result, |busy| {
+            for l in &task.locks {
+                if let Some(at) = busy.iter().position(|b| b == l) {
+                    busy.remove(at);
+                }
             }
-        }
-        if let Err(e) = result {
-            q.failed.get_or_insert(e);
-        }
-        drop(q);
-        wake.notify_all();
+        });
     }
 }
 
