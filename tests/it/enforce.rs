@@ -3,7 +3,9 @@
 //! declared `NOT ENFORCED` orders nothing and is left alone. On older servers
 //! these tests say so and pass (the other modules cover the drop path there).
 
-use crate::support::{Scenario, assert_unchanged, command, keys, output, snapshot};
+use crate::support::{
+    PARTITIONED_CYCLE as CYCLE, Scenario, assert_unchanged, command, keys, output, snapshot,
+};
 use crate::util::pg::server_version_num;
 
 fn on_18(test: &str) -> bool {
@@ -30,31 +32,6 @@ fn oid_of(s: &Scenario, key: &str) -> String {
     ))
     .concat()
 }
-
-/// A cycle through a partitioned table whose copy on one partition has a name
-/// and a comment of its own, which a drop and re-add would have to put back.
-const CYCLE: &str = "
-CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, lead_kind text NOT NULL);
-CREATE TABLE member (id int, kind text NOT NULL, team_id int NOT NULL,
-                     PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
-CREATE TABLE member_a PARTITION OF member FOR VALUES IN ('a');
-CREATE TABLE member_b (id int, kind text NOT NULL, team_id int NOT NULL,
-                       PRIMARY KEY (id, kind),
-                       CONSTRAINT member_b_own_name FOREIGN KEY (team_id) REFERENCES team
-                           ON DELETE CASCADE);
-ALTER TABLE member ADD CONSTRAINT member_team_fkey FOREIGN KEY (team_id) REFERENCES team
-    ON DELETE CASCADE;
-ALTER TABLE member ATTACH PARTITION member_b FOR VALUES IN ('b');
-COMMENT ON CONSTRAINT member_b_own_name ON member_b IS 'a copy with a name of its own';
-ALTER TABLE team ADD CONSTRAINT team_lead_fkey FOREIGN KEY (lead_id, lead_kind)
-    REFERENCES member;
-COMMENT ON CONSTRAINT team_lead_fkey ON team IS 'the lead is a member';
--- Attached, member_b's key became the copy of member_team_fkey.
-DO $$BEGIN
-  IF (SELECT conparentid FROM pg_constraint WHERE conname = 'member_b_own_name') = 0 THEN
-    RAISE 'member_b_own_name is not a copy';
-  END IF;
-END$$;";
 
 const TEAM: &str = "id,lead_id,lead_kind\n1,10,a\n2,11,b\n";
 const MEMBER: &str = "id,kind,team_id\n10,a,1\n11,b,2\n12,b,1\n";

@@ -336,24 +336,14 @@ fn the_next_load_repairs_an_interrupted_run_first() {
     journal_gone(&s);
 }
 
-/// A cycle through a partitioned table whose key's copy on one partition has a
-/// name and a comment of its own, and a table with neither keys nor indexes
-/// that a test can hold locked to stop a run after its keys are dropped.
-const CLONES: &str = "
-CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, lead_kind text NOT NULL);
-CREATE TABLE member (id int, kind text NOT NULL, team_id int NOT NULL,
-                     PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
-CREATE TABLE member_a PARTITION OF member FOR VALUES IN ('a');
-CREATE TABLE member_b (id int, kind text NOT NULL, team_id int NOT NULL,
-                       PRIMARY KEY (id, kind),
-                       CONSTRAINT \"member_b's own\" FOREIGN KEY (team_id) REFERENCES team);
-ALTER TABLE member ADD CONSTRAINT member_team_fkey FOREIGN KEY (team_id) REFERENCES team;
-ALTER TABLE member ATTACH PARTITION member_b FOR VALUES IN ('b');
-COMMENT ON CONSTRAINT \"member_b's own\" ON member_b IS 'a copy''s comment, $fkload$ too';
-COMMENT ON CONSTRAINT member_team_fkey ON member_a IS 'the other copy';
-ALTER TABLE team ADD CONSTRAINT team_lead_fkey FOREIGN KEY (lead_id, lead_kind)
-    REFERENCES member;
-CREATE TABLE blocker (n int);";
+/// The partitioned cycle, and a table with neither keys nor indexes that a
+/// test can hold locked to stop a run after its keys are dropped.
+fn clones_schema() -> String {
+    format!(
+        "{}\nCREATE TABLE blocker (n int);",
+        crate::support::PARTITIONED_CYCLE
+    )
+}
 
 /// Starts `fkload -j 2 --strategy revalidate` while another session holds
 /// `blocker` locked against writes (reads, as planning's, pass), kills it once it waits for that lock (its keys dropped
@@ -361,7 +351,7 @@ CREATE TABLE blocker (n int);";
 fn killed_while_blocked(label: &str) -> (Scenario, Vec<String>) {
     let s = Scenario::new(
         label,
-        CLONES,
+        &clones_schema(),
         &[
             ("team.csv", "id,lead_id,lead_kind\n1,10,a\n2,11,b\n"),
             ("member.csv", "id,kind,team_id\n10,a,1\n11,b,2\n"),

@@ -46,6 +46,34 @@ impl Scenario {
     }
 }
 
+/// A cycle through a partitioned table: team -> member (partitioned, so the
+/// key has copies on the referenced side) and member -> team, whose copy on
+/// member_b has a name (with a quote) and a comment (with a dollar-quote tag)
+/// of its own, as a drop and re-add must put back.
+pub const PARTITIONED_CYCLE: &str = "
+CREATE TABLE team (id int PRIMARY KEY, lead_id int NOT NULL, lead_kind text NOT NULL);
+CREATE TABLE member (id int, kind text NOT NULL, team_id int NOT NULL,
+                     PRIMARY KEY (id, kind)) PARTITION BY LIST (kind);
+CREATE TABLE member_a PARTITION OF member FOR VALUES IN ('a');
+CREATE TABLE member_b (id int, kind text NOT NULL, team_id int NOT NULL,
+                       PRIMARY KEY (id, kind),
+                       CONSTRAINT \"member_b's own\" FOREIGN KEY (team_id) REFERENCES team
+                           ON DELETE CASCADE);
+ALTER TABLE member ADD CONSTRAINT member_team_fkey FOREIGN KEY (team_id) REFERENCES team
+    ON DELETE CASCADE;
+ALTER TABLE member ATTACH PARTITION member_b FOR VALUES IN ('b');
+COMMENT ON CONSTRAINT \"member_b's own\" ON member_b IS 'a copy''s comment, $fkload$ too';
+COMMENT ON CONSTRAINT member_team_fkey ON member_a IS 'the other copy';
+ALTER TABLE team ADD CONSTRAINT team_lead_fkey FOREIGN KEY (lead_id, lead_kind)
+    REFERENCES member;
+COMMENT ON CONSTRAINT team_lead_fkey ON team IS 'the lead is a member';
+-- Attached, member_b's key became the copy of member_team_fkey.
+DO $$BEGIN
+  IF (SELECT conparentid FROM pg_constraint WHERE conname = 'member_b''s own') = 0 THEN
+    RAISE 'member_b''s own is not a copy';
+  END IF;
+END$$;";
+
 /// How the plan (`-l`) and the summary describe a key that breaks a cycle and is
 /// not deferrable: dropped and added back, or on PostgreSQL 18 set NOT ENFORCED
 /// and enforced again.
