@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use postgres::GenericClient;
 
-use crate::error::{DbErrorInfo, Error, ErrorKind};
+use crate::db;
+use crate::error::Error;
 use crate::source::FileName;
 use crate::sql::QualName;
 
@@ -348,39 +349,25 @@ pub struct Catalog {
     by_oid: HashMap<u32, usize>,
 }
 
-/// Runs a catalog query, turning a server error into [`ErrorKind::Sql`].
+/// Runs a catalog query, turning a server error into [`ErrorKind::Sql`](crate::ErrorKind::Sql).
 fn query(
     client: &mut impl GenericClient,
     sql: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
     during: &str,
 ) -> Result<Vec<postgres::Row>, Error> {
-    client
-        .query(sql, params)
-        .map_err(|e| server_error(e, during))
+    db::query(client, sql, params, during)
 }
 
-/// Classifies a client error: a server report, or a lost connection.
-pub fn server_error(e: postgres::Error, during: &str) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::new(ErrorKind::Sql {
-            during: during.to_string(),
-            db: DbErrorInfo::from_db(db),
-        }),
-        None => Error::new(ErrorKind::ConnectionLost {
-            during: during.to_string(),
-            message: e.to_string(),
-        }),
-    }
-}
+pub use crate::db::server_error;
 
 impl Catalog {
     /// Reads tables and foreign keys, and pins the session's search_path to
     /// pg_catalog until [`Catalog::done`] (see [`PIN_SEARCH_PATH`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Sql`] when a catalog query fails (for example on a server older
-    /// than 12), [`ErrorKind::ConnectionLost`] when the connection drops.
+    /// [`ErrorKind::Sql`](crate::ErrorKind::Sql) when a catalog query fails (for example on a server older
+    /// than 12), [`ErrorKind::ConnectionLost`](crate::ErrorKind::ConnectionLost) when the connection drops.
     pub fn read(client: &mut impl GenericClient) -> Result<Catalog, Error> {
         let during = "reading the catalog";
         let session = query(client, SESSION, &[], during)?;
@@ -628,5 +615,81 @@ pub fn empty_tables(client: &mut impl GenericClient, tables: &[&Table]) -> Resul
             out.push(t.oid);
         }
     }
+    Ok(out)
+}
+
+/// How the catalog describes a key: the key and each of its copies on
+/// partitions (both sides), one line each: where it lives, its name, its
+/// definition (columns, referenced table, actions, MATCH, deferrability),
+/// validity, deferrability, enforcement (`conenforced`, PostgreSQL 18, read
+/// through `to_jsonb` so that one query serves every version) and comment.
+/// `$1` is the table as SQL writes it, `$2` the key's name. NULL when the key
+/// is not there.
+const DESCRIBE_KEY: &str = "
+WITH RECURSIVE k AS (
+    SELECT c.oid FROM pg_catalog.pg_constraint c
+     WHERE c.conrelid = $1::text::pg_catalog.regclass AND c.conname = $2
+       AND c.contype = 'f' AND c.conparentid = 0
+    UNION ALL
+    SELECT c.oid FROM pg_catalog.pg_constraint c JOIN k ON c.conparentid = k.oid
+), lines AS (
+    SELECT pg_catalog.concat_ws(' | ', pg_catalog.format('%I.%I', n.nspname, r.relname),
+                                c.conname, pg_catalog.pg_get_constraintdef(c.oid),
+                                c.convalidated, c.condeferrable, c.condeferred,
+                                coalesce(pg_catalog.to_jsonb(c) ->> 'conenforced', 'true'),
+                                coalesce(pg_catalog.obj_description(c.oid, 'pg_constraint'), '-'))
+           AS line
+      FROM k
+      JOIN pg_catalog.pg_constraint c ON c.oid = k.oid
+      JOIN pg_catalog.pg_class r ON r.oid = c.conrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace
+)
+SELECT pg_catalog.string_agg(line, E'\\n' ORDER BY line) FROM lines";
+
+/// How the catalog describes an index: its definition, tablespace, the
+/// constraint it backs (primary key, unique, exclusion: not the foreign keys
+/// that reference it) with that constraint's definition and comment, its own
+/// comment, and its CLUSTER, replica identity and validity marks. `$1` is the
+/// table as SQL writes it, `$2` the index's name. No row when it is not there.
+const DESCRIBE_INDEX: &str = "
+SELECT pg_catalog.concat_ws(' | ', pg_catalog.pg_get_indexdef(i.indexrelid),
+                            coalesce(ts.spcname, '-'), coalesce(c.conname, '-'),
+                            coalesce(pg_catalog.pg_get_constraintdef(c.oid), '-'),
+                            coalesce(pg_catalog.obj_description(c.oid, 'pg_constraint'), '-'),
+                            coalesce(pg_catalog.obj_description(i.indexrelid, 'pg_class'), '-'),
+                            i.indisclustered, i.indisreplident, i.indisvalid)
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  LEFT JOIN pg_catalog.pg_constraint c
+         ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+  LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace
+ WHERE i.indrelid = $1::text::pg_catalog.regclass AND ic.relname = $2";
+
+/// A key or an index to describe: is it a key, its table as SQL writes it,
+/// its name.
+pub type Described<'a> = (bool, &'a str, &'a str);
+
+/// Describes each object as the catalog has it now (`None`: it is not there),
+/// so that what a load put back can be compared with what it took away. Runs
+/// with only pg_catalog on the search path, so that definitions are qualified
+/// the same way whatever the session's setting, and gives the setting back.
+///
+/// # Errors
+/// [`ErrorKind::Sql`](crate::ErrorKind::Sql) when a query fails.
+pub fn describe(
+    client: &mut impl GenericClient,
+    objects: &[Described<'_>],
+) -> Result<Vec<Option<String>>, Error> {
+    let during = "reading the catalog";
+    let setting: String =
+        db::query_one(client, "SELECT current_setting('search_path')", &[], during)?.get(0);
+    query(client, PIN_SEARCH_PATH, &[], during)?;
+    let mut out = Vec::with_capacity(objects.len());
+    for &(key, table, name) in objects {
+        let sql = if key { DESCRIBE_KEY } else { DESCRIBE_INDEX };
+        let rows = query(client, sql, &[&table, &name], during)?;
+        out.push(rows.first().and_then(|r| r.get::<_, Option<String>>(0)));
+    }
+    query(client, RESTORE_SEARCH_PATH, &[&setting], during)?;
     Ok(out)
 }

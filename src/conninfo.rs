@@ -169,6 +169,65 @@ pub enum ConnInfoError {
     /// An `sslmode` that needs TLS.
     #[error("sslmode \"{0}\" needs TLS, which this build of fkload does not support")]
     TlsUnsupported(String),
+    /// No user was given and the effective user ID has no account name.
+    #[error("could not look up local user ID {uid}: {reason}")]
+    UnknownOsUser {
+        /// The effective user ID.
+        uid: u32,
+        /// Why the lookup failed.
+        reason: String,
+    },
+}
+
+/// Whether a connection failed because the server asked for a password and
+/// none was given: the client reports it as a configuration error whose
+/// *source* says "password missing" (its own text says only "invalid
+/// configuration"), so the whole chain is read.
+pub fn needs_password(e: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.to_string() == "password missing" {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The account name of the effective user, as libpq takes its default user
+/// name (`getpwuid(geteuid())`): never `$USER` or `$LOGNAME`, which cron,
+/// `docker exec` or a systemd unit may leave unset, or set to another name.
+///
+/// # Errors
+/// [`ConnInfoError::UnknownOsUser`] when the password database has no entry
+/// for the effective user ID.
+pub fn os_user() -> Result<String, ConnInfoError> {
+    // SAFETY: geteuid cannot fail. getpwuid_r writes only into `pwd` and `buf`,
+    // both ours and large enough as told (it reports ERANGE otherwise, and the
+    // buffer grows); `result` points to `pwd` or is null.
+    let uid = unsafe { libc::geteuid() };
+    let mut buf = vec![0 as libc::c_char; 1024];
+    loop {
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if result.is_null() || pwd.pw_name.is_null() {
+            let reason = if rc == 0 {
+                "user does not exist".to_string()
+            } else {
+                std::io::Error::from_raw_os_error(rc).to_string()
+            };
+            return Err(ConnInfoError::UnknownOsUser { uid, reason });
+        }
+        // SAFETY: on success pw_name points to a NUL-terminated string in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return Ok(name.to_string_lossy().into_owned());
+    }
 }
 
 /// What the user gave on the command line (psql's -d -h -p -U), all optional.
@@ -247,6 +306,19 @@ impl ConnInfo {
         o: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ConnInfo, ConnInfoError> {
+        Self::resolve_as(o, env, &os_user)
+    }
+
+    /// [`ConnInfo::resolve`] with the default user name from `os_user`
+    /// (asked only when no user is given), for tests.
+    ///
+    /// # Errors
+    /// As [`ConnInfo::resolve`].
+    pub fn resolve_as(
+        o: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+        os_user: &dyn Fn() -> Result<String, ConnInfoError>,
+    ) -> Result<ConnInfo, ConnInfoError> {
         let mut params = Params::default();
         let flags = |params: &mut Params| {
             // psql ignores empty option values, and puts these before dbname.
@@ -276,20 +348,18 @@ impl ConnInfo {
                 params.set(key, v);
             }
         }
-        Self::from_params(&params, env)
+        Self::from_params(&params, env, os_user)
     }
 
     fn from_params(
         p: &Params,
         env: &dyn Fn(&str) -> Option<String>,
+        os_user: &dyn Fn() -> Result<String, ConnInfoError>,
     ) -> Result<ConnInfo, ConnInfoError> {
-        let nonempty_env = |k: &str| env(k).filter(|v| !v.is_empty());
-        let user = p
-            .nonempty("user")
-            .map(str::to_owned)
-            .or_else(|| nonempty_env("USER"))
-            .or_else(|| nonempty_env("LOGNAME"))
-            .unwrap_or_else(|| "postgres".to_owned());
+        let user = match p.nonempty("user") {
+            Some(u) => u.to_owned(),
+            None => os_user()?,
+        };
         let dbname = p.nonempty("dbname").unwrap_or(&user).to_owned();
 
         // hostaddr only says where to connect; we have no use for host as a
@@ -1078,7 +1148,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        ConnInfo::resolve(o, &|k| map.get(k).cloned())
+        ConnInfo::resolve_as(o, &|k| map.get(k).cloned(), &|| Ok("osuser".to_owned()))
     }
 
     fn d(s: &str) -> Overrides {
@@ -1156,7 +1226,7 @@ mod tests {
         assert_eq!(c.ports(), [5433, 5434, 5432]);
         assert_eq!(
             c.describe(),
-            r#"hosts "a" port 5433, "b" port 5434, "c" port 5432 as user "postgres" database "db""#
+            r#"hosts "a" port 5433, "b" port 5434, "c" port 5432 as user "osuser" database "db""#
         );
     }
 
@@ -1182,7 +1252,7 @@ mod tests {
 
     #[test]
     fn uri_with_no_netloc_uses_defaults_and_query_socket_host() {
-        let c = ok(&d("postgresql:///shop?host=%2Ftmp"), &[("USER", "alice")]);
+        let c = ok(&d("postgresql:///shop?host=%2Ftmp"), &[("PGUSER", "alice")]);
         assert_eq!(c.hosts(), ["/tmp"]);
         assert_eq!(c.user(), "alice");
         assert_eq!(c.dbname(), "shop");
@@ -1433,19 +1503,54 @@ mod tests {
             assert_eq!(c.hosts(), ["/var/run/postgresql", "localhost"]);
         }
         assert_eq!(c.port(), 5432);
-        assert_eq!(c.user(), "postgres");
-        assert_eq!(c.dbname(), "postgres");
+        assert_eq!(c.user(), "osuser");
+        assert_eq!(c.dbname(), "osuser");
         assert_eq!(c.application_name(), "fkload");
         assert_eq!(c.connect_timeout(), None);
         assert!(!c.has_password());
 
+        // libpq takes the effective user's account name, never $USER or
+        // $LOGNAME (cron and docker exec leave them unset, su may keep them).
         let c = ok(
             &Overrides::default(),
             &[("USER", "alice"), ("LOGNAME", "bob")],
         );
-        assert_eq!((c.user(), c.dbname()), ("alice", "alice"));
-        let c = ok(&Overrides::default(), &[("LOGNAME", "bob")]);
-        assert_eq!((c.user(), c.dbname()), ("bob", "bob"));
+        assert_eq!((c.user(), c.dbname()), ("osuser", "osuser"));
+    }
+
+    #[test]
+    fn the_os_user_is_asked_only_when_no_user_is_given() {
+        let fails = || {
+            Err(ConnInfoError::UnknownOsUser {
+                uid: 4242,
+                reason: "user does not exist".into(),
+            })
+        };
+        let e = ConnInfo::resolve_as(&Overrides::default(), &|_| None, &fails).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "could not look up local user ID 4242: user does not exist"
+        );
+        let given = ConnInfo::resolve_as(&d("user=app"), &|_| None, &fails).unwrap();
+        assert_eq!((given.user(), given.dbname()), ("app", "app"));
+        let env = |k: &str| (k == "PGUSER").then(|| "envuser".to_owned());
+        let from_env = ConnInfo::resolve_as(&Overrides::default(), &env, &fails).unwrap();
+        assert_eq!(from_env.user(), "envuser");
+    }
+
+    #[test]
+    fn os_user_is_the_effective_users_account_name() {
+        // The password database, read independently of libc: the account
+        // whose uid is this process's effective uid.
+        let uid = unsafe { libc::geteuid() };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let expected = passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
+        });
+        if let Some(expected) = expected {
+            assert_eq!(os_user().unwrap(), expected);
+        }
     }
 
     #[test]

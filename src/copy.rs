@@ -12,6 +12,7 @@ use std::path::Path;
 
 use postgres::GenericClient;
 
+use crate::db;
 use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
@@ -110,8 +111,7 @@ pub fn stream(
     let server = |start| move |error| CopyFailure::Server { error, start };
     // Where the current statement starts in the file.
     let mut stmt_start = part.start;
-    let mut writer = client
-        .copy_in(&statement_with(table, columns, part.header, freeze))
+    let mut writer = db::copy_in(client, &statement_with(table, columns, part.header, freeze))
         .map_err(server(stmt_start))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
@@ -151,8 +151,7 @@ pub fn stream(
             rows += writer.finish().map_err(server(stmt_start))?;
             stmt_start = part.start + end;
             cut_after = end + batch.unwrap_or(u64::MAX - end);
-            writer = client
-                .copy_in(&statement_with(table, columns, false, freeze))
+            writer = db::copy_in(client, &statement_with(table, columns, false, freeze))
                 .map_err(server(stmt_start))?;
             chunk = &chunk[head..];
         }

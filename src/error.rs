@@ -114,6 +114,16 @@ pub enum ErrorKind {
     /// The plan cannot run as made.
     #[error("{message}")]
     Plan { message: String },
+    /// Keys or indexes a load (or a repair) put back are not what it took
+    /// away: missing, or different. Nothing was reported as done; with a
+    /// journal, the journal is kept.
+    #[error("{}", not_restored_text(journal.as_deref(), problems))]
+    NotRestored {
+        /// The run whose journal lists them, when there is one.
+        journal: Option<String>,
+        /// One line per key or index: what it was, and what it is now.
+        problems: Vec<String>,
+    },
     /// The connection settings are invalid (a malformed URI, an unknown option).
     #[error("invalid connection settings: {message}")]
     Settings { message: String },
@@ -160,6 +170,37 @@ fn blockers_text(blockers: &[String]) -> String {
     }
     out.push_str("\nHINT:  End those transactions, or give fkload more time (--lock-timeout).");
     out
+}
+
+fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
+    let mut out = format!(
+        "{} {} not back as {} were",
+        problems.len(),
+        if problems.len() == 1 {
+            "key or index is"
+        } else {
+            "keys or indexes are"
+        },
+        if problems.len() == 1 { "it" } else { "they" },
+    );
+    out.push_str("\nDETAIL:  ");
+    out.push_str(&problems.join("\n"));
+    if let Some(run) = journal {
+        out.push_str(&format!(
+            "\nHINT:  fkload.journal (run {run}) is kept: it holds the statements that restore each one."
+        ));
+    }
+    out
+}
+
+/// One line of [`ErrorKind::NotRestored`]: what an object was (as the
+/// catalog described it) and what it is now.
+pub(crate) fn restore_problem(what: &str, was: Option<&str>, is: Option<&str>) -> String {
+    match (was, is) {
+        (_, None) => format!("{what} is missing"),
+        (None, Some(is)) => format!("{what} was not there and is now: {is}"),
+        (Some(was), Some(is)) => format!("{what} was: {was}; it is now: {is}"),
+    }
 }
 
 fn during_text(during: &str) -> String {

@@ -1,35 +1,58 @@
 //! The journal of a parallel load: a table in the target database, committed
-//! before anything is dropped, that says what a run dropped (with the SQL that
-//! puts it back) and which tables it loaded (with the transaction that did it).
+//! before anything is dropped, that says what a run dropped (with the
+//! statements that put it back and the catalog's description of it, to check
+//! the result against) and which tables it loaded (with the transaction that
+//! did it).
 //!
 //! A parallel load commits table by table, so a key or index it dropped lives
 //! only in this journal until the run restores it. Every exit path the run
 //! controls restores them; the journal is what a later run (or `repair`) needs
 //! after one it does not control (kill -9, a lost server). The table lives in
 //! its own schema, `fkload`, created on first use and removed when empty.
+//!
+//! Invariants:
+//! - one entry per object: a resumed run that drops again a key or index its
+//!   interrupted run had put back reuses that entry ([`redrop`]), so that a
+//!   key is never both "restored" and "dropped";
+//! - an entry's state changes in the transaction that does the work (see
+//!   `parallel::journaled`): "dropped" means the object is not in place now,
+//!   "restored" that it is, "loaded" that the entry's rows are committed,
+//!   "undone" that they were taken out again;
+//! - what must be restored is read from the journal when it is restored,
+//!   never from an earlier reading (a step of the repair may have changed it).
 
 use postgres::GenericClient;
 
-use crate::catalog::server_error;
+use crate::db;
 use crate::error::{Error, ErrorKind};
 
-/// Creates the journal if it is not there.
-const CREATE: &str = "
-CREATE SCHEMA IF NOT EXISTS fkload;
-CREATE TABLE IF NOT EXISTS fkload.journal (
+/// Creates the journal if it is not there, one statement each.
+const CREATE: [&str; 2] = [
+    "CREATE SCHEMA IF NOT EXISTS fkload",
+    "CREATE TABLE IF NOT EXISTS fkload.journal (
     run text NOT NULL,
     seq int NOT NULL,
     kind text NOT NULL CHECK (kind IN ('key', 'unenforced', 'index', 'table')),
     target text NOT NULL,
     name text NOT NULL,
     restore text,
+    statements text[],
+    expect text,
     txid bigint,
     state text NOT NULL,
     at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run, seq)
-);
-COMMENT ON TABLE fkload.journal IS
-    'fkload: what a parallel load dropped and loaded; do not edit while a load runs'";
+)",
+];
+
+/// Brings a journal an earlier fkload made up to date (it lacked the
+/// statements and the description of each object), and labels it.
+const UPGRADE: [&str; 3] = [
+    "ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS statements text[]",
+    "ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS expect text",
+    "COMMENT ON TABLE fkload.journal IS
+    'fkload: what a parallel load dropped and loaded; do not edit while a load runs'",
+];
 
 /// The journal is trusted only when this role owns its schema and table, nobody
 /// else was granted anything on them, and the table has no triggers or rules:
@@ -55,10 +78,9 @@ const UNFINISHED: &str = "
 SELECT run, count(*) FILTER (WHERE kind <> 'table' AND state = 'dropped')
   FROM fkload.journal GROUP BY run ORDER BY run";
 
-/// What an unfinished run left: the tables it loaded (with the transaction id
-/// of their rows) and the keys and indexes it left dropped.
-const LEFT: &str = "
-SELECT seq, kind, target, name, coalesce(restore, ''), xmin::text, state
+/// Every entry of a run, in sequence order.
+const ENTRIES: &str = "
+SELECT seq, kind, target, name, statements, coalesce(restore, ''), expect, state
   FROM fkload.journal WHERE run = $1 ORDER BY seq";
 
 /// A run that did not finish.
@@ -70,17 +92,16 @@ pub struct Unfinished {
     /// Files (or parts) it loaded and committed: (seq, target table as SQL
     /// writes it, file name in the journal).
     pub loaded: Vec<(i32, String, String)>,
-    /// Indexes, then keys, it left dropped: (seq, name, restore script), in the
-    /// order to restore them (keys need the unique indexes they reference).
-    pub dropped: Vec<(i32, String, String)>,
+    /// Its keys and indexes, whatever their state.
+    pub objects: Vec<Entry>,
 }
 
 /// The kind of a journal entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A key dropped; its restore script adds it back.
+    /// A key dropped; its statements add it back.
     Key,
-    /// A key set `NOT ENFORCED` (PostgreSQL 18); its restore script enforces it.
+    /// A key set `NOT ENFORCED` (PostgreSQL 18); its statement enforces it.
     Unenforced,
     Index,
     Table,
@@ -95,17 +116,51 @@ impl Kind {
             Kind::Table => "table",
         }
     }
+
+    fn parse(s: &str) -> Kind {
+        match s {
+            "key" => Kind::Key,
+            "unenforced" => Kind::Unenforced,
+            "index" => Kind::Index,
+            _ => Kind::Table,
+        }
+    }
+
+    /// A key, dropped or unenforced.
+    pub fn is_key(self) -> bool {
+        matches!(self, Kind::Key | Kind::Unenforced)
+    }
 }
 
-fn q(
-    client: &mut impl GenericClient,
-    sql: &str,
-    params: &[&(dyn postgres::types::ToSql + Sync)],
-) -> Result<(), Error> {
-    client
-        .execute(sql, params)
-        .map(|_| ())
-        .map_err(|e| server_error(e, "writing the journal"))
+/// A key or index entry of the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: i32,
+    pub kind: Kind,
+    /// The table, as SQL writes it (qualified and quoted).
+    pub target: String,
+    /// The key's or index's name.
+    pub name: String,
+    /// The statements that put it back, one per round trip. A journal an
+    /// earlier fkload wrote has none: then `script` holds them all.
+    pub statements: Vec<String>,
+    pub script: String,
+    /// How the catalog described it before the run dropped it (see
+    /// [`crate::catalog::describe`]); none in an earlier fkload's journal.
+    pub expect: Option<String>,
+    pub state: String,
+}
+
+impl Entry {
+    /// What the entry names, for messages.
+    pub fn what(&self) -> String {
+        let kind = if self.kind == Kind::Index {
+            "index"
+        } else {
+            "key"
+        };
+        format!("{kind} \"{}\" on {}", self.name, self.target)
+    }
 }
 
 /// Creates the journal if needed. An unfinished earlier run is refused unless
@@ -116,22 +171,16 @@ fn q(
 /// several); [`ErrorKind::Sql`] when the journal cannot be created (the role
 /// needs CREATE on the database).
 pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
-    let locked: bool = client
-        .query_one(LOCK, &[])
-        .map_err(|e| server_error(e, "locking the journal"))?
-        .get(0);
+    let locked: bool = db::query_one(client, LOCK, &[], "locking the journal")?.get(0);
     if !locked {
         return Err(Error::new(ErrorKind::Plan {
             message: "another parallel fkload load is running on this database".into(),
         }));
     }
-    client
-        .batch_execute(CREATE)
-        .map_err(|e| server_error(e, "creating the journal fkload.journal"))?;
-    let trusted: bool = client
-        .query_one(TRUSTED, &[])
-        .map_err(|e| server_error(e, "reading the journal"))?
-        .get(0);
+    for sql in CREATE {
+        db::exec(client, sql, "creating the journal fkload.journal")?;
+    }
+    let trusted: bool = db::query_one(client, TRUSTED, &[], "reading the journal")?.get(0);
     if !trusted {
         return Err(Error::new(ErrorKind::Plan {
             message: "fkload.journal is not this role's alone (another owner, grants, triggers \
@@ -139,9 +188,10 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
                 .into(),
         }));
     }
-    let rows = client
-        .query(UNFINISHED, &[])
-        .map_err(|e| server_error(e, "reading the journal"))?;
+    for sql in UPGRADE {
+        db::exec(client, sql, "creating the journal fkload.journal")?;
+    }
+    let rows = db::query(client, UNFINISHED, &[], "reading the journal")?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -156,32 +206,50 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
         run: run.clone(),
         ..Unfinished::default()
     };
-    let (mut indexes, mut keys) = (Vec::new(), Vec::new());
-    for r in client
-        .query(LEFT, &[&run])
-        .map_err(|e| server_error(e, "reading the journal"))?
-    {
-        let (seq, kind, target, name, restore, state): (
-            i32,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(6));
-        left.max_seq = left.max_seq.max(seq);
-        match (kind.as_str(), state.as_str()) {
-            ("table", "loaded") => left.loaded.push((seq, target, name)),
-            ("index", "dropped") => indexes.push((seq, name, restore)),
-            ("key" | "unenforced", "dropped") => keys.push((seq, name, restore)),
-            _ => {}
+    for e in entries(client, &run)? {
+        left.max_seq = left.max_seq.max(e.seq);
+        if e.kind == Kind::Table {
+            if e.state == "loaded" {
+                left.loaded.push((e.seq, e.target, e.name));
+            }
+        } else {
+            left.objects.push(e);
         }
     }
-    left.dropped = indexes.into_iter().chain(keys).collect();
     Ok(Some(left))
 }
 
-/// Records an object the run is about to drop, with the SQL that restores it.
+/// Every entry of `run`, in sequence order (tables too, with no statements).
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn entries(client: &mut impl GenericClient, run: &str) -> Result<Vec<Entry>, Error> {
+    Ok(db::query(client, ENTRIES, &[&run], "reading the journal")?
+        .iter()
+        .map(|r| Entry {
+            seq: r.get(0),
+            kind: Kind::parse(r.get(1)),
+            target: r.get(2),
+            name: r.get(3),
+            statements: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
+            script: r.get(5),
+            expect: r.get(6),
+            state: r.get(7),
+        })
+        .collect())
+}
+
+/// What a run is about to drop: the object, the statements that restore it,
+/// and how the catalog describes it now.
+pub struct Dropping<'a> {
+    pub kind: Kind,
+    pub target: &'a str,
+    pub name: &'a str,
+    pub statements: &'a [String],
+    pub expect: Option<&'a str>,
+}
+
+/// Records an object the run is about to drop.
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the insert fails.
@@ -189,17 +257,52 @@ pub fn dropped(
     client: &mut impl GenericClient,
     run: &str,
     seq: i32,
-    kind: Kind,
-    target: &str,
-    name: &str,
-    restore: &str,
+    d: &Dropping<'_>,
 ) -> Result<(), Error> {
-    q(
+    let script = d.statements.join(";\n");
+    db::execute(
         client,
-        "INSERT INTO fkload.journal (run, seq, kind, target, name, restore, state)
-         VALUES ($1, $2, $3, $4, $5, $6, 'dropped')",
-        &[&run, &seq, &kind.as_str(), &target, &name, &restore],
+        "INSERT INTO fkload.journal
+             (run, seq, kind, target, name, restore, statements, expect, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'dropped')",
+        &[
+            &run,
+            &seq,
+            &d.kind.as_str(),
+            &d.target,
+            &d.name,
+            &script,
+            &d.statements,
+            &d.expect,
+        ],
+        "writing the journal",
     )
+    .map(|_| ())
+}
+
+/// Records that a resumed run drops again an object its interrupted run had
+/// put back (entry `seq`): the entry is dropped again, with this run's way of
+/// restoring it. What it expects stays: the object as it was before either
+/// run.
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the update fails.
+pub fn redrop(
+    client: &mut impl GenericClient,
+    run: &str,
+    seq: i32,
+    d: &Dropping<'_>,
+) -> Result<(), Error> {
+    let script = d.statements.join(";\n");
+    db::execute(
+        client,
+        "UPDATE fkload.journal
+            SET kind = $3, restore = $4, statements = $5, state = 'dropped', at = now()
+          WHERE run = $1 AND seq = $2",
+        &[&run, &seq, &d.kind.as_str(), &script, &d.statements],
+        "writing the journal",
+    )
+    .map(|_| ())
 }
 
 /// Records, in the (sub)transaction that loaded it, that a table's file is
@@ -216,16 +319,17 @@ pub fn loaded(
     target: &str,
     file: &str,
 ) -> Result<(), Error> {
-    q(
+    db::execute(
         client,
         "INSERT INTO fkload.journal (run, seq, kind, target, name, txid, state)
          VALUES ($1, $2, 'table', $3, $4, txid_current(), 'loaded')",
         &[&run, &seq, &target, &file],
-    )?;
-    Ok(())
+        "writing the journal",
+    )
+    .map(|_| ())
 }
 
-/// Sets the state of an entry (`restored`, `undone`).
+/// Sets the state of an entry (`restored`, `dropped`, `undone`).
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the update fails.
@@ -235,30 +339,13 @@ pub fn mark(
     seq: i32,
     state: &str,
 ) -> Result<(), Error> {
-    q(
+    db::execute(
         client,
         "UPDATE fkload.journal SET state = $3, at = now() WHERE run = $1 AND seq = $2",
         &[&run, &seq, &state],
+        "writing the journal",
     )
-}
-
-/// The transaction id of the rows loaded for entry `seq` of `run` (the entry's
-/// own `xmin`, see [`loaded`]), as text.
-///
-/// # Errors
-/// [`ErrorKind::Sql`] when the read fails.
-pub fn loading_xid(
-    client: &mut impl GenericClient,
-    run: &str,
-    seq: i32,
-) -> Result<Option<String>, Error> {
-    let rows = client
-        .query(
-            "SELECT xmin::text FROM fkload.journal WHERE run = $1 AND seq = $2 AND kind = 'table'",
-            &[&run, &seq],
-        )
-        .map_err(|e| server_error(e, "reading the journal"))?;
-    Ok(rows.first().map(|r| r.get(0)))
+    .map(|_| ())
 }
 
 /// Forgets a finished run, and removes the journal when no run is left in it.
@@ -266,56 +353,31 @@ pub fn loading_xid(
 /// # Errors
 /// [`ErrorKind::Sql`] when the statements fail.
 pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
-    q(client, "DELETE FROM fkload.journal WHERE run = $1", &[&run])?;
+    db::execute(
+        client,
+        "DELETE FROM fkload.journal WHERE run = $1",
+        &[&run],
+        "writing the journal",
+    )?;
     // The schema goes only when nothing else lives in it.
-    client
-        .batch_execute(
-            "DO $$BEGIN
-               IF NOT EXISTS (SELECT 1 FROM fkload.journal) THEN
-                 DROP TABLE fkload.journal;
-                 BEGIN
-                   DROP SCHEMA fkload;
-                 EXCEPTION WHEN dependent_objects_still_exist THEN NULL;
-                 END;
-               END IF;
-             END$$",
-        )
-        .map_err(|e| server_error(e, "removing the journal"))
+    db::exec(
+        client,
+        "DO $$BEGIN
+           IF NOT EXISTS (SELECT 1 FROM fkload.journal) THEN
+             DROP TABLE fkload.journal;
+             BEGIN
+               DROP SCHEMA fkload;
+             EXCEPTION WHEN dependent_objects_still_exist THEN NULL;
+             END;
+           END IF;
+         END$$",
+        "removing the journal",
+    )
 }
 
 /// Gives the advisory lock back (it also goes with the connection).
 pub fn unlock(client: &mut impl GenericClient) {
-    let _ = client.batch_execute(UNLOCK);
-}
-
-/// Keys of `run` that are back in place: (seq, kind, target, name). A failed
-/// run sets them aside again before taking its rows out, so that no key blocks
-/// the deletes or cascades them into other rows.
-///
-/// # Errors
-/// [`ErrorKind::Sql`] when the read fails.
-pub fn restored_keys(
-    client: &mut impl GenericClient,
-    run: &str,
-) -> Result<Vec<(i32, Kind, String, String)>, Error> {
-    Ok(client
-        .query(
-            "SELECT seq, kind, target, name FROM fkload.journal
-              WHERE run = $1 AND kind IN ('key', 'unenforced') AND state = 'restored'
-              ORDER BY seq",
-            &[&run],
-        )
-        .map_err(|e| server_error(e, "reading the journal"))?
-        .iter()
-        .map(|r| {
-            let kind = if r.get::<_, &str>(1) == "unenforced" {
-                Kind::Unenforced
-            } else {
-                Kind::Key
-            };
-            (r.get(0), kind, r.get(2), r.get(3))
-        })
-        .collect())
+    let _ = db::exec(client, UNLOCK, "unlocking the journal");
 }
 
 /// Tables `run` loaded and committed, last loaded first (children before their
@@ -327,33 +389,14 @@ pub fn loaded_tables(
     client: &mut impl GenericClient,
     run: &str,
 ) -> Result<Vec<(i32, String, String)>, Error> {
-    Ok(client
-        .query(
-            "SELECT seq, target, xmin::text FROM fkload.journal
-              WHERE run = $1 AND kind = 'table' AND state = 'loaded' ORDER BY seq DESC",
-            &[&run],
-        )
-        .map_err(|e| server_error(e, "reading the journal"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
-}
-
-/// The state of every entry of `run`, by sequence number.
-///
-/// # Errors
-/// [`ErrorKind::Sql`] when the read fails.
-pub fn states(
-    client: &mut impl GenericClient,
-    run: &str,
-) -> Result<std::collections::HashMap<i32, String>, Error> {
-    Ok(client
-        .query(
-            "SELECT seq, state FROM fkload.journal WHERE run = $1",
-            &[&run],
-        )
-        .map_err(|e| server_error(e, "reading the journal"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+    Ok(db::query(
+        client,
+        "SELECT seq, target, xmin::text FROM fkload.journal
+          WHERE run = $1 AND kind = 'table' AND state = 'loaded' ORDER BY seq DESC",
+        &[&run],
+        "reading the journal",
+    )?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
 }

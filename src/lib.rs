@@ -36,6 +36,7 @@
 pub mod catalog;
 pub mod conninfo;
 pub mod copy;
+mod db;
 pub mod error;
 pub mod graph;
 pub mod journal;

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, Transaction};
 
-use crate::catalog::SequenceFeed;
-use crate::catalog::server_error;
+use crate::catalog::{self, SequenceFeed, server_error};
 use crate::copy::{self, CopyFailure};
+use crate::db;
 use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
 use crate::orphan;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Truncate};
@@ -103,8 +103,7 @@ pub fn explain_wait(client: &mut Client, plan: &Plan, e: Error) -> Error {
     for k in &plan.keys {
         tables.extend([k.key.table, k.key.ref_table]);
     }
-    let blockers = client
-        .query(HOLDERS, &[&tables])
+    let blockers = db::try_query(client, HOLDERS, &[&tables])
         .map(|rows| rows.iter().map(|r| r.get(0)).collect())
         .unwrap_or_default();
     Error::new(ErrorKind::Blocked {
@@ -119,9 +118,7 @@ fn run_tx(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let started = Instant::now();
-    let mut tx = client
-        .transaction()
-        .map_err(|e| server_error(e, "starting the transaction"))?;
+    let mut tx = db::begin(client, "starting the transaction")?;
     let mut report = Report::default();
 
     for k in plan.deferred() {
@@ -132,9 +129,12 @@ fn run_tx(
             ident(&k.table.schema),
             ident(&k.key.name)
         );
-        exec(&mut tx, &sql, "deferring a key")?;
+        db::exec(&mut tx, &sql, "deferring a key")?;
         report.keys_deferred += 1;
     }
+    // What the keys and indexes set aside look like now, to check that they
+    // come back exactly so.
+    let before = catalog::describe(&mut tx, &as_described(&set_aside(plan)))?;
     drop_objects(&mut tx, plan)?;
     if plan.truncate == Truncate::Upfront {
         let names: Vec<String> = plan
@@ -142,7 +142,7 @@ fn run_tx(
             .iter()
             .map(|s| truncate_target(&s.table))
             .collect();
-        exec(
+        db::exec(
             &mut tx,
             &format!("TRUNCATE {}", names.join(", ")),
             "emptying the tables (--truncate)",
@@ -167,6 +167,12 @@ fn run_tx(
         report.tables.push(table);
     }
 
+    // Every deferred trigger fires now, after the last row and before the
+    // first statement that alters a loaded table (see `crate::plan`, "Pending
+    // trigger events"): the keys it checks have all their rows.
+    observer(Event::CheckingDeferred);
+    check_deferred(&mut tx, plan)?;
+
     for i in &plan.indexes {
         observer(Event::BuildingIndex { index: i });
         build_index(&mut tx, plan, i)?;
@@ -179,43 +185,94 @@ fn run_tx(
             report.count_restored(k.action);
         }
     }
-
-    observer(Event::CheckingDeferred);
-    exec(
-        &mut tx,
-        &format!("SAVEPOINT {SAVEPOINT}"),
-        "checking deferred keys",
-    )?;
-    if let Err(e) = tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE") {
-        let during = "checking deferred keys";
-        let otherwise = sql_kind(&e, during);
-        return Err(key_error(&mut tx, plan, None, e, during, None, otherwise));
-    }
-    exec(
-        &mut tx,
-        &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-        "checking deferred keys",
-    )?;
+    verify_restored(&mut tx, plan, &before)?;
 
     advance_sequences(&mut tx, plan, &mut report)?;
 
     observer(Event::Committing);
-    tx.commit().map_err(|e| server_error(e, "committing"))?;
+    db::commit(tx, "committing")?;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Fires every deferred trigger event (`SET CONSTRAINTS ALL IMMEDIATE`): a
+/// violated deferred key is reported with its orphan rows.
+fn check_deferred(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
+    let during = "checking deferred keys";
+    db::exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), during)?;
+    if let Err(e) = db::try_exec(tx, "SET CONSTRAINTS ALL IMMEDIATE") {
+        let otherwise = sql_kind(&e, during);
+        return Err(key_error(tx, plan, None, e, during, None, otherwise));
+    }
+    db::exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), during)
+}
+
+/// The keys and indexes a plan sets aside, as [`catalog::describe`] takes
+/// them: keys first, in plan order, then indexes.
+pub(crate) fn set_aside(plan: &Plan) -> Vec<(bool, String, String)> {
+    plan.keys
+        .iter()
+        .filter(|k| k.action.sets_aside())
+        .map(|k| (true, k.table.to_string(), k.key.name.clone()))
+        .chain(
+            plan.indexes
+                .iter()
+                .map(|i| (false, i.table.to_string(), i.index.name.clone())),
+        )
+        .collect()
+}
+
+/// Compares what the plan put back with what it set aside (`before`, from
+/// [`catalog::describe`] over [`set_aside`]): a load never reports success
+/// with a key or index that differs from what it was.
+fn verify_restored(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    before: &[Option<String>],
+) -> Result<(), Error> {
+    let objects = set_aside(plan);
+    let now = catalog::describe(tx, &as_described(&objects))?;
+    let problems: Vec<String> = objects
+        .iter()
+        .zip(before.iter().zip(&now))
+        .filter(|(_, (was, is))| was != is)
+        .map(|((key, table, name), (was, is))| {
+            let what = format!(
+                "{} \"{name}\" on {table}",
+                if *key { "key" } else { "index" }
+            );
+            crate::error::restore_problem(&what, was.as_deref(), is.as_deref())
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::NotRestored {
+            journal: None,
+            problems,
+        }))
+    }
+}
+
+/// Borrows [`set_aside`]'s list as [`catalog::describe`] takes it.
+pub(crate) fn as_described(objects: &[(bool, String, String)]) -> Vec<catalog::Described<'_>> {
+    objects
+        .iter()
+        .map(|(k, t, n)| (*k, t.as_str(), n.as_str()))
+        .collect()
 }
 
 /// Drops (or unenforces) the keys the plan sets aside, then drops the indexes
 /// it builds after the data.
 pub(crate) fn drop_objects(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
     for k in plan.dropped() {
-        exec(tx, &drop_key_sql(k), "dropping a key")?;
+        db::exec(tx, &drop_key_sql(k), "dropping a key")?;
     }
     for k in plan.unenforced() {
-        exec(tx, &unenforce_key_sql(k), "setting a key NOT ENFORCED")?;
+        db::exec(tx, &unenforce_key_sql(k), "setting a key NOT ENFORCED")?;
     }
     for i in &plan.indexes {
-        exec(
+        db::exec(
             tx,
             &drop_index_sql(i),
             "dropping an index to build it after the data",
@@ -275,12 +332,12 @@ pub(crate) fn load_step(
 ) -> Result<TableReport, Error> {
     let step = &plan.steps[i];
     let t0 = Instant::now();
-    exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+    db::exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
     // Truncated in this subtransaction, the table takes frozen rows (a
     // partitioned one does not).
     let per_step = plan.truncate == Truncate::PerStep;
     if per_step {
-        exec(
+        db::exec(
             tx,
             &format!("TRUNCATE {}", truncate_target(&step.table)),
             "emptying the table (--truncate)",
@@ -331,7 +388,7 @@ pub(crate) fn load_step(
     if let Some(hook) = after_copy {
         hook(tx)?;
     }
-    exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+    db::exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
     Ok(TableReport {
         table: step.table.name.clone(),
         path: step.file.path.clone(),
@@ -355,10 +412,6 @@ fn sql_kind(e: &postgres::Error, during: &str) -> ErrorKind {
     }
 }
 
-pub(crate) fn exec(tx: &mut Transaction<'_>, sql: &str, during: &str) -> Result<(), Error> {
-    tx.batch_execute(sql).map_err(|e| server_error(e, during))
-}
-
 /// Puts a key set aside back exactly as it was: a dropped key with the same name
 /// and definition (actions, MATCH type, deferrability), validity and comment; an
 /// unenforced one enforced again (which validates it).
@@ -375,13 +428,14 @@ pub(crate) fn restore_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> R
         _ => format!("adding back key \"{}\" on {}", k.key.name, k.table.human()),
     };
     let sql = KeySql::new(k);
+    db::exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), &during)?;
     // Without NOT VALID the ADD itself validates: its violations are listed too.
-    if let Err(e) = tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}; {}", sql.add)) {
+    if let Err(e) = db::try_exec(tx, &sql.add) {
         let otherwise = sql_kind(&e, &during);
         return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
     }
     if let Some(validate) = &sql.validate
-        && let Err(e) = tx.batch_execute(validate)
+        && let Err(e) = db::try_exec(tx, validate)
     {
         let otherwise = sql_kind(&e, &during);
         return Err(key_error(tx, plan, Some(ki), e, &during, None, otherwise));
@@ -393,9 +447,9 @@ pub(crate) fn restore_key(tx: &mut Transaction<'_>, plan: &Plan, ki: usize) -> R
         restore_clones(tx, k, &during)?;
     }
     if let Some(comment) = &sql.comment {
-        exec(tx, comment, &during)?;
+        db::exec(tx, comment, &during)?;
     }
-    exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
+    db::exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
 }
 
 /// The statements that put a key set aside back exactly as it was.
@@ -460,13 +514,13 @@ impl KeySql {
         }
     }
 
-    /// All of it as one script, for the journal.
-    pub fn script(&self) -> String {
+    /// All of it, one statement each, for the journal.
+    pub fn statements(&self) -> Vec<String> {
         let mut parts = vec![self.add.clone()];
         parts.extend(self.validate.clone());
         parts.extend(self.comment.clone());
         parts.extend(self.clones.clone());
-        parts.join(";\n")
+        parts
     }
 }
 
@@ -563,9 +617,7 @@ WITH RECURSIVE cl AS (
 SELECT conrelid, confrelid, conname::text, conrelid::regclass::text FROM cl";
 
 fn restore_clones(tx: &mut Transaction<'_>, k: &PlannedKey, during: &str) -> Result<(), Error> {
-    let rows = tx
-        .query(NEW_CLONES, &[&k.table.to_string(), &k.key.name])
-        .map_err(|e| server_error(e, during))?;
+    let rows = db::query(tx, NEW_CLONES, &[&k.table.to_string(), &k.key.name], during)?;
     let mut sql = Vec::new();
     for r in rows {
         let (table, ref_table, name, table_sql): (u32, u32, String, String) =
@@ -593,10 +645,10 @@ fn restore_clones(tx: &mut Transaction<'_>, k: &PlannedKey, during: &str) -> Res
             ));
         }
     }
-    if sql.is_empty() {
-        return Ok(());
+    for statement in sql {
+        db::exec(tx, &statement, during)?;
     }
-    exec(tx, &sql.join("; "), during)
+    Ok(())
 }
 
 /// SQLSTATE of a unique violation.
@@ -613,18 +665,23 @@ pub(crate) fn build_index(
 ) -> Result<(), Error> {
     let during = format!("building index \"{}\" on {}", i.index.name, i.table.human());
     let sql = IndexSql::new(i);
-    if let Err(e) = tx.batch_execute(&format!("SAVEPOINT {SAVEPOINT}; {}", sql.build)) {
+    db::exec(tx, &format!("SAVEPOINT {SAVEPOINT}"), &during)?;
+    db::exec(tx, &sql.tablespace, &during)?;
+    if let Err(e) = db::try_exec(tx, &sql.create) {
         return Err(index_error(tx, plan, i, e, &during));
     }
-    let mut after = sql.after;
-    after.push(format!("RELEASE SAVEPOINT {SAVEPOINT}"));
-    exec(tx, &after.join("; "), &during)
+    for statement in &sql.after {
+        db::exec(tx, statement, &during)?;
+    }
+    db::exec(tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), &during)
 }
 
 /// The statements that build a dropped index again exactly as it was.
 pub(crate) struct IndexSql {
-    /// The tablespace setting, then the constraint or `CREATE INDEX`.
-    pub build: String,
+    /// The tablespace setting (`SET LOCAL`: it ends with the transaction).
+    pub tablespace: String,
+    /// The constraint or `CREATE INDEX`.
+    pub create: String,
     /// Comments and the CLUSTER mark.
     pub after: Vec<String>,
 }
@@ -674,16 +731,17 @@ impl IndexSql {
             ));
         }
         IndexSql {
-            build: format!("SET LOCAL default_tablespace = {tablespace}; {create}"),
+            tablespace: format!("SET LOCAL default_tablespace = {tablespace}"),
+            create,
             after,
         }
     }
 
-    /// All of it as one script, for the journal.
-    pub fn script(&self) -> String {
-        let mut parts = vec![self.build.clone()];
+    /// All of it, one statement each, for the journal.
+    pub fn statements(&self) -> Vec<String> {
+        let mut parts = vec![self.tablespace.clone(), self.create.clone()];
         parts.extend(self.after.iter().cloned());
-        parts.join(";\n")
+        parts
     }
 }
 
@@ -706,7 +764,7 @@ fn index_error(
         });
     }
     let step = &plan.steps[i.step];
-    let (rows, failed) = match tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
+    let (rows, failed) = match db::try_exec(tx, &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
         Ok(()) => match orphan::duplicates(
             tx,
             step,
@@ -836,7 +894,7 @@ fn key_error(
     if info.code != FOREIGN_KEY_VIOLATION {
         return Error::new(otherwise);
     }
-    if let Err(e) = tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
+    if let Err(e) = db::try_exec(tx, &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}")) {
         return server_error(e, during);
     }
     let key = key
@@ -878,7 +936,7 @@ SELECT oid FROM up WHERE conparentid = 0";
 fn violated_key(tx: &mut Transaction<'_>, plan: &Plan, db: &DbErrorInfo) -> Option<usize> {
     let constraint = db.constraint.as_deref()?;
     if let (Some(table), Some(schema)) = (db.table.as_deref(), db.schema.as_deref())
-        && let Ok(rows) = tx.query(VIOLATED_KEY, &[&constraint, &table, &schema])
+        && let Ok(rows) = db::try_query(tx, VIOLATED_KEY, &[&constraint, &table, &schema])
         && let Some(row) = rows.first()
     {
         let oid: u32 = row.get(0);
@@ -918,17 +976,12 @@ pub(crate) fn advance_sequences(
             let during = format!("advancing sequence {}", feed.sequence.human());
             let ascending = feed.increment > 0;
             let agg = if ascending { "max" } else { "min" };
-            let extreme: Option<i64> = tx
-                .query_one(
-                    &format!(
-                        "SELECT {agg}({})::int8 FROM {}",
-                        ident(&feed.column),
-                        step.table.name
-                    ),
-                    &[],
-                )
-                .map_err(|e| server_error(e, &during))?
-                .get(0);
+            let sql = format!(
+                "SELECT {agg}({})::int8 FROM {}",
+                ident(&feed.column),
+                step.table.name
+            );
+            let extreme: Option<i64> = db::query_one(tx, &sql, &[], &during)?.get(0);
             let Some(extreme) = extreme else { continue };
             match targets
                 .iter_mut()
@@ -954,12 +1007,8 @@ pub(crate) fn advance_sequences(
             ));
             continue;
         }
-        let row = tx
-            .query_one(
-                &format!("SELECT last_value, is_called FROM {}", feed.sequence),
-                &[],
-            )
-            .map_err(|e| server_error(e, &during))?;
+        let sql = format!("SELECT last_value, is_called FROM {}", feed.sequence);
+        let row = db::query_one(tx, &sql, &[], &during)?;
         let (last, called): (i64, bool) = (row.get(0), row.get(1));
         let next = if called {
             last.saturating_add(feed.increment)
@@ -977,11 +1026,12 @@ pub(crate) fn advance_sequences(
     }
     for (sequence, value) in moves {
         let during = format!("advancing sequence {}", sequence.human());
-        tx.query_one(
+        db::query_one(
+            tx,
             "SELECT setval($1::text::regclass, $2, true)",
             &[&sequence.to_string(), &value],
-        )
-        .map_err(|e| server_error(e, &during))?;
+            &during,
+        )?;
         report.sequences.push((sequence, value));
     }
     Ok(())

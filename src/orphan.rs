@@ -16,6 +16,7 @@
 use postgres::GenericClient;
 
 use crate::copy;
+use crate::db;
 use crate::error::{DbErrorInfo, Orphan};
 use crate::plan::{Plan, PlannedKey, Step};
 use crate::source;
@@ -137,13 +138,16 @@ fn load_rows(
         .iter()
         .map(|c| format!("{} text", ident(c)))
         .collect();
-    client
-        .batch_execute(&format!(
-            "DROP TABLE IF EXISTS {tmp}; CREATE TEMP TABLE {ROWS_TABLE} ({} bigserial, {})",
+    db::try_exec(client, &format!("DROP TABLE IF EXISTS {tmp}")).map_err(sql_err)?;
+    db::try_exec(
+        client,
+        &format!(
+            "CREATE TEMP TABLE {ROWS_TABLE} ({} bigserial, {})",
             ident(&counter),
             cols.join(", ")
-        ))
-        .map_err(sql_err)?;
+        ),
+    )
+    .map_err(sql_err)?;
     copy::stream(
         client,
         &tmp,
@@ -170,10 +174,8 @@ fn rows_at_lines(
     query: &str,
     columns: &[String],
 ) -> Result<Vec<Orphan>, String> {
-    let rows = client.query(query, &[]).map_err(sql_err)?;
-    client
-        .batch_execute(&format!("DROP TABLE pg_temp.{ROWS_TABLE}"))
-        .map_err(sql_err)?;
+    let rows = db::try_query(client, query, &[]).map_err(sql_err)?;
+    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}")).map_err(sql_err)?;
     let numbers: Vec<u64> = rows
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))

@@ -28,6 +28,7 @@ use postgres::{Client, Config, NoTls};
 
 use crate::catalog::server_error;
 use crate::copy;
+use crate::db;
 use crate::error::{Error, ErrorKind};
 use crate::journal::{self, Kind};
 use crate::load::{self, Event, IndexSql, KeySql};
@@ -169,7 +170,8 @@ fn outcome<T, S>(queue: Mutex<Pool<T, S>>, who: &str) -> Result<(), Error> {
 /// # Errors
 /// As [`load::run`]; after any error the run controls, the database holds the
 /// rows and keys it held before. [`ErrorKind::Interrupted`] when an earlier
-/// parallel run left keys dropped.
+/// parallel run left keys dropped; [`ErrorKind::NotRestored`] when a key or
+/// index did not come back as it was (the journal is then kept).
 pub fn run(
     client: &mut Client,
     config: &Config,
@@ -193,22 +195,13 @@ fn run_locked(
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let prior = journal::open(client, resume)?;
+    let units = units(plan)?;
     // A resumed run continues the interrupted run's journal, so that a resumed
     // run killed in turn is resumed in turn.
-    let run = match &prior {
-        Some(p) => Run {
-            id: p.run.clone(),
-            base: usize::try_from(p.max_seq).unwrap_or(0),
-        },
-        None => Run {
-            id: run_id(),
-            base: 0,
-        },
-    };
+    let run = Run::new(prior.as_ref(), plan, units.len());
     let mut report = Report::default();
 
     // With --resume, the files the interrupted run committed are not loaded again.
-    let units = units(plan)?;
     let skip: HashSet<usize> = match &prior {
         Some(p) => (0..units.len())
             .filter(|&u| {
@@ -239,37 +232,16 @@ fn run_locked(
         observer,
         &mut report,
     )
-    .and_then(|()| {
-        restore_all(
-            client,
-            Some(config),
-            jobs,
-            plan,
-            &run,
-            observer,
-            &mut report,
-        )
-    })
-    .and_then(|()| match &prior {
-        Some(p) => restore_prior(client, p),
-        None => Ok(()),
-    });
+    .and_then(|()| restore_all(client, config, jobs, plan, &run, observer, &mut report))
+    // What the interrupted run left dropped and this plan could not see.
+    .and_then(|()| restore_dropped(client, &run.id))
+    .and_then(|()| verify(client, &run.id));
     if let Err(e) = outcome {
         // Every key back in place is dropped again (none may block or cascade the
         // deletes), the rows the run committed (the interrupted run's too: the
         // end state is all or nothing) are taken out, children first, then
         // every key and index is put back, on the control connection.
-        let cleanup = unrestore_keys(client, &run)
-            .and_then(|()| undo_loads(client, &run))
-            .and_then(|()| {
-                let mut ignore = Report::default();
-                restore_all(client, None, 1, plan, &run, &mut |_| {}, &mut ignore)
-            })
-            .and_then(|()| match &prior {
-                Some(p) => restore_prior(client, p),
-                None => Ok(()),
-            })
-            .and_then(|()| journal::close(client, &run.id));
+        let cleanup = undo(client, &run.id);
         return Err(match cleanup {
             Ok(()) => e,
             Err(c) => Error::new(ErrorKind::Cleanup {
@@ -281,17 +253,14 @@ fn run_locked(
 
     // The data is final and every key is back: what fails now is reported, not
     // undone.
-    let mut tx = client
-        .transaction()
-        .map_err(|e| server_error(e, "advancing sequences"))?;
-    match load::advance_sequences(&mut tx, plan, &mut report).and_then(|()| {
-        tx.commit()
-            .map_err(|e| server_error(e, "advancing sequences"))
-    }) {
-        Ok(()) => {}
-        Err(e) => report
+    let sequences = db::begin(client, "advancing sequences").and_then(|mut tx| {
+        load::advance_sequences(&mut tx, plan, &mut report)?;
+        db::commit(tx, "advancing sequences")
+    });
+    if let Err(e) = sequences {
+        report
             .warnings
-            .push(format!("the sequences were not advanced: {e}")),
+            .push(format!("the sequences were not advanced: {e}"));
     }
     if let Err(e) = journal::close(client, &run.id) {
         report
@@ -304,16 +273,21 @@ fn run_locked(
 
 /// Repairs what an interrupted parallel load left: takes out the rows it
 /// committed (children first, its keys out of the way) and puts back every key
-/// and index it dropped, from the statements in its journal; then removes the
-/// journal. Returns the run's id, or `None` when there was nothing to repair.
+/// and index it dropped, from the statements in its journal; checks that each
+/// is back as it was; then removes the journal. Returns the run's id, or
+/// `None` when there was nothing to repair.
 ///
 /// # Errors
-/// As [`run`]: journal, lock and server errors.
+/// As [`run`]: journal, lock and server errors; [`ErrorKind::NotRestored`]
+/// (the journal is kept) when a key or index is not back as it was.
 pub fn repair(client: &mut Client) -> Result<Option<String>, Error> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('fkload.journal') IS NOT NULL", &[])
-        .map_err(|e| server_error(e, "reading the journal"))?
-        .get(0);
+    let exists: bool = db::query_one(
+        client,
+        "SELECT to_regclass('fkload.journal') IS NOT NULL",
+        &[],
+        "reading the journal",
+    )?
+    .get(0);
     if !exists {
         return Ok(None);
     }
@@ -328,31 +302,89 @@ fn repair_locked(client: &mut Client) -> Result<Option<String>, Error> {
         journal::close(client, "")?;
         return Ok(None);
     };
-    let run = Run {
-        id: prior.run.clone(),
-        base: 0,
-    };
-    unrestore_keys(client, &run)?;
-    undo_loads(client, &run)?;
-    restore_prior(client, &prior)?;
-    journal::close(client, &run.id)?;
+    undo(client, &prior.run)?;
     Ok(Some(prior.run))
 }
 
-/// Puts back what an interrupted run left dropped, from the statements its
-/// journal holds; each in its own transaction with its journal entry.
-fn restore_prior(client: &mut Client, prior: &journal::Unfinished) -> Result<(), Error> {
-    let states = journal::states(client, &prior.run)?;
-    for (seq, name, script) in &prior.dropped {
-        if states.get(seq).is_some_and(|s| s == "restored") {
-            continue;
-        }
-        let during = format!("restoring \"{name}\" dropped by run {}", prior.run);
-        journaled(client, &prior.run, *seq, "restored", &during, |tx| {
-            tx.batch_execute(script)
+/// Takes a run out: drops again every key of the run that is back in place,
+/// takes out the rows it committed, puts back every key and index it dropped,
+/// checks them, and forgets the run. Each step reads the journal afresh and
+/// records what it did in the transaction that did it, so that a crash at any
+/// point leaves a journal from which this same function finishes the work.
+fn undo(client: &mut Client, run: &str) -> Result<(), Error> {
+    unrestore_keys(client, run)?;
+    undo_loads(client, run)?;
+    restore_dropped(client, run)?;
+    verify(client, run)?;
+    journal::close(client, run)
+}
+
+/// Puts back every key and index of `run` that is dropped now, from the
+/// statements its journal holds (indexes first: keys need the unique indexes
+/// they reference); each in its own transaction with its journal entry.
+fn restore_dropped(client: &mut Client, run: &str) -> Result<(), Error> {
+    let mut dropped: Vec<journal::Entry> = journal::entries(client, run)?
+        .into_iter()
+        .filter(|e| e.kind != Kind::Table && e.state == "dropped")
+        .collect();
+    dropped.sort_by_key(|e| (e.kind.is_key(), e.seq));
+    for e in dropped {
+        let during = format!("restoring {} dropped by run {run}", e.what());
+        journaled(client, run, e.seq, "restored", &during, |tx| {
+            if e.statements.is_empty() {
+                // A journal an earlier fkload wrote holds one script.
+                return db::exec(tx, &e.script, &during);
+            }
+            for statement in &e.statements {
+                db::exec(tx, statement, &during)?;
+            }
+            Ok(())
         })?;
     }
     Ok(())
+}
+
+/// Checks every key and index the journal of `run` names against what the
+/// catalog said of it before the run dropped it: present, and identical.
+///
+/// # Errors
+/// [`ErrorKind::NotRestored`] naming each one that is not.
+fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
+    let objects: Vec<journal::Entry> = journal::entries(client, run)?
+        .into_iter()
+        .filter(|e| e.kind != Kind::Table)
+        .collect();
+    let described: Vec<crate::catalog::Described<'_>> = objects
+        .iter()
+        .map(|e| (e.kind.is_key(), e.target.as_str(), e.name.as_str()))
+        .collect();
+    let now = crate::catalog::describe(client, &described)?;
+    let problems: Vec<String> = objects
+        .iter()
+        .zip(&now)
+        .filter(|(e, is)| {
+            e.state != "restored"
+                || is.is_none()
+                || e.expect
+                    .as_ref()
+                    .is_some_and(|was| Some(was) != is.as_ref())
+        })
+        .map(|(e, is)| {
+            if e.state != "restored" {
+                format!("{} is still {}", e.what(), e.state)
+            } else {
+                crate::error::restore_problem(&e.what(), e.expect.as_deref(), is.as_deref())
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::NotRestored {
+            journal: Some(run.to_string()),
+            problems,
+        }))
+    }
 }
 
 /// Runs `work` and marks journal entry `seq` of `run` with `state`, in one
@@ -363,39 +395,44 @@ fn journaled(
     seq: i32,
     state: &str,
     during: &str,
-    work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>,
+    work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
-    work(&mut tx).map_err(|e| server_error(e, during))?;
+    let mut tx = db::begin(client, during)?;
+    work(&mut tx)?;
     journal::mark(&mut tx, run, seq, state)?;
-    tx.commit().map_err(|e| server_error(e, during))
+    db::commit(tx, during)
 }
 
 /// Drops (or unenforces) again every key of the run that is back in place, and
 /// marks it dropped.
-fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
-    for (seq, kind, target, name) in journal::restored_keys(client, &run.id)? {
+fn unrestore_keys(client: &mut Client, run: &str) -> Result<(), Error> {
+    let restored = journal::entries(client, run)?
+        .into_iter()
+        .filter(|e| e.kind.is_key() && e.state == "restored");
+    for e in restored {
         // `target` is the table as fkload wrote it (quoted); the journal is this
         // role's alone (journal::open checks).
-        let (sql, during) = if kind == Kind::Unenforced {
+        let (sql, during) = if e.kind == Kind::Unenforced {
             (
                 format!(
-                    "ALTER TABLE {target} ALTER CONSTRAINT {} NOT ENFORCED",
-                    crate::sql::ident(&name)
+                    "ALTER TABLE {} ALTER CONSTRAINT {} NOT ENFORCED",
+                    e.target,
+                    crate::sql::ident(&e.name)
                 ),
-                format!("setting key \"{name}\" NOT ENFORCED again"),
+                format!("setting key \"{}\" NOT ENFORCED again", e.name),
             )
         } else {
             (
                 format!(
-                    "ALTER TABLE {target} DROP CONSTRAINT {}",
-                    crate::sql::ident(&name)
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    e.target,
+                    crate::sql::ident(&e.name)
                 ),
-                format!("dropping key \"{name}\" again"),
+                format!("dropping key \"{}\" again", e.name),
             )
         };
-        journaled(client, &run.id, seq, "dropped", &during, |tx| {
-            tx.batch_execute(&sql)
+        journaled(client, run, e.seq, "dropped", &during, |tx| {
+            db::exec(tx, &sql, &during)
         })?;
     }
     Ok(())
@@ -404,12 +441,12 @@ fn unrestore_keys(client: &mut Client, run: &Run) -> Result<(), Error> {
 /// Takes out the rows the run committed, the last loaded table first: exactly
 /// the rows whose `xmin` is the transaction that loaded the file. (Never
 /// TRUNCATE: other sessions may have written to a table once it committed.)
-fn undo_loads(client: &mut Client, run: &Run) -> Result<(), Error> {
-    for (seq, target, xid) in journal::loaded_tables(client, &run.id)? {
+fn undo_loads(client: &mut Client, run: &str) -> Result<(), Error> {
+    for (seq, target, xid) in journal::loaded_tables(client, run)? {
         let during = format!("taking the rows loaded into {target} out again");
         let sql = format!("DELETE FROM {target} WHERE xmin = $1::text::xid");
-        journaled(client, &run.id, seq, "undone", &during, |tx| {
-            tx.execute(&sql, &[&xid]).map(|_| ())
+        journaled(client, run, seq, "undone", &during, |tx| {
+            db::execute(tx, &sql, &[&xid], &during).map(|_| ())
         })?;
     }
     Ok(())
@@ -423,69 +460,138 @@ fn run_id() -> String {
     format!("{secs}-{}", std::process::id())
 }
 
-/// A run's id in the journal, and where its sequence numbers start (a resumed
-/// run continues the journal of the run it finishes).
+/// A run's id in the journal, and the journal entry of each key, index and
+/// unit of the plan. A resumed run continues the journal of the run it
+/// finishes: a key or index that run journaled keeps its entry (one entry per
+/// object), everything else is numbered after that run's last entry.
 struct Run {
     id: String,
-    base: usize,
+    /// Per plan key: its entry, and whether the interrupted run made it.
+    keys: Vec<(i32, bool)>,
+    /// Per plan index: likewise.
+    indexes: Vec<(i32, bool)>,
+    /// Per unit: its entry.
+    units: Vec<i32>,
 }
 
-/// Journal sequence numbers: keys first, indexes after them, tables after those,
-/// all after `base`.
 impl Run {
-    fn seq(&self, n: usize) -> i32 {
-        i32::try_from(self.base + n + 1).unwrap_or(i32::MAX)
+    fn new(prior: Option<&journal::Unfinished>, plan: &Plan, units: usize) -> Run {
+        let mut next = prior.map_or(0, |p| p.max_seq);
+        let mut seq = || {
+            next = next.saturating_add(1);
+            next
+        };
+        let reuse = |is_key: bool, target: &str, name: &str| {
+            prior
+                .and_then(|p| {
+                    p.objects
+                        .iter()
+                        .find(|e| e.kind.is_key() == is_key && e.target == target && e.name == name)
+                })
+                .map(|e| (e.seq, true))
+        };
+        let keys = plan
+            .keys
+            .iter()
+            .map(|k| reuse(true, &k.table.to_string(), &k.key.name))
+            .collect::<Vec<_>>();
+        let indexes = plan
+            .indexes
+            .iter()
+            .map(|i| reuse(false, &i.table.to_string(), &i.index.name))
+            .collect::<Vec<_>>();
+        Run {
+            id: prior.map_or_else(run_id, |p| p.run.clone()),
+            keys: keys
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| (seq(), false)))
+                .collect(),
+            indexes: indexes
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| (seq(), false)))
+                .collect(),
+            units: (0..units).map(|_| seq()).collect(),
+        }
     }
+
     fn key_seq(&self, ki: usize) -> i32 {
-        self.seq(ki)
+        self.keys[ki].0
     }
-    fn index_seq(&self, plan: &Plan, ii: usize) -> i32 {
-        self.seq(plan.keys.len() + ii)
+    fn index_seq(&self, ii: usize) -> i32 {
+        self.indexes[ii].0
     }
-    fn table_seq(&self, plan: &Plan, step: usize) -> i32 {
-        self.seq(plan.keys.len() + plan.indexes.len() + step)
+    fn unit_seq(&self, u: usize) -> i32 {
+        self.units[u]
     }
 }
 
-/// One transaction: journal every key and index, then drop them.
+/// One transaction: journal every key and index (with the statements that put
+/// it back, and how the catalog describes it now), then drop them.
 fn drop_all(client: &mut Client, plan: &Plan, run: &Run) -> Result<(), Error> {
     let during = "dropping keys and indexes";
-    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
+    let mut tx = db::begin(client, during)?;
+    let objects = load::set_aside(plan);
+    let expect = crate::catalog::describe(&mut tx, &load::as_described(&objects))?;
+    let mut expect = expect.into_iter();
     for (ki, k) in plan.keys.iter().enumerate() {
         if k.action.sets_aside() {
-            let script = KeySql::new(k).script();
-            let target = k.table.to_string();
+            let statements = KeySql::new(k).statements();
             let kind = if k.action == KeyAction::Unenforce {
                 Kind::Unenforced
             } else {
                 Kind::Key
             };
-            journal::dropped(
+            let (seq, reused) = run.keys[ki];
+            record(
                 &mut tx,
-                &run.id,
-                run.key_seq(ki),
-                kind,
-                &target,
-                &k.key.name,
-                &script,
+                run,
+                seq,
+                reused,
+                &journal::Dropping {
+                    kind,
+                    target: &k.table.to_string(),
+                    name: &k.key.name,
+                    statements: &statements,
+                    expect: expect.next().flatten().as_deref(),
+                },
             )?;
         }
     }
     for (ii, i) in plan.indexes.iter().enumerate() {
-        let script = IndexSql::new(i).script();
-        let target = i.table.to_string();
-        journal::dropped(
+        let statements = IndexSql::new(i).statements();
+        let (seq, reused) = run.indexes[ii];
+        record(
             &mut tx,
-            &run.id,
-            run.index_seq(plan, ii),
-            Kind::Index,
-            &target,
-            &i.index.name,
-            &script,
+            run,
+            seq,
+            reused,
+            &journal::Dropping {
+                kind: Kind::Index,
+                target: &i.table.to_string(),
+                name: &i.index.name,
+                statements: &statements,
+                expect: expect.next().flatten().as_deref(),
+            },
         )?;
     }
     load::drop_objects(&mut tx, plan)?;
-    tx.commit().map_err(|e| server_error(e, during))
+    db::commit(tx, during)
+}
+
+/// Journals a drop: a new entry, or (`reused`) the interrupted run's entry of
+/// the same object, dropped again.
+fn record(
+    tx: &mut postgres::Transaction<'_>,
+    run: &Run,
+    seq: i32,
+    reused: bool,
+    d: &journal::Dropping<'_>,
+) -> Result<(), Error> {
+    if reused {
+        journal::redrop(tx, &run.id, seq, d)
+    } else {
+        journal::dropped(tx, &run.id, seq, d)
+    }
 }
 
 /// Steps a step waits for: the other steps its kept keys reference.
@@ -647,7 +753,7 @@ fn load_one(
     let unit = &units[u];
     let step = &plan.steps[unit.step];
     let during = format!("loading {}", step.file.path.display());
-    let mut tx = client.transaction().map_err(|e| server_error(e, &during))?;
+    let mut tx = db::begin(client, &during)?;
     let target = step.table.name.to_string();
     let table = load::load_step(
         &mut tx,
@@ -657,9 +763,9 @@ fn load_one(
         &mut |n| {
             let _ = send.send(Note::Progress(u, n));
         },
-        Some(&mut |tx| journal::loaded(tx, &run.id, run.table_seq(plan, u), &target, &unit.name)),
+        Some(&mut |tx| journal::loaded(tx, &run.id, run.unit_seq(u), &target, &unit.name)),
     )?;
-    tx.commit().map_err(|e| server_error(e, &during))?;
+    db::commit(tx, &during)?;
     Ok(table)
 }
 
@@ -669,27 +775,29 @@ fn load_one(
 /// FOREIGN KEY's lock on both tables could deadlock with another's).
 fn restore_all(
     client: &mut Client,
-    config: Option<&Config>,
+    config: &Config,
     jobs: usize,
     plan: &Plan,
     run: &Run,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
-    // A second pass (after a failure) skips what the first put back.
-    let states = journal::states(client, &run.id)?;
-    let restored = |seq: i32| states.get(&seq).is_some_and(|s| s == "restored");
+    let restored: HashSet<i32> = journal::entries(client, &run.id)?
+        .into_iter()
+        .filter(|e| e.state == "restored")
+        .map(|e| e.seq)
+        .collect();
     let indexes: Vec<Task> = (0..plan.indexes.len())
-        .filter(|&ii| !restored(run.index_seq(plan, ii)))
+        .filter(|&ii| !restored.contains(&run.index_seq(ii)))
         .map(|ii| Task {
             what: Work::Index(ii),
             locks: vec![plan.steps[plan.indexes[ii].step].table.oid],
         })
         .collect();
-    run_on(client, config, jobs, plan, run, indexes, observer)?;
+    run_tasks(config, jobs, plan, run, indexes, observer)?;
     let keys: Vec<Task> = (0..plan.keys.len())
         .filter(|&ki| plan.keys[ki].action.sets_aside())
-        .filter(|&ki| !restored(run.key_seq(ki)))
+        .filter(|&ki| !restored.contains(&run.key_seq(ki)))
         .map(|ki| Task {
             what: Work::Key(ki),
             locks: vec![plan.keys[ki].key.table, plan.keys[ki].key.ref_table],
@@ -700,30 +808,7 @@ fn restore_all(
             report.count_restored(plan.keys[ki].action);
         }
     }
-    run_on(client, config, jobs, plan, run, keys, observer)
-}
-
-/// Runs tasks over `jobs` new connections, or (without a config, as after a
-/// failure, when new connections may be what failed) one by one on `client`.
-fn run_on(
-    client: &mut Client,
-    config: Option<&Config>,
-    jobs: usize,
-    plan: &Plan,
-    run: &Run,
-    tasks: Vec<Task>,
-    observer: &mut dyn FnMut(Event<'_>),
-) -> Result<(), Error> {
-    match config {
-        Some(config) => run_tasks(config, jobs, plan, run, tasks, observer),
-        None => {
-            for t in tasks {
-                note(plan, t.what, observer);
-                run_task(client, plan, run, t.what)?;
-            }
-            Ok(())
-        }
-    }
+    run_tasks(config, jobs, plan, run, keys, observer)
 }
 
 fn note(plan: &Plan, w: Work, observer: &mut dyn FnMut(Event<'_>)) {
@@ -817,11 +902,11 @@ fn run_task(client: &mut Client, plan: &Plan, run: &Run, what: Work) -> Result<(
         Work::Index(_) => "building an index",
         Work::Key(_) => "adding back a key",
     };
-    let mut tx = client.transaction().map_err(|e| server_error(e, during))?;
+    let mut tx = db::begin(client, during)?;
     match what {
         Work::Index(ii) => {
             load::build_index(&mut tx, plan, &plan.indexes[ii])?;
-            journal::mark(&mut tx, &run.id, run.index_seq(plan, ii), "restored")?;
+            journal::mark(&mut tx, &run.id, run.index_seq(ii), "restored")?;
         }
         Work::Key(ki) => {
             if !plan.keys[ki].action.sets_aside() {
@@ -831,5 +916,5 @@ fn run_task(client: &mut Client, plan: &Plan, run: &Run, what: Work) -> Result<(
             journal::mark(&mut tx, &run.id, run.key_seq(ki), "restored")?;
         }
     }
-    tx.commit().map_err(|e| server_error(e, during))
+    db::commit(tx, during)
 }

@@ -24,6 +24,7 @@ use fkload::{Error, ErrorKind, Event, Options, StrategyChoice};
     version,
     disable_help_flag = true,
     disable_help_subcommand = true,
+    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] repair [OPTIONS]",
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]
@@ -37,28 +38,33 @@ pub struct Args {
 
     /// Database name, or a postgres:// URI or "key=value" connection string
     /// [default: $DATABASE_URL, then $PGDATABASE, then the user name]
-    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME", global = true)]
     pub dbname: Option<String>,
 
     /// Database server host or socket directory [default: $PGHOST, then
     /// /var/run/postgresql, then localhost]
-    #[arg(short = 'h', long = "host", value_name = "HOSTNAME")]
+    #[arg(short = 'h', long = "host", value_name = "HOSTNAME", global = true)]
     pub host: Option<String>,
 
     /// Database server port [default: $PGPORT, then 5432]
-    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    #[arg(short = 'p', long = "port", value_name = "PORT", global = true)]
     pub port: Option<String>,
 
     /// Database user name [default: $PGUSER, then the OS user]
-    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    #[arg(short = 'U', long = "username", value_name = "USERNAME", global = true)]
     pub username: Option<String>,
 
     /// Never prompt for a password
-    #[arg(short = 'w', long = "no-password", conflicts_with = "password")]
+    #[arg(
+        short = 'w',
+        long = "no-password",
+        conflicts_with = "password",
+        global = true
+    )]
     pub no_password: bool,
 
     /// Prompt for a password before connecting
-    #[arg(short = 'W', long = "password")]
+    #[arg(short = 'W', long = "password", global = true)]
     pub password: bool,
 
     /// Print the load plan (order, levels, cycles, deferred and dropped keys) and
@@ -84,12 +90,12 @@ pub struct Args {
 
     /// Give up waiting for a lock after this long (as PostgreSQL's lock_timeout:
     /// 500ms, 5s, 2min; 0 waits forever), and name the sessions holding it
-    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration, global = true)]
     pub lock_timeout: String,
 
     /// Cancel any statement that runs longer than this (statement_timeout;
     /// 0, the default, never)
-    #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
+    #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration, global = true)]
     pub statement_timeout: String,
 
     /// Finish a parallel load that did not finish (killed, server lost): load the
@@ -103,22 +109,22 @@ pub struct Args {
     pub batch_size: u64,
 
     /// Print a line as each table starts and finishes loading
-    #[arg(short = 'v', long = "verbose")]
+    #[arg(short = 'v', long = "verbose", global = true)]
     pub verbose: bool,
 
     /// Print nothing but errors
-    #[arg(short = 'q', long = "quiet", conflicts_with = "verbose")]
+    #[arg(short = 'q', long = "quiet", conflicts_with = "verbose", global = true)]
     pub quiet: bool,
 
     /// Print help (-h is the host, as in psql)
-    #[arg(short = '?', long = "help", action = ArgAction::Help)]
+    #[arg(short = '?', long = "help", action = ArgAction::Help, global = true)]
     pub help: Option<bool>,
 }
 
 /// Parses the command line; usage errors exit 1 as psql's do (clap's own is 2,
 /// which fkload keeps for connection failures).
 pub fn parse() -> Result<Args, i32> {
-    Args::try_parse().map_err(|e| {
+    parse_from(std::env::args_os()).map_err(|e| {
         let _ = e.print();
         if e.use_stderr() {
             exit::FATAL
@@ -126,6 +132,45 @@ pub fn parse() -> Result<Args, i32> {
             exit::OK
         }
     })
+}
+
+/// The load's own arguments: given with a subcommand, they would be ignored,
+/// so they are refused (the connection options, timeouts and verbosity are
+/// global: they go before or after the subcommand).
+const LOAD_ONLY: [&str; 7] = [
+    "dir",
+    "list",
+    "strategy",
+    "jobs",
+    "truncate",
+    "resume",
+    "batch_size",
+];
+
+fn parse_from<I, T>(args: I) -> Result<Args, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Args::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    let args = Args::from_arg_matches(&matches)?;
+    if args.command.is_some()
+        && let Some(id) = LOAD_ONLY
+            .iter()
+            .find(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    {
+        let name = command
+            .get_arguments()
+            .find(|a| a.get_id() == *id)
+            .map_or_else(|| id.to_string(), |a| a.to_string());
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!("{name} is an argument of a load: it does not go with repair"),
+        ));
+    }
+    Ok(args)
 }
 
 /// A PostgreSQL duration as the settings take it: a number and an optional unit
@@ -166,7 +211,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
 pub enum Command {
     /// Undo what an interrupted parallel load (-j) left: take out the rows it
     /// committed and put back every key and index it dropped (a load also does
-    /// this first, unless --resume finishes the interrupted load instead)
+    /// this first, unless --resume finishes the interrupted load instead).
+    /// The connection options go before or after the word repair.
+    #[command(disable_help_flag = true)]
     Repair,
 }
 
@@ -202,11 +249,15 @@ pub fn run(args: &Args) -> i32 {
 fn run_inner(args: &Args) -> Result<(), Error> {
     let (mut client, config) = connect(args)?;
     if let Some(Command::Repair) = args.command {
-        match fkload::repair(&mut client)? {
-            Some(run) => println!(
-                "repaired run {run}: its rows are out, every key and index it dropped is back"
-            ),
-            None => println!("nothing to repair"),
+        let repaired = fkload::repair(&mut client)?;
+        if !args.quiet {
+            match repaired {
+                Some(run) => println!(
+                    "repaired run {run}: its rows are out, and every key and index it dropped \
+                     is back as it was (checked against the journal)"
+                ),
+                None => println!("nothing to repair"),
+            }
         }
         return Ok(());
     }
@@ -300,7 +351,7 @@ fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
         Err(e)
             if !args.no_password
                 && !info.has_password()
-                && e.to_string().contains("password missing")
+                && fkload::conninfo::needs_password(&e)
                 && std::io::stdin().is_terminal() =>
         {
             info.set_password(prompt(&info)?);
