@@ -693,3 +693,33 @@ pub fn describe(
     query(client, RESTORE_SEARCH_PATH, &[&setting], during)?;
     Ok(out)
 }
+
+/// What the triggers of the loaded tables (and of their partitions, where
+/// their rows land) can do to a load's order of statements:
+/// - `NOT tgisinternal`: a trigger someone wrote (a constraint trigger
+///   included), which may write rows into another table;
+/// - `tginitdeferred`: a trigger whose events wait for the end of the
+///   transaction (a key or constraint trigger `INITIALLY DEFERRED`).
+///
+/// Disabled triggers (`tgenabled = 'D'`) fire for nothing a load does.
+const TRIGGERS: &str = "
+SELECT coalesce(bool_or(NOT t.tgisinternal), false),
+       coalesce(bool_or(t.tginitdeferred), false)
+  FROM pg_trigger t
+ WHERE t.tgenabled <> 'D'
+   AND t.tgrelid IN (SELECT relid FROM unnest($1::oid[]) AS l(oid),
+                                      LATERAL pg_partition_tree(l.oid))";
+
+/// Whether any loaded table (or a partition of one) has a trigger someone
+/// wrote, and whether any has a trigger deferred until the end of the
+/// transaction; see [`TRIGGERS`].
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub fn trigger_facts(
+    client: &mut impl GenericClient,
+    tables: &[u32],
+) -> Result<(bool, bool), Error> {
+    let row = db::query_one(client, TRIGGERS, &[&tables], "reading the catalog")?;
+    Ok((row.get(0), row.get(1)))
+}

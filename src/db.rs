@@ -126,12 +126,26 @@ pub(crate) mod failpoint {
         *TARGET.get_or_init(|| std::env::var(VAR).ok()?.trim().parse().ok())
     }
 
+    /// With this variable naming a file, each statement's number and first
+    /// line are appended to it (to count a run's statements, or to see which
+    /// one a number names).
+    pub const TRACE: &str = "FKLOAD_FAILPOINT_TRACE";
+
     /// Counts a statement about to be sent; dies as `kill -9` would when it
     /// is the one `FKLOAD_FAILPOINT` names.
     pub fn statement(sql: &str) {
         let n = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
+        let first = sql.trim().lines().next().unwrap_or_default();
+        if let Some(path) = std::env::var_os(TRACE) {
+            use std::io::Write as _;
+            let line = format!("{n}\t{first}\n");
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+        }
         if target() == Some(n) {
-            let first = sql.trim().lines().next().unwrap_or_default();
             eprintln!("fkload: failpoint {n}: killed before {first}");
             // SAFETY: kill(2) on this process's own pid; SIGKILL cannot be
             // caught, so nothing after it runs.

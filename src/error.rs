@@ -66,6 +66,12 @@ pub enum ErrorKind {
         "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.\nHINT:  Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
     )]
     Interrupted { run: String, dropped: i64 },
+    /// `--resume` found no journal: no parallel load was interrupted here (or
+    /// the last one finished).
+    #[error(
+        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal does not exist: no parallel load was killed here after it changed anything, or the last one finished.\nHINT:  Load without --resume."
+    )]
+    NothingToResume,
     /// A file name matches no table.
     #[error("{}: no table matches this file name{}", path.display(), similar(candidates))]
     UnknownTable {

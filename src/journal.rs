@@ -26,7 +26,8 @@ use postgres::GenericClient;
 use crate::db;
 use crate::error::{Error, ErrorKind};
 
-/// Creates the journal if it is not there, one statement each.
+/// Creates the journal if it is not there, one statement each, in one
+/// transaction: a crash leaves both or neither.
 const CREATE: [&str; 2] = [
     "CREATE SCHEMA IF NOT EXISTS fkload",
     "CREATE TABLE IF NOT EXISTS fkload.journal (
@@ -163,13 +164,35 @@ impl Entry {
     }
 }
 
+/// Whether the journal table is there.
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn exists(client: &mut impl GenericClient) -> Result<bool, Error> {
+    Ok(db::query_one(
+        client,
+        "SELECT to_regclass('fkload.journal') IS NOT NULL",
+        &[],
+        "reading the journal",
+    )?
+    .get(0))
+}
+
 /// Creates the journal if needed. An unfinished earlier run is refused unless
 /// `resume`, in which case what it left is returned.
 ///
+/// With `resume` and no journal at all there is nothing to resume: a
+/// parallel load makes the journal before it changes anything and removes
+/// it, in one transaction with its last entries, once it has finished, so
+/// that no journal means "not started" or "finished", which a resumed run
+/// cannot tell apart (loading again would double the rows of tables without
+/// a unique key). A journal with no entries was made by a run killed before
+/// it recorded anything: resuming it is loading from the start.
+///
 /// # Errors
 /// [`ErrorKind::Interrupted`] naming the unfinished run (or when there are
-/// several); [`ErrorKind::Sql`] when the journal cannot be created (the role
-/// needs CREATE on the database).
+/// several); [`ErrorKind::NothingToResume`]; [`ErrorKind::Sql`] when the
+/// journal cannot be created (the role needs CREATE on the database).
 pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
     let locked: bool = db::query_one(client, LOCK, &[], "locking the journal")?.get(0);
     if !locked {
@@ -177,9 +200,15 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
             message: "another parallel fkload load is running on this database".into(),
         }));
     }
-    for sql in CREATE {
-        db::exec(client, sql, "creating the journal fkload.journal")?;
+    if resume && !exists(client)? {
+        return Err(Error::new(ErrorKind::NothingToResume));
     }
+    let during = "creating the journal fkload.journal";
+    let mut tx = db::begin(client, during)?;
+    for sql in CREATE {
+        db::exec(&mut tx, sql, during)?;
+    }
+    db::commit(tx, during)?;
     let trusted: bool = db::query_one(client, TRUSTED, &[], "reading the journal")?.get(0);
     if !trusted {
         return Err(Error::new(ErrorKind::Plan {
@@ -348,20 +377,24 @@ pub fn mark(
     .map(|_| ())
 }
 
-/// Forgets a finished run, and removes the journal when no run is left in it.
+/// Forgets a finished run, and removes the journal when no run is left in it,
+/// in one transaction: see [`open`] for why a crash must not leave an empty
+/// journal behind a finished run.
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the statements fail.
 pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
+    let during = "removing the journal";
+    let mut tx = db::begin(client, during)?;
     db::execute(
-        client,
+        &mut tx,
         "DELETE FROM fkload.journal WHERE run = $1",
         &[&run],
-        "writing the journal",
+        during,
     )?;
     // The schema goes only when nothing else lives in it.
     db::exec(
-        client,
+        &mut tx,
         "DO $$BEGIN
            IF NOT EXISTS (SELECT 1 FROM fkload.journal) THEN
              DROP TABLE fkload.journal;
@@ -371,8 +404,9 @@ pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
              END;
            END IF;
          END$$",
-        "removing the journal",
-    )
+        during,
+    )?;
+    db::commit(tx, during)
 }
 
 /// Gives the advisory lock back (it also goes with the connection).

@@ -281,14 +281,7 @@ fn run_locked(
 /// As [`run`]: journal, lock and server errors; [`ErrorKind::NotRestored`]
 /// (the journal is kept) when a key or index is not back as it was.
 pub fn repair(client: &mut Client) -> Result<Option<String>, Error> {
-    let exists: bool = db::query_one(
-        client,
-        "SELECT to_regclass('fkload.journal') IS NOT NULL",
-        &[],
-        "reading the journal",
-    )?
-    .get(0);
-    if !exists {
+    if !journal::exists(client)? {
         return Ok(None);
     }
     let result = repair_locked(client);

@@ -7,6 +7,29 @@
 //! checked here: every file names exactly one table, no table has two files,
 //! every header column exists and is not generated.
 //!
+//! Pending trigger events. PostgreSQL refuses `ALTER TABLE` (every form: add,
+//! drop, validate, alter or enforce a constraint, `CLUSTER ON`; and on each
+//! partition an `ALTER` of a partitioned table reaches), `CREATE INDEX` and
+//! `TRUNCATE` on a table that has AFTER trigger events queued and not yet
+//! fired in the current transaction: "cannot ALTER TABLE "child" because it
+//! has pending trigger events" (the server's `CheckTableNotInUse`). `DROP
+//! INDEX`, `COMMENT` and statements on other tables are not refused. Events
+//! outlive their statement only for deferred triggers: a foreign key or a
+//! constraint trigger that is `INITIALLY DEFERRED` or set `DEFERRED`, queued
+//! by rows written to its table (for a key, the referencing table). So a plan
+//! puts no such statement after rows of a table were written in the same
+//! transaction, until every deferred event has fired:
+//! - keys and indexes are dropped before the first row;
+//! - after the last row the one-transaction load fires every deferred event
+//!   (`SET CONSTRAINTS ALL IMMEDIATE`, which also checks the deferred keys)
+//!   before it builds an index or puts a key back;
+//! - `--truncate` empties each table alone, just before its rows, only when
+//!   no trigger could have written to it earlier with a deferred trigger
+//!   queued ([`truncate_mode`]); otherwise all of them, before the first row;
+//! - a parallel load (and `--resume`, and `repair`) writes rows and alters
+//!   tables in separate transactions: every deferred event has fired at the
+//!   COMMIT of the transaction that queued it.
+//!
 //! Keys and tables: a key is attached to the tables whose files load its rows. A
 //! key declared on a partitioned table applies to the rows its file loads, and a
 //! key declared on a partition applies to the file of any partitioned ancestor
@@ -502,7 +525,9 @@ fn plan_files(
                     .into(),
             }));
         }
-        plan.truncate = truncate_mode(catalog, &plan);
+        let oids: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+        let (user_triggers, deferred_triggers) = catalog::trigger_facts(client, &oids)?;
+        plan.truncate = truncate_mode(catalog, &plan, user_triggers && deferred_triggers);
     }
     if strategy == Strategy::Revalidate {
         plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
@@ -792,7 +817,13 @@ fn assemble(
 /// Per step (with FREEZE) when no key that stays in place references a loaded
 /// table: then each table can be truncated alone, inside its COPY's
 /// subtransaction. Otherwise one TRUNCATE of them all, up front.
-fn truncate_mode(catalog: &Catalog, plan: &Plan) -> Truncate {
+///
+/// Also up front when a table's rows could be written before its own step
+/// and leave deferred trigger events behind (`written_early_deferred`: some
+/// loaded table has a trigger someone wrote, which may write into another,
+/// and some has a deferred trigger): a table with pending trigger events
+/// cannot be truncated (see "Pending trigger events" in the module docs).
+fn truncate_mode(catalog: &Catalog, plan: &Plan, written_early_deferred: bool) -> Truncate {
     let dropped: Vec<u32> = plan.dropped().map(|k| k.key.oid).collect();
     let referenced = catalog.foreign_keys.iter().any(|fk| {
         !dropped.contains(&fk.oid)
@@ -801,7 +832,7 @@ fn truncate_mode(catalog: &Catalog, plan: &Plan) -> Truncate {
                 .iter()
                 .any(|s| covers(catalog, &s.table, fk.ref_table))
     });
-    if plan.strategy == Strategy::Revalidate && !referenced {
+    if plan.strategy == Strategy::Revalidate && !referenced && !written_early_deferred {
         Truncate::PerStep
     } else {
         Truncate::Upfront

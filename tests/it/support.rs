@@ -88,6 +88,14 @@ pub fn set_aside() -> (&'static str, &'static str) {
     }
 }
 
+/// Says that `test` skips, and why, where the test run's own output shows it:
+/// straight to the process's stderr, which the test harness does not capture
+/// (it captures `print!` and `eprint!`).
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipped {test}: {why}");
+}
+
 /// Writes a file below `dir`, creating folders on the way.
 pub fn write(dir: &Path, name: &str, body: &[u8]) {
     let p = dir.join(name);

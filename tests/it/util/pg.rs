@@ -86,6 +86,42 @@ impl TestDb {
         panic!("test harness: found no unused database name for label {label:?} in 100 tries")
     }
 
+    /// A new database holding exactly what this one holds (`CREATE DATABASE
+    /// ... TEMPLATE`), named after `label`. Waits (10 s at most) for sessions
+    /// that are still leaving this database: a template must have none.
+    pub fn copy(&self, label: &str) -> TestDb {
+        let server = server();
+        let mut admin = connect(&server.maintenance_url());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let name = unique_name(label);
+            // FILE_COPY (PostgreSQL 15 and later) copies the files whole,
+            // faster than WAL_LOG's page by page for these small databases.
+            let strategy = if server.version_num >= 150_000 {
+                " STRATEGY FILE_COPY"
+            } else {
+                ""
+            };
+            let sql = format!("CREATE DATABASE {name} TEMPLATE {}{strategy}", self.name);
+            match admin.batch_execute(&sql) {
+                Ok(()) => {
+                    return TestDb {
+                        url: server.url(&name),
+                        name,
+                    };
+                }
+                Err(e)
+                    if (e.code() == Some(&SqlState::OBJECT_IN_USE)
+                        || e.code() == Some(&SqlState::DUPLICATE_DATABASE))
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("test harness: {sql} failed:\n{}", describe(&e, &sql)),
+            }
+        }
+    }
+
     /// A new connection to this database.
     pub fn client(&self) -> Client {
         connect(&self.url)
@@ -349,9 +385,17 @@ fn start_server() -> Result<Server, String> {
 fn boot() -> Result<Server, String> {
     let bindir = find_bindir()?;
     let as_root = running_as_root();
-    let base = tempfile::Builder::new()
-        .prefix("fkload-pg-")
-        .tempdir()
+    // In memory where the machine has a tmpfs: the fault tests copy and drop
+    // databases by the hundred, which is mostly file creation.
+    let shm = Path::new("/dev/shm");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("fkload-pg-");
+    let made = if shm.is_dir() {
+        builder.tempdir_in(shm).or_else(|_| builder.tempdir())
+    } else {
+        builder.tempdir()
+    };
+    let base = made
         .map_err(|e| format!("test harness: cannot create a temporary directory: {e}"))?
         .keep();
     let datadir = base.join("data");
