@@ -707,8 +707,10 @@ SELECT coalesce(bool_or(NOT t.tgisinternal), false),
        coalesce(bool_or(t.tginitdeferred), false)
   FROM pg_trigger t
  WHERE t.tgenabled <> 'D'
-   AND t.tgrelid IN (SELECT relid FROM unnest($1::oid[]) AS l(oid),
-                                      LATERAL pg_partition_tree(l.oid))";
+   AND (t.tgrelid = ANY($1)
+        -- pg_partition_tree gives nothing for a table that is not partitioned
+        OR t.tgrelid IN (SELECT relid FROM unnest($1::oid[]) AS l(oid),
+                                           LATERAL pg_partition_tree(l.oid)))";
 
 /// Whether any loaded table (or a partition of one) has a trigger someone
 /// wrote, and whether any has a trigger deferred until the end of the

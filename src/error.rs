@@ -179,16 +179,14 @@ fn blockers_text(blockers: &[String]) -> String {
 }
 
 fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
-    let mut out = format!(
-        "{} {} not back as {} were",
-        problems.len(),
-        if problems.len() == 1 {
-            "key or index is"
-        } else {
-            "keys or indexes are"
-        },
-        if problems.len() == 1 { "it" } else { "they" },
-    );
+    let mut out = if problems.len() == 1 {
+        "1 key or index is not back as it was".to_string()
+    } else {
+        format!(
+            "{} keys or indexes are not back as they were",
+            problems.len()
+        )
+    };
     out.push_str("\nDETAIL:  ");
     out.push_str(&problems.join("\n"));
     if let Some(run) = journal {

@@ -120,3 +120,137 @@ fn invalid_connection_settings_exit_2_like_psql() {
     );
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
 }
+
+/// A parallel load killed half way (a crash point of the `failpoints` build),
+/// so that repair has something to do; without crash points, nothing to
+/// repair (the arguments are still parsed and used).
+fn interrupted(label: &str) -> (Scenario, bool, Vec<String>) {
+    let s = Scenario::new(
+        label,
+        "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p);",
+        &[("p.csv", "id\n1\n"), ("c.csv", "id,p_id\n1,1\n")],
+    );
+    let keys = crate::support::keys(&s.db);
+    if !cfg!(feature = "failpoints") {
+        return (s, false, keys);
+    }
+    let args = ["-j", "2", "--strategy", "revalidate"];
+    let n = crate::crash::statements(&s, &args) * 2 / 3;
+    assert!(crate::crash::run_killed_at(&s, &args, n));
+    let journal = s.db.query_i64("SELECT count(*) FROM fkload.journal");
+    assert!(journal > 0, "killed at {n}: nothing to repair");
+    (s, true, keys)
+}
+
+#[test]
+fn repair_takes_the_connection_options_before_and_after_it() {
+    if !cfg!(feature = "failpoints") {
+        crate::support::skip(
+            "repair_takes_the_connection_options_before_and_after_it",
+            "without crash points there is no interrupted load to repair; the options are parsed only",
+        );
+    }
+    let url_of = |s: &Scenario| s.db.url.clone();
+    let placements: [(&str, fn(&str) -> Vec<String>); 4] = [
+        ("before", |u| vec!["-d".into(), u.into(), "repair".into()]),
+        ("after", |u| vec!["repair".into(), "-d".into(), u.into()]),
+        ("after, long", |u| {
+            vec!["repair".into(), format!("--dbname={u}"), "-v".into()]
+        }),
+        ("around", |u| {
+            vec![
+                "--lock-timeout".into(),
+                "10s".into(),
+                "repair".into(),
+                "--statement-timeout".into(),
+                "1min".into(),
+                "--dbname".into(),
+                u.into(),
+            ]
+        }),
+    ];
+    for (n, (where_, args)) in placements.iter().enumerate() {
+        let (s, armed, before) = interrupted(&format!("repair_args_{n}"));
+        let out = output(command().args(args(&url_of(&s))).output().unwrap());
+        assert_eq!(out.code, 0, "{where_}: {}", out.stderr);
+        let expected = if armed {
+            "repaired run"
+        } else {
+            "nothing to repair"
+        };
+        assert!(out.stdout.contains(expected), "{where_}: {}", out.stdout);
+        assert_eq!(crate::support::keys(&s.db), before, "{where_}");
+        assert_eq!(
+            s.db.query_i64(
+                "SELECT count(*) FROM pg_class WHERE oid = to_regclass('fkload.journal')"
+            ),
+            0,
+            "{where_}: the journal is gone"
+        );
+    }
+    // -U and -h after the word too, split the way psql takes them.
+    let (s, armed, before) = interrupted("repair_split_args");
+    let (host, port) =
+        s.db.url
+            .split_once('@')
+            .and_then(|(_, r)| r.split_once('/'))
+            .and_then(|(hp, _)| hp.rsplit_once(':'))
+            .map(|(h, p)| (h.to_string(), p.to_string()))
+            .unwrap();
+    let out = output(
+        command()
+            .args([
+                "repair", "-h", &host, "-p", &port, "-U", "postgres", "-d", &s.db.name,
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let expected = if armed {
+        "repaired run"
+    } else {
+        "nothing to repair"
+    };
+    assert!(out.stdout.contains(expected), "{}", out.stdout);
+    assert_eq!(crate::support::keys(&s.db), before);
+}
+
+#[test]
+fn help_works_after_repair_and_load_arguments_are_refused_there() {
+    for args in [
+        &["repair", "--help"][..],
+        &["repair", "-?"],
+        &["-?", "repair"],
+    ] {
+        let out = output(command().args(args).output().unwrap());
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("-d, --dbname"),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+    let out = output(command().args(["repair", "--help"]).output().unwrap());
+    assert!(
+        out.stdout.contains("Usage: fkload repair"),
+        "{}",
+        out.stdout
+    );
+    for args in [
+        &["-j", "2", "repair"][..],
+        &["repair", "-j", "2"],
+        &["--truncate", "repair"],
+        &["repair", "--truncate"],
+        &["-l", "repair"],
+        &["./data", "repair"],
+    ] {
+        let out = output(command().args(args).output().unwrap());
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("does not go with repair")
+                || out.stderr.contains("unexpected argument"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

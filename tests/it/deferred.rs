@@ -50,6 +50,20 @@ ALTER TABLE visit ADD CONSTRAINT visit_staff_fk FOREIGN KEY (staff_id) REFERENCE
   NOT VALID;
 COMMENT ON CONSTRAINT staff_visit_fk ON staff IS 'added back after a deferral';";
 
+/// A trigger of one loaded table writes rows into another, loaded later,
+/// whose deferred constraint trigger queues events for them: under
+/// `--truncate`, that table cannot be emptied just before its own rows.
+const WRITES_AHEAD: &str = "
+CREATE TABLE parent (id int PRIMARY KEY);
+CREATE TABLE zlog (id bigserial PRIMARY KEY, parent_id int, note text);
+CREATE FUNCTION log_parent() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO zlog (parent_id, note) VALUES (NEW.id, 'by trigger'); RETURN NEW; END$$;
+CREATE TRIGGER log_parent AFTER INSERT ON parent FOR EACH ROW EXECUTE FUNCTION log_parent();
+CREATE FUNCTION checked() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RETURN NULL; END$$;
+CREATE CONSTRAINT TRIGGER zlog_checked AFTER INSERT ON zlog
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION checked();";
+
 type Files = &'static [(&'static str, &'static str)];
 
 fn scenarios() -> Vec<(&'static str, &'static str, Files)> {
@@ -69,6 +83,14 @@ fn scenarios() -> Vec<(&'static str, &'static str, Files)> {
                 ("parent.csv", "id\n1\n2\n"),
                 ("child.csv", "id,kind,parent_id\n1,a,1\n2,b,2\n"),
                 ("note.csv", "id,child_id,child_kind\n1,1,a\n2,2,b\n"),
+            ],
+        ),
+        (
+            "writes_ahead",
+            WRITES_AHEAD,
+            &[
+                ("parent.csv", "id\n1\n2\n"),
+                ("zlog.csv", "id,parent_id,note\n100,1,from the file\n"),
             ],
         ),
         (

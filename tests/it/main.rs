@@ -15,6 +15,7 @@ mod deferred;
 mod enforce;
 mod errors;
 mod faults;
+mod identity;
 mod jobs;
 mod lines;
 mod load;
