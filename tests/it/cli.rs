@@ -142,6 +142,9 @@ fn interrupted(label: &str) -> (Scenario, bool, Vec<String>) {
     (s, true, keys)
 }
 
+/// Where the options go around `repair`: a name, and the arguments for a URL.
+type Placement = (&'static str, fn(&str) -> Vec<String>);
+
 #[test]
 fn repair_takes_the_connection_options_before_and_after_it() {
     if !cfg!(feature = "failpoints") {
@@ -151,7 +154,7 @@ fn repair_takes_the_connection_options_before_and_after_it() {
         );
     }
     let url_of = |s: &Scenario| s.db.url.clone();
-    let placements: [(&str, fn(&str) -> Vec<String>); 4] = [
+    let placements: [Placement; 4] = [
         ("before", |u| vec!["-d".into(), u.into(), "repair".into()]),
         ("after", |u| vec!["repair".into(), "-d".into(), u.into()]),
         ("after, long", |u| {

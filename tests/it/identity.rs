@@ -82,7 +82,7 @@ fn with_no_user_given_fkload_connects_as_psql_does() {
         let run = output(c.args(["-d", &conninfo]).arg(s.path()).output().unwrap());
         assert_eq!(run.code, 0, "env {n} {env:?}: {}", run.stderr);
         let loaded_as = s.db.query_strings("SELECT name FROM who");
-        assert_eq!(loaded_as, [expected.clone()], "env {env:?}");
+        assert_eq!(loaded_as, std::slice::from_ref(&expected), "env {env:?}");
     }
 }
 
