@@ -363,7 +363,7 @@ pub use crate::db::server_error;
 
 impl Catalog {
     /// Reads tables and foreign keys, and pins the session's search_path to
-    /// pg_catalog until [`Catalog::done`] (see [`PIN_SEARCH_PATH`]).
+    /// pg_catalog until [`Catalog::done`] (see `PIN_SEARCH_PATH`).
     ///
     /// # Errors
     /// [`ErrorKind::Sql`](crate::ErrorKind::Sql) when a catalog query fails (for example on a server older
@@ -714,7 +714,7 @@ SELECT coalesce(bool_or(NOT t.tgisinternal), false),
 
 /// Whether any loaded table (or a partition of one) has a trigger someone
 /// wrote, and whether any has a trigger deferred until the end of the
-/// transaction; see [`TRIGGERS`].
+/// transaction; see `TRIGGERS`.
 ///
 /// # Errors
 /// As [`Catalog::read`].

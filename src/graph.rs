@@ -8,7 +8,7 @@
 //! caller prefer keys that are cheap to break, such as deferrable ones). The order
 //! is deterministic: ties go to the smaller table name.
 //!
-//! This module knows nothing of PostgreSQL; [`crate::plan`] turns keys into edges
+//! This module knows nothing of PostgreSQL; [`crate::plan`](mod@crate::plan) turns keys into edges
 //! and the chosen edges into actions.
 
 use std::collections::{BTreeSet, HashMap};

@@ -2,11 +2,15 @@
 //! before COMMIT and any error leaves the database exactly as it was, the keys
 //! dropped to break cycles included (DDL is transactional in PostgreSQL).
 //!
-//! Order inside the transaction: defer the deferrable cycle keys, drop the others,
-//! COPY every file in plan order (each under a savepoint, so that a failure can be
-//! examined before the rollback), add the dropped keys back exactly as they were,
-//! check every deferred constraint (`SET CONSTRAINTS ALL IMMEDIATE`), move the
-//! sequences past the loaded values, COMMIT.
+//! Order inside the transaction: defer the deferrable cycle keys, describe
+//! what will be set aside ([`catalog::describe`]), drop it, COPY every file in
+//! plan order (each under a savepoint, so that a failure can be examined
+//! before the rollback), fire every deferred trigger (`SET CONSTRAINTS ALL
+//! IMMEDIATE`, which checks the deferred keys; it must come before any ALTER
+//! TABLE of a loaded table, see "Pending trigger events" in [`crate::plan`](mod@crate::plan)),
+//! build the dropped indexes, add the dropped keys back exactly as they were,
+//! check that every key and index is described as before, move the sequences
+//! past the loaded values, COMMIT.
 //!
 //! Progress goes to the caller as [`Event`]s; this module prints nothing.
 

@@ -25,7 +25,7 @@
 //!   before it builds an index or puts a key back;
 //! - `--truncate` empties each table alone, just before its rows, only when
 //!   no trigger could have written to it earlier with a deferred trigger
-//!   queued ([`truncate_mode`]); otherwise all of them, before the first row;
+//!   queued (`truncate_mode`); otherwise all of them, before the first row;
 //! - a parallel load (and `--resume`, and `repair`) writes rows and alters
 //!   tables in separate transactions: every deferred event has fired at the
 //!   COMMIT of the transaction that queued it.

@@ -153,7 +153,7 @@ fn every_state() -> bool {
 #[test]
 fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() {
     let test = "a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was";
-    if !crash::available(test) {
+    if !crash::enumerate(test) {
         return;
     }
     for case in CASES {
@@ -169,7 +169,7 @@ fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() 
 }
 
 fn parallel(test: &str, strategy: &str) {
-    if !crash::available(test) {
+    if !crash::enumerate(test) {
         return;
     }
     if std::env::var_os("FKLOAD_TEST_DATABASE_URL").is_some() {
