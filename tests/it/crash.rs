@@ -265,7 +265,8 @@ fn clean_load(s: &crate::support::Scenario, args: &[&str]) -> Vec<String> {
 /// `repair` and `--resume` from each crash state, and kills those at every
 /// statement of theirs from each distinct journal state (all of them when
 /// `every_state`, else only the first state that leaves rows committed and
-/// keys or indexes dropped, where recovery has the most to do).
+/// keys or indexes dropped, where recovery has the most to do; or rows
+/// committed, for a run that drops nothing).
 ///
 /// A kill that leaves no journal came before the run changed anything, or
 /// after it finished: the database is then exactly as before or exactly as
@@ -332,7 +333,10 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Count {
                 true
             }
         };
-        let most_work = journal.contains(":dropped") && journal.contains(":loaded");
+        // Where recovery has the most to do: rows committed and keys or
+        // indexes dropped; for a run that drops nothing, rows committed.
+        let drops = journal.contains("key ") || journal.contains("index ");
+        let most_work = journal.contains(":loaded") && (journal.contains(":dropped") || !drops);
         let crashes = first && (every_state || (most_work && count.journal_states == 0));
         let crashed = (first).then(|| work.copy("crashed"));
         if let Some(crashed) = &crashed {

@@ -243,8 +243,13 @@ fn a_journal_someone_else_owns_is_not_trusted() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
 }
 
+/// `--resume` finishes a parallel load that left a journal; with no journal
+/// there is nothing to finish, and it cannot tell a load that never began from
+/// one that finished (loading again would double rows), so it refuses. (It
+/// used to load from the start; the crash-point enumeration found the case
+/// where that doubled a finished load.)
 #[test]
-fn resume_alone_runs_as_a_parallel_load() {
+fn resume_refuses_without_a_journal_and_alone_runs_as_a_parallel_load() {
     let s = Scenario::new(
         "jobs_resume_alone",
         "CREATE TABLE husband (id int PRIMARY KEY, wife_id int NOT NULL);
@@ -254,8 +259,24 @@ fn resume_alone_runs_as_a_parallel_load() {
     );
     let before = keys(&s.db);
     s.run(&["-l", "--resume"]).ok().stdout_has("NOT atomic");
-    s.run(&["--resume", "--strategy", "keep"]).ok();
+    s.run(&["--resume", "--strategy", "keep"])
+        .fails(1)
+        .stderr_has("there is no interrupted parallel load to resume in this database");
     assert_eq!(keys(&s.db), before);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM husband"), 0);
+    journal_gone(&s);
+    if !crate::crash::available(
+        "resume_refuses_without_a_journal_and_alone_runs_as_a_parallel_load (second half)",
+    ) {
+        return;
+    }
+    // A journal left by a killed -j run: --resume without -j finishes it.
+    let args = ["-j", "2", "--strategy", "keep"];
+    let n = crate::crash::statements(&s, &args) * 2 / 3;
+    assert!(crate::crash::run_killed_at(&s, &args, n));
+    s.run(&["--resume"]).ok();
+    assert_eq!(keys(&s.db), before);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM husband"), 1);
     journal_gone(&s);
 }
 
