@@ -3,8 +3,9 @@
 //! every key is as it was; a killed parallel load is finished by --resume.
 
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::crash::wait_for_disconnect;
 use crate::support::{Scenario, command, counts, indexes, keys, output, snapshot};
 
 /// A cycle (one key dropped and re-added), a slow trigger so that every phase
@@ -51,20 +52,6 @@ fn spawn(s: &Scenario, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Waits (10 s at most) until the server has seen the killed fkload's
-/// connections close and rolled their transactions back.
-fn wait_for_disconnect(s: &Scenario) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.db.query_i64(&format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'fkload'",
-        s.db.name
-    )) > 0
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// All or nothing: the rows of every table are all there or none are, and the
 /// keys are exactly as they were.
 fn all_or_nothing(s: &Scenario, before: &(Vec<String>, Vec<String>), label: &str) {
@@ -88,7 +75,7 @@ fn sigkill_at_any_point_leaves_all_or_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         // The server notices the closed connection and rolls back.
-        wait_for_disconnect(&s);
+        wait_for_disconnect(&s.db);
         all_or_nothing(&s, &before, &format!("SIGKILL after {ms} ms"));
     }
 }
@@ -121,7 +108,7 @@ fn killed_parallel_load_is_finished_by_resume() {
         let _ = child.wait();
         // Whatever the kill left, --resume ends with the whole load and every
         // key and index back.
-        wait_for_disconnect(&s);
+        wait_for_disconnect(&s.db);
         let out = output(
             spawn(&s, &["-j", "2", "--resume"])
                 .wait_with_output()
@@ -205,7 +192,7 @@ fn fifty_killed_parallel_loads_lose_no_key() {
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill();
         let _ = child.wait();
-        wait_for_disconnect(&s);
+        wait_for_disconnect(&s.db);
         let out = output(
             command()
                 .args(["-d", &s.db.url, "repair"])
