@@ -219,6 +219,7 @@ SELECT i.indexrelid, i.indrelid, ic.relname::text, pg_get_indexdef(i.indexrelid)
 
 /// An index of a table to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Index {
     pub oid: u32,
     pub table: u32,
@@ -242,6 +243,7 @@ pub struct Index {
 
 /// A constraint backed by an index.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IndexConstraint {
     pub name: String,
     pub definition: String,
@@ -251,6 +253,7 @@ pub struct IndexConstraint {
 
 /// A table fkload may load.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Table {
     pub oid: u32,
     pub name: QualName,
@@ -262,6 +265,7 @@ pub struct Table {
 
 /// A column of a table to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Column {
     pub name: String,
     /// The type as SQL writes it.
@@ -275,6 +279,7 @@ pub struct Column {
 
 /// A foreign key as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ForeignKey {
     pub oid: u32,
     pub name: String,
@@ -319,6 +324,7 @@ pub struct ForeignKey {
 
 /// A key's copy on a partition (`conparentid <> 0`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyClone {
     pub table: u32,
     pub ref_table: u32,
@@ -328,6 +334,7 @@ pub struct KeyClone {
 
 /// A sequence that feeds a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SequenceFeed {
     pub table: u32,
     pub column: String,
@@ -358,8 +365,6 @@ fn query(
 ) -> Result<Vec<postgres::Row>, Error> {
     db::query(client, sql, params, during)
 }
-
-pub use crate::db::server_error;
 
 impl Catalog {
     /// Reads tables and foreign keys, and pins the session's search_path to

@@ -179,21 +179,6 @@ pub enum ConnInfoError {
     },
 }
 
-/// Whether a connection failed because the server asked for a password and
-/// none was given: the client reports it as a configuration error whose
-/// *source* says "password missing" (its own text says only "invalid
-/// configuration"), so the whole chain is read.
-pub fn needs_password(e: &postgres::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.to_string() == "password missing" {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
 /// The account name of the effective user, as libpq takes its default user
 /// name (`getpwuid(geteuid())`): never `$USER` or `$LOGNAME`, which cron,
 /// `docker exec` or a systemd unit may leave unset, or set to another name.

@@ -19,12 +19,8 @@ use crate::sql::{QualName, ident};
 /// How much of a file is read and sent at a time.
 const CHUNK: usize = 1024 * 1024;
 
-/// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, HEADER true)`.
-pub fn statement(table: &QualName, columns: &[String]) -> String {
-    statement_with(table, columns, true, false)
-}
-
-/// [`statement`], with or without `HEADER` (the batches after the first have
+/// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, ...)`, with
+/// or without `HEADER` (the batches after the first have
 /// none), and with `FREEZE` (rows written already frozen: only into a table
 /// created or truncated in the same subtransaction).
 pub fn statement_with(table: &QualName, columns: &[String], header: bool, freeze: bool) -> String {
@@ -70,7 +66,7 @@ pub enum CopyFailure {
     File(io::Error),
     /// The server (or the connection) failed. The server's `line N` counts from
     /// the start of the failed statement, at byte `start` of the file (see
-    /// [`crate::source::statement_line`]).
+    /// [`crate::lines::statement_line`]).
     Server { error: postgres::Error, start: u64 },
     /// A line holding only `\.` (COPY's end-of-data marker) would make the server
     /// stop reading there; the COPY was abandoned. `line` is the file's line.
@@ -186,57 +182,21 @@ fn server_io(e: io::Error, start: u64) -> CopyFailure {
     }
 }
 
-/// The line number in a COPY error's CONTEXT: `COPY orders, line 57, column id: "x"`.
-///
-/// `relname` is the (unqualified) table name the server writes; matching it
-/// exactly keeps a table or column name that itself contains ", line 9" from
-/// being misread. When functions called by triggers add their own CONTEXT lines,
-/// the COPY line is the last one.
-pub fn context_line(context: &str, relname: &str) -> Option<u64> {
-    let prefix = format!("COPY {relname}, line ");
-    context.lines().rev().find_map(|l| {
-        let rest = l.trim_start().strip_prefix(&prefix)?;
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn statement_quotes_everything() {
-        let s = statement(
+        let s = statement_with(
             &QualName::new("Sales", "Order \"Lines\""),
             &["id".into(), "a;b".into()],
+            true,
+            false,
         );
         assert_eq!(
             s,
             "COPY \"Sales\".\"Order \"\"Lines\"\"\" (\"id\", \"a;b\") FROM STDIN WITH (FORMAT csv, HEADER true)"
         );
-    }
-
-    #[test]
-    fn context_lines_as_the_server_writes_them() {
-        // Real CONTEXT texts from PostgreSQL 15.
-        assert_eq!(
-            context_line("COPY orders, line 57, column customer_id: \"x\"", "orders"),
-            Some(57)
-        );
-        assert_eq!(
-            context_line("COPY orders, line 3: \"1,2,3,4\"", "orders"),
-            Some(3)
-        );
-        assert_eq!(context_line("COPY orders, line 12", "orders"), Some(12));
-        assert_eq!(
-            context_line("PL/pgSQL function f() line 3 at RAISE\nCOPY t, line 4", "t"),
-            Some(4)
-        );
-        assert_eq!(
-            context_line("COPY a, line 9, b, line 5, column c: \"1\"", "a, line 9, b"),
-            Some(5)
-        );
-        assert_eq!(context_line("SQL statement \"SELECT 1\"", "t"), None);
     }
 }

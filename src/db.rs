@@ -14,20 +14,11 @@
 use postgres::types::ToSql;
 use postgres::{CopyInWriter, GenericClient, Row, Transaction};
 
-use crate::error::{DbErrorInfo, Error, ErrorKind};
+use crate::error::Error;
 
 /// Classifies a client error: a server report, or a lost connection.
 pub fn server_error(e: postgres::Error, during: &str) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::new(ErrorKind::Sql {
-            during: during.to_string(),
-            db: DbErrorInfo::from_db(db),
-        }),
-        None => Error::new(ErrorKind::ConnectionLost {
-            during: during.to_string(),
-            message: e.to_string(),
-        }),
-    }
+    Error::server(e, during)
 }
 
 /// Runs one statement without parameters, keeping the client's error for a
@@ -99,6 +90,13 @@ pub(crate) fn begin<'a>(
 pub(crate) fn commit(tx: Transaction<'_>, during: &str) -> Result<(), Error> {
     failpoint::statement("COMMIT");
     tx.commit().map_err(|e| server_error(e, during))
+}
+
+/// Rolls back a transaction (or, for a savepoint from [`begin`], to it) from
+/// which a failure is to be examined.
+pub(crate) fn rollback(tx: Transaction<'_>, during: &str) -> Result<(), Error> {
+    failpoint::statement("ROLLBACK");
+    tx.rollback().map_err(|e| server_error(e, during))
 }
 
 /// Starts a `COPY ... FROM STDIN`.

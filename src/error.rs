@@ -4,31 +4,159 @@
 //! [`ErrorKind`] carries what a user needs to act: the file, the line, the table,
 //! the constraint and the key. Server errors keep every field of the server's
 //! report ([`DbErrorInfo`]) because `postgres::Error`'s own Display says only
-//! "db error".
+//! "db error", and keep the client's error itself as the [`std::error::Error::source`]
+//! (its [`postgres::Error::code`] is the SQLSTATE).
 //!
-//! Messages follow PostgreSQL's style: the primary line in lower case without a
-//! final period, DETAIL and HINT as sentences. Exit codes are the CLI's business.
+//! A program acts on [`Error::sqlstate`], [`Error::position`] and
+//! [`Error::is_connection`] rather than on the text. Messages say what
+//! happened, in PostgreSQL's style: the primary line in lower case without a
+//! final period, DETAIL and HINT as sentences; they name no command-line flag
+//! (the CLI adds its own hints). Exit codes are the CLI's business.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An error from planning or running a load.
 #[derive(Debug)]
-pub struct Error(Box<ErrorKind>);
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    kind: ErrorKind,
+    /// The client's error behind a server report or a lost connection.
+    source: Option<postgres::Error>,
+}
+
+/// Where in the input an error is: a file, and the line its record starts on
+/// when the error is tied to one (1 is the header line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Position<'a> {
+    pub path: &'a Path,
+    pub line: Option<u64>,
+}
+
+/// SQLSTATE classes and codes that mean the session is gone: connection
+/// exceptions (class 08) and operator intervention that ends it (57P01
+/// admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P04
+/// database_dropped, 57P05 idle_session_timeout).
+fn ends_the_session(db: &DbErrorInfo) -> bool {
+    matches!(db.severity.as_str(), "FATAL" | "PANIC")
+        || db.code.starts_with("08")
+        || db.code.starts_with("57P")
+}
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Error {
-        Error(Box::new(kind))
+        Error(Box::new(Inner { kind, source: None }))
+    }
+
+    /// `kind`, caused by the client's error `source` (kept as the source).
+    pub(crate) fn caused_by(kind: ErrorKind, source: postgres::Error) -> Error {
+        Error(Box::new(Inner {
+            kind,
+            source: Some(source),
+        }))
+    }
+
+    /// A statement failed while fkload was `during` something: the server's
+    /// report, or a lost connection.
+    pub(crate) fn server(e: postgres::Error, during: &str) -> Error {
+        let kind = match e.as_db_error() {
+            Some(db) => ErrorKind::Sql {
+                during: during.to_string(),
+                db: DbErrorInfo::from_db(db),
+            },
+            None => ErrorKind::ConnectionLost {
+                during: during.to_string(),
+                message: e.to_string(),
+            },
+        };
+        Error::caused_by(kind, e)
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.0
+        &self.0.kind
     }
 
-    /// Unwraps the kind.
+    /// Unwraps the kind (the source goes).
     pub fn into_kind(self) -> ErrorKind {
-        *self.0
+        self.0.kind
+    }
+
+    /// The server's report, when the error is one (or wraps one).
+    pub fn db(&self) -> Option<&DbErrorInfo> {
+        match self.kind() {
+            ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => Some(db),
+            ErrorKind::ForeignKey(v) => Some(&v.db),
+            ErrorKind::Duplicate(d) => Some(&d.db),
+            ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.db(),
+            _ => None,
+        }
+    }
+
+    /// The SQLSTATE of the server's report (`23503` for a foreign-key
+    /// violation), when there is one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.db().map(|db| db.code.as_str())
+    }
+
+    /// The file (and line) the error is about, when it is about one.
+    pub fn position(&self) -> Option<Position<'_>> {
+        fn at(path: &Path, line: Option<u64>) -> Option<Position<'_>> {
+            Some(Position { path, line })
+        }
+        match self.kind() {
+            ErrorKind::Io { path, .. } | ErrorKind::NotAFile { path } => at(path, None),
+            ErrorKind::Header { path, .. }
+            | ErrorKind::UnknownColumn { path, .. }
+            | ErrorKind::GeneratedColumn { path, .. } => at(path, Some(1)),
+            ErrorKind::Data { path, line, .. } | ErrorKind::Copy { path, line, .. } => {
+                at(path, *line)
+            }
+            ErrorKind::UnknownTable { path, .. } | ErrorKind::AmbiguousTable { path, .. } => {
+                at(path, None)
+            }
+            ErrorKind::ForeignKey(v) => v.orphans.first().and_then(|o| at(&o.path, Some(o.line))),
+            ErrorKind::Duplicate(d) => d.rows.first().and_then(|o| at(&o.path, Some(o.line))),
+            ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.position(),
+            _ => None,
+        }
+    }
+
+    /// Whether a connection failed because the server asked for a password
+    /// and none was given (a terminal could then ask for one). The client
+    /// reports it as a configuration error whose *source* says "password
+    /// missing" (its own text says only "invalid configuration"), so the
+    /// whole chain is read.
+    pub fn needs_password(&self) -> bool {
+        if !matches!(self.kind(), ErrorKind::Connect { .. }) {
+            return false;
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            if s.to_string() == "password missing" {
+                return true;
+            }
+            source = s.source();
+        }
+        false
+    }
+
+    /// Whether the connection failed, was lost, or could not be set up (its
+    /// settings are invalid): nothing the data can fix.
+    pub fn is_connection(&self) -> bool {
+        match self.kind() {
+            ErrorKind::Connect { .. }
+            | ErrorKind::ConnectionLost { .. }
+            | ErrorKind::Settings { .. } => true,
+            ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => ends_the_session(db),
+            ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
+                error.is_connection()
+            }
+            _ => false,
+        }
     }
 }
 
@@ -48,7 +176,7 @@ pub enum ErrorKind {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A `.csv` entry of the data directory is not a regular file.
+    /// An entry of the data directory that names a table is not a regular file.
     #[error("\"{}\" is not a regular file", path.display())]
     NotAFile { path: PathBuf },
     /// The header row of a file cannot be used.
@@ -61,17 +189,41 @@ pub enum ErrorKind {
         line: Option<u64>,
         message: String,
     },
-    /// An earlier parallel load was interrupted and left keys or indexes dropped.
+    /// An earlier parallel load was interrupted and left keys or indexes
+    /// dropped: it must be resumed or repaired first.
     #[error(
-        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.\nHINT:  Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
+        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each."
     )]
     Interrupted { run: String, dropped: i64 },
-    /// `--resume` found no journal: no parallel load was interrupted here (or
+    /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
     #[error(
-        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal does not exist: no parallel load was killed here after it changed anything, or the last one finished.\nHINT:  Load without --resume."
+        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal does not exist: no parallel load was killed here after it changed anything, or the last one finished."
     )]
     NothingToResume,
+    /// Another parallel load holds the journal of this database.
+    #[error("another parallel fkload load is running on this database")]
+    LoadRunning,
+    /// The journal is not this role's alone, so its statements are not run.
+    #[error(
+        "fkload.journal is not this role's alone (another owner, grants, triggers or rules): fkload will not run the statements it holds"
+    )]
+    JournalNotTrusted,
+    /// Emptying the tables first was asked of a parallel load.
+    #[error(
+        "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
+    )]
+    TruncateInParallel,
+    /// A loader without a connector was asked to connect.
+    #[error("this loader has no connector: plan and load on a connection of yours instead")]
+    NoConnector,
+    /// A worker thread of a parallel load panicked (a bug in fkload).
+    #[error("a {0} worker panicked")]
+    WorkerPanicked(&'static str),
+    /// A parallel load could not start any of the work left (a bug in fkload's
+    /// ordering).
+    #[error("{0}")]
+    Stuck(&'static str),
     /// A file name matches no table.
     #[error("{}: no table matches this file name{}", path.display(), similar(candidates))]
     UnknownTable {
@@ -104,7 +256,7 @@ pub enum ErrorKind {
     },
     /// A parallel load failed, and putting the database back failed too.
     #[error(
-        "{error}\nfkload: putting the database back after that failed too: {cleanup}\nHINT:  fkload.journal lists what is still dropped or loaded; fix the cause and rerun with --resume."
+        "{error}\nfkload: putting the database back after that failed too: {cleanup}\nDETAIL:  fkload.journal lists what is still dropped or loaded."
     )]
     Cleanup {
         error: Box<Error>,
@@ -117,9 +269,6 @@ pub enum ErrorKind {
         error: Box<Error>,
         blockers: Vec<String>,
     },
-    /// The plan cannot run as made.
-    #[error("{message}")]
-    Plan { message: String },
     /// Keys or indexes a load (or a repair) put back are not what it took
     /// away: missing, or different. Nothing was reported as done; with a
     /// journal, the journal is kept.
@@ -174,7 +323,6 @@ fn blockers_text(blockers: &[String]) -> String {
         out.push_str("\n  ");
         out.push_str(b);
     }
-    out.push_str("\nHINT:  End those transactions, or give fkload more time (--lock-timeout).");
     out
 }
 
@@ -217,18 +365,24 @@ fn during_text(during: &str) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.0.kind.fmt(f)
     }
 }
 
 impl std::error::Error for Error {
+    /// The client's error behind a server report (its `code()` is the
+    /// SQLSTATE) or a lost connection; else the kind's own source.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        match &self.0.source {
+            Some(e) => Some(e),
+            None => std::error::Error::source(&self.0.kind),
+        }
     }
 }
 
 /// Every field of a server error report, kept because the user needs them all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DbErrorInfo {
     pub severity: String,
     /// SQLSTATE, e.g. `23503`.
@@ -286,6 +440,7 @@ impl fmt::Display for DbErrorInfo {
 
 /// A foreign-key violation with every orphan row found in the files.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ForeignKeyViolation {
     /// The server's report of the first violation.
     pub db: DbErrorInfo,
@@ -303,6 +458,7 @@ pub struct ForeignKeyViolation {
 
 /// One child row whose key has no parent.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Orphan {
     pub path: PathBuf,
     /// The physical line the row starts on (1 = the header line).
@@ -342,6 +498,7 @@ impl fmt::Display for ForeignKeyViolation {
 
 /// A unique index (built after the data) that found the same key in several rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DuplicateKeys {
     /// The server's report of the first duplicate.
     pub db: DbErrorInfo,

@@ -196,9 +196,7 @@ pub fn exists(client: &mut impl GenericClient) -> Result<bool, Error> {
 pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
     let locked: bool = db::query_one(client, LOCK, &[], "locking the journal")?.get(0);
     if !locked {
-        return Err(Error::new(ErrorKind::Plan {
-            message: "another parallel fkload load is running on this database".into(),
-        }));
+        return Err(Error::new(ErrorKind::LoadRunning));
     }
     if resume && !exists(client)? {
         return Err(Error::new(ErrorKind::NothingToResume));
@@ -211,11 +209,7 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
     db::commit(tx, during)?;
     let trusted: bool = db::query_one(client, TRUSTED, &[], "reading the journal")?.get(0);
     if !trusted {
-        return Err(Error::new(ErrorKind::Plan {
-            message: "fkload.journal is not this role's alone (another owner, grants, triggers \
-                      or rules): fkload will not run the statements it holds"
-                .into(),
-        }));
+        return Err(Error::new(ErrorKind::JournalNotTrusted));
     }
     for sql in UPGRADE {
         db::exec(client, sql, "creating the journal fkload.journal")?;

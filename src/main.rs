@@ -3,10 +3,10 @@
 
 mod cli;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let code = match cli::parse() {
         Ok(args) => cli::run(&args),
         Err(code) => code,
     };
-    std::process::exit(code);
+    std::process::ExitCode::from(code)
 }

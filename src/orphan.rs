@@ -19,24 +19,23 @@ use crate::copy;
 use crate::db;
 use crate::error::{DbErrorInfo, Orphan};
 use crate::plan::{Plan, PlannedKey, Step};
-use crate::source;
+use crate::lines;
 use crate::sql::{QualName, human_ident, ident};
 
 /// The temporary table the file is copied into.
 const ROWS_TABLE: &str = "fkload_orphan_rows";
 
-/// Lists the orphan rows of key `key` in the files of every step it checks.
+/// Lists the orphan rows of key `pk` in the files of every step it checks.
 ///
 /// # Errors
 /// A sentence saying why the rows could not be listed (a key column missing from
 /// the file, a value that does not cast, a server error); the caller reports the
 /// violation without the list then.
-pub fn find(
+pub(crate) fn find(
     client: &mut impl GenericClient,
     plan: &Plan,
-    key: usize,
+    pk: &PlannedKey,
 ) -> Result<Vec<Orphan>, String> {
-    let pk = &plan.keys[key];
     let mut out = Vec::new();
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
@@ -180,7 +179,7 @@ fn rows_at_lines(
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
         .collect();
-    let lines = source::record_lines(&step.file.path, &numbers).map_err(|e| e.to_string())?;
+    let lines = lines::record_lines(&step.file.path, &numbers).map_err(|e| e.to_string())?;
     let names: Vec<String> = columns.iter().map(|c| human_ident(c)).collect();
     Ok(rows
         .iter()

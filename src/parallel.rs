@@ -3,45 +3,48 @@
 //! Not atomic while it runs: other sessions see each table as it commits. What
 //! it keeps is the end state: either everything is loaded and every key and
 //! index is back as it was, or (on any error the run sees) the rows it committed
-//! are taken out again (`TRUNCATE` for a table that was empty, else `DELETE`
-//! of the rows its loading transaction wrote) and every key and index is back.
+//! are taken out again (`DELETE` of the rows its loading transaction wrote) and
+//! every key and index is back.
 //!
 //! Order of work:
 //! 1. one transaction records every key and index to drop in the journal
-//!    ([`crate::journal`]) and drops them;
+//!    ([`crate::journal`]), with the statements that restore it and how the
+//!    catalog describes it, and drops them;
 //! 2. N workers load the files, biggest first; with keys kept, a table starts
 //!    once every table its kept keys reference has committed. Each file commits
 //!    with its journal entry (and the transaction id that loaded it);
 //! 3. the indexes are built and the keys added back (validating), each in its
-//!    own transaction with its journal entry;
-//! 4. sequences move past the loaded values; the journal forgets the run.
+//!    own transaction with its journal entry, with the DDL of the
+//!    one-transaction load ([`crate::ddl`]);
+//! 4. every key and index of the journal is checked against its description;
+//! 5. sequences move past the loaded values; the journal forgets the run.
+//!
+//! Rows and DDL never share a transaction, so no deferred trigger event is
+//! ever pending when a table is altered (see "Pending trigger events" in
+//! [`crate::plan`](mod@crate::plan)).
 //!
 //! Workers report to the caller's observer through a channel: only the calling
 //! thread touches it.
 
 use std::collections::HashSet;
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use postgres::{Client, Config, NoTls};
+use postgres::Client;
 
-use crate::catalog::server_error;
+use crate::connect::Connector;
 use crate::copy;
 use crate::db;
+use crate::ddl::{self, IndexSql, KeySql};
 use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::journal::{self, Kind};
-use crate::load::{self, Event, IndexSql, KeySql};
-use crate::plan::{KeyAction, Plan};
+use crate::lines;
+use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
+use crate::pool::Pool;
 use crate::report::{Report, TableReport};
-
-/// What a worker tells the calling thread.
-/// (Indices are of [`Unit`]s.)
-enum Note {
-    Started(usize),
-    Progress(usize, u64),
-    Loaded(usize, TableReport),
-}
+use crate::sequences;
+use crate::transaction;
 
 /// Files above twice the COPY batch size (128 MiB by default) are cut into
 /// parts of that size, each loaded in its own transaction, so that several
@@ -51,20 +54,29 @@ fn part_bytes(plan: &Plan) -> u64 {
 }
 
 /// A file, or a part of one, loaded in one transaction.
-struct Unit {
-    step: usize,
+struct Unit<'a> {
+    step: &'a Step,
     part: copy::Part,
     /// Its name in the journal: the file, with `@offset` for a later part.
     name: String,
 }
 
+impl Unit<'_> {
+    /// Its bytes, for the biggest-first order.
+    fn bytes(&self) -> u64 {
+        self.part.end.min(self.step.bytes) - self.part.start
+    }
+}
+
 /// Cuts big files into parts, except where rows may reference later rows of
 /// the same file while a key checks them at the end of each statement.
-fn units(plan: &Plan) -> Result<Vec<Unit>, Error> {
+fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     let mut out = Vec::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let parts = if step.bytes > part_bytes(plan) && load::batch_size(plan, i).is_some() {
-            crate::source::split(&step.file.path, part_bytes(plan))?
+    for step in &plan.steps {
+        let parts = if step.bytes > part_bytes(plan)
+            && transaction::batch_size(plan, step).is_some()
+        {
+            lines::split(&step.file.path, part_bytes(plan))?
         } else {
             vec![copy::Part::whole()]
         };
@@ -74,120 +86,40 @@ fn units(plan: &Plan) -> Result<Vec<Unit>, Error> {
             } else {
                 format!("{}@{}", step.file.rel, part.start)
             };
-            out.push(Unit {
-                step: i,
-                part,
-                name,
-            });
+            out.push(Unit { step, part, name });
         }
     }
     Ok(out)
 }
 
-/// The work the workers of a pool share: items not started yet, in the order
-/// to try them, and `state`, what decides whether one may start (the load's
-/// units not committed yet per step; the restore tasks' locked tables).
-struct Pool<T, S> {
-    pending: Vec<T>,
-    state: S,
-    running: usize,
-    failed: Option<Error>,
-}
-
-/// Hands a worker the first pending item that `ready` lets start (`start`
-/// records it in the state), waiting while others run. `None` when nothing is
-/// left, a worker failed, or nothing runs and nothing can start (then it fails
-/// the pool with `stuck` rather than wait forever).
-fn take<T, S>(
-    queue: &Mutex<Pool<T, S>>,
-    wake: &Condvar,
-    ready: impl Fn(&S, &T) -> bool,
-    start: impl Fn(&mut S, &T),
-    stuck: &str,
-) -> Option<T> {
-    let mut q = queue.lock().ok()?;
-    loop {
-        if q.failed.is_some() || q.pending.is_empty() {
-            return None;
-        }
-        let pool = &*q;
-        if let Some(at) = pool.pending.iter().position(|t| ready(&pool.state, t)) {
-            let item = q.pending.remove(at);
-            start(&mut q.state, &item);
-            q.running += 1;
-            return Some(item);
-        }
-        if q.running == 0 {
-            q.failed.get_or_insert(Error::new(ErrorKind::Plan {
-                message: stuck.to_string(),
-            }));
-            wake.notify_all();
-            return None;
-        }
-        q = wake.wait_timeout(q, Duration::from_millis(200)).ok()?.0;
-    }
-}
-
-/// Ends a worker's item: `done` updates the state, the first error is kept
-/// (it stops the handing out), and the waiting workers wake.
-fn finish<T, S>(
-    queue: &Mutex<Pool<T, S>>,
-    wake: &Condvar,
-    result: Result<(), Error>,
-    done: impl FnOnce(&mut S),
-) {
-    if let Ok(mut q) = queue.lock() {
-        q.running -= 1;
-        done(&mut q.state);
-        if let Err(e) = result {
-            q.failed.get_or_insert(e);
-        }
-    }
-    wake.notify_all();
-}
-
-/// Fails the pool (a worker could not connect) and wakes the others.
-fn fail<T, S>(queue: &Mutex<Pool<T, S>>, wake: &Condvar, e: Error) {
-    if let Ok(mut q) = queue.lock() {
-        q.failed.get_or_insert(e);
-    }
-    wake.notify_all();
-}
-
-/// The pool's error, if a worker failed or panicked.
-fn outcome<T, S>(queue: Mutex<Pool<T, S>>, who: &str) -> Result<(), Error> {
-    match queue.into_inner() {
-        Ok(q) => q.failed.map_or(Ok(()), Err),
-        Err(_) => Err(Error::new(ErrorKind::Plan {
-            message: format!("a {who} worker panicked"),
-        })),
-    }
-}
-
-/// Loads `plan` over `jobs` connections made from `config`; `client` is the
+/// Loads `plan` over `jobs` connections the connector makes; `client` is the
 /// control connection (journal, drops, restores).
 ///
 /// # Errors
-/// As [`load::run`]; after any error the run controls, the database holds the
-/// rows and keys it held before. [`ErrorKind::Interrupted`] when an earlier
-/// parallel run left keys dropped; [`ErrorKind::NotRestored`] when a key or
-/// index did not come back as it was (the journal is then kept).
-pub fn run(
+/// As the one-transaction load; after any error the run controls, the
+/// database holds the rows and keys it held before. [`ErrorKind::Interrupted`]
+/// when an earlier parallel run left keys dropped; [`ErrorKind::NotRestored`]
+/// when a key or index did not come back as it was (the journal is then
+/// kept).
+///
+/// [`ErrorKind::Interrupted`]: crate::ErrorKind::Interrupted
+/// [`ErrorKind::NotRestored`]: crate::ErrorKind::NotRestored
+pub(crate) fn run(
     client: &mut Client,
-    config: &Config,
+    connector: &Connector,
     plan: &Plan,
     jobs: usize,
     resume: bool,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
-    let result = run_locked(client, config, plan, jobs, resume, observer);
+    let result = run_locked(client, connector, plan, jobs, resume, observer);
     journal::unlock(client);
     result
 }
 
 fn run_locked(
     client: &mut Client,
-    config: &Config,
+    connector: &Connector,
     plan: &Plan,
     jobs: usize,
     resume: bool,
@@ -205,7 +137,7 @@ fn run_locked(
     let skip: HashSet<usize> = match &prior {
         Some(p) => (0..units.len())
             .filter(|&u| {
-                let target = plan.steps[units[u].step].table.name.to_string();
+                let target = units[u].step.table.name.to_string();
                 p.loaded
                     .iter()
                     .any(|(_, t, n)| *t == target && *n == units[u].name)
@@ -222,27 +154,23 @@ fn run_locked(
 
     drop_all(client, plan, &run)?;
 
-    let outcome = load_all(
-        config,
+    let work = Work {
+        connector,
         plan,
-        &units,
+        run: &run,
         jobs,
-        &run,
-        &skip,
-        observer,
-        &mut report,
-    )
-    .and_then(|()| restore_all(client, config, jobs, plan, &run, observer, &mut report))
-    // What the interrupted run left dropped and this plan could not see.
-    .and_then(|()| restore_dropped(client, &run.id))
-    .and_then(|()| verify(client, &run.id));
+    };
+    let outcome = load_all(&work, &units, &skip, observer, &mut report)
+        .and_then(|()| restore_all(client, &work, observer, &mut report))
+        // What the interrupted run left dropped and this plan could not see.
+        .and_then(|()| restore_dropped(client, &run.id))
+        .and_then(|()| verify(client, &run.id));
     if let Err(e) = outcome {
         // Every key back in place is dropped again (none may block or cascade the
         // deletes), the rows the run committed (the interrupted run's too: the
         // end state is all or nothing) are taken out, children first, then
         // every key and index is put back, on the control connection.
-        let cleanup = undo(client, &run.id);
-        return Err(match cleanup {
+        return Err(match undo(client, &run.id) {
             Ok(()) => e,
             Err(c) => Error::new(ErrorKind::Cleanup {
                 error: Box::new(e),
@@ -253,11 +181,11 @@ fn run_locked(
 
     // The data is final and every key is back: what fails now is reported, not
     // undone.
-    let sequences = db::begin(client, "advancing sequences").and_then(|mut tx| {
-        load::advance_sequences(&mut tx, plan, &mut report)?;
+    let moved = db::begin(client, "advancing sequences").and_then(|mut tx| {
+        sequences::advance(&mut tx, plan, &mut report)?;
         db::commit(tx, "advancing sequences")
     });
-    if let Err(e) = sequences {
+    if let Err(e) = moved {
         report
             .warnings
             .push(format!("the sequences were not advanced: {e}"));
@@ -269,6 +197,14 @@ fn run_locked(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// What the workers of a run share.
+struct Work<'a> {
+    connector: &'a Connector,
+    plan: &'a Plan,
+    run: &'a Run,
+    jobs: usize,
 }
 
 /// Repairs what an interrupted parallel load left: takes out the rows it
@@ -407,20 +343,12 @@ fn unrestore_keys(client: &mut Client, run: &str) -> Result<(), Error> {
         // role's alone (journal::open checks).
         let (sql, during) = if e.kind == Kind::Unenforced {
             (
-                format!(
-                    "ALTER TABLE {} ALTER CONSTRAINT {} NOT ENFORCED",
-                    e.target,
-                    crate::sql::ident(&e.name)
-                ),
+                ddl::unenforce_constraint_sql(&e.target, &e.name),
                 format!("setting key \"{}\" NOT ENFORCED again", e.name),
             )
         } else {
             (
-                format!(
-                    "ALTER TABLE {} DROP CONSTRAINT {}",
-                    e.target,
-                    crate::sql::ident(&e.name)
-                ),
+                ddl::drop_constraint_sql(&e.target, &e.name),
                 format!("dropping key \"{}\" again", e.name),
             )
         };
@@ -523,8 +451,8 @@ impl Run {
 fn drop_all(client: &mut Client, plan: &Plan, run: &Run) -> Result<(), Error> {
     let during = "dropping keys and indexes";
     let mut tx = db::begin(client, during)?;
-    let objects = load::set_aside(plan);
-    let expect = crate::catalog::describe(&mut tx, &load::as_described(&objects))?;
+    let objects = ddl::set_aside(plan);
+    let expect = crate::catalog::describe(&mut tx, &ddl::as_described(&objects))?;
     let mut expect = expect.into_iter();
     for (ki, k) in plan.keys.iter().enumerate() {
         if k.action.sets_aside() {
@@ -567,7 +495,7 @@ fn drop_all(client: &mut Client, plan: &Plan, run: &Run) -> Result<(), Error> {
             },
         )?;
     }
-    load::drop_objects(&mut tx, plan)?;
+    ddl::drop_objects(&mut tx, plan)?;
     db::commit(tx, during)
 }
 
@@ -601,286 +529,259 @@ fn waits_for(plan: &Plan, step: usize) -> Vec<usize> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a load worker tells the calling thread (indices are of units).
+enum Note {
+    Started(usize),
+    Progress(usize, u64),
+    Loaded(usize, TableReport),
+}
+
+/// Loads the units not in `skip` over the run's connections, biggest first.
 fn load_all(
-    config: &Config,
-    plan: &Plan,
-    units: &[Unit],
-    jobs: usize,
-    run: &Run,
+    work: &Work<'_>,
+    units: &[Unit<'_>],
     skip: &HashSet<usize>,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
+    let plan = work.plan;
     let mut pending: Vec<usize> = (0..units.len()).filter(|u| !skip.contains(u)).collect();
-    let size = |u: usize| {
-        let p = &units[u].part;
-        p.end.min(plan.steps[units[u].step].bytes) - p.start
-    };
-    pending.sort_by_key(|&u| std::cmp::Reverse(size(u)));
+    pending.sort_by_key(|&u| std::cmp::Reverse(units[u].bytes()));
+    // Per step: units not committed yet.
     let mut remaining = vec![0usize; plan.steps.len()];
     for &u in &pending {
-        remaining[units[u].step] += 1;
+        remaining[units[u].step.index] += 1;
     }
-    let queue = Mutex::new(Pool {
-        pending,
-        state: remaining.clone(),
-        running: 0,
-        failed: None,
-    });
-    let wake = Condvar::new();
+    let pool = Pool::new(pending, remaining.clone(), "load");
     let waits: Vec<Vec<usize>> = (0..plan.steps.len()).map(|i| waits_for(plan, i)).collect();
     let (send, receive) = mpsc::channel::<Note>();
-    // Per step: what its units sent and loaded, for events and the report.
+    // Per unit and per step: what was sent and loaded, for events and the report.
     let mut sent = vec![0u64; units.len()];
     let mut tables: Vec<Option<TableReport>> = vec![None; plan.steps.len()];
     let mut started = vec![false; plan.steps.len()];
 
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(units.len().max(1)) {
+        for _ in 0..work.jobs.max(1).min(units.len().max(1)) {
             let send = send.clone();
-            let (queue, wake, waits) = (&queue, &wake, &waits);
-            scope.spawn(move || worker(config, plan, units, run, queue, wake, waits, send));
+            let (pool, waits) = (&pool, &waits);
+            scope.spawn(move || load_worker(work, units, pool, waits, send));
         }
         drop(send);
         for note in receive {
             match note {
                 Note::Started(u) => {
-                    let i = units[u].step;
-                    if !std::mem::replace(&mut started[i], true) {
-                        observer(Event::TableStarted { step: i, plan });
+                    let step = units[u].step;
+                    if !std::mem::replace(&mut started[step.index], true) {
+                        observer(Event::TableStarted { step });
                     }
                 }
                 Note::Progress(u, n) => {
                     sent[u] = n;
-                    let i = units[u].step;
+                    let step = units[u].step;
                     let total = (0..units.len())
-                        .filter(|&v| units[v].step == i)
+                        .filter(|&v| units[v].step.index == step.index)
                         .map(|v| sent[v])
                         .sum();
-                    observer(Event::Progress {
-                        step: i,
-                        sent: total,
-                    });
+                    observer(Event::Progress { step, sent: total });
                 }
                 Note::Loaded(u, t) => {
-                    let i = units[u].step;
-                    let merged = match tables[i].take() {
+                    let step = units[u].step;
+                    let merged = match tables[step.index].take() {
                         Some(mut m) => {
                             m.rows += t.rows;
                             m.elapsed = m.elapsed.max(t.elapsed);
                             m
                         }
                         None => TableReport {
-                            bytes: plan.steps[i].bytes,
+                            bytes: step.bytes,
                             ..t
                         },
                     };
-                    remaining[i] -= 1;
-                    if remaining[i] == 0 {
+                    remaining[step.index] -= 1;
+                    if remaining[step.index] == 0 {
                         observer(Event::TableLoaded {
-                            step: i,
+                            step,
                             rows: merged.rows,
                             elapsed: merged.elapsed,
                         });
                     }
-                    tables[i] = Some(merged);
+                    tables[step.index] = Some(merged);
                 }
             }
         }
     });
 
-    outcome(queue, "load")?;
+    pool.outcome()?;
     report.tables = tables.into_iter().flatten().collect();
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn worker(
-    config: &Config,
-    plan: &Plan,
-    units: &[Unit],
-    run: &Run,
-    queue: &Mutex<Pool<usize, Vec<usize>>>,
-    wake: &Condvar,
+/// A load worker: its own connection, units one by one as they may start.
+fn load_worker(
+    work: &Work<'_>,
+    units: &[Unit<'_>],
+    pool: &Pool<usize, Vec<usize>>,
     waits: &[Vec<usize>],
     send: mpsc::Sender<Note>,
 ) {
-    let mut client = match config.connect(NoTls) {
+    let mut client = match work.connector.connect() {
         Ok(c) => c,
-        Err(e) => return fail(queue, wake, server_error(e, "opening a load connection")),
+        Err(e) => return pool.fail(e),
     };
     // A unit starts once every step its kept keys reference has committed.
     let ready = |remaining: &Vec<usize>, &u: &usize| {
-        waits[units[u].step].iter().all(|&p| remaining[p] == 0)
+        waits[units[u].step.index]
+            .iter()
+            .all(|&p| remaining[p] == 0)
     };
-    while let Some(u) = take(
-        queue,
-        wake,
-        ready,
-        |_, _| {},
-        "no table can start: its parents never load",
-    ) {
+    while let Some(u) = pool.take(ready, |_, _| {}, "no table can start: its parents never load") {
         let _ = send.send(Note::Started(u));
-        match load_one(&mut client, plan, units, run, u, &send) {
+        match load_one(&mut client, work, &units[u], u, &send) {
             Ok(t) => {
-                finish(queue, wake, Ok(()), |remaining| {
-                    remaining[units[u].step] -= 1;
-                });
+                pool.finish(Ok(()), |remaining| remaining[units[u].step.index] -= 1);
                 let _ = send.send(Note::Loaded(u, t));
             }
-            Err(e) => finish(queue, wake, Err(e), |_| {}),
+            Err(e) => pool.finish(Err(e), |_| {}),
         }
     }
 }
 
-/// One unit in one transaction, committed with its journal entry.
+/// One unit (number `u`) in one transaction, committed with its journal entry.
 fn load_one(
     client: &mut Client,
-    plan: &Plan,
-    units: &[Unit],
-    run: &Run,
+    work: &Work<'_>,
+    unit: &Unit<'_>,
     u: usize,
     send: &mpsc::Sender<Note>,
 ) -> Result<TableReport, Error> {
-    let unit = &units[u];
-    let step = &plan.steps[unit.step];
+    let step = unit.step;
     let during = format!("loading {}", step.file.path.display());
     let mut tx = db::begin(client, &during)?;
     let target = step.table.name.to_string();
-    let table = load::load_step(
+    let (run, seq) = (work.run, work.run.unit_seq(u));
+    let table = transaction::load_step(
         &mut tx,
-        plan,
-        unit.step,
+        work.plan,
+        step,
         unit.part,
         &mut |n| {
             let _ = send.send(Note::Progress(u, n));
         },
-        Some(&mut |tx| journal::loaded(tx, &run.id, run.unit_seq(u), &target, &unit.name)),
+        Some(&mut |tx| journal::loaded(tx, &run.id, seq, &target, &unit.name)),
     )?;
     db::commit(tx, &during)?;
     Ok(table)
 }
 
+/// A restore task: an index to build or a key to put back, with its journal
+/// entry, and the tables it locks.
+struct Task<'a> {
+    what: Restore<'a>,
+    seq: i32,
+    locks: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+enum Restore<'a> {
+    Index(&'a PlannedIndex),
+    Key(&'a PlannedKey),
+}
+
+impl Restore<'_> {
+    fn event(&self) -> Event<'_> {
+        match *self {
+            Restore::Index(index) => Event::BuildingIndex { index },
+            Restore::Key(key) => Event::RestoringKey { key },
+        }
+    }
+}
+
 /// Builds the dropped indexes, then adds the dropped keys back, each in its own
-/// transaction with its journal entry, over `jobs` connections: two tasks that
-/// touch a common table never run at once (their locks would queue, or an ADD
-/// FOREIGN KEY's lock on both tables could deadlock with another's).
+/// transaction with its journal entry, over the run's connections: two tasks
+/// that touch a common table never run at once (their locks would queue, or
+/// an ADD FOREIGN KEY's lock on both tables could deadlock with another's).
 fn restore_all(
     client: &mut Client,
-    config: &Config,
-    jobs: usize,
-    plan: &Plan,
-    run: &Run,
+    work: &Work<'_>,
     observer: &mut dyn FnMut(Event<'_>),
     report: &mut Report,
 ) -> Result<(), Error> {
+    let (plan, run) = (work.plan, work.run);
     let restored: HashSet<i32> = journal::entries(client, &run.id)?
         .into_iter()
         .filter(|e| e.state == "restored")
         .map(|e| e.seq)
         .collect();
-    let indexes: Vec<Task> = (0..plan.indexes.len())
-        .filter(|&ii| !restored.contains(&run.index_seq(ii)))
-        .map(|ii| Task {
-            what: Work::Index(ii),
-            locks: vec![plan.steps[plan.indexes[ii].step].table.oid],
+    let indexes: Vec<Task<'_>> = plan
+        .indexes
+        .iter()
+        .enumerate()
+        .map(|(ii, i)| Task {
+            what: Restore::Index(i),
+            seq: run.index_seq(ii),
+            locks: vec![plan.steps[i.step].table.oid],
         })
+        .filter(|t| !restored.contains(&t.seq))
         .collect();
-    run_tasks(config, jobs, plan, run, indexes, observer)?;
-    let keys: Vec<Task> = (0..plan.keys.len())
-        .filter(|&ki| plan.keys[ki].action.sets_aside())
-        .filter(|&ki| !restored.contains(&run.key_seq(ki)))
-        .map(|ki| Task {
-            what: Work::Key(ki),
-            locks: vec![plan.keys[ki].key.table, plan.keys[ki].key.ref_table],
+    run_tasks(work, indexes, observer)?;
+    let keys: Vec<Task<'_>> = plan
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.action.sets_aside())
+        .map(|(ki, k)| Task {
+            what: Restore::Key(k),
+            seq: run.key_seq(ki),
+            locks: vec![k.key.table, k.key.ref_table],
         })
+        .filter(|t| !restored.contains(&t.seq))
         .collect();
     for t in &keys {
-        if let Work::Key(ki) = t.what {
-            report.count_restored(plan.keys[ki].action);
+        if let Restore::Key(k) = t.what {
+            report.count_restored(k.action);
         }
     }
-    run_tasks(config, jobs, plan, run, keys, observer)
-}
-
-fn note(plan: &Plan, w: Work, observer: &mut dyn FnMut(Event<'_>)) {
-    match w {
-        Work::Index(ii) => observer(Event::BuildingIndex {
-            index: &plan.indexes[ii],
-        }),
-        Work::Key(ki) => observer(Event::RestoringKey {
-            key: &plan.keys[ki],
-        }),
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Work {
-    Index(usize),
-    Key(usize),
-}
-
-struct Task {
-    what: Work,
-    /// Tables the task locks.
-    locks: Vec<u32>,
+    run_tasks(work, keys, observer)
 }
 
 fn run_tasks(
-    config: &Config,
-    jobs: usize,
-    plan: &Plan,
-    run: &Run,
-    tasks: Vec<Task>,
+    work: &Work<'_>,
+    tasks: Vec<Task<'_>>,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), Error> {
     if tasks.is_empty() {
         return Ok(());
     }
-    let workers = jobs.max(1).min(tasks.len());
-    let queue = Mutex::new(Pool {
-        pending: tasks,
-        state: Vec::new(),
-        running: 0,
-        failed: None,
-    });
-    let wake = Condvar::new();
-    let (send, receive) = mpsc::channel::<Work>();
+    let workers = work.jobs.max(1).min(tasks.len());
+    let pool = Pool::new(tasks, Vec::new(), "restore");
+    let (send, receive) = mpsc::channel::<Restore<'_>>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let send = send.clone();
-            let (queue, wake) = (&queue, &wake);
-            scope.spawn(move || task_worker(config, plan, run, queue, wake, send));
+            let pool = &pool;
+            scope.spawn(move || task_worker(work, pool, send));
         }
         drop(send);
-        for w in receive {
-            note(plan, w, observer);
+        for what in receive {
+            observer(what.event());
         }
     });
-    outcome(queue, "restore")
+    pool.outcome()
 }
 
-fn task_worker(
-    config: &Config,
-    plan: &Plan,
-    run: &Run,
-    queue: &Mutex<Pool<Task, Vec<u32>>>,
-    wake: &Condvar,
-    send: mpsc::Sender<Work>,
-) {
-    let mut client = match config.connect(NoTls) {
+fn task_worker<'a>(work: &Work<'_>, pool: &Pool<Task<'a>, Vec<u32>>, send: mpsc::Sender<Restore<'a>>) {
+    let mut client = match work.connector.connect() {
         Ok(c) => c,
-        Err(e) => return fail(queue, wake, server_error(e, "opening a connection")),
+        Err(e) => return pool.fail(e),
     };
     // A task starts once no running task locks a table of its.
-    let free = |busy: &Vec<u32>, t: &Task| t.locks.iter().all(|l| !busy.contains(l));
-    let lock = |busy: &mut Vec<u32>, t: &Task| busy.extend(t.locks.iter().copied());
+    let free = |busy: &Vec<u32>, t: &Task<'_>| t.locks.iter().all(|l| !busy.contains(l));
+    let lock = |busy: &mut Vec<u32>, t: &Task<'_>| busy.extend(t.locks.iter().copied());
     // (With nothing running, nothing is locked: every task is free.)
-    while let Some(task) = take(queue, wake, free, lock, "no restore task can start") {
+    while let Some(task) = pool.take(free, lock, "no restore task can start") {
         let _ = send.send(task.what);
-        let result = run_task(&mut client, plan, run, task.what);
-        finish(queue, wake, result, |busy| {
+        let result = run_task(&mut client, work, &task);
+        pool.finish(result, |busy| {
             for l in &task.locks {
                 if let Some(at) = busy.iter().position(|b| b == l) {
                     busy.remove(at);
@@ -890,24 +791,16 @@ fn task_worker(
     }
 }
 
-fn run_task(client: &mut Client, plan: &Plan, run: &Run, what: Work) -> Result<(), Error> {
-    let during = match what {
-        Work::Index(_) => "building an index",
-        Work::Key(_) => "adding back a key",
+fn run_task(client: &mut Client, work: &Work<'_>, task: &Task<'_>) -> Result<(), Error> {
+    let during = match task.what {
+        Restore::Index(_) => "building an index",
+        Restore::Key(_) => "adding back a key",
     };
     let mut tx = db::begin(client, during)?;
-    match what {
-        Work::Index(ii) => {
-            load::build_index(&mut tx, plan, &plan.indexes[ii])?;
-            journal::mark(&mut tx, &run.id, run.index_seq(ii), "restored")?;
-        }
-        Work::Key(ki) => {
-            if !plan.keys[ki].action.sets_aside() {
-                return Ok(());
-            }
-            load::restore_key(&mut tx, plan, ki)?;
-            journal::mark(&mut tx, &run.id, run.key_seq(ki), "restored")?;
-        }
+    match task.what {
+        Restore::Index(i) => ddl::build_index(&mut tx, work.plan, i)?,
+        Restore::Key(k) => ddl::restore_key(&mut tx, work.plan, k)?,
     }
+    journal::mark(&mut tx, &work.run.id, task.seq, "restored")?;
     db::commit(tx, during)
 }

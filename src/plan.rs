@@ -36,16 +36,18 @@
 //! (rows are routed into it). The same holds on the referenced side.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use postgres::GenericClient;
 
-use crate::catalog::{self, Catalog, Column, ForeignKey, Index, SequenceFeed, Table};
+use crate::catalog::{self, Catalog};
+pub use crate::catalog::{Column, ForeignKey, Index, IndexConstraint, KeyClone, SequenceFeed, Table};
+use crate::loader::Options;
 use crate::error::{Error, ErrorKind};
 use crate::graph;
-use crate::source::{self, DataFile};
-use crate::sql::QualName;
+use crate::source;
+pub use crate::source::{DataFile, FileName};
+pub use crate::sql::QualName;
 
 /// The first server version whose partitioned tables accept `NOT VALID` keys.
 const NOT_VALID_ON_PARTITIONED: i32 = 180000;
@@ -74,7 +76,22 @@ pub enum Strategy {
     Revalidate,
 }
 
-/// What the user asked for (`--strategy`).
+/// Why a plan uses its [`Strategy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StrategyReason {
+    /// The caller chose it.
+    Chosen,
+    /// Chosen by size: this many bytes of input are at least
+    /// [`REVALIDATE_FROM_BYTES`], where one validating pass per key beats a
+    /// check per row.
+    Large { bytes: u64 },
+    /// Chosen by size: this many bytes are under [`REVALIDATE_FROM_BYTES`],
+    /// where checking rows as they arrive is cheaper than re-adding keys.
+    Small { bytes: u64 },
+}
+
+/// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StrategyChoice {
     /// Choose by input size ([`REVALIDATE_FROM_BYTES`]).
@@ -84,21 +101,7 @@ pub enum StrategyChoice {
     Revalidate,
 }
 
-/// How to plan.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub strategy: StrategyChoice,
-    /// Files are sent as COPY statements of about this many bytes each (see
-    /// [`crate::copy::stream`]).
-    pub batch_bytes: u64,
-    /// Connections to load over; above 1, one transaction per file
-    /// ([`crate::parallel`]).
-    pub jobs: usize,
-    /// Empty the loaded tables first, in the load's transaction.
-    pub truncate: bool,
-}
-
-/// How `--truncate` empties the tables.
+/// How a load that empties the tables first does it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Truncate {
     No,
@@ -111,30 +114,20 @@ pub enum Truncate {
     PerStep,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            strategy: StrategyChoice::Auto,
-            batch_bytes: crate::copy::BATCH_BYTES,
-            jobs: 1,
-            truncate: false,
-        }
-    }
-}
-
 /// What a load will do, made by [`make`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Plan {
     pub dir: PathBuf,
     pub server_version_num: i32,
     pub strategy: Strategy,
-    /// Why that strategy, for `-l`.
-    pub strategy_reason: String,
-    /// The size of one COPY statement ([`Options::batch_bytes`]).
+    /// Why that strategy.
+    pub strategy_reason: StrategyReason,
+    /// The size of one COPY statement.
     pub batch_bytes: u64,
-    /// Connections to load over ([`Options::jobs`]).
+    /// Connections to load over.
     pub jobs: usize,
-    /// Whether and how the tables are emptied first ([`Options::truncate`]).
+    /// Whether and how the tables are emptied first.
     pub truncate: Truncate,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
@@ -148,7 +141,10 @@ pub struct Plan {
 
 /// One file loaded into one table.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Step {
+    /// Its place in [`Plan::steps`]: keys name their steps by it.
+    pub index: usize,
     pub file: DataFile,
     pub table: Table,
     /// The header's columns, in file order.
@@ -166,6 +162,7 @@ pub struct Step {
 
 /// A foreign key whose rows the load writes, and what the load does to it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PlannedKey {
     pub key: ForeignKey,
     /// The table the key is declared on.
@@ -214,6 +211,7 @@ impl KeyAction {
 
 /// An index of an empty table, dropped before the data and built after it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PlannedIndex {
     pub index: Index,
     pub table: QualName,
@@ -223,6 +221,7 @@ pub struct PlannedIndex {
 
 /// A strongly connected component of two or more tables.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Cycle {
     pub tables: Vec<QualName>,
     /// Indices into [`Plan::keys`] of the keys that break it.
@@ -253,163 +252,6 @@ impl Plan {
     pub fn bytes(&self) -> u64 {
         self.steps.iter().map(|s| s.bytes).sum()
     }
-
-    /// The plan as `fkload -l` prints it.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        let tables = self.steps.len();
-        let transactions = if self.jobs > 1 {
-            format!(
-                "{} connections, one transaction per file: NOT atomic (other sessions see each \
-                 table as it commits; a failure takes the committed rows out again)",
-                self.jobs
-            )
-        } else {
-            "one transaction (all or nothing)".to_string()
-        };
-        let _ = writeln!(
-            out,
-            "plan for {}: {} {}, {} bytes, {transactions}",
-            self.dir.display(),
-            tables,
-            if tables == 1 { "file" } else { "files" },
-            self.bytes()
-        );
-        let strategy = match self.strategy {
-            Strategy::Keep => "keep (keys stay in place and check each row)",
-            Strategy::Revalidate => {
-                "revalidate (keys dropped, data loaded, each key added back with one validating pass)"
-            }
-        };
-        let _ = writeln!(out, "strategy: {strategy}: {}", self.strategy_reason);
-        match self.truncate {
-            Truncate::No => {}
-            Truncate::Upfront => {
-                let _ = writeln!(
-                    out,
-                    "truncate: every loaded table, in one statement, before the data"
-                );
-            }
-            Truncate::PerStep => {
-                let _ = writeln!(
-                    out,
-                    "truncate: each table just before its data, which COPY writes frozen (FREEZE)"
-                );
-            }
-        }
-        if !self.steps.is_empty() {
-            let wf = self
-                .steps
-                .iter()
-                .map(|s| s.file.rel.chars().count())
-                .max()
-                .unwrap_or(4)
-                .max(4);
-            let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
-            for s in &self.steps {
-                let note = if s.self_referencing {
-                    "  (references itself)"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    out,
-                    "{:>5}  {:<wf$}  {}{}",
-                    s.level,
-                    s.file.rel,
-                    s.table.name.human(),
-                    note
-                );
-            }
-        }
-        if self.cycles.is_empty() {
-            let _ = writeln!(out, "\ncycles: none");
-        } else {
-            let _ = writeln!(out, "\ncycles:");
-            for c in &self.cycles {
-                let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
-                let _ = writeln!(out, "  {}", names.join(", "));
-                for &k in &c.broken {
-                    let pk = &self.keys[k];
-                    let _ = writeln!(out, "    broken by {}", pk.describe_action());
-                }
-            }
-        }
-        let deferred: Vec<&PlannedKey> = self.deferred().collect();
-        let dropped: Vec<&PlannedKey> = self.dropped().collect();
-        let _ = writeln!(
-            out,
-            "\ndeferred keys:{}",
-            if deferred.is_empty() { " none" } else { "" }
-        );
-        for k in deferred {
-            let _ = writeln!(out, "  {}", k.describe_key());
-        }
-        let _ = writeln!(
-            out,
-            "dropped keys:{}",
-            if dropped.is_empty() { " none" } else { "" }
-        );
-        for k in dropped {
-            let _ = writeln!(out, "  {}: {}", k.describe_key(), k.key.definition);
-        }
-        let unenforced: Vec<&PlannedKey> = self.unenforced().collect();
-        if !unenforced.is_empty() {
-            let _ = writeln!(
-                out,
-                "keys set NOT ENFORCED for the load, then ENFORCED (one validating pass):"
-            );
-            for k in unenforced {
-                let _ = writeln!(out, "  {}", k.describe_key());
-            }
-        }
-        if !self.indexes.is_empty() {
-            let _ = writeln!(
-                out,
-                "indexes built after the data (their tables are empty):"
-            );
-            for i in &self.indexes {
-                let what = match &i.index.constraint {
-                    Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
-                    None => i.index.definition.clone(),
-                };
-                let _ = writeln!(out, "  {}: {what}", i.table.human());
-            }
-        }
-        out
-    }
-}
-
-impl PlannedKey {
-    fn describe_key(&self) -> String {
-        format!(
-            "\"{}\" on {} -> {}",
-            self.key.name,
-            self.table.human(),
-            self.ref_table.human()
-        )
-    }
-
-    fn describe_action(&self) -> String {
-        let how = match self.action {
-            KeyAction::Keep => "kept".to_string(),
-            KeyAction::Defer => "deferred (the key is DEFERRABLE; checked at commit)".into(),
-            KeyAction::Drop { not_valid_first } => {
-                let back = if !self.key.validated {
-                    "added back NOT VALID, as it was"
-                } else if not_valid_first {
-                    "added back NOT VALID, then VALIDATE CONSTRAINT"
-                } else {
-                    "added back with a validating pass (partitioned table)"
-                };
-                format!("dropped (not deferrable), {back}")
-            }
-            KeyAction::Unenforce => "set NOT ENFORCED (not deferrable), then ENFORCED: one \
-                                     validating pass, the key never leaves the catalog"
-                .into(),
-        };
-        format!("{}: {how}", self.describe_key())
-    }
 }
 
 /// Reads the directory and the catalog and makes the plan. Writes nothing.
@@ -420,7 +262,11 @@ impl PlannedKey {
 /// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
 /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
 /// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] from the catalog reads.
-pub fn make(client: &mut impl GenericClient, dir: &Path, options: &Options) -> Result<Plan, Error> {
+pub(crate) fn make(
+    client: &mut impl GenericClient,
+    dir: &Path,
+    options: &Options,
+) -> Result<Plan, Error> {
     let files = source::scan(dir)?;
     let catalog = Catalog::read(client)?;
     let plan = plan_files(client, dir, options, &catalog, files);
@@ -470,6 +316,7 @@ fn plan_files(
             .cloned()
             .collect();
         steps.push(Step {
+            index: 0,
             file,
             table,
             columns: header.columns,
@@ -482,27 +329,12 @@ fn plan_files(
     }
     let bytes: u64 = steps.iter().map(|s| s.bytes).sum();
     let (strategy, strategy_reason) = match options.strategy {
-        StrategyChoice::Keep => (Strategy::Keep, "chosen with --strategy keep".to_string()),
-        StrategyChoice::Revalidate => (
-            Strategy::Revalidate,
-            "chosen with --strategy revalidate".to_string(),
-        ),
-        StrategyChoice::Auto if bytes >= REVALIDATE_FROM_BYTES => (
-            Strategy::Revalidate,
-            format!(
-                "{} of input is at least {}: one validating pass per key beats a check per row",
-                crate::report::human_bytes(bytes),
-                crate::report::human_bytes(REVALIDATE_FROM_BYTES)
-            ),
-        ),
-        StrategyChoice::Auto => (
-            Strategy::Keep,
-            format!(
-                "{} of input is under {}: checking rows as they arrive is cheaper than re-adding keys",
-                crate::report::human_bytes(bytes),
-                crate::report::human_bytes(REVALIDATE_FROM_BYTES)
-            ),
-        ),
+        StrategyChoice::Keep => (Strategy::Keep, StrategyReason::Chosen),
+        StrategyChoice::Revalidate => (Strategy::Revalidate, StrategyReason::Chosen),
+        StrategyChoice::Auto if bytes >= REVALIDATE_FROM_BYTES => {
+            (Strategy::Revalidate, StrategyReason::Large { bytes })
+        }
+        StrategyChoice::Auto => (Strategy::Keep, StrategyReason::Small { bytes }),
     };
     let mut plan = assemble(dir, catalog, steps, strategy, strategy_reason);
     plan.batch_bytes = options.batch_bytes.max(1);
@@ -519,11 +351,7 @@ fn plan_files(
     }
     if options.truncate {
         if plan.jobs > 1 {
-            return Err(Error::new(ErrorKind::Plan {
-                message: "--truncate cannot go with -j: emptied tables are given back on failure \
-                          only by a rollback, and a parallel load commits table by table"
-                    .into(),
-            }));
+            return Err(Error::new(ErrorKind::TruncateInParallel));
         }
         let oids: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
         let (user_triggers, deferred_triggers) = catalog::trigger_facts(client, &oids)?;
@@ -696,7 +524,7 @@ fn assemble(
     catalog: &Catalog,
     mut steps: Vec<Step>,
     strategy: Strategy,
-    strategy_reason: String,
+    strategy_reason: StrategyReason,
 ) -> Plan {
     // Cost: as few keys as possible, then as few dropped keys as possible.
     const PER_KEY: u64 = 1_000;
@@ -793,6 +621,8 @@ fn assemble(
         .order
         .iter()
         .filter_map(|&old| slots[old].take())
+        .enumerate()
+        .map(|(index, step)| Step { index, ..step })
         .collect();
     for k in &mut keys {
         for s in k.child_steps.iter_mut().chain(k.parent_steps.iter_mut()) {

@@ -10,6 +10,7 @@ use crate::sql::QualName;
 
 /// The outcome of a successful load.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Report {
     /// One entry per file, in load order.
     pub tables: Vec<TableReport>,
@@ -28,6 +29,7 @@ pub struct Report {
 
 /// One file's load.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TableReport {
     pub table: QualName,
     pub path: PathBuf,

@@ -230,8 +230,8 @@ impl Scanner {
     }
 }
 
-/// Scans all of `bytes` and returns every record's span (for tests and small
-/// inputs).
+/// Scans all of `bytes` and returns every record's span.
+#[cfg(test)]
 pub fn spans(bytes: &[u8]) -> (Vec<RecordSpan>, Option<u64>) {
     let mut s = Scanner::new();
     let mut out = Vec::new();

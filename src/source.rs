@@ -13,15 +13,14 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::copy::Part;
 use crate::error::{Error, ErrorKind};
-use crate::scan::{RecordSpan, Scanner};
 
 /// The UTF-8 byte-order mark some editors put at the start of a CSV file.
 const BOM: &str = "\u{feff}";
 
 /// One `.csv` file of the data directory and the names it can stand for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DataFile {
     /// The path as the user will see it in messages (directory as given, joined).
     pub path: PathBuf,
@@ -250,131 +249,6 @@ pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
         .from_reader(input)
 }
 
-/// Maps record numbers (1 = the first row after the header) to the line each
-/// record starts on (1 = the header line), reading `path` once, as COPY reads
-/// it ([`crate::scan`]).
-///
-/// `wanted` must be sorted ascending; the result is in the same order. Records past
-/// the end of the file are left out.
-///
-/// # Errors
-/// [`ErrorKind::Io`] when the file cannot be read.
-pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
-    let mut out = Vec::with_capacity(wanted.len());
-    let mut next = 0;
-    scan_file(path, &mut |r| {
-        while next < wanted.len() && wanted[next] <= r.index {
-            if wanted[next] == r.index {
-                out.push((r.index, r.line));
-            }
-            next += 1;
-        }
-        next < wanted.len()
-    })?;
-    Ok(out)
-}
-
-/// Cuts a file into parts of about `every` bytes, each ending at a record
-/// boundary, for loading over several connections. Reads the file once.
-///
-/// # Errors
-/// [`ErrorKind::Io`] when the file cannot be read.
-pub fn split(path: &Path, every: u64) -> Result<Vec<Part>, Error> {
-    let mut parts = vec![Part::whole()];
-    let mut next_cut = every.max(1);
-    // A cut waits for the next record: its first line is the next part's.
-    let mut cut: Option<u64> = None;
-    scan_file(path, &mut |r| {
-        if let Some(end) = cut.take() {
-            if let Some(last) = parts.last_mut() {
-                last.end = end;
-            }
-            parts.push(Part {
-                start: end,
-                end: u64::MAX,
-                header: false,
-                line_base: r.line - 1,
-            });
-        }
-        if r.end >= next_cut {
-            cut = Some(r.end);
-            next_cut = r.end + every.max(1);
-        }
-        true
-    })?;
-    Ok(parts)
-}
-
-/// The editor line of the record holding the server's line `line` of a COPY
-/// statement that started at byte `start` (a record boundary) of the file.
-///
-/// Each statement counts lines afresh, and its line-ending style is fixed by its
-/// own first line, so the count is redone from `start` as that statement saw
-/// it; the editor lines before `start` are counted as an editor counts them.
-/// `None` when the file is shorter or cannot be read.
-pub fn statement_line(path: &Path, start: u64, line: u64) -> Option<u64> {
-    let mut file = File::open(path).ok()?;
-    let mut before = (&mut file).take(start);
-    let (mut newlines, mut returns) = (0u64, 0u64);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = before.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        newlines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        returns += memchr::memchr_iter(b'\r', &buf[..n]).count() as u64;
-    }
-    // A file of bare \r line ends counts those.
-    let base = if newlines == 0 { returns } else { newlines };
-    let mut scanner = Scanner::new();
-    let mut found = None;
-    let visit = |found: &mut Option<u64>, r: &RecordSpan| {
-        if found.is_none() && r.pg_first <= line && line <= r.pg_last {
-            *found = Some(base + r.line);
-        }
-    };
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        scanner.feed(&buf[..n], &mut |r| visit(&mut found, r));
-        if found.is_some() {
-            return found;
-        }
-    }
-    scanner.finish(&mut |r| visit(&mut found, r));
-    found
-}
-
-/// Feeds the file to a [`Scanner`] until `visit` returns false.
-fn scan_file(path: &Path, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<(), Error> {
-    let io = |source| {
-        Error::new(ErrorKind::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut scanner = Scanner::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut going = true;
-    while going {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io(e)),
-        };
-        scanner.feed(&buf[..n], &mut |r| going = going && visit(r));
-    }
-    if going {
-        scanner.finish(&mut |r| going = going && visit(r));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,67 +351,6 @@ mod tests {
         assert_eq!(n.readings().len(), 3);
         let n = FileName::Bare { stem: ".x".into() };
         assert_eq!(n.readings(), vec![(None, ".x".to_string())]);
-    }
-
-    #[test]
-    fn record_lines_follow_embedded_newlines() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.csv");
-        std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n3,\"a\r\nb\"\n4,y\n").unwrap();
-        assert_eq!(
-            record_lines(&p, &[1, 2, 3, 4, 9]).unwrap(),
-            vec![(1, 2), (2, 4), (3, 5), (4, 7)]
-        );
-    }
-
-    #[test]
-    fn split_cuts_at_record_boundaries_and_keeps_line_numbers() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.csv");
-        let body = "id,note\n1,a\n2,\"b\nb\"\n3,c\n4,d\n";
-        std::fs::write(&p, body).unwrap();
-        let parts = split(&p, 10).unwrap();
-        // Every byte in exactly one part, parts back to back.
-        assert_eq!(parts[0].start, 0);
-        assert!(parts[0].header && parts.iter().skip(1).all(|p| !p.header));
-        for w in parts.windows(2) {
-            assert_eq!(w[0].end, w[1].start);
-        }
-        assert_eq!(parts.last().unwrap().end, u64::MAX);
-        // Each later part starts where a record starts, with its line numbers.
-        for p in &parts[1..] {
-            let start = usize::try_from(p.start).unwrap();
-            assert_eq!(&body[start - 1..start], "\n");
-            let editor = body[..start].matches('\n').count() as u64;
-            assert_eq!(p.line_base, editor);
-        }
-        assert!(parts.len() >= 3, "{parts:?}");
-    }
-
-    #[test]
-    fn record_lines_count_blank_lines_and_crlf_as_copy_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.csv");
-        std::fs::write(&p, "pid\r\n1\r\n\r\n99\r\n1\r\n98\r\n").unwrap();
-        assert_eq!(
-            record_lines(&p, &[3, 5]).unwrap(),
-            vec![(3, 4), (5, 6)],
-            "the blank line is record 2"
-        );
-    }
-
-    #[test]
-    fn statement_line_maps_any_line_of_a_record_to_its_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("t.csv");
-        std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n").unwrap();
-        assert_eq!(statement_line(&p, 0, 1), Some(1));
-        assert_eq!(statement_line(&p, 0, 2), Some(2));
-        assert_eq!(statement_line(&p, 0, 3), Some(2));
-        assert_eq!(statement_line(&p, 0, 4), Some(4));
-        // A statement that starts at the record on line 4 counts from 1 there.
-        let start = "id,note\n1,\"two\nlines\"\n".len() as u64;
-        assert_eq!(statement_line(&p, start, 1), Some(4));
     }
 
     #[test]

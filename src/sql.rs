@@ -43,6 +43,7 @@ pub fn literal(value: &str) -> String {
 
 /// A schema-qualified relation name. Display writes it quoted for SQL.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct QualName {
     pub schema: String,
     pub name: String,

@@ -3,6 +3,7 @@
 //!
 //! Exit codes are psql's (see [`exit`]).
 
+mod describe;
 pub mod exit;
 mod progress;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 use fkload::conninfo::{ConnInfo, Overrides};
-use fkload::{Error, ErrorKind, Event, Options, StrategyChoice};
+use fkload::{Connector, Error, ErrorKind, Event, Loader, StrategyChoice};
 
 /// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
 ///
@@ -123,7 +124,7 @@ pub struct Args {
 
 /// Parses the command line; usage errors exit 1 as psql's do (clap's own is 2,
 /// which fkload keeps for connection failures).
-pub fn parse() -> Result<Args, i32> {
+pub fn parse() -> Result<Args, u8> {
     parse_from(std::env::args_os()).map_err(|e| {
         let _ = e.print();
         if e.use_stderr() {
@@ -236,7 +237,7 @@ impl From<StrategyArg> for StrategyChoice {
 }
 
 /// Runs the command and returns the exit code.
-pub fn run(args: &Args) -> i32 {
+pub fn run(args: &Args) -> u8 {
     match run_inner(args) {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -247,47 +248,35 @@ pub fn run(args: &Args) -> i32 {
 }
 
 fn run_inner(args: &Args) -> Result<(), Error> {
-    let (mut client, config) = connect(args)?;
+    let (connector, client) = connect(args)?;
+    let loader = Loader::builder()
+        .connector(connector)
+        .control(client)
+        .strategy(args.strategy.into())
+        .batch_bytes(args.batch_size)
+        .jobs(args.jobs)
+        .truncate(args.truncate)
+        .resume(args.resume)
+        .build();
     if let Some(Command::Repair) = args.command {
-        let repaired = fkload::repair(&mut client)?;
+        let repaired = loader.repair()?;
         if !args.quiet {
-            match repaired {
-                Some(run) => println!(
+            out(&match repaired {
+                Some(run) => format!(
                     "repaired run {run}: its rows are out, and every key and index it dropped \
-                     is back as it was (checked against the journal)"
+                     is back as it was (checked against the journal)\n"
                 ),
-                None => println!("nothing to repair"),
-            }
+                None => "nothing to repair\n".to_string(),
+            });
         }
         return Ok(());
     }
     let Some(dir) = &args.dir else {
         return Ok(());
     };
-    // A journal left by a killed parallel load is repaired first, unless this
-    // run finishes it (--resume).
-    if !args.resume
-        && !args.list
-        && let Some(run) = fkload::repair(&mut client)?
-    {
-        eprintln!(
-            "fkload: WARNING:  an earlier parallel load (run {run}) did not finish; its rows were taken out and its keys and indexes put back"
-        );
-    }
-    let options = Options {
-        strategy: args.strategy.into(),
-        batch_bytes: args.batch_size,
-        // A resumed load is a parallel one, however many connections.
-        jobs: if args.resume {
-            args.jobs.max(2)
-        } else {
-            args.jobs
-        },
-        truncate: args.truncate,
-    };
-    let plan = fkload::plan_with(&mut client, dir, &options)?;
+    let plan = loader.plan(dir)?;
     if args.list {
-        print!("{}", plan.describe());
+        out(&describe::describe(&plan));
         return Ok(());
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
@@ -297,39 +286,41 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     // exits at once (the server rolls back when the connection goes). A
     // parallel load keeps the default: the process ends, and --resume finishes.
     if plan.jobs == 1 {
-        let token = client.cancel_token();
+        let cancel = loader.cancel_handle();
         let pressed = std::sync::atomic::AtomicBool::new(false);
         let _ = ctrlc::set_handler(move || {
             if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(exit::SQL);
+                std::process::exit(i32::from(exit::SQL));
             }
             eprintln!("fkload: cancelling: the load rolls back");
-            let _ = token.cancel_query(postgres::NoTls);
+            cancel.cancel();
         });
     }
-    let result = if plan.jobs > 1 {
-        fkload::load_parallel(&mut client, &config, &plan, args.resume, &mut observer)
-    } else {
-        fkload::load(&mut client, &plan, &mut observer)
-    };
+    let result = loader.load(&plan, &mut observer);
     progress.finish();
-    // A lock wait that ran out: name who holds the locks (on a new connection).
-    let report = result.map_err(|e| match config.connect(postgres::NoTls) {
-        Ok(mut fresh) => fkload::load::explain_wait(&mut fresh, &plan, e),
-        Err(_) => e,
-    })?;
+    let report = result?;
     for w in &report.warnings {
         eprintln!("fkload: WARNING:  {w}");
     }
     if !args.quiet {
-        println!("{report}");
+        out(&format!("{report}\n"));
     }
     Ok(())
 }
 
+/// Writes to stdout; a reader that went away (`fkload -l ... | head`) is not
+/// an error: the rest is dropped quietly.
+fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
 /// Connects as psql would: settings by libpq's precedence, a password prompt
-/// with -W, or when the server asks for one and a terminal is there to answer.
-fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
+/// with -W, or when the server asks for one and a terminal is there to
+/// answer. Returns the connector (the password a prompt gave included) and
+/// its first connection.
+fn connect(args: &Args) -> Result<(Connector, postgres::Client), Error> {
     let overrides = Overrides {
         dbname: args.dbname.clone(),
         host: args.host.clone(),
@@ -344,39 +335,27 @@ fn connect(args: &Args) -> Result<(postgres::Client, postgres::Config), Error> {
     if args.password {
         info.set_password(prompt(&info)?);
     }
-    // The config comes back too: parallel loads open more connections with it
-    // (the password a prompt gave included).
-    match session_config(&info, args).connect(postgres::NoTls) {
-        Ok(c) => Ok((c, session_config(&info, args))),
+    let connector = |info: &ConnInfo| {
+        Connector::new(info)
+            .setting("lock_timeout", &args.lock_timeout)
+            .setting("statement_timeout", &args.statement_timeout)
+    };
+    let first = connector(&info);
+    match first.connect() {
+        Ok(client) => Ok((first, client)),
         Err(e)
             if !args.no_password
                 && !info.has_password()
-                && fkload::conninfo::needs_password(&e)
+                && e.needs_password()
                 && std::io::stdin().is_terminal() =>
         {
             info.set_password(prompt(&info)?);
-            let client = session_config(&info, args)
-                .connect(postgres::NoTls)
-                .map_err(|e| connect_error(&info, &e))?;
-            Ok((client, session_config(&info, args)))
+            let again = connector(&info);
+            let client = again.connect()?;
+            Ok((again, client))
         }
-        Err(e) => Err(connect_error(&info, &e)),
+        Err(e) => Err(e),
     }
-}
-
-/// The connection settings plus the session's timeouts, for every connection
-/// the load opens (the options keep what PGOPTIONS or `options=` said).
-fn session_config(info: &ConnInfo, args: &Args) -> postgres::Config {
-    let mut config = info.to_config();
-    let mut options = config.get_options().unwrap_or_default().to_string();
-    for (name, value) in [
-        ("lock_timeout", &args.lock_timeout),
-        ("statement_timeout", &args.statement_timeout),
-    ] {
-        options.push_str(&format!(" -c {name}={value}"));
-    }
-    config.options(options.trim());
-    config
 }
 
 fn prompt(info: &ConnInfo) -> Result<String, Error> {
@@ -388,31 +367,29 @@ fn prompt(info: &ConnInfo) -> Result<String, Error> {
     })
 }
 
-fn connect_error(info: &ConnInfo, e: &postgres::Error) -> Error {
-    let message = match e.as_db_error() {
-        Some(db) => fkload::error::DbErrorInfo::from_db(db).to_string(),
-        None => {
-            // The client's own text, less the source chain it repeats.
-            let mut m = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(s) = src {
-                let t = s.to_string();
-                if !m.contains(&t) {
-                    m = format!("{m}: {t}");
-                }
-                src = s.source();
-            }
-            m
+/// What a user of the command line can do about an error, in its flags.
+fn hint(e: &Error) -> Option<&'static str> {
+    Some(match e.kind() {
+        ErrorKind::Interrupted { .. } => {
+            "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
-    };
-    ErrorKind::Connect {
-        target: info.describe(),
-        message,
-    }
-    .into()
+        ErrorKind::NothingToResume => "Load without --resume.",
+        ErrorKind::Cleanup { .. } => "Fix the cause and rerun with --resume.",
+        ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
+            "End those transactions, or give fkload more time (--lock-timeout)."
+        }
+        ErrorKind::TruncateInParallel => {
+            "--truncate cannot go with -j: load in one transaction, or empty the tables first yourself."
+        }
+        _ => return None,
+    })
 }
 
-/// Prints an error as psql does: `fkload: ` before the first line.
+/// Prints an error as psql does: `fkload: ` before the first line, then the
+/// command line's hint.
 fn print_error(e: &Error) {
-    eprintln!("fkload: {e}");
+    match hint(e) {
+        Some(h) => eprintln!("fkload: {e}\nHINT:  {h}"),
+        None => eprintln!("fkload: {e}"),
+    }
 }

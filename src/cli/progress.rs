@@ -38,8 +38,14 @@ impl Progress {
 
     pub fn event(&mut self, e: Event<'_>) {
         match e {
-            Event::TableStarted { step, plan } => {
-                let s = &plan.steps[step];
+            Event::Repaired { run } => {
+                self.bar.suspend(|| {
+                    eprintln!(
+                        "fkload: WARNING:  an earlier parallel load (run {run}) did not finish; its rows were taken out and its keys and indexes put back"
+                    );
+                });
+            }
+            Event::TableStarted { step: s } => {
                 self.bar.set_message(s.table.name.human());
                 self.say(format!(
                     "loading {} into {}",
@@ -48,7 +54,7 @@ impl Progress {
                 ));
             }
             Event::Progress { step, sent } => {
-                if let Some(s) = self.sent.get_mut(step) {
+                if let Some(s) = self.sent.get_mut(step.index) {
                     *s = sent;
                 }
                 self.bar.set_position(self.sent.iter().sum());

@@ -1,0 +1,184 @@
+//! The plan as `fkload -l` prints it: order, levels, cycles and how each is
+//! broken, the keys deferred, dropped or unenforced, the indexes built after
+//! the data, and why the strategy.
+
+use std::fmt::Write as _;
+
+use fkload::plan::{KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate};
+use fkload::{Plan, Strategy};
+
+/// Why the plan's strategy, in the words of the command line.
+fn reason(plan: &Plan) -> String {
+    let human = fkload::human_bytes;
+    match plan.strategy_reason {
+        StrategyReason::Large { bytes } => format!(
+            "{} of input is at least {}: one validating pass per key beats a check per row",
+            human(bytes),
+            human(REVALIDATE_FROM_BYTES)
+        ),
+        StrategyReason::Small { bytes } => format!(
+            "{} of input is under {}: checking rows as they arrive is cheaper than re-adding keys",
+            human(bytes),
+            human(REVALIDATE_FROM_BYTES)
+        ),
+        _ => match plan.strategy {
+            Strategy::Keep => "chosen with --strategy keep".to_string(),
+            Strategy::Revalidate => "chosen with --strategy revalidate".to_string(),
+        },
+    }
+}
+
+/// The plan as `-l` prints it.
+pub fn describe(plan: &Plan) -> String {
+    let mut out = String::new();
+    let tables = plan.steps.len();
+    let transactions = if plan.jobs > 1 {
+        format!(
+            "{} connections, one transaction per file: NOT atomic (other sessions see each \
+             table as it commits; a failure takes the committed rows out again)",
+            plan.jobs
+        )
+    } else {
+        "one transaction (all or nothing)".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "plan for {}: {} {}, {} bytes, {transactions}",
+        plan.dir.display(),
+        tables,
+        if tables == 1 { "file" } else { "files" },
+        plan.bytes()
+    );
+    let strategy = match plan.strategy {
+        Strategy::Keep => "keep (keys stay in place and check each row)",
+        Strategy::Revalidate => {
+            "revalidate (keys dropped, data loaded, each key added back with one validating pass)"
+        }
+    };
+    let _ = writeln!(out, "strategy: {strategy}: {}", reason(plan));
+    match plan.truncate {
+        Truncate::No => {}
+        Truncate::Upfront => {
+            let _ = writeln!(
+                out,
+                "truncate: every loaded table, in one statement, before the data"
+            );
+        }
+        Truncate::PerStep => {
+            let _ = writeln!(
+                out,
+                "truncate: each table just before its data, which COPY writes frozen (FREEZE)"
+            );
+        }
+    }
+    if !plan.steps.is_empty() {
+        let wf = plan
+            .steps
+            .iter()
+            .map(|s| s.file.rel.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
+        for s in &plan.steps {
+            let note = if s.self_referencing {
+                "  (references itself)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "{:>5}  {:<wf$}  {}{}",
+                s.level,
+                s.file.rel,
+                s.table.name.human(),
+                note
+            );
+        }
+    }
+    if plan.cycles.is_empty() {
+        let _ = writeln!(out, "\ncycles: none");
+    } else {
+        let _ = writeln!(out, "\ncycles:");
+        for c in &plan.cycles {
+            let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
+            let _ = writeln!(out, "  {}", names.join(", "));
+            for &k in &c.broken {
+                let pk = &plan.keys[k];
+                let _ = writeln!(out, "    broken by {}", describe_action(pk));
+            }
+        }
+    }
+    let deferred: Vec<&PlannedKey> = plan.deferred().collect();
+    let dropped: Vec<&PlannedKey> = plan.dropped().collect();
+    let _ = writeln!(
+        out,
+        "\ndeferred keys:{}",
+        if deferred.is_empty() { " none" } else { "" }
+    );
+    for k in deferred {
+        let _ = writeln!(out, "  {}", describe_key(k));
+    }
+    let _ = writeln!(
+        out,
+        "dropped keys:{}",
+        if dropped.is_empty() { " none" } else { "" }
+    );
+    for k in dropped {
+        let _ = writeln!(out, "  {}: {}", describe_key(k), k.key.definition);
+    }
+    let unenforced: Vec<&PlannedKey> = plan.unenforced().collect();
+    if !unenforced.is_empty() {
+        let _ = writeln!(
+            out,
+            "keys set NOT ENFORCED for the load, then ENFORCED (one validating pass):"
+        );
+        for k in unenforced {
+            let _ = writeln!(out, "  {}", describe_key(k));
+        }
+    }
+    if !plan.indexes.is_empty() {
+        let _ = writeln!(
+            out,
+            "indexes built after the data (their tables are empty):"
+        );
+        for i in &plan.indexes {
+            let what = match &i.index.constraint {
+                Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
+                None => i.index.definition.clone(),
+            };
+            let _ = writeln!(out, "  {}: {what}", i.table.human());
+        }
+    }
+    out
+}
+
+fn describe_key(k: &PlannedKey) -> String {
+    format!(
+        "\"{}\" on {} -> {}",
+        k.key.name,
+        k.table.human(),
+        k.ref_table.human()
+    )
+}
+
+fn describe_action(k: &PlannedKey) -> String {
+    let how = match k.action {
+        KeyAction::Keep => "kept".to_string(),
+        KeyAction::Defer => "deferred (the key is DEFERRABLE; checked at commit)".into(),
+        KeyAction::Drop { not_valid_first } => {
+            let back = if !k.key.validated {
+                "added back NOT VALID, as it was"
+            } else if not_valid_first {
+                "added back NOT VALID, then VALIDATE CONSTRAINT"
+            } else {
+                "added back with a validating pass (partitioned table)"
+            };
+            format!("dropped (not deferrable), {back}")
+        }
+        KeyAction::Unenforce => "set NOT ENFORCED (not deferrable), then ENFORCED: one \
+                                 validating pass, the key never leaves the catalog"
+            .into(),
+    };
+    format!("{}: {how}", describe_key(k))
+}

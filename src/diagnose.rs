@@ -1,0 +1,258 @@
+//! Why a load failed, in terms a user can act on: the file and line of a
+//! rejected row, every orphan row of a violated key, every line holding a key a
+//! unique index found twice, the sessions holding the locks a load waited for.
+//!
+//! Each function runs after the failed statement's savepoint was rolled back,
+//! on the load's transaction, which is still usable; whatever the search
+//! itself fails on is reported inside the error rather than replacing it.
+
+use postgres::error::SqlState;
+use postgres::{GenericClient, Transaction};
+
+use crate::db;
+use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
+use crate::lines;
+use crate::orphan;
+use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
+
+/// A failed statement that is not a COPY (adding a key back, checking the
+/// deferred keys): a foreign-key violation of one of the plan's keys (`key`,
+/// or the one the server names) becomes that key's violation with every
+/// orphan row; anything else is the server's error as it is.
+pub(crate) fn statement_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    e: postgres::Error,
+    during: &str,
+    key: Option<&PlannedKey>,
+) -> Error {
+    if let Some(db) = e.as_db_error()
+        && e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
+    {
+        let info = DbErrorInfo::from_db(db);
+        if let Some(k) = key.or_else(|| violated_key(tx, plan, &info)) {
+            return violation(tx, plan, k, info, Some(e));
+        }
+    }
+    Error::server(e, during)
+}
+
+/// A failed COPY of `step`'s file (or of the part that started at byte
+/// `start`): the file and the line the server's line maps to; a key violation
+/// of this file's rows lists every orphan row instead.
+pub(crate) fn copy_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    step: &Step,
+    e: postgres::Error,
+    start: u64,
+) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return Error::server(e, &format!("loading {}", step.file.path.display()));
+    };
+    let info = DbErrorInfo::from_db(db);
+    if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        // A key of this file's rows: list every orphan. Anything else (a trigger
+        // writing elsewhere, say) is reported as the COPY error it is.
+        if let Some(k) = violated_key(tx, plan, &info).filter(|k| k.child_steps.contains(&step.index)) {
+            return violation(tx, plan, k, info, Some(e));
+        }
+    }
+    let line = db
+        .where_()
+        .and_then(|c| lines::context_line(c, &step.table.name.name))
+        .map(|n| lines::statement_line(&step.file.path, start, n).unwrap_or(n));
+    Error::caused_by(
+        ErrorKind::Copy {
+            path: step.file.path.clone(),
+            line,
+            db: info,
+        },
+        e,
+    )
+}
+
+/// A failed index build: a duplicate key is traced to every line holding it.
+pub(crate) fn index_error(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    i: &PlannedIndex,
+    e: postgres::Error,
+    during: &str,
+) -> Error {
+    let (Some(db), Some(&SqlState::UNIQUE_VIOLATION)) = (e.as_db_error(), e.code()) else {
+        return Error::server(e, during);
+    };
+    let info = DbErrorInfo::from_db(db);
+    let step = &plan.steps[i.step];
+    let (rows, search_failed) = match orphan::duplicates(
+        tx,
+        step,
+        &i.index.columns,
+        &i.index.column_types,
+        i.index.expression_or_partial,
+    ) {
+        Ok(r) => (r, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let index = i
+        .index
+        .constraint
+        .as_ref()
+        .map_or(i.index.name.clone(), |c| c.name.clone());
+    Error::caused_by(
+        ErrorKind::Duplicate(Box::new(DuplicateKeys {
+            db: info,
+            index,
+            table: i.table.human(),
+            rows,
+            search_failed,
+        })),
+        e,
+    )
+}
+
+/// A key that was `NOT VALID` comes back `NOT VALID`, and so checks nothing it
+/// did not see inserted; but had it stayed in place it would have checked every
+/// loaded row. So the loaded rows are checked here, from the files, as the key
+/// would have checked them: leaving the key as it was must not let orphans in.
+///
+/// A file that leaves out a key column (its rows took a default) cannot be
+/// checked from the file; those rows go unchecked, as the older rows of a
+/// `NOT VALID` key do.
+pub(crate) fn not_valid_orphans(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    k: &PlannedKey,
+) -> Result<(), Error> {
+    let orphans = match orphan::find(tx, plan, k) {
+        Ok(o) => o,
+        Err(_) => return Ok(()),
+    };
+    let Some(first) = orphans.first() else {
+        return Ok(());
+    };
+    // The report the key itself would have given for the first row.
+    let db = DbErrorInfo {
+        severity: "ERROR".into(),
+        code: SqlState::FOREIGN_KEY_VIOLATION.code().into(),
+        message: format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            k.table.name, k.key.name
+        ),
+        detail: Some(format!(
+            "Key {} is not present in table \"{}\".",
+            first.key, k.ref_table.name
+        )),
+        constraint: Some(k.key.name.clone()),
+        ..DbErrorInfo::default()
+    };
+    Err(Error::new(ErrorKind::ForeignKey(Box::new(
+        ForeignKeyViolation {
+            db,
+            constraint: k.key.name.clone(),
+            child: k.table.human(),
+            parent: k.ref_table.human(),
+            orphans,
+            orphan_search_failed: None,
+        },
+    ))))
+}
+
+/// Key `k`'s violation, with every orphan row of its files.
+fn violation(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    k: &PlannedKey,
+    db: DbErrorInfo,
+    source: Option<postgres::Error>,
+) -> Error {
+    let (orphans, orphan_search_failed) = match orphan::find(tx, plan, k) {
+        Ok(o) => (o, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation {
+        db,
+        constraint: k.key.name.clone(),
+        child: k.table.human(),
+        parent: k.ref_table.human(),
+        orphans,
+        orphan_search_failed,
+    }));
+    match source {
+        Some(e) => Error::caused_by(kind, e),
+        None => Error::new(kind),
+    }
+}
+
+/// The key the server reported, found through its schema, table and name: the
+/// report may name a copy on a partition (another name, another schema), which
+/// leads up through `conparentid` to the key the plan knows.
+const VIOLATED_KEY: &str = "
+WITH RECURSIVE up AS (
+    SELECT c.oid, c.conparentid
+      FROM pg_constraint c
+      JOIN pg_class r ON r.oid = c.conrelid
+      JOIN pg_namespace n ON n.oid = r.relnamespace
+     WHERE c.contype = 'f' AND c.conname = $1 AND r.relname = $2 AND n.nspname = $3
+    UNION ALL
+    SELECT p.oid, p.conparentid FROM pg_constraint p JOIN up ON p.oid = up.conparentid
+)
+SELECT oid FROM up WHERE conparentid = 0";
+
+fn violated_key<'p>(
+    tx: &mut Transaction<'_>,
+    plan: &'p Plan,
+    db: &DbErrorInfo,
+) -> Option<&'p PlannedKey> {
+    let constraint = db.constraint.as_deref()?;
+    if let (Some(table), Some(schema)) = (db.table.as_deref(), db.schema.as_deref())
+        && let Ok(rows) = db::try_query(tx, VIOLATED_KEY, &[&constraint, &table, &schema])
+        && let Some(row) = rows.first()
+    {
+        let oid: u32 = row.get(0);
+        return plan.keys.iter().find(|k| k.key.oid == oid);
+    }
+    // A report without table and schema: the name is all there is.
+    let mut named = plan.keys.iter().filter(|k| k.key.name == constraint);
+    match (named.next(), named.next()) {
+        (Some(k), None) => Some(k),
+        _ => None,
+    }
+}
+
+/// Who holds locks on the load's tables: asked after the failed transaction
+/// has rolled back, so the answer names the sessions fkload waited for.
+const HOLDERS: &str = "
+SELECT format('pid %s (%s, %s, transaction open for %s): %s',
+              a.pid, coalesce(a.usename::text, '?'), coalesce(a.state, '?'),
+              coalesce(date_trunc('second', now() - a.xact_start)::text, '?'),
+              left(coalesce(a.query, ''), 200))
+  FROM pg_stat_activity a
+ WHERE a.pid IN (SELECT l.pid FROM pg_locks l
+                  WHERE l.granted AND l.relation = ANY($1) AND l.pid <> pg_backend_pid())
+ ORDER BY a.pid";
+
+/// Adds the sessions that hold locks on the load's tables to an error that a
+/// lock wait (`lock_timeout`) or a cancelled statement (`statement_timeout`)
+/// caused; other errors come back as they are. Ask on a fresh connection: the
+/// load's own may be out of step after a COPY that failed as it started.
+pub(crate) fn explain_wait(client: &mut impl GenericClient, plan: &Plan, e: Error) -> Error {
+    let waited = [SqlState::LOCK_NOT_AVAILABLE, SqlState::QUERY_CANCELED]
+        .iter()
+        .any(|s| e.sqlstate() == Some(s.code()));
+    if !waited || !matches!(e.kind(), ErrorKind::Sql { .. } | ErrorKind::Copy { .. }) {
+        return e;
+    }
+    let mut tables: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+    for k in &plan.keys {
+        tables.extend([k.key.table, k.key.ref_table]);
+    }
+    let blockers = db::try_query(client, HOLDERS, &[&tables])
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default();
+    Error::new(ErrorKind::Blocked {
+        error: Box::new(e),
+        blockers,
+    })
+}

@@ -1,0 +1,34 @@
+//! What a load tells its caller as it goes: one [`Event`] per phase and per
+//! file, for progress display. Only the calling thread receives them.
+
+use std::time::Duration;
+
+use crate::plan::{PlannedIndex, PlannedKey, Step};
+
+/// What the load is doing, for progress display.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// An earlier parallel load had not finished: its rows were taken out and
+    /// its keys and indexes put back before this load began (`run` is its id
+    /// in the journal).
+    Repaired { run: &'a str },
+    /// A file starts loading.
+    TableStarted { step: &'a Step },
+    /// Bytes of a file sent so far.
+    Progress { step: &'a Step, sent: u64 },
+    /// A file has loaded.
+    TableLoaded {
+        step: &'a Step,
+        rows: u64,
+        elapsed: Duration,
+    },
+    /// An index dropped before the data is being built.
+    BuildingIndex { index: &'a PlannedIndex },
+    /// A dropped key is being added back (and validated).
+    RestoringKey { key: &'a PlannedKey },
+    /// Deferred constraints are being checked.
+    CheckingDeferred,
+    /// About to commit.
+    Committing,
+}

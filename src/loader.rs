@@ -1,0 +1,347 @@
+//! The one configured entry point: a [`Loader`] made by a [`LoaderBuilder`]
+//! from options (strategy, connections, truncation, resume, COPY batch size)
+//! and a [`Connector`], with [`Loader::plan`] and [`Loader::load`]. It owns the
+//! policy around a load: an interrupted parallel load is repaired first (or
+//! resumed), a resumed load is a parallel one, the runner is chosen by the
+//! number of connections, and a lock wait that ended a load is explained.
+//!
+//! [`Loader::plan_in`] and [`Loader::load_in`] run on a connection or an open
+//! transaction of the caller's instead (one transaction, no journal): a test
+//! can load inside its own transaction and roll it back.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use postgres::{CancelToken, Client, GenericClient};
+
+use crate::connect::Connector;
+use crate::copy;
+use crate::diagnose;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::parallel;
+use crate::plan::{self, Plan, StrategyChoice};
+use crate::report::Report;
+use crate::transaction;
+
+/// What a load does, as the builder sets it.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub strategy: StrategyChoice,
+    /// Files are sent as COPY statements of about this many bytes each.
+    pub batch_bytes: u64,
+    /// Connections to load over; above 1, one transaction per file.
+    pub jobs: usize,
+    /// Empty the loaded tables first, in the load's transaction.
+    pub truncate: bool,
+    /// Finish an interrupted parallel load instead of repairing it.
+    pub resume: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strategy: StrategyChoice::Auto,
+            batch_bytes: copy::BATCH_BYTES,
+            jobs: 1,
+            truncate: false,
+            resume: false,
+        }
+    }
+}
+
+/// Builds a [`Loader`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), fkload::Error> {
+/// let info = fkload::conninfo::ConnInfo::resolve(
+///     &fkload::conninfo::Overrides { dbname: Some("shop".into()), ..Default::default() },
+///     &|k| std::env::var(k).ok(),
+/// ).map_err(|e| fkload::ErrorKind::Settings { message: e.to_string() })?;
+/// let loader = fkload::Loader::builder()
+///     .connector(fkload::Connector::new(&info).setting("lock_timeout", "5s"))
+///     .jobs(2)
+///     .build();
+/// let plan = loader.plan("fixtures/shop/data")?;
+/// let report = loader.load(&plan, &mut |_event| {})?;
+/// println!("{report}");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+pub struct LoaderBuilder {
+    options: Options,
+    connector: Option<Connector>,
+    control: Option<Client>,
+}
+
+impl std::fmt::Debug for LoaderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoaderBuilder")
+            .field("options", &self.options)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("options", &self.options)
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cancel").finish_non_exhaustive()
+    }
+}
+
+impl LoaderBuilder {
+    /// How keys are checked (default: by input size).
+    #[must_use]
+    pub fn strategy(mut self, strategy: StrategyChoice) -> LoaderBuilder {
+        self.options.strategy = strategy;
+        self
+    }
+
+    /// Sends each file as COPY statements of about this many bytes, cut at
+    /// record boundaries (default 64 MiB).
+    #[must_use]
+    pub fn batch_bytes(mut self, bytes: u64) -> LoaderBuilder {
+        self.options.batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// Loads over this many connections, one transaction per file (or part):
+    /// not atomic while it runs; a failure takes the committed rows out again.
+    #[must_use]
+    pub fn jobs(mut self, jobs: usize) -> LoaderBuilder {
+        self.options.jobs = jobs.max(1);
+        self
+    }
+
+    /// Empties the loaded tables first, in the load's transaction.
+    #[must_use]
+    pub fn truncate(mut self, truncate: bool) -> LoaderBuilder {
+        self.options.truncate = truncate;
+        self
+    }
+
+    /// Finishes a parallel load that was interrupted (a resumed load is a
+    /// parallel one) instead of repairing it first.
+    #[must_use]
+    pub fn resume(mut self, resume: bool) -> LoaderBuilder {
+        self.options.resume = resume;
+        self
+    }
+
+    /// How the loader connects (every connection it makes).
+    #[must_use]
+    pub fn connector(mut self, connector: Connector) -> LoaderBuilder {
+        self.connector = Some(connector);
+        self
+    }
+
+    /// A connection, made by the connector, to use as the control connection
+    /// (the one that plans, and runs a one-transaction load).
+    #[must_use]
+    pub fn control(mut self, client: Client) -> LoaderBuilder {
+        self.control = Some(client);
+        self
+    }
+
+    pub fn build(self) -> Loader {
+        let mut options = self.options;
+        if options.resume {
+            // A resumed load is a parallel one, however many connections.
+            options.jobs = options.jobs.max(2);
+        }
+        Loader {
+            options,
+            connector: self.connector,
+            control: Mutex::new(self.control),
+            cancel: Cancel::default(),
+        }
+    }
+}
+
+/// Loads a directory of CSV files in foreign-key order. See the crate docs.
+pub struct Loader {
+    options: Options,
+    connector: Option<Connector>,
+    /// The control connection, made on first use.
+    control: Mutex<Option<Client>>,
+    cancel: Cancel,
+}
+
+impl Loader {
+    /// A builder with the default options and no connector.
+    pub fn builder() -> LoaderBuilder {
+        LoaderBuilder::default()
+    }
+
+    /// Reads the data directory and the catalog, on the control connection,
+    /// and makes the plan. Writes nothing.
+    ///
+    /// # Errors
+    /// See [`Loader::plan_in`]; [`ErrorKind::NoConnector`] without a connector.
+    pub fn plan(&self, dir: impl AsRef<Path>) -> Result<Plan, Error> {
+        let mut control = self.control()?;
+        let client = control_client(&mut control)?;
+        self.plan_in(client, dir)
+    }
+
+    /// [`Loader::plan`] on a connection or transaction of the caller's.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`], [`ErrorKind::NotAFile`], [`ErrorKind::Header`] for
+    /// files; [`ErrorKind::UnknownTable`], [`ErrorKind::AmbiguousTable`],
+    /// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
+    /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
+    /// [`ErrorKind::TruncateInParallel`]; [`ErrorKind::Sql`] or
+    /// [`ErrorKind::ConnectionLost`] from the catalog reads.
+    pub fn plan_in(&self, client: &mut impl GenericClient, dir: impl AsRef<Path>) -> Result<Plan, Error> {
+        plan::make(client, dir.as_ref(), &self.options)
+    }
+
+    /// Runs `plan` on connections the connector makes: in one transaction, or
+    /// over [`LoaderBuilder::jobs`] connections. A journal that an interrupted
+    /// parallel load left is repaired first (an [`Event::Repaired`] says so,
+    /// and the plan is made again, as the keys and indexes it put back change
+    /// it), unless this load resumes it. A load that ended on a lock wait or a
+    /// timeout names the sessions that held locks on its tables.
+    ///
+    /// # Errors
+    /// See [`Loader::load_in`]; for a parallel load, [`ErrorKind::Interrupted`],
+    /// [`ErrorKind::LoadRunning`], [`ErrorKind::JournalNotTrusted`],
+    /// [`ErrorKind::NothingToResume`], [`ErrorKind::Cleanup`];
+    /// [`ErrorKind::Blocked`] around an error a lock wait caused;
+    /// [`ErrorKind::NoConnector`] without a connector.
+    pub fn load(&self, plan: &Plan, observer: &mut dyn FnMut(Event<'_>)) -> Result<Report, Error> {
+        let mut control = self.control()?;
+        let client = control_client(&mut control)?;
+        let replanned;
+        let mut plan = plan;
+        if !self.options.resume
+            && let Some(run) = parallel::repair(client)?
+        {
+            observer(Event::Repaired { run: &run });
+            replanned = self.plan_in(client, &plan.dir)?;
+            plan = &replanned;
+        }
+        let result = if plan.jobs > 1 {
+            let connector = self.connector()?;
+            parallel::run(client, connector, plan, plan.jobs, self.options.resume, observer)
+        } else {
+            self.cancel.arm(client.cancel_token(), self.connector()?.clone());
+            let result = transaction::run(client, plan, observer);
+            self.cancel.disarm();
+            result
+        };
+        // A lock wait that ran out: name who holds the locks, on a new
+        // connection (the load's own may be out of step).
+        result.map_err(|e| match self.connector().and_then(Connector::connect) {
+            Ok(mut fresh) => diagnose::explain_wait(&mut fresh, plan, e),
+            Err(_) => e,
+        })
+    }
+
+    /// Runs `plan` in one transaction on a connection of the caller's, or in a
+    /// savepoint of the caller's open transaction (the caller then commits or
+    /// rolls back). No journal, no repair: a parallel plan is run in one
+    /// transaction too.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Copy`] with file and line when the server rejects a row;
+    /// [`ErrorKind::ForeignKey`] with every orphan row when a key is violated;
+    /// [`ErrorKind::Duplicate`]; [`ErrorKind::NotRestored`]; [`ErrorKind::Io`];
+    /// [`ErrorKind::Sql`] and [`ErrorKind::ConnectionLost`]. The load's own
+    /// transaction (or savepoint) is rolled back.
+    pub fn load_in(
+        &self,
+        client: &mut impl GenericClient,
+        plan: &Plan,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Report, Error> {
+        transaction::run(client, plan, observer)
+    }
+
+    /// Undoes what an interrupted parallel load left (see
+    /// [`crate::parallel`]): its rows out, every key and index it dropped back
+    /// and checked. Returns the run's id, or `None` when there was nothing to
+    /// repair.
+    ///
+    /// # Errors
+    /// Journal, lock and server errors; [`ErrorKind::NotRestored`] (the
+    /// journal is then kept); [`ErrorKind::NoConnector`] without a connector.
+    pub fn repair(&self) -> Result<Option<String>, Error> {
+        let mut control = self.control()?;
+        parallel::repair(control_client(&mut control)?)
+    }
+
+    /// A handle that cancels a running one-transaction load from another
+    /// thread (a Ctrl-C handler): the running statement fails and everything
+    /// rolls back.
+    pub fn cancel_handle(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    fn connector(&self) -> Result<&Connector, Error> {
+        self.connector
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::NoConnector))
+    }
+
+    /// The control connection, made now if it is not there yet.
+    fn control(&self) -> Result<MutexGuard<'_, Option<Client>>, Error> {
+        let mut guard = self
+            .control
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::WorkerPanicked("control")))?;
+        if guard.is_none() {
+            *guard = Some(self.connector()?.connect()?);
+        }
+        Ok(guard)
+    }
+}
+
+/// The client a [`Loader::control`] guard holds (it always holds one).
+fn control_client<'a>(guard: &'a mut MutexGuard<'_, Option<Client>>) -> Result<&'a mut Client, Error> {
+    guard
+        .as_mut()
+        .ok_or_else(|| Error::new(ErrorKind::NoConnector))
+}
+
+/// Cancels a running one-transaction load (see [`Loader::cancel_handle`]).
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<Mutex<Option<(CancelToken, Connector)>>>);
+
+impl Cancel {
+    fn arm(&self, token: CancelToken, connector: Connector) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((token, connector));
+        }
+    }
+
+    fn disarm(&self) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Asks the server to cancel the statement the load is running; nothing
+    /// when no load runs. Returns whether a request was sent.
+    pub fn cancel(&self) -> bool {
+        let armed = self.0.lock().ok().and_then(|slot| slot.clone());
+        match armed {
+            Some((token, connector)) => {
+                connector.cancel(&token);
+                true
+            }
+            None => false,
+        }
+    }
+}
