@@ -512,53 +512,109 @@ impl Catalog {
     }
 }
 
-/// Reads the columns of `tables`, in column order, keyed by table oid.
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn read_columns(
-    client: &mut impl GenericClient,
-    tables: &[u32],
-) -> Result<HashMap<u32, Vec<Column>>, Error> {
-    let mut out: HashMap<u32, Vec<Column>> = HashMap::new();
-    for r in query(client, COLUMNS, &[&tables], "reading the catalog")? {
-        out.entry(r.get(0)).or_default().push(Column {
-            name: r.get(1),
-            type_sql: r.get(2),
-            generated: !r.get::<_, String>(3).is_empty(),
-            identity: !r.get::<_, String>(4).is_empty(),
-            not_null: r.get(5),
-        });
-    }
-    Ok(out)
+/// What a plan needs to know of the tables its files name, beyond the
+/// [`Catalog`]: read once, before planning, so that planning is pure.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Details {
+    /// Each table's columns, in column order.
+    pub columns: HashMap<u32, Vec<Column>>,
+    /// The sequences that feed their columns.
+    pub sequences: Vec<SequenceFeed>,
+    /// With [`Needs::indexes`]: the indexes of the tables whose indexes could
+    /// be built after the data (not partitioned, in a schema where this role
+    /// may create), which of those tables hold no rows, and the schemas of
+    /// the loaded tables where this role may create.
+    pub indexes: Vec<Index>,
+    pub empty: Vec<u32>,
+    pub creatable: Vec<String>,
+    /// With [`Needs::triggers`]: whether a loaded table has a trigger someone
+    /// wrote, and whether one has a trigger deferred to the end of the
+    /// transaction (see `TRIGGERS`).
+    pub user_triggers: bool,
+    pub deferred_triggers: bool,
 }
 
-/// Reads the sequences that feed columns of `tables`.
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn read_sequences(
-    client: &mut impl GenericClient,
-    tables: &[u32],
-) -> Result<Vec<SequenceFeed>, Error> {
-    Ok(query(client, SEQUENCES, &[&tables], "reading the catalog")?
-        .iter()
-        .map(|r| SequenceFeed {
-            table: r.get(0),
-            column: r.get(1),
-            sequence: QualName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
-            increment: r.get(4),
-            min: r.get(5),
-            max: r.get(6),
-        })
-        .collect())
+/// Which of the optional [`Details`] to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Needs {
+    pub indexes: bool,
+    pub triggers: bool,
+}
+
+impl Details {
+    /// Reads them for `tables`.
+    ///
+    /// # Errors
+    /// As [`Catalog::read`].
+    pub fn read(
+        client: &mut impl GenericClient,
+        tables: &[&Table],
+        needs: Needs,
+    ) -> Result<Details, Error> {
+        let during = "reading the catalog";
+        let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+        let mut details = Details::default();
+        for r in query(client, COLUMNS, &[&oids], during)? {
+            details.columns.entry(r.get(0)).or_default().push(Column {
+                name: r.get(1),
+                type_sql: r.get(2),
+                generated: !r.get::<_, String>(3).is_empty(),
+                identity: !r.get::<_, String>(4).is_empty(),
+                not_null: r.get(5),
+            });
+        }
+        details.sequences = query(client, SEQUENCES, &[&oids], during)?
+            .iter()
+            .map(|r| SequenceFeed {
+                table: r.get(0),
+                column: r.get(1),
+                sequence: QualName::new(r.get::<_, String>(2), r.get::<_, String>(3)),
+                increment: r.get(4),
+                min: r.get(5),
+                max: r.get(6),
+            })
+            .collect();
+        if needs.indexes {
+            let mut schemas: Vec<String> = tables.iter().map(|t| t.name.schema.clone()).collect();
+            schemas.sort();
+            schemas.dedup();
+            details.creatable = query(
+                client,
+                "SELECT s FROM unnest($1::text[]) AS s WHERE has_schema_privilege(s, 'CREATE')",
+                &[&schemas],
+                during,
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+            let candidates: Vec<&&Table> = tables
+                .iter()
+                .filter(|t| !t.partitioned && t.ancestors.is_empty())
+                .filter(|t| details.creatable.contains(&t.name.schema))
+                .collect();
+            for t in &candidates {
+                // A plain SELECT reads partitions and inheritance children too.
+                let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.name);
+                if query(client, &sql, &[], during)?
+                    .first()
+                    .is_some_and(|r| r.get(0))
+                {
+                    details.empty.push(t.oid);
+                }
+            }
+            let candidates: Vec<u32> = candidates.iter().map(|t| t.oid).collect();
+            details.indexes = read_indexes(client, &candidates)?;
+        }
+        if needs.triggers {
+            let row = db::query_one(client, TRIGGERS, &[&oids], during)?;
+            (details.user_triggers, details.deferred_triggers) = (row.get(0), row.get(1));
+        }
+        Ok(details)
+    }
 }
 
 /// Reads the indexes of `tables`.
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<Vec<Index>, Error> {
+fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<Vec<Index>, Error> {
     Ok(query(client, INDEXES, &[&tables], "reading the catalog")?
         .iter()
         .map(|r| Index {
@@ -582,45 +638,6 @@ pub fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<V
             expression_or_partial: r.get(15),
         })
         .collect())
-}
-
-/// Which of `schemas` this role may create objects in (re-creating an index
-/// needs it, owning the table is not enough).
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn creatable_schemas(
-    client: &mut impl GenericClient,
-    schemas: &[String],
-) -> Result<Vec<String>, Error> {
-    Ok(query(
-        client,
-        "SELECT s FROM unnest($1::text[]) AS s WHERE has_schema_privilege(s, 'CREATE')",
-        &[&schemas],
-        "reading the catalog",
-    )?
-    .iter()
-    .map(|r| r.get(0))
-    .collect())
-}
-
-/// Which of `tables` hold no rows (not even in partitions or inheritance
-/// children: a plain `SELECT` reads them all).
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn empty_tables(client: &mut impl GenericClient, tables: &[&Table]) -> Result<Vec<u32>, Error> {
-    let mut out = Vec::new();
-    for t in tables {
-        let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", t.name);
-        if query(client, &sql, &[], "reading the catalog")?
-            .first()
-            .is_some_and(|r| r.get(0))
-        {
-            out.push(t.oid);
-        }
-    }
-    Ok(out)
 }
 
 /// How the catalog describes a key: the key and each of its copies on
@@ -716,17 +733,3 @@ SELECT coalesce(bool_or(NOT t.tgisinternal), false),
         -- pg_partition_tree gives nothing for a table that is not partitioned
         OR t.tgrelid IN (SELECT relid FROM unnest($1::oid[]) AS l(oid),
                                            LATERAL pg_partition_tree(l.oid)))";
-
-/// Whether any loaded table (or a partition of one) has a trigger someone
-/// wrote, and whether any has a trigger deferred until the end of the
-/// transaction; see `TRIGGERS`.
-///
-/// # Errors
-/// As [`Catalog::read`].
-pub fn trigger_facts(
-    client: &mut impl GenericClient,
-    tables: &[u32],
-) -> Result<(bool, bool), Error> {
-    let row = db::query_one(client, TRIGGERS, &[&tables], "reading the catalog")?;
-    Ok((row.get(0), row.get(1)))
-}

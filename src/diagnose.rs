@@ -54,7 +54,9 @@ pub(crate) fn copy_error(
     if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
         // A key of this file's rows: list every orphan. Anything else (a trigger
         // writing elsewhere, say) is reported as the COPY error it is.
-        if let Some(k) = violated_key(tx, plan, &info).filter(|k| k.child_steps.contains(&step.index)) {
+        if let Some(k) =
+            violated_key(tx, plan, &info).filter(|k| k.child_steps.contains(&step.index))
+        {
             return violation(tx, plan, k, info, Some(e));
         }
     }

@@ -203,7 +203,11 @@ impl Loader {
     /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
     /// [`ErrorKind::TruncateInParallel`]; [`ErrorKind::Sql`] or
     /// [`ErrorKind::ConnectionLost`] from the catalog reads.
-    pub fn plan_in(&self, client: &mut impl GenericClient, dir: impl AsRef<Path>) -> Result<Plan, Error> {
+    pub fn plan_in(
+        &self,
+        client: &mut impl GenericClient,
+        dir: impl AsRef<Path>,
+    ) -> Result<Plan, Error> {
         plan::make(client, dir.as_ref(), &self.options)
     }
 
@@ -234,9 +238,17 @@ impl Loader {
         }
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
-            parallel::run(client, connector, plan, plan.jobs, self.options.resume, observer)
+            parallel::run(
+                client,
+                connector,
+                plan,
+                plan.jobs,
+                self.options.resume,
+                observer,
+            )
         } else {
-            self.cancel.arm(client.cancel_token(), self.connector()?.clone());
+            self.cancel
+                .arm(client.cancel_token(), self.connector()?.clone());
             let result = transaction::run(client, plan, observer);
             self.cancel.disarm();
             result
@@ -309,7 +321,9 @@ impl Loader {
 }
 
 /// The client a [`Loader::control`] guard holds (it always holds one).
-fn control_client<'a>(guard: &'a mut MutexGuard<'_, Option<Client>>) -> Result<&'a mut Client, Error> {
+fn control_client<'a>(
+    guard: &'a mut MutexGuard<'_, Option<Client>>,
+) -> Result<&'a mut Client, Error> {
     guard
         .as_mut()
         .ok_or_else(|| Error::new(ErrorKind::NoConnector))

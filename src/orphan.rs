@@ -18,8 +18,8 @@ use postgres::GenericClient;
 use crate::copy;
 use crate::db;
 use crate::error::{DbErrorInfo, Orphan};
-use crate::plan::{Plan, PlannedKey, Step};
 use crate::lines;
+use crate::plan::{Plan, PlannedKey, Step};
 use crate::sql::{QualName, human_ident, ident};
 
 /// The temporary table the file is copied into.

@@ -73,13 +73,12 @@ impl Unit<'_> {
 fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     let mut out = Vec::new();
     for step in &plan.steps {
-        let parts = if step.bytes > part_bytes(plan)
-            && transaction::batch_size(plan, step).is_some()
-        {
-            lines::split(&step.file.path, part_bytes(plan))?
-        } else {
-            vec![copy::Part::whole()]
-        };
+        let parts =
+            if step.bytes > part_bytes(plan) && transaction::batch_size(plan, step).is_some() {
+                lines::split(&step.file.path, part_bytes(plan))?
+            } else {
+                vec![copy::Part::whole()]
+            };
         for part in parts {
             let name = if part.start == 0 {
                 step.file.rel.clone()
@@ -634,7 +633,11 @@ fn load_worker(
             .iter()
             .all(|&p| remaining[p] == 0)
     };
-    while let Some(u) = pool.take(ready, |_, _| {}, "no table can start: its parents never load") {
+    while let Some(u) = pool.take(
+        ready,
+        |_, _| {},
+        "no table can start: its parents never load",
+    ) {
         let _ = send.send(Note::Started(u));
         match load_one(&mut client, work, &units[u], u, &send) {
             Ok(t) => {
@@ -769,7 +772,11 @@ fn run_tasks(
     pool.outcome()
 }
 
-fn task_worker<'a>(work: &Work<'_>, pool: &Pool<Task<'a>, Vec<u32>>, send: mpsc::Sender<Restore<'a>>) {
+fn task_worker<'a>(
+    work: &Work<'_>,
+    pool: &Pool<Task<'a>, Vec<u32>>,
+    send: mpsc::Sender<Restore<'a>>,
+) {
     let mut client = match work.connector.connect() {
         Ok(c) => c,
         Err(e) => return pool.fail(e),

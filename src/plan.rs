@@ -40,12 +40,14 @@ use std::path::{Path, PathBuf};
 
 use postgres::GenericClient;
 
-use crate::catalog::{self, Catalog};
-pub use crate::catalog::{Column, ForeignKey, Index, IndexConstraint, KeyClone, SequenceFeed, Table};
-use crate::loader::Options;
+use crate::catalog::{Catalog, Details, Needs};
+pub use crate::catalog::{
+    Column, ForeignKey, Index, IndexConstraint, KeyClone, SequenceFeed, Table,
+};
 use crate::error::{Error, ErrorKind};
 use crate::graph;
-use crate::source;
+use crate::loader::Options;
+use crate::source::{self, Header};
 pub use crate::source::{DataFile, FileName};
 pub use crate::sql::QualName;
 
@@ -256,12 +258,17 @@ impl Plan {
 
 /// Reads the directory and the catalog and makes the plan. Writes nothing.
 ///
+/// The reads come first ([`source`], [`Catalog::read`], [`Details::read`]
+/// for the tables the files name); [`assemble`] then makes the plan from
+/// what they gave, without a server.
+///
 /// # Errors
 /// [`ErrorKind::Io`], [`ErrorKind::NotAFile`], [`ErrorKind::Header`] for files;
 /// [`ErrorKind::UnknownTable`], [`ErrorKind::AmbiguousTable`],
 /// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
 /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
-/// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] from the catalog reads.
+/// [`ErrorKind::TruncateInParallel`]; [`ErrorKind::Sql`] or
+/// [`ErrorKind::ConnectionLost`] from the catalog reads.
 pub(crate) fn make(
     client: &mut impl GenericClient,
     dir: &Path,
@@ -269,20 +276,46 @@ pub(crate) fn make(
 ) -> Result<Plan, Error> {
     let files = source::scan(dir)?;
     let catalog = Catalog::read(client)?;
-    let plan = plan_files(client, dir, options, &catalog, files);
+    let plan = read_and_assemble(client, dir, options, &catalog, files);
     // The search_path goes back even when planning failed.
     catalog.done(client)?;
     plan
 }
 
-fn plan_files(
+fn read_and_assemble(
     client: &mut impl GenericClient,
     dir: &Path,
     options: &Options,
     catalog: &Catalog,
     files: Vec<DataFile>,
 ) -> Result<Plan, Error> {
-    // File -> table, each table once.
+    let targets = targets(catalog, files)?;
+    // A header that cannot be read is reported in file order, after the
+    // column checks of the files before it (see `assemble`).
+    let headers: Vec<Result<Header, Error>> = targets
+        .iter()
+        .map(|(f, _)| source::read_header(&f.path))
+        .collect();
+    let bytes = headers.iter().flatten().map(|h| h.bytes).sum();
+    let (strategy, _) = choose_strategy(options.strategy, bytes);
+    let tables: Vec<&Table> = targets.iter().map(|(_, t)| t).collect();
+    let needs = Needs {
+        indexes: strategy == Strategy::Revalidate,
+        triggers: options.truncate,
+    };
+    let details = Details::read(client, &tables, needs)?;
+    assemble(Input {
+        dir,
+        catalog,
+        details: &details,
+        targets,
+        headers,
+        options,
+    })
+}
+
+/// Each file with the one table it names; no table named twice.
+fn targets(catalog: &Catalog, files: Vec<DataFile>) -> Result<Vec<(DataFile, Table)>, Error> {
     let mut targets: Vec<(DataFile, Table)> = Vec::with_capacity(files.len());
     let mut by_table: BTreeMap<u32, Vec<PathBuf>> = BTreeMap::new();
     for f in files {
@@ -300,17 +333,54 @@ fn plan_files(
             paths: paths.clone(),
         }));
     }
+    Ok(targets)
+}
 
-    let oids: Vec<u32> = targets.iter().map(|(_, t)| t.oid).collect();
-    let mut columns = catalog::read_columns(client, &oids)?;
-    let sequences = catalog::read_sequences(client, &oids)?;
+/// The strategy for `bytes` of input, and why.
+fn choose_strategy(choice: StrategyChoice, bytes: u64) -> (Strategy, StrategyReason) {
+    match choice {
+        StrategyChoice::Keep => (Strategy::Keep, StrategyReason::Chosen),
+        StrategyChoice::Revalidate => (Strategy::Revalidate, StrategyReason::Chosen),
+        StrategyChoice::Auto if bytes >= REVALIDATE_FROM_BYTES => {
+            (Strategy::Revalidate, StrategyReason::Large { bytes })
+        }
+        StrategyChoice::Auto => (Strategy::Keep, StrategyReason::Small { bytes }),
+    }
+}
 
-    let mut steps: Vec<Step> = Vec::with_capacity(targets.len());
-    for (file, table) in targets {
-        let header = source::read_header(&file.path)?;
-        let table_columns = columns.remove(&table.oid).unwrap_or_default();
+/// Everything a plan is made from, read beforehand.
+pub(crate) struct Input<'a> {
+    pub dir: &'a Path,
+    pub catalog: &'a Catalog,
+    pub details: &'a Details,
+    /// Each file and the table it names, in directory order.
+    pub targets: Vec<(DataFile, Table)>,
+    /// Each file's header, or why it could not be read.
+    pub headers: Vec<Result<Header, Error>>,
+    pub options: &'a Options,
+}
+
+/// Makes the plan from what was read: checks each file's header against its
+/// table (in file order), orders the tables, chooses how each key is checked
+/// and which indexes are built after the data. Pure: no server, no file.
+///
+/// Complexity: the graph order is O(V + E) with a subset search per cycle of
+/// up to 16 keys ([`graph::order`]); everything else is linear in tables,
+/// keys and indexes, but for the key-to-file attachment, O(keys × files).
+///
+/// # Errors
+/// The first file that does not fit, in file order: [`ErrorKind::Header`] or
+/// [`ErrorKind::Io`] (its header), [`ErrorKind::UnknownColumn`],
+/// [`ErrorKind::GeneratedColumn`]; [`ErrorKind::TruncateInParallel`].
+pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
+    let (catalog, details, options) = (input.catalog, input.details, input.options);
+    let mut steps: Vec<Step> = Vec::with_capacity(input.targets.len());
+    for ((file, table), header) in input.targets.into_iter().zip(input.headers) {
+        let header = header?;
+        let table_columns = details.columns.get(&table.oid).cloned().unwrap_or_default();
         check_header(&file, &table, &header.columns, &table_columns)?;
-        let seqs = sequences
+        let sequences = details
+            .sequences
             .iter()
             .filter(|s| s.table == table.oid && header.columns.contains(&s.column))
             .cloned()
@@ -324,19 +394,12 @@ fn plan_files(
             bytes: header.bytes,
             level: 1,
             self_referencing: false,
-            sequences: seqs,
+            sequences,
         });
     }
     let bytes: u64 = steps.iter().map(|s| s.bytes).sum();
-    let (strategy, strategy_reason) = match options.strategy {
-        StrategyChoice::Keep => (Strategy::Keep, StrategyReason::Chosen),
-        StrategyChoice::Revalidate => (Strategy::Revalidate, StrategyReason::Chosen),
-        StrategyChoice::Auto if bytes >= REVALIDATE_FROM_BYTES => {
-            (Strategy::Revalidate, StrategyReason::Large { bytes })
-        }
-        StrategyChoice::Auto => (Strategy::Keep, StrategyReason::Small { bytes }),
-    };
-    let mut plan = assemble(dir, catalog, steps, strategy, strategy_reason);
+    let (strategy, strategy_reason) = choose_strategy(options.strategy, bytes);
+    let mut plan = order(input.dir, catalog, steps, strategy, strategy_reason);
     plan.batch_bytes = options.batch_bytes.max(1);
     plan.jobs = options.jobs.max(1);
     if plan.jobs > 1 {
@@ -353,12 +416,11 @@ fn plan_files(
         if plan.jobs > 1 {
             return Err(Error::new(ErrorKind::TruncateInParallel));
         }
-        let oids: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
-        let (user_triggers, deferred_triggers) = catalog::trigger_facts(client, &oids)?;
-        plan.truncate = truncate_mode(catalog, &plan, user_triggers && deferred_triggers);
+        let written_early_deferred = details.user_triggers && details.deferred_triggers;
+        plan.truncate = truncate_mode(catalog, &plan, written_early_deferred);
     }
     if strategy == Strategy::Revalidate {
-        plan.indexes = rebuildable_indexes(client, catalog, &plan)?;
+        plan.indexes = rebuildable_indexes(catalog, details, &plan);
     }
     if catalog.server_version_num >= UNENFORCE {
         unenforce_where_cheaper(&mut plan);
@@ -393,41 +455,20 @@ fn unenforce_where_cheaper(plan: &mut Plan) {
 /// - indexes of partitioned tables and partitions: re-creating a partitioned
 ///   index names the partitions' indexes anew, so they would not come back as
 ///   they were;
+/// - indexes in schemas where this role may not create one (PostgreSQL 15
+///   revokes CREATE on public from everyone but its owner);
 /// - an index a key that stays in place checks against (`conindid`): it cannot
 ///   be dropped under it;
 /// - the replica identity index: logical replication must not see it vanish.
 ///
 /// Primary keys come first in build order, as keys need them.
-///
-/// # Errors
-/// As [`Catalog::read`].
-fn rebuildable_indexes(
-    client: &mut impl GenericClient,
-    catalog: &Catalog,
-    plan: &Plan,
-) -> Result<Vec<PlannedIndex>, Error> {
-    // An index comes back only where this role may create it (PostgreSQL 15
-    // revokes CREATE on public from everyone but its owner).
-    let mut schemas: Vec<String> = plan
-        .steps
-        .iter()
-        .map(|s| s.table.name.schema.clone())
-        .collect();
-    schemas.sort();
-    schemas.dedup();
-    let creatable = catalog::creatable_schemas(client, &schemas)?;
-    let candidates: Vec<&Table> = plan
-        .steps
-        .iter()
-        .map(|s| &s.table)
-        .filter(|t| !t.partitioned && t.ancestors.is_empty())
-        .filter(|t| creatable.contains(&t.name.schema))
-        .collect();
+fn rebuildable_indexes(catalog: &Catalog, details: &Details, plan: &Plan) -> Vec<PlannedIndex> {
     // Truncated tables are empty by the time their indexes would be dropped.
-    let oids: Vec<u32> = if plan.truncate == Truncate::No {
-        catalog::empty_tables(client, &candidates)?
-    } else {
-        candidates.iter().map(|t| t.oid).collect()
+    let rebuilt = |t: &Table| {
+        !t.partitioned
+            && t.ancestors.is_empty()
+            && details.creatable.contains(&t.name.schema)
+            && (plan.truncate != Truncate::No || details.empty.contains(&t.oid))
     };
     let dropped_keys: Vec<u32> = plan.dropped().map(|k| k.key.oid).collect();
     // Indexes some key that stays in place relies on.
@@ -437,14 +478,18 @@ fn rebuildable_indexes(
         .filter(|fk| !dropped_keys.contains(&fk.oid))
         .map(|fk| fk.ref_index)
         .collect();
-    let mut out: Vec<PlannedIndex> = catalog::read_indexes(client, &oids)?
-        .into_iter()
+    let mut out: Vec<PlannedIndex> = details
+        .indexes
+        .iter()
         .filter(|i| !i.replica_identity && !needed.contains(&i.oid))
         .filter_map(|index| {
-            let step = plan.steps.iter().position(|s| s.table.oid == index.table)?;
+            let step = plan
+                .steps
+                .iter()
+                .position(|s| s.table.oid == index.table && rebuilt(&s.table))?;
             Some(PlannedIndex {
                 table: plan.steps[step].table.name.clone(),
-                index,
+                index: index.clone(),
                 step,
             })
         })
@@ -453,7 +498,7 @@ fn rebuildable_indexes(
         let kind = p.index.constraint.as_ref().map(|c| c.kind);
         (kind != Some('p'), p.step, p.index.name.clone())
     });
-    Ok(out)
+    out
 }
 
 fn resolve(catalog: &Catalog, f: &DataFile) -> Result<Table, Error> {
@@ -519,7 +564,7 @@ fn covers(catalog: &Catalog, loaded: &Table, rel: u32) -> bool {
 }
 
 /// Attaches keys to steps, orders the steps and chooses how to break cycles.
-fn assemble(
+fn order(
     dir: &Path,
     catalog: &Catalog,
     mut steps: Vec<Step>,

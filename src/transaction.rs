@@ -20,6 +20,7 @@
 
 use std::time::Instant;
 
+use postgres::error::SqlState;
 use postgres::{GenericClient, Transaction};
 
 use crate::catalog;
@@ -209,7 +210,15 @@ pub(crate) fn load_step(
     let rows = match result {
         Ok(rows) => rows,
         Err(CopyFailure::Server { error, start }) => {
-            db::rollback(sp, "loading")?;
+            // A violated key is diagnosed on the transaction, after the
+            // savepoint; any other error is reported as it is, without a round
+            // trip (a COPY that failed as it started can leave the connection
+            // out of step).
+            if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+                db::rollback(sp, "loading")?;
+            } else {
+                drop(sp);
+            }
             return Err(diagnose::copy_error(tx, plan, step, error, start));
         }
         Err(failure) => return Err(file_error(step, failure)),

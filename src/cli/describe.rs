@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use fkload::plan::{KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate};
+use fkload::plan::{
+    KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate,
+};
 use fkload::{Plan, Strategy};
 
 /// Why the plan's strategy, in the words of the command line.

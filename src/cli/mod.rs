@@ -313,7 +313,9 @@ fn run_inner(args: &Args) -> Result<(), Error> {
 fn out(text: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// Connects as psql would: settings by libpq's precedence, a password prompt

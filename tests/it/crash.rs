@@ -91,6 +91,30 @@ pub fn run_killed_at(s: &crate::support::Scenario, args: &[&str], n: u64) -> boo
     matches!(run_at(&s.db, args, Some(s.path()), n), Outcome::Killed)
 }
 
+/// Kills a run of fkload with `args` on the scenario at the first statement,
+/// from a third of the way in, that leaves an unfinished run in the journal
+/// (rows committed or keys dropped), and returns that statement's number.
+/// Kills that leave nothing to finish change nothing, so the next try starts
+/// from the same state.
+pub fn interrupt(s: &crate::support::Scenario, args: &[&str]) -> u64 {
+    let total = statements(s, args);
+    for n in (total / 3).max(1)..=total {
+        assert!(
+            run_killed_at(s, args, n),
+            "{args:?}: not killed at {n} of {total}"
+        );
+        let journal = journal_state(&s.db).unwrap_or_default();
+        if journal.contains(":loaded") || journal.contains(":dropped") {
+            return n;
+        }
+        assert!(
+            !journal.contains(':'),
+            "{args:?} killed at {n}: a journal with nothing to finish: {journal}"
+        );
+    }
+    panic!("{args:?}: no statement of {total} left an unfinished run");
+}
+
 /// How many statements a run of fkload with `args` sends, counted on a copy
 /// of the scenario's database (the run completes there).
 pub fn statements(s: &crate::support::Scenario, args: &[&str]) -> u64 {
@@ -194,7 +218,7 @@ pub fn state(db: &TestDb) -> Vec<String> {
 /// What a crash left in the journal: each entry's kind, name and state, in
 /// order;
 /// `None` when there is no journal.
-fn journal_state(db: &TestDb) -> Option<String> {
+pub fn journal_state(db: &TestDb) -> Option<String> {
     if db.query_strings("SELECT to_regclass('fkload.journal') IS NULL")[0] == "t" {
         return None;
     }
