@@ -218,7 +218,7 @@ SELECT i.indexrelid, i.indrelid, ic.relname::text, pg_get_indexdef(i.indexrelid)
  ORDER BY i.indrelid, ic.relname";
 
 /// An index of a table to load.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Index {
     pub oid: u32,
@@ -242,7 +242,7 @@ pub struct Index {
 }
 
 /// A constraint backed by an index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct IndexConstraint {
     pub name: String,
@@ -252,7 +252,7 @@ pub struct IndexConstraint {
 }
 
 /// A table fkload may load.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Table {
     pub oid: u32,
@@ -264,7 +264,7 @@ pub struct Table {
 }
 
 /// A column of a table to load.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Column {
     pub name: String,
@@ -278,7 +278,7 @@ pub struct Column {
 }
 
 /// A foreign key as the catalog describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ForeignKey {
     pub oid: u32,
@@ -443,6 +443,20 @@ impl Catalog {
             foreign_keys,
             by_oid,
         })
+    }
+
+    /// A catalog made by hand, for planning without a server.
+    #[cfg(test)]
+    pub fn of(server_version_num: i32, tables: Vec<Table>, foreign_keys: Vec<ForeignKey>) -> Catalog {
+        let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
+        Catalog {
+            server_version_num,
+            search_path: vec!["public".into()],
+            search_path_setting: "public".into(),
+            tables,
+            foreign_keys,
+            by_oid,
+        }
     }
 
     /// Ends the catalog reads: gives the session its search_path back (the load's

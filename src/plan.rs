@@ -753,3 +753,438 @@ fn name_of(catalog: &Catalog, oid: u32) -> (QualName, bool) {
         None => (QualName::new("", format!("oid {oid}")), false),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `assemble` without a server: catalogs made by hand, and random ones.
+
+    use std::path::PathBuf;
+
+    use proptest::prelude::{Just, ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest};
+    use proptest::strategy::Strategy as _;
+
+    use super::*;
+
+    /// Table `oid` named `t<oid>` in public.
+    fn table(oid: u32) -> Table {
+        Table {
+            oid,
+            name: QualName::new("public", format!("t{oid}")),
+            ..Table::default()
+        }
+    }
+
+    /// A valid, enforced key `oid` from `table` to `ref_table` (whose primary
+    /// key is index `ref_table + 1000`).
+    fn key(oid: u32, table: u32, ref_table: u32) -> ForeignKey {
+        ForeignKey {
+            oid,
+            name: format!("k{oid}"),
+            table,
+            ref_table,
+            ref_index: ref_table + 1000,
+            validated: true,
+            enforced: true,
+            match_type: 's',
+            definition: format!("FOREIGN KEY (r{oid}) REFERENCES public.t{ref_table}(id)"),
+            columns: vec![format!("r{oid}")],
+            ref_columns: vec!["id".into()],
+            ..ForeignKey::default()
+        }
+    }
+
+    fn primary_key(table: u32) -> Index {
+        Index {
+            oid: table + 1000,
+            table,
+            name: format!("t{table}_pkey"),
+            definition: format!("CREATE UNIQUE INDEX t{table}_pkey ON public.t{table} (id)"),
+            constraint: Some(IndexConstraint {
+                name: format!("t{table}_pkey"),
+                definition: "PRIMARY KEY (id)".into(),
+                kind: 'p',
+                comment: None,
+            }),
+            unique: true,
+            columns: vec!["id".into()],
+            ..Index::default()
+        }
+    }
+
+    /// What the reads would give for `tables` (each with a file of 10 bytes
+    /// whose header names `id` and the key columns), all empty, in `public`
+    /// where this role may create.
+    struct World {
+        catalog: Catalog,
+        details: Details,
+        tables: Vec<u32>,
+    }
+
+    impl World {
+        fn new(version: i32, tables: &[u32], keys: Vec<ForeignKey>) -> World {
+            let mut details = Details {
+                creatable: vec!["public".into()],
+                empty: tables.to_vec(),
+                ..Details::default()
+            };
+            for &t in tables {
+                let mut columns = vec![column("id")];
+                for k in keys.iter().filter(|k| k.table == t) {
+                    columns.extend(k.columns.iter().map(|c| column(c)));
+                }
+                details.columns.insert(t, columns);
+                details.indexes.push(primary_key(t));
+            }
+            World {
+                catalog: Catalog::of(version, tables.iter().map(|&t| table(t)).collect(), keys),
+                details,
+                tables: tables.to_vec(),
+            }
+        }
+
+        fn plan(&self, options: &Options) -> Result<Plan, Error> {
+            let targets: Vec<(DataFile, Table)> = self
+                .tables
+                .iter()
+                .map(|&t| {
+                    let rel = format!("t{t}.csv");
+                    let file = DataFile {
+                        path: PathBuf::from("data").join(&rel),
+                        rel,
+                        name: FileName::Bare {
+                            stem: format!("t{t}"),
+                        },
+                    };
+                    (file, table(t))
+                })
+                .collect();
+            let headers = targets
+                .iter()
+                .map(|(_, t)| {
+                    Ok(Header {
+                        columns: self.details.columns[&t.oid]
+                            .iter()
+                            .map(|c| c.name.clone())
+                            .collect(),
+                        bytes: 10,
+                    })
+                })
+                .collect();
+            assemble(Input {
+                dir: Path::new("data"),
+                catalog: &self.catalog,
+                details: &self.details,
+                targets,
+                headers,
+                options,
+            })
+        }
+    }
+
+    fn column(name: &str) -> Column {
+        Column {
+            name: name.into(),
+            type_sql: "integer".into(),
+            ..Column::default()
+        }
+    }
+
+    fn options(strategy: StrategyChoice, jobs: usize, truncate: bool) -> Options {
+        Options {
+            strategy,
+            jobs,
+            truncate,
+            ..Options::default()
+        }
+    }
+
+    fn action_of(plan: &Plan, oid: u32) -> KeyAction {
+        plan.keys
+            .iter()
+            .find(|k| k.key.oid == oid)
+            .map(|k| k.action)
+            .expect("planned key")
+    }
+
+    #[test]
+    fn a_chain_loads_parents_first_and_keeps_its_keys() {
+        // t1 <- t2 <- t3
+        let w = World::new(150000, &[3, 2, 1], vec![key(10, 2, 1), key(11, 3, 2)]);
+        let plan = w.plan(&options(StrategyChoice::Keep, 1, false)).unwrap();
+        let order: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+        assert_eq!(order, [1, 2, 3]);
+        assert_eq!(
+            plan.steps.iter().map(|s| s.level).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert!(plan.keys.iter().all(|k| k.action == KeyAction::Keep));
+        assert!(plan.indexes.is_empty(), "keep rebuilds no index");
+        assert_eq!(plan.strategy_reason, StrategyReason::Chosen);
+    }
+
+    #[test]
+    fn a_cycle_defers_its_deferrable_key_and_a_parallel_load_drops_it() {
+        let mut deferrable = key(10, 1, 2);
+        deferrable.deferrable = true;
+        let w = World::new(150000, &[1, 2], vec![deferrable, key(11, 2, 1)]);
+        let plan = w.plan(&options(StrategyChoice::Keep, 1, false)).unwrap();
+        assert_eq!(action_of(&plan, 10), KeyAction::Defer);
+        assert_eq!(action_of(&plan, 11), KeyAction::Keep);
+        assert_eq!(plan.cycles.len(), 1);
+        let plan = w.plan(&options(StrategyChoice::Keep, 2, false)).unwrap();
+        assert_eq!(
+            action_of(&plan, 10),
+            KeyAction::Drop {
+                not_valid_first: true
+            }
+        );
+    }
+
+    #[test]
+    fn revalidate_sets_every_valid_key_aside_and_rebuilds_the_empty_tables_indexes() {
+        let mut not_valid = key(12, 3, 1);
+        not_valid.validated = false;
+        let w = World::new(150000, &[1, 2, 3], vec![key(10, 2, 1), key(11, 3, 2), not_valid]);
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        for oid in [10, 11] {
+            assert!(matches!(action_of(&plan, oid), KeyAction::Drop { .. }));
+        }
+        // A NOT VALID key outside a cycle stays: it checks the new rows.
+        assert_eq!(action_of(&plan, 12), KeyAction::Keep);
+        // t1's primary key is what the kept NOT VALID key checks against.
+        let rebuilt: Vec<&str> = plan.indexes.iter().map(|i| i.index.name.as_str()).collect();
+        assert_eq!(rebuilt, ["t2_pkey", "t3_pkey"]);
+        // On 18 the keys whose referenced index stays are unenforced instead.
+        let w = World::new(180000, &[1, 2, 3], w.catalog.foreign_keys.clone());
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        assert_eq!(action_of(&plan, 10), KeyAction::Unenforce);
+        assert!(matches!(action_of(&plan, 11), KeyAction::Drop { .. }));
+    }
+
+    #[test]
+    fn indexes_stay_on_tables_with_rows_in_schemas_not_ours_and_for_replication() {
+        let mut w = World::new(150000, &[1, 2, 3], vec![]);
+        w.details.empty.retain(|&t| t != 1);
+        w.details.indexes[1].replica_identity = true;
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        let rebuilt: Vec<&str> = plan.indexes.iter().map(|i| i.index.name.as_str()).collect();
+        assert_eq!(rebuilt, ["t3_pkey"]);
+        // Emptied first, every table's indexes go, whatever it holds now.
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
+        assert_eq!(plan.indexes.len(), 2);
+        w.details.creatable.clear();
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        assert!(plan.indexes.is_empty(), "no CREATE on the schema");
+    }
+
+    #[test]
+    fn truncation_is_per_table_only_where_nothing_can_queue_events_or_reference() {
+        let w = World::new(150000, &[1, 2], vec![key(10, 2, 1)]);
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
+        assert_eq!(plan.truncate, Truncate::PerStep);
+        let plan = w.plan(&options(StrategyChoice::Keep, 1, true)).unwrap();
+        assert_eq!(plan.truncate, Truncate::Upfront, "a kept key references t1");
+        let mut w = w;
+        w.details.user_triggers = true;
+        w.details.deferred_triggers = true;
+        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
+        assert_eq!(plan.truncate, Truncate::Upfront, "a trigger may write ahead");
+        let e = w.plan(&options(StrategyChoice::Keep, 2, true)).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::TruncateInParallel));
+    }
+
+    #[test]
+    fn the_strategy_follows_the_input_size() {
+        let w = World::new(150000, &[1], vec![]);
+        let plan = w.plan(&options(StrategyChoice::Auto, 1, false)).unwrap();
+        assert_eq!(plan.strategy, Strategy::Keep);
+        assert_eq!(plan.strategy_reason, StrategyReason::Small { bytes: 10 });
+        assert_eq!(
+            choose_strategy(StrategyChoice::Auto, REVALIDATE_FROM_BYTES),
+            (
+                Strategy::Revalidate,
+                StrategyReason::Large {
+                    bytes: REVALIDATE_FROM_BYTES
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn headers_are_checked_in_file_order() {
+        let mut w = World::new(150000, &[1, 2], vec![]);
+        let generated = Column {
+            name: "g".into(),
+            generated: true,
+            ..column("g")
+        };
+        w.details.columns.insert(1, vec![column("id"), generated]);
+        let targets: Vec<(DataFile, Table)> = [1, 2]
+            .iter()
+            .map(|&t| {
+                let rel = format!("t{t}.csv");
+                (
+                    DataFile {
+                        path: PathBuf::from(&rel),
+                        rel,
+                        name: FileName::Bare {
+                            stem: format!("t{t}"),
+                        },
+                    },
+                    table(t),
+                )
+            })
+            .collect();
+        let header = |cols: &[&str]| {
+            Ok(Header {
+                columns: cols.iter().map(|c| c.to_string()).collect(),
+                bytes: 1,
+            })
+        };
+        let opts = options(StrategyChoice::Keep, 1, false);
+        let input = |headers: Vec<Result<Header, Error>>| Input {
+            dir: Path::new("."),
+            catalog: &w.catalog,
+            details: &w.details,
+            targets: targets.clone(),
+            headers,
+            options: &opts,
+        };
+        // The first file's generated column is reported before the second
+        // file's unknown one, and before the second file's unreadable header.
+        let e = assemble(input(vec![header(&["id", "g"]), header(&["nope"])])).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::GeneratedColumn { column, .. } if column == "g"));
+        let unreadable = Err(Error::new(ErrorKind::Header {
+            path: "t2.csv".into(),
+            message: "empty".into(),
+        }));
+        let e = assemble(input(vec![header(&["id", "g"]), unreadable])).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::GeneratedColumn { .. }));
+        let e = assemble(input(vec![header(&["id"]), header(&["id", "x"])])).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::UnknownColumn { column, .. } if column == "x"));
+    }
+
+    /// The fewest keys whose removal leaves the graph of `edges` (child,
+    /// parent, key) without a cycle, by trying every subset of keys.
+    fn fewest_breaking(edges: &[(usize, usize, usize)], keys: usize) -> usize {
+        (0u32..(1 << keys))
+            .filter(|mask| {
+                let kept: Vec<(usize, usize)> = edges
+                    .iter()
+                    .filter(|&&(c, p, k)| c != p && mask & (1 << k) == 0)
+                    .map(|&(c, p, _)| (c, p))
+                    .collect();
+                acyclic(&kept)
+            })
+            .map(|mask| mask.count_ones() as usize)
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn acyclic(edges: &[(usize, usize)]) -> bool {
+        let nodes: std::collections::BTreeSet<usize> =
+            edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let mut left: Vec<(usize, usize)> = edges.to_vec();
+        let mut alive: std::collections::BTreeSet<usize> = nodes;
+        loop {
+            let sink = alive
+                .iter()
+                .copied()
+                .find(|&n| !left.iter().any(|&(c, _)| c == n));
+            match sink {
+                Some(n) => {
+                    alive.remove(&n);
+                    left.retain(|&(c, p)| c != n && p != n);
+                }
+                None => return alive.is_empty(),
+            }
+        }
+    }
+
+    /// A random schema: up to 6 tables, up to 8 keys between them (self
+    /// references too), each deferrable or not, valid or not.
+    fn schema() -> impl proptest::strategy::Strategy<Value = (usize, Vec<(usize, usize, bool, bool)>)> {
+        (2usize..=6).prop_flat_map(|n| {
+            (
+                Just(n),
+                proptest::collection::vec((0..n, 0..n, any::<bool>(), any::<bool>()), 0..=8),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Every table once; a parent before its child for every key that
+        /// checks rows as they arrive; cycles broken with as few keys as
+        /// possible; each key set aside once, so restored once; a parallel
+        /// plan defers nothing.
+        #[test]
+        fn plans_for_random_schemas(
+            (n, ks) in schema(),
+            revalidate in any::<bool>(),
+            jobs in 1usize..=2,
+            version in prop_oneof![Just(150000), Just(180000)],
+        ) {
+            let tables: Vec<u32> = (1..=n as u32).collect();
+            let keys: Vec<ForeignKey> = ks
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, p, deferrable, validated))| {
+                    let mut k = key(100 + i as u32, c as u32 + 1, p as u32 + 1);
+                    k.deferrable = deferrable;
+                    k.validated = validated;
+                    k
+                })
+                .collect();
+            let w = World::new(version, &tables, keys);
+            let strategy = if revalidate { StrategyChoice::Revalidate } else { StrategyChoice::Keep };
+            let plan = w.plan(&options(strategy, jobs, false)).unwrap();
+
+            let mut seen: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+            seen.sort_unstable();
+            prop_assert_eq!(seen, tables.clone());
+            for (i, s) in plan.steps.iter().enumerate() {
+                prop_assert_eq!(s.index, i);
+            }
+            for k in &plan.keys {
+                if k.action == KeyAction::Keep {
+                    for &c in &k.child_steps {
+                        for &p in &k.parent_steps {
+                            prop_assert!(c == p || p < c, "{} loads its child first", k.key.name);
+                        }
+                    }
+                }
+            }
+            let edges: Vec<(usize, usize, usize)> = ks
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, p, _, _))| (c, p, i))
+                .collect();
+            let broken: usize = plan.cycles.iter().map(|c| c.broken.len()).sum();
+            prop_assert_eq!(broken, fewest_breaking(&edges, ks.len()));
+            let mut oids: Vec<u32> = plan.keys.iter().map(|k| k.key.oid).collect();
+            let all = oids.len();
+            oids.sort_unstable();
+            oids.dedup();
+            prop_assert_eq!(oids.len(), all, "a key planned twice");
+            let aside = crate::ddl::set_aside(&plan);
+            let keys_aside = plan.keys.iter().filter(|k| k.action.sets_aside()).count();
+            prop_assert_eq!(aside.len(), keys_aside + plan.indexes.len());
+            if jobs > 1 {
+                prop_assert!(plan.deferred().next().is_none());
+            }
+            if revalidate {
+                for k in &plan.keys {
+                    prop_assert!(
+                        !(k.key.validated && k.action == KeyAction::Keep),
+                        "{} still checks row by row", k.key.name
+                    );
+                }
+            }
+            if version < 180000 {
+                prop_assert!(plan.unenforced().next().is_none());
+            }
+        }
+    }
+}

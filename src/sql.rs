@@ -42,7 +42,7 @@ pub fn literal(value: &str) -> String {
 }
 
 /// A schema-qualified relation name. Display writes it quoted for SQL.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub struct QualName {
     pub schema: String,
