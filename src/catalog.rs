@@ -447,7 +447,11 @@ impl Catalog {
 
     /// A catalog made by hand, for planning without a server.
     #[cfg(test)]
-    pub fn of(server_version_num: i32, tables: Vec<Table>, foreign_keys: Vec<ForeignKey>) -> Catalog {
+    pub fn of(
+        server_version_num: i32,
+        tables: Vec<Table>,
+        foreign_keys: Vec<ForeignKey>,
+    ) -> Catalog {
         let by_oid = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
         Catalog {
             server_version_num,

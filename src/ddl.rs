@@ -435,3 +435,128 @@ impl IndexSql {
         parts
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The statements as a reviewer reads them (insta snapshots): what a key
+    //! or an index is put back with.
+
+    use super::*;
+    use crate::plan::{ForeignKey, Index, IndexConstraint, KeyClone};
+
+    fn planned(key: ForeignKey, action: KeyAction) -> PlannedKey {
+        PlannedKey {
+            key,
+            table: QualName::new("Sales", "Order \"Lines\""),
+            table_partitioned: false,
+            ref_table: QualName::new("public", "product"),
+            ref_partitioned: false,
+            child_steps: vec![1],
+            parent_steps: vec![0],
+            action,
+        }
+    }
+
+    fn key() -> ForeignKey {
+        ForeignKey {
+            oid: 1,
+            name: "lines_product_fk".into(),
+            definition: "FOREIGN KEY (product_id) REFERENCES public.product(id) ON DELETE CASCADE DEFERRABLE"
+                .into(),
+            comment: Some("the product's 'own' line".into()),
+            validated: true,
+            enforced: true,
+            ..ForeignKey::default()
+        }
+    }
+
+    #[test]
+    fn a_dropped_key_comes_back_not_valid_then_validated_with_its_comment() {
+        let k = planned(
+            key(),
+            KeyAction::Drop {
+                not_valid_first: true,
+            },
+        );
+        insta::assert_snapshot!(KeySql::new(&k).statements().join(";\n"));
+        insta::assert_snapshot!("drop", drop_key_sql(&k));
+    }
+
+    #[test]
+    fn a_key_that_was_not_valid_comes_back_not_valid_and_unvalidated() {
+        let mut not_valid = key();
+        not_valid.validated = false;
+        not_valid.definition.push_str(" NOT VALID");
+        let k = planned(
+            not_valid,
+            KeyAction::Drop {
+                not_valid_first: true,
+            },
+        );
+        insta::assert_snapshot!(KeySql::new(&k).statements().join(";\n"));
+    }
+
+    #[test]
+    fn a_key_of_a_partitioned_table_before_18_is_added_with_a_validating_pass() {
+        let mut partitioned = key();
+        partitioned.clones = vec![KeyClone {
+            table: 7,
+            ref_table: 3,
+            name: "lines_2026's own".into(),
+            comment: Some("a copy's comment with $fkload$ in it".into()),
+        }];
+        let k = planned(
+            partitioned,
+            KeyAction::Drop {
+                not_valid_first: false,
+            },
+        );
+        insta::assert_snapshot!(KeySql::new(&k).statements().join(";\n"));
+    }
+
+    #[test]
+    fn an_unenforced_key_is_enforced_again() {
+        let k = planned(key(), KeyAction::Unenforce);
+        insta::assert_snapshot!(KeySql::new(&k).statements().join(";\n"));
+        insta::assert_snapshot!("unenforce", unenforce_key_sql(&k));
+    }
+
+    #[test]
+    fn an_index_comes_back_in_its_tablespace_with_comments_and_cluster_mark() {
+        let index = PlannedIndex {
+            index: Index {
+                oid: 9,
+                table: 2,
+                name: "lines_pkey".into(),
+                definition: "CREATE UNIQUE INDEX lines_pkey ON \"Sales\".\"Order \"\"Lines\"\"\" USING btree (id)".into(),
+                constraint: Some(IndexConstraint {
+                    name: "lines_pkey".into(),
+                    definition: "PRIMARY KEY (id) WITH (fillfactor='90')".into(),
+                    kind: 'p',
+                    comment: Some("the key".into()),
+                }),
+                comment: Some("the index".into()),
+                clustered: true,
+                tablespace: Some("fast space".into()),
+                ..Index::default()
+            },
+            table: QualName::new("Sales", "Order \"Lines\""),
+            step: 1,
+        };
+        insta::assert_snapshot!(IndexSql::new(&index).statements().join(";\n"));
+        insta::assert_snapshot!("drop_index", drop_index_sql(&index));
+        let mut plain = index;
+        plain.index.constraint = None;
+        plain.index.tablespace = None;
+        plain.index.clustered = false;
+        plain.index.definition =
+            "CREATE INDEX lines_note ON \"Sales\".\"Order \"\"Lines\"\"\" USING btree (note)"
+                .into();
+        plain.index.name = "lines_note".into();
+        insta::assert_snapshot!(
+            "plain_index",
+            IndexSql::new(&plain).statements().join(";\n")
+        );
+        insta::assert_snapshot!("drop_plain_index", drop_index_sql(&plain));
+    }
+}

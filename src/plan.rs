@@ -760,7 +760,9 @@ mod tests {
 
     use std::path::PathBuf;
 
-    use proptest::prelude::{Just, ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest};
+    use proptest::prelude::{
+        Just, ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest,
+    };
     use proptest::strategy::Strategy as _;
 
     use super::*;
@@ -944,8 +946,14 @@ mod tests {
     fn revalidate_sets_every_valid_key_aside_and_rebuilds_the_empty_tables_indexes() {
         let mut not_valid = key(12, 3, 1);
         not_valid.validated = false;
-        let w = World::new(150000, &[1, 2, 3], vec![key(10, 2, 1), key(11, 3, 2), not_valid]);
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        let w = World::new(
+            150000,
+            &[1, 2, 3],
+            vec![key(10, 2, 1), key(11, 3, 2), not_valid],
+        );
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, false))
+            .unwrap();
         for oid in [10, 11] {
             assert!(matches!(action_of(&plan, oid), KeyAction::Drop { .. }));
         }
@@ -956,7 +964,9 @@ mod tests {
         assert_eq!(rebuilt, ["t2_pkey", "t3_pkey"]);
         // On 18 the keys whose referenced index stays are unenforced instead.
         let w = World::new(180000, &[1, 2, 3], w.catalog.foreign_keys.clone());
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, false))
+            .unwrap();
         assert_eq!(action_of(&plan, 10), KeyAction::Unenforce);
         assert!(matches!(action_of(&plan, 11), KeyAction::Drop { .. }));
     }
@@ -966,29 +976,43 @@ mod tests {
         let mut w = World::new(150000, &[1, 2, 3], vec![]);
         w.details.empty.retain(|&t| t != 1);
         w.details.indexes[1].replica_identity = true;
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, false))
+            .unwrap();
         let rebuilt: Vec<&str> = plan.indexes.iter().map(|i| i.index.name.as_str()).collect();
         assert_eq!(rebuilt, ["t3_pkey"]);
         // Emptied first, every table's indexes go, whatever it holds now.
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, true))
+            .unwrap();
         assert_eq!(plan.indexes.len(), 2);
         w.details.creatable.clear();
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, false)).unwrap();
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, false))
+            .unwrap();
         assert!(plan.indexes.is_empty(), "no CREATE on the schema");
     }
 
     #[test]
     fn truncation_is_per_table_only_where_nothing_can_queue_events_or_reference() {
         let w = World::new(150000, &[1, 2], vec![key(10, 2, 1)]);
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, true))
+            .unwrap();
         assert_eq!(plan.truncate, Truncate::PerStep);
         let plan = w.plan(&options(StrategyChoice::Keep, 1, true)).unwrap();
         assert_eq!(plan.truncate, Truncate::Upfront, "a kept key references t1");
         let mut w = w;
         w.details.user_triggers = true;
         w.details.deferred_triggers = true;
-        let plan = w.plan(&options(StrategyChoice::Revalidate, 1, true)).unwrap();
-        assert_eq!(plan.truncate, Truncate::Upfront, "a trigger may write ahead");
+        let plan = w
+            .plan(&options(StrategyChoice::Revalidate, 1, true))
+            .unwrap();
+        assert_eq!(
+            plan.truncate,
+            Truncate::Upfront,
+            "a trigger may write ahead"
+        );
         let e = w.plan(&options(StrategyChoice::Keep, 2, true)).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::TruncateInParallel));
     }
@@ -1103,7 +1127,8 @@ mod tests {
 
     /// A random schema: up to 6 tables, up to 8 keys between them (self
     /// references too), each deferrable or not, valid or not.
-    fn schema() -> impl proptest::strategy::Strategy<Value = (usize, Vec<(usize, usize, bool, bool)>)> {
+    fn schema()
+    -> impl proptest::strategy::Strategy<Value = (usize, Vec<(usize, usize, bool, bool)>)> {
         (2usize..=6).prop_flat_map(|n| {
             (
                 Just(n),

@@ -387,11 +387,108 @@ fn hint(e: &Error) -> Option<&'static str> {
     })
 }
 
-/// Prints an error as psql does: `fkload: ` before the first line, then the
-/// command line's hint.
+/// Prints an error as psql does (see [`render_error`]).
 fn print_error(e: &Error) {
+    eprintln!("{}", render_error(e));
+}
+
+/// An error as psql prints one: `fkload: ` before the first line, then the
+/// command line's hint.
+fn render_error(e: &Error) -> String {
     match hint(e) {
-        Some(h) => eprintln!("fkload: {e}\nHINT:  {h}"),
-        None => eprintln!("fkload: {e}"),
+        Some(h) => format!("fkload: {e}\nHINT:  {h}"),
+        None => format!("fkload: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Errors as the command prints them, with the hints it adds (insta
+    //! snapshots in `src/cli/snapshots/`), and their exit codes.
+
+    use fkload::error::DbErrorInfo;
+
+    use super::*;
+
+    fn db(code: &str, message: &str) -> DbErrorInfo {
+        let mut db = DbErrorInfo::default();
+        db.severity = "ERROR".into();
+        db.code = code.into();
+        db.message = message.into();
+        db
+    }
+
+    fn sql(code: &str, message: &str) -> Error {
+        Error::from(ErrorKind::Sql {
+            during: "adding back key \"a_p_fk\" on public.a".into(),
+            db: db(code, message),
+        })
+    }
+
+    #[test]
+    fn errors_as_printed() {
+        let cases: Vec<(&str, Error)> = vec![
+            (
+                "interrupted",
+                ErrorKind::Interrupted {
+                    run: "1796000000-4242".into(),
+                    dropped: 3,
+                }
+                .into(),
+            ),
+            ("nothing_to_resume", ErrorKind::NothingToResume.into()),
+            ("truncate_in_parallel", ErrorKind::TruncateInParallel.into()),
+            (
+                "blocked",
+                ErrorKind::Blocked {
+                    error: Box::new(sql("55P03", "canceling statement due to lock timeout")),
+                    blockers: vec![
+                        "pid 4242 (app, idle in transaction, transaction open for 00:03:10): LOCK TABLE orders IN ACCESS EXCLUSIVE MODE".into(),
+                    ],
+                }
+                .into(),
+            ),
+            (
+                "cleanup",
+                ErrorKind::Cleanup {
+                    error: Box::new(sql("23503", "insert or update on table \"a\" violates foreign key constraint \"a_p_fk\"")),
+                    cleanup: Box::new(
+                        ErrorKind::ConnectionLost {
+                            during: "taking the rows loaded into \"public\".\"a\" out again".into(),
+                            message: "connection closed".into(),
+                        }
+                        .into(),
+                    ),
+                }
+                .into(),
+            ),
+            (
+                "not_restored",
+                ErrorKind::NotRestored {
+                    journal: Some("1796000000-4242".into()),
+                    problems: vec![
+                        "key \"b_q_fk\" on \"public\".\"b\" is missing".into(),
+                    ],
+                }
+                .into(),
+            ),
+            (
+                "connect",
+                ErrorKind::Connect {
+                    target: "host \"localhost\" port 5432 as user \"app\" database \"shop\"".into(),
+                    message: "error connecting to server: Connection refused (os error 111)".into(),
+                }
+                .into(),
+            ),
+        ];
+        let mut all = String::new();
+        for (name, e) in &cases {
+            all.push_str(&format!(
+                "== {name} (exit {})\n{}\n",
+                exit::for_error(e),
+                render_error(e)
+            ));
+        }
+        insta::assert_snapshot!(all);
     }
 }

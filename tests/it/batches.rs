@@ -2,7 +2,7 @@
 //! errors in later batches name the file's own line, and a self-referencing file
 //! whose key checks each statement is never cut.
 
-use crate::support::{Scenario, assert_unchanged, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, snapshot};
 
 fn rows(n: usize, crlf: bool) -> String {
     let eol = if crlf { "\r\n" } else { "\n" };

@@ -1,6 +1,6 @@
 //! The command line itself: help, usage errors, connection failures, passwords.
 
-use crate::support::{Scenario, command, output};
+use crate::util::support::{Scenario, command, output};
 
 #[test]
 fn help_uses_question_mark_because_h_is_the_host() {
@@ -130,11 +130,11 @@ fn interrupted(label: &str) -> (Scenario, bool, Vec<String>) {
         "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p);",
         &[("p.csv", "id\n1\n"), ("c.csv", "id,p_id\n1,1\n")],
     );
-    let keys = crate::support::keys(&s.db);
+    let keys = crate::util::support::keys(&s.db);
     if !cfg!(feature = "failpoints") {
         return (s, false, keys);
     }
-    crate::crash::interrupt(&s, &["-j", "2", "--strategy", "revalidate"]);
+    crate::util::crash::interrupt(&s, &["-j", "2", "--strategy", "revalidate"]);
     (s, true, keys)
 }
 
@@ -144,7 +144,7 @@ type Placement = (&'static str, fn(&str) -> Vec<String>);
 #[test]
 fn repair_takes_the_connection_options_before_and_after_it() {
     if !cfg!(feature = "failpoints") {
-        crate::support::skip(
+        crate::util::support::skip(
             "repair_takes_the_connection_options_before_and_after_it",
             "without crash points there is no interrupted load to repair; the options are parsed only",
         );
@@ -178,7 +178,7 @@ fn repair_takes_the_connection_options_before_and_after_it() {
             "nothing to repair"
         };
         assert!(out.stdout.contains(expected), "{where_}: {}", out.stdout);
-        assert_eq!(crate::support::keys(&s.db), before, "{where_}");
+        assert_eq!(crate::util::support::keys(&s.db), before, "{where_}");
         assert_eq!(
             s.db.query_i64(
                 "SELECT count(*) FROM pg_class WHERE oid = to_regclass('fkload.journal')"
@@ -211,7 +211,7 @@ fn repair_takes_the_connection_options_before_and_after_it() {
         "nothing to repair"
     };
     assert!(out.stdout.contains(expected), "{}", out.stdout);
-    assert_eq!(crate::support::keys(&s.db), before);
+    assert_eq!(crate::util::support::keys(&s.db), before);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::support::{Scenario, assert_unchanged, fkload, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, fkload, snapshot};
 
 const SCHEMA: &str = "
 CREATE TABLE p (id int PRIMARY KEY);
@@ -115,8 +115,8 @@ fn an_unreadable_file_is_named_with_the_reason() {
         let mut c = std::process::Command::new("runuser");
         c.args(["-u", "nobody", "--", exe, "-d", &s.db.url])
             .arg(s.path());
-        crate::support::without_libpq_env(&mut c);
-        crate::support::output(c.output().unwrap())
+        crate::util::support::without_libpq_env(&mut c);
+        crate::util::support::output(c.output().unwrap())
     } else {
         fkload(&s.db, s.path(), &[])
     };

@@ -7,9 +7,9 @@
 //! has the most to do); `FKLOAD_TEST_CRASH=all` does it from every distinct
 //! journal state the kills left.
 
-use crate::crash::{self, Case, Count};
-use crate::support::skip;
+use crate::util::crash::{self, Case, Count};
 use crate::util::pg::server_version_num;
+use crate::util::support::skip;
 
 /// TPC-H's shape, small: region already holds rows (they must stay), nation
 /// and part are empty (their indexes are rebuilt after the data under
@@ -74,7 +74,7 @@ COMMENT ON CONSTRAINT store_manager_fkey ON store IS 'kept through crashes';",
 /// partitions that have names and comments of their own.
 const PARTITIONED: Case = Case {
     name: "crash_partitioned",
-    schema: crate::support::PARTITIONED_CYCLE,
+    schema: crate::util::support::PARTITIONED_CYCLE,
     files: &[
         ("team.csv", "id,lead_id,lead_kind\n1,10,a\n2,11,b\n"),
         ("member.csv", "id,kind,team_id\n10,a,1\n11,b,2\n12,b,1\n"),

@@ -1,7 +1,7 @@
 //! Foreign-key cycles: deferred when deferrable, otherwise dropped and added back
 //! exactly as they were.
 
-use crate::support::{Scenario, assert_unchanged, keys, set_aside, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, keys, set_aside, snapshot};
 
 const TWO: &str = "
 CREATE TABLE store (id int PRIMARY KEY, manager_id int NOT NULL);

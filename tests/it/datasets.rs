@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{fkload, indexes, keys};
 use crate::util::pg::TestDb;
+use crate::util::support::{fkload, indexes, keys};
 
 fn datasets_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");

@@ -4,7 +4,7 @@
 //! either, `--truncate` with either, `--resume`) whatever deferred trigger
 //! the tables carry, and every key and index is back as it was.
 
-use crate::support::{Scenario, counts, indexes, keys};
+use crate::util::support::{Scenario, counts, indexes, keys};
 
 /// The case that broke: a key that is `NOT VALID` and `DEFERRABLE INITIALLY
 /// DEFERRED` stays in place under revalidate, so every child row queues an
@@ -142,7 +142,7 @@ fn valid_data_loads_under_deferred_triggers_on_every_path() {
 /// `failpoints` build), on each scenario.
 #[test]
 fn a_killed_parallel_load_under_deferred_triggers_resumes() {
-    if !crate::crash::available("a_killed_parallel_load_under_deferred_triggers_resumes") {
+    if !crate::util::crash::available("a_killed_parallel_load_under_deferred_triggers_resumes") {
         return;
     }
     for (label, schema, files) in scenarios() {
@@ -150,7 +150,7 @@ fn a_killed_parallel_load_under_deferred_triggers_resumes() {
             let s = Scenario::new(&format!("{label}_resume_{strategy}"), schema, files);
             let (k, i) = (keys(&s.db), indexes(&s.db));
             let args = ["--strategy", strategy, "-j", "2"];
-            crate::crash::interrupt(&s, &args);
+            crate::util::crash::interrupt(&s, &args);
             s.run(&["-j", "2", "--resume"]).ok();
             assert!(counts(&s.db).iter().all(|c| !c.ends_with("=0")));
             assert_eq!(keys(&s.db), k, "{label} {strategy}: keys");

@@ -3,10 +3,10 @@
 //! declared `NOT ENFORCED` orders nothing and is left alone. On older servers
 //! these tests say so and pass (the other modules cover the drop path there).
 
-use crate::support::{
+use crate::util::pg::server_version_num;
+use crate::util::support::{
     PARTITIONED_CYCLE as CYCLE, Scenario, assert_unchanged, command, keys, output, snapshot,
 };
-use crate::util::pg::server_version_num;
 
 fn on_18(test: &str) -> bool {
     let v = server_version_num();
@@ -165,7 +165,7 @@ fn a_key_declared_not_enforced_orders_nothing_and_is_left_alone() {
     }
     // The enforced key still checks.
     s.db.exec("DELETE FROM c; DELETE FROM a; DELETE FROM b;");
-    crate::support::write(s.path(), "c.csv", b"id,a_id\n1,5\n");
+    crate::util::support::write(s.path(), "c.csv", b"id,a_id\n1,5\n");
     s.run(&[])
         .fails(3)
         .stderr_has("c.csv:2: key (a_id)=(5) is not present in table public.a");

@@ -1,7 +1,7 @@
 //! Loads that fail: each must exit with the documented code, name the file and
 //! line (or constraint and key), and leave rows and keys exactly as they were.
 
-use crate::support::{Scenario, assert_unchanged, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, snapshot};
 
 const SHOP: &str = "
 CREATE TABLE customer (id int PRIMARY KEY, email text NOT NULL UNIQUE);
@@ -274,7 +274,7 @@ fn a_directory_named_csv_is_refused() {
 #[test]
 fn missing_directory_is_an_error_of_ours() {
     let s = Scenario::new("missing_dir", SHOP, &[]);
-    let out = crate::support::fkload(&s.db, &s.path().join("nope"), &[]).fails(1);
+    let out = crate::util::support::fkload(&s.db, &s.path().join("nope"), &[]).fails(1);
     assert!(out.stderr.contains("could not read"), "{}", out.stderr);
 }
 

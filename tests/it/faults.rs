@@ -5,8 +5,8 @@
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crate::crash::wait_for_disconnect;
-use crate::support::{Scenario, command, counts, indexes, keys, output, snapshot};
+use crate::util::crash::wait_for_disconnect;
+use crate::util::support::{Scenario, command, counts, indexes, keys, output, snapshot};
 
 /// A cycle (one key dropped and re-added), a slow trigger so that every phase
 /// takes a while, and enough rows to be caught in the middle of each.

@@ -9,8 +9,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Scenario, command, output, skip, without_libpq_env};
 use crate::util::pg::PrivateServer;
+use crate::util::support::{Scenario, command, output, skip, without_libpq_env};
 
 /// The account name of the effective user, read from the password database
 /// by `id -un` (not by fkload's own code).
@@ -160,7 +160,7 @@ fn the_password_prompt_appears_when_the_server_asks_and_a_terminal_answers() {
     server.require_password(ROLE);
     let (host, port) = host_port(&server.url("prompt"));
     let dir = tempfile::tempdir().unwrap();
-    crate::support::write(dir.path(), "t.csv", b"id\n1\n2\n");
+    crate::util::support::write(dir.path(), "t.csv", b"id\n1\n2\n");
 
     let args = ["-h", &host, "-p", &port, "-U", ROLE, "-d", "prompt"];
     let (mut child, mut master) = on_terminal(&args, dir.path());

@@ -3,7 +3,7 @@
 //! or (after an error) the rows it committed taken out again and every key and
 //! index back. The journal is gone either way.
 
-use crate::support::{Scenario, assert_unchanged, indexes, keys, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, indexes, keys, snapshot};
 
 fn journal_gone(s: &Scenario) {
     assert_eq!(
@@ -19,7 +19,8 @@ fn parallel_load_restores_every_key_and_index() {
     let (k, i) = (keys(&db), indexes(&db));
     for strategy in ["keep", "revalidate"] {
         db.exec("TRUNCATE category, customer, product, orders, order_line");
-        let out = crate::support::fkload(&db, &dir, &["-j", "2", "--strategy", strategy]).ok();
+        let out =
+            crate::util::support::fkload(&db, &dir, &["-j", "2", "--strategy", strategy]).ok();
         assert!(out.stdout.contains("loaded 17 rows"), "{}", out.stdout);
         assert_eq!(keys(&db), k, "{strategy}");
         assert_eq!(indexes(&db), i, "{strategy}");
@@ -34,7 +35,7 @@ fn parallel_load_restores_every_key_and_index() {
 #[test]
 fn parallel_plan_says_it_is_not_atomic() {
     let (db, dir) = Scenario::fixture("shop");
-    let out = crate::support::fkload(&db, &dir, &["-l", "-j", "3"]).ok();
+    let out = crate::util::support::fkload(&db, &dir, &["-l", "-j", "3"]).ok();
     assert!(
         out.stdout
             .contains("3 connections, one transaction per file: NOT atomic"),
@@ -265,14 +266,14 @@ fn resume_refuses_without_a_journal_and_alone_runs_as_a_parallel_load() {
     assert_eq!(keys(&s.db), before);
     assert_eq!(s.db.query_i64("SELECT count(*) FROM husband"), 0);
     journal_gone(&s);
-    if !crate::crash::available(
+    if !crate::util::crash::available(
         "resume_refuses_without_a_journal_and_alone_runs_as_a_parallel_load (second half)",
     ) {
         return;
     }
     // A journal left by a killed -j run: --resume without -j finishes it.
     let args = ["-j", "2", "--strategy", "keep"];
-    crate::crash::interrupt(&s, &args);
+    crate::util::crash::interrupt(&s, &args);
     s.run(&["--resume"]).ok();
     assert_eq!(keys(&s.db), before);
     assert_eq!(s.db.query_i64("SELECT count(*) FROM husband"), 1);
@@ -325,8 +326,8 @@ fn big_files_are_shared_between_connections_and_undone_part_by_part() {
 #[test]
 fn repair_takes_the_interrupted_runs_rows_out_and_puts_its_key_back() {
     let (s, original) = interrupted("repair", "id,email\n1,a@x\n2,b@x\n");
-    let out = crate::support::output(
-        crate::support::command()
+    let out = crate::util::support::output(
+        crate::util::support::command()
             .args(["-d", &s.db.url, "repair"])
             .output()
             .unwrap(),
@@ -336,8 +337,8 @@ fn repair_takes_the_interrupted_runs_rows_out_and_puts_its_key_back() {
     assert_eq!(keys(&s.db), original);
     assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 0);
     journal_gone(&s);
-    let out = crate::support::output(
-        crate::support::command()
+    let out = crate::util::support::output(
+        crate::util::support::command()
             .args(["-d", &s.db.url, "repair"])
             .output()
             .unwrap(),
@@ -361,7 +362,7 @@ fn the_next_load_repairs_an_interrupted_run_first() {
 fn clones_schema() -> String {
     format!(
         "{}\nCREATE TABLE blocker (n int);",
-        crate::support::PARTITIONED_CYCLE
+        crate::util::support::PARTITIONED_CYCLE
     )
 }
 
@@ -383,7 +384,7 @@ fn killed_while_blocked(label: &str) -> (Scenario, Vec<String>) {
     holder
         .batch_execute("BEGIN; LOCK TABLE blocker IN SHARE MODE")
         .unwrap();
-    let mut child = crate::support::command()
+    let mut child = crate::util::support::command()
         .args(["-d", &s.db.url, "-j", "2", "--strategy", "revalidate"])
         .args(["--lock-timeout", "60s"])
         .arg(s.path())
@@ -432,8 +433,8 @@ fn resume_and_repair_give_partition_copies_their_own_names_and_comments_back() {
     journal_gone(&s);
 
     let (s, before) = killed_while_blocked("jobs_clone_names_repair");
-    crate::support::output(
-        crate::support::command()
+    crate::util::support::output(
+        crate::util::support::command()
             .args(["-d", &s.db.url, "repair"])
             .output()
             .unwrap(),

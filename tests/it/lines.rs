@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 
-use crate::support::{Scenario, assert_unchanged, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, snapshot};
 
 const SCHEMA: &str = "
 CREATE TABLE p (id int PRIMARY KEY);

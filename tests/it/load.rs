@@ -1,6 +1,6 @@
 //! Loads that succeed: shapes of key graphs, column mapping, sequences, triggers.
 
-use crate::support::{Scenario, counts, keys};
+use crate::util::support::{Scenario, counts, keys};
 
 #[test]
 fn parent_and_child_load_parent_first() {
@@ -248,7 +248,7 @@ fn schema_folders_and_dotted_names_pick_the_schema() {
 
 #[test]
 fn library_loads_the_example_fixture() {
-    let (db, dir) = crate::support::Scenario::fixture("shop");
+    let (db, dir) = crate::util::support::Scenario::fixture("shop");
     let before = keys(&db);
     let mut client = db.client();
     let report = fkload::load_dir(&mut client, &dir).expect("load");
@@ -270,4 +270,37 @@ fn text_key_fed_by_a_sequence_is_left_alone() {
     );
     s.run(&[]).ok();
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 2);
+}
+
+/// From the first review.
+#[test]
+fn sequences_stay_put_when_the_load_fails_and_never_pass_their_bounds() {
+    let s = Scenario::new(
+        "sequence_bounds",
+        "CREATE TABLE a (id serial PRIMARY KEY);
+         CREATE SEQUENCE s MAXVALUE 100;
+         CREATE TABLE b (id int PRIMARY KEY DEFAULT nextval('s'));",
+        &[("a.csv", "id\n500\n"), ("b.csv", "id\n500\n")],
+    );
+    let out = s.run(&[]).ok();
+    assert!(
+        out.stderr
+            .contains("WARNING:  sequence public.s was not advanced"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(s.db.query_i64("SELECT last_value FROM a_id_seq"), 500);
+
+    let s = Scenario::new(
+        "sequence_rollback",
+        "CREATE TABLE a (id serial PRIMARY KEY);
+         CREATE TABLE c (a_id int REFERENCES a);",
+        &[("a.csv", "id\n500\n"), ("c.csv", "a_id\n501\n")],
+    );
+    s.run(&[]).fails(3);
+    assert_eq!(
+        s.db.query_strings("SELECT is_called::text FROM a_id_seq"),
+        ["false"],
+        "a failed load moves no sequence"
+    );
 }

@@ -1,7 +1,7 @@
 //! Hostile and unusual names: quoted, mixed case, spaces, dots, quotes and
 //! semicolons in schema, table, column and file names. None may run as SQL.
 
-use crate::support::{Scenario, keys};
+use crate::util::support::{Scenario, keys};
 
 #[test]
 fn cross_schema_keys_with_quoted_mixed_case_names() {
@@ -75,7 +75,7 @@ mod generated {
 
     use proptest::prelude::*;
 
-    use crate::support::{Scenario, keys};
+    use crate::util::support::{Scenario, keys};
 
     /// A quoted identifier, written here rather than borrowed from fkload's
     /// own quoting, which is what these tests check.

@@ -1,7 +1,7 @@
 //! Partitioned tables: one file for the root, keys declared on the root or on a
 //! partition, as parent and as child, in cycles.
 
-use crate::support::{Scenario, assert_unchanged, keys, set_aside, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, keys, set_aside, snapshot};
 
 const SCHEMA: &str = "
 CREATE TABLE customer (id int PRIMARY KEY, region text NOT NULL)

@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Run, command, output, write};
 use crate::util::pg::PrivateServer;
+use crate::util::support::{Run, command, output, write};
 
 const ROLE: &str = "fkload_pw";
 /// Every character that one of the ways must escape: `:` and `\` (password

@@ -6,8 +6,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::crash::{state, wait_for_disconnect};
-use crate::support::{Scenario, command, output};
+use crate::util::crash::{state, wait_for_disconnect};
+use crate::util::support::{Scenario, command, output};
 
 /// Two independent keys: a -> p and b -> q. Every table already holds a row,
 /// so no index is rebuilt; a slow trigger on a keeps the loads going for a

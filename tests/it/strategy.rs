@@ -2,7 +2,7 @@
 //! indexes of empty tables built after the data; everything comes back as it
 //! was, and errors still name file and line.
 
-use crate::support::{Scenario, assert_unchanged, indexes, keys, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, indexes, keys, snapshot};
 
 const SCHEMA: &str = "
 CREATE TABLE customer (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
@@ -119,7 +119,8 @@ fn truncate_replaces_the_rows_under_either_strategy() {
     let (k, i) = (keys(&db), indexes(&db));
     db.exec("INSERT INTO category VALUES (99, NULL, 'old')");
     for strategy in ["keep", "revalidate"] {
-        let out = crate::support::fkload(&db, &dir, &["--truncate", "--strategy", strategy]).ok();
+        let out =
+            crate::util::support::fkload(&db, &dir, &["--truncate", "--strategy", strategy]).ok();
         assert!(out.stdout.contains("loaded 17 rows"), "{}", out.stdout);
         assert_eq!(
             db.query_i64("SELECT count(*) FROM category"),
@@ -134,9 +135,10 @@ fn truncate_replaces_the_rows_under_either_strategy() {
         assert_eq!(keys(&db), k);
         assert_eq!(indexes(&db), i);
     }
-    let plan = crate::support::fkload(&db, &dir, &["-l", "--truncate", "--strategy", "revalidate"])
-        .ok()
-        .stdout;
+    let plan =
+        crate::util::support::fkload(&db, &dir, &["-l", "--truncate", "--strategy", "revalidate"])
+            .ok()
+            .stdout;
     assert!(
         plan.contains("truncate: each table just before its data, which COPY writes frozen"),
         "{plan}"
@@ -146,7 +148,7 @@ fn truncate_replaces_the_rows_under_either_strategy() {
 #[test]
 fn failed_truncating_load_gives_the_old_rows_back() {
     let (db, dir) = Scenario::fixture("shop");
-    crate::support::fkload(&db, &dir, &[]).ok();
+    crate::util::support::fkload(&db, &dir, &[]).ok();
     let before = snapshot(&db);
     let bad = tempfile::tempdir().unwrap();
     for f in std::fs::read_dir(&dir).unwrap() {
@@ -159,7 +161,7 @@ fn failed_truncating_load_gives_the_old_rows_back() {
     )
     .unwrap();
     for strategy in ["keep", "revalidate"] {
-        crate::support::fkload(&db, bad.path(), &["--truncate", "--strategy", strategy])
+        crate::util::support::fkload(&db, bad.path(), &["--truncate", "--strategy", strategy])
             .fails(3)
             .stderr_has("order_line.csv:2: key (product_id)=(77)");
         assert_unchanged(&db, &before);
@@ -169,7 +171,7 @@ fn failed_truncating_load_gives_the_old_rows_back() {
 #[test]
 fn truncate_refuses_parallel_loads() {
     let (db, dir) = Scenario::fixture("shop");
-    crate::support::fkload(&db, &dir, &["--truncate", "-j", "2"])
+    crate::util::support::fkload(&db, &dir, &["--truncate", "-j", "2"])
         .fails(1)
         .stderr_has("--truncate cannot go with -j");
 }

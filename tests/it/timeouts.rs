@@ -2,7 +2,7 @@
 //! --statement-timeout, names the sessions holding locks, and leaves the
 //! database as it was.
 
-use crate::support::{Scenario, assert_unchanged, snapshot};
+use crate::util::support::{Scenario, assert_unchanged, snapshot};
 
 #[test]
 fn lock_timeout_names_the_blocking_session() {
@@ -84,7 +84,7 @@ fn ctrl_c_cancels_the_running_statement_and_rolls_back() {
         ],
     );
     let before = snapshot(&s.db);
-    let child = crate::support::command()
+    let child = crate::util::support::command()
         .arg("-d")
         .arg(&s.db.url)
         .arg(s.path())
@@ -99,7 +99,7 @@ fn ctrl_c_cancels_the_running_statement_and_rolls_back() {
         .status()
         .unwrap();
     assert!(status.success());
-    let out = crate::support::output(child.wait_with_output().unwrap());
+    let out = crate::util::support::output(child.wait_with_output().unwrap());
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
         out.stderr

@@ -25,8 +25,8 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::support::{Run, command, output, skip};
 use crate::util::TestDb;
+use crate::util::support::{Run, command, output, skip};
 
 /// Whether this build can crash on demand; says why not when it cannot.
 pub fn available(test: &str) -> bool {
@@ -87,7 +87,7 @@ const SIGKILL: i32 = 9;
 
 /// Runs fkload with `args` on the scenario, killed at statement `n`; true
 /// when it was killed.
-pub fn run_killed_at(s: &crate::support::Scenario, args: &[&str], n: u64) -> bool {
+pub fn run_killed_at(s: &crate::util::support::Scenario, args: &[&str], n: u64) -> bool {
     matches!(run_at(&s.db, args, Some(s.path()), n), Outcome::Killed)
 }
 
@@ -96,7 +96,7 @@ pub fn run_killed_at(s: &crate::support::Scenario, args: &[&str], n: u64) -> boo
 /// (rows committed or keys dropped), and returns that statement's number.
 /// Kills that leave nothing to finish change nothing, so the next try starts
 /// from the same state.
-pub fn interrupt(s: &crate::support::Scenario, args: &[&str]) -> u64 {
+pub fn interrupt(s: &crate::util::support::Scenario, args: &[&str]) -> u64 {
     let total = statements(s, args);
     for n in (total / 3).max(1)..=total {
         assert!(
@@ -117,7 +117,7 @@ pub fn interrupt(s: &crate::support::Scenario, args: &[&str]) -> u64 {
 
 /// How many statements a run of fkload with `args` sends, counted on a copy
 /// of the scenario's database (the run completes there).
-pub fn statements(s: &crate::support::Scenario, args: &[&str]) -> u64 {
+pub fn statements(s: &crate::util::support::Scenario, args: &[&str]) -> u64 {
     let copy = s.db.copy("count");
     let trace = tempfile::NamedTempFile::new().expect("trace file");
     let path = trace.path().to_string_lossy().into_owned();
@@ -255,7 +255,7 @@ pub struct Count {
 /// leaves the database exactly as it was; the run that gets through leaves
 /// it exactly as a clean load does. Returns the number of crash points.
 pub fn one_transaction(case: &Case, args: &[&str]) -> u64 {
-    let s = crate::support::Scenario::new(case.name, case.schema, case.files);
+    let s = crate::util::support::Scenario::new(case.name, case.schema, case.files);
     let before = state(&s.db);
     let after = clean_load(&s, args);
     let work = s.db.copy("one_tx");
@@ -278,7 +278,7 @@ pub fn one_transaction(case: &Case, args: &[&str]) -> u64 {
 }
 
 /// The state a clean load with `args` leaves (on a copy).
-fn clean_load(s: &crate::support::Scenario, args: &[&str]) -> Vec<String> {
+fn clean_load(s: &crate::util::support::Scenario, args: &[&str]) -> Vec<String> {
     let copy = s.db.copy("clean");
     let run = fkload_plain(&copy, args, Some(s.path()));
     assert_eq!(run.code, 0, "clean load {args:?}: {}", run.stderr);
@@ -297,7 +297,7 @@ fn clean_load(s: &crate::support::Scenario, args: &[&str]) -> Vec<String> {
 /// after a clean load, `repair` has nothing to do and `--resume` refuses (it
 /// cannot tell the two apart), changing nothing.
 pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Count {
-    let s = crate::support::Scenario::new(case.name, case.schema, case.files);
+    let s = crate::util::support::Scenario::new(case.name, case.schema, case.files);
     let before = state(&s.db);
     let after = clean_load(&s, args);
     let dir = Some(s.path());
