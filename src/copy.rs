@@ -59,6 +59,20 @@ impl Part {
     }
 }
 
+/// One COPY of a file (or of a part of it) into a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Copy<'a> {
+    pub table: &'a QualName,
+    /// The file's columns, in file order.
+    pub columns: &'a [String],
+    pub path: &'a Path,
+    pub part: Part,
+    /// Send it as statements of about this many bytes (see [`stream`]).
+    pub batch: Option<u64>,
+    /// `FREEZE`: the table was created or emptied in this subtransaction.
+    pub freeze: bool,
+}
+
 /// Why a COPY failed.
 #[derive(Debug)]
 pub enum CopyFailure {
@@ -89,26 +103,24 @@ pub enum CopyFailure {
 /// the server rejects the data or the connection drops, [`CopyFailure::EndMarker`]
 /// and [`CopyFailure::RowCount`] when the server would read the file otherwise
 /// than it is written.
-#[allow(clippy::too_many_arguments)] // each is one plain fact about the COPY
 pub fn stream(
     client: &mut impl GenericClient,
-    table: &QualName,
-    columns: &[String],
-    path: &Path,
-    part: Part,
-    batch: Option<u64>,
-    freeze: bool,
+    copy: &Copy<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyFailure> {
-    let mut file = File::open(path).map_err(CopyFailure::File)?;
+    let (part, batch) = (copy.part, copy.batch);
+    let mut file = File::open(copy.path).map_err(CopyFailure::File)?;
     file.seek(SeekFrom::Start(part.start))
         .map_err(CopyFailure::File)?;
     let mut file = file.take(part.end.saturating_sub(part.start));
     let server = |start| move |error| CopyFailure::Server { error, start };
     // Where the current statement starts in the file.
     let mut stmt_start = part.start;
-    let mut writer = db::copy_in(client, &statement_with(table, columns, part.header, freeze))
-        .map_err(server(stmt_start))?;
+    let mut writer = db::copy_in(
+        client,
+        &statement_with(copy.table, copy.columns, part.header, copy.freeze),
+    )
+    .map_err(server(stmt_start))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
     let mut rows: u64 = 0;
@@ -147,8 +159,11 @@ pub fn stream(
             rows += writer.finish().map_err(server(stmt_start))?;
             stmt_start = part.start + end;
             cut_after = end + batch.unwrap_or(u64::MAX - end);
-            writer = db::copy_in(client, &statement_with(table, columns, false, freeze))
-                .map_err(server(stmt_start))?;
+            writer = db::copy_in(
+                client,
+                &statement_with(copy.table, copy.columns, false, copy.freeze),
+            )
+            .map_err(server(stmt_start))?;
             chunk = &chunk[head..];
         }
         writer

@@ -51,6 +51,13 @@
 //! (`parallel`, `journal`, `pool`), connections ([`Connector`],
 //! [`conninfo`]), the entry point ([`Loader`]).
 
+// No unwrap, expect or panic outside tests and proven invariants (which say
+// why in an allow).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod catalog;
 mod connect;
 pub mod conninfo;

@@ -282,7 +282,7 @@ impl Loader {
     }
 
     /// Undoes what an interrupted parallel load left (see
-    /// [`crate::parallel`]): its rows out, every key and index it dropped back
+    /// `parallel`): its rows out, every key and index it dropped back
     /// and checked. Returns the run's id, or `None` when there was nothing to
     /// repair.
     ///

@@ -147,17 +147,15 @@ fn load_rows(
         ),
     )
     .map_err(sql_err)?;
-    copy::stream(
-        client,
-        &tmp,
-        &step.columns,
-        &step.file.path,
-        copy::Part::whole(),
-        None,
-        false,
-        &mut |_| {},
-    )
-    .map_err(|e| match e {
+    let into = copy::Copy {
+        table: &tmp,
+        columns: &step.columns,
+        path: &step.file.path,
+        part: copy::Part::whole(),
+        batch: None,
+        freeze: false,
+    };
+    copy::stream(client, &into, &mut |_| {}).map_err(|e| match e {
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
         copy::CopyFailure::Server { error, .. } => sql_err(error),
         other => format!("{other:?}"),

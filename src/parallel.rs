@@ -132,18 +132,8 @@ fn run_locked(
     let run = Run::new(prior.as_ref(), plan, units.len());
     let mut report = Report::default();
 
-    // With --resume, the files the interrupted run committed are not loaded again.
-    let skip: HashSet<usize> = match &prior {
-        Some(p) => (0..units.len())
-            .filter(|&u| {
-                let target = units[u].step.table.name.to_string();
-                p.loaded
-                    .iter()
-                    .any(|(_, t, n)| *t == target && *n == units[u].name)
-            })
-            .collect(),
-        None => HashSet::new(),
-    };
+    // A resumed run does not load again what the interrupted run committed.
+    let skip = committed(prior.as_ref(), &units);
     for &u in &skip {
         report.warnings.push(format!(
             "{} was not loaded again: the interrupted run committed it",
@@ -196,6 +186,21 @@ fn run_locked(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The units an interrupted run committed (by table and name in its journal).
+fn committed(prior: Option<&journal::Unfinished>, units: &[Unit<'_>]) -> HashSet<usize> {
+    let Some(p) = prior else {
+        return HashSet::new();
+    };
+    (0..units.len())
+        .filter(|&u| {
+            let target = units[u].step.table.name.to_string();
+            p.loaded
+                .iter()
+                .any(|(_, t, n)| *t == target && *n == units[u].name)
+        })
+        .collect()
 }
 
 /// What the workers of a run share.

@@ -2,8 +2,8 @@
 //! which foreign keys are deferred or dropped to break cycles, and why.
 //!
 //! A plan is made by reading (never writing): the data directory
-//! ([`crate::source`]), the catalog ([`crate::catalog`]) and the graph order
-//! ([`crate::graph`]). Everything that can be checked before a row is written is
+//! (`source`), the catalog (`catalog`) and the graph order
+//! (`graph`). Everything that can be checked before a row is written is
 //! checked here: every file names exactly one table, no table has two files,
 //! every header column exists and is not generated.
 //!
@@ -116,7 +116,7 @@ pub enum Truncate {
     PerStep,
 }
 
-/// What a load will do, made by [`make`].
+/// What a load will do, made by `make`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Plan {
@@ -571,6 +571,64 @@ fn order(
     strategy: Strategy,
     strategy_reason: StrategyReason,
 ) -> Plan {
+    let (mut keys, edges) = attach_keys(catalog, &mut steps);
+    let names: Vec<String> = steps.iter().map(|s| s.table.name.human()).collect();
+    let order = graph::order(&names, &edges);
+    for &k in &order.broken {
+        let pk = &mut keys[k];
+        pk.action = if deferrable_alone(&pk.key) {
+            KeyAction::Defer
+        } else {
+            drop_action(pk, catalog.server_version_num)
+        };
+    }
+    if strategy == Strategy::Revalidate {
+        // Every key that checks loaded rows goes, deferrable ones too (a deferred
+        // key still checks row by row, at commit). A NOT VALID key outside a
+        // cycle stays: re-added NOT VALID it would check none of the new rows.
+        for pk in keys.iter_mut() {
+            if pk.action == KeyAction::Defer || (pk.action == KeyAction::Keep && pk.key.validated) {
+                pk.action = drop_action(pk, catalog.server_version_num);
+            }
+        }
+    }
+    let cycles = order
+        .cycles
+        .iter()
+        .map(|c| Cycle {
+            tables: c.iter().map(|&i| steps[i].table.name.clone()).collect(),
+            broken: order
+                .broken
+                .iter()
+                .copied()
+                .filter(|&k| {
+                    edges
+                        .iter()
+                        .any(|e| e.key == k && c.contains(&e.child) && c.contains(&e.parent))
+                })
+                .collect(),
+        })
+        .collect();
+    let steps = into_load_order(steps, &mut keys, &order);
+    Plan {
+        dir: dir.to_path_buf(),
+        server_version_num: catalog.server_version_num,
+        strategy,
+        strategy_reason,
+        batch_bytes: crate::copy::BATCH_BYTES,
+        jobs: 1,
+        truncate: Truncate::No,
+        indexes: Vec::new(),
+        steps,
+        keys,
+        cycles,
+    }
+}
+
+/// Every enforced key whose rows some step loads, with the steps on either
+/// side, and the graph's edges (child step, parent step, key, cost of
+/// breaking it); marks the steps that reference themselves.
+fn attach_keys(catalog: &Catalog, steps: &mut [Step]) -> (Vec<PlannedKey>, Vec<graph::Edge>) {
     // Cost: as few keys as possible, then as few dropped keys as possible.
     const PER_KEY: u64 = 1_000;
     let mut keys: Vec<PlannedKey> = Vec::new();
@@ -616,77 +674,34 @@ fn order(
             action: KeyAction::Keep,
         });
     }
+    (keys, edges)
+}
 
-    let names: Vec<String> = steps.iter().map(|s| s.table.name.human()).collect();
-    let order = graph::order(&names, &edges);
-    for &k in &order.broken {
-        let pk = &mut keys[k];
-        pk.action = if deferrable_alone(&pk.key) {
-            KeyAction::Defer
-        } else {
-            drop_action(pk, catalog.server_version_num)
-        };
-    }
-    if strategy == Strategy::Revalidate {
-        // Every key that checks loaded rows goes, deferrable ones too (a deferred
-        // key still checks row by row, at commit). A NOT VALID key outside a
-        // cycle stays: re-added NOT VALID it would check none of the new rows.
-        for pk in keys.iter_mut() {
-            if pk.action == KeyAction::Defer || (pk.action == KeyAction::Keep && pk.key.validated) {
-                pk.action = drop_action(pk, catalog.server_version_num);
-            }
-        }
-    }
-    let cycles = order
-        .cycles
-        .iter()
-        .map(|c| Cycle {
-            tables: c.iter().map(|&i| steps[i].table.name.clone()).collect(),
-            broken: order
-                .broken
-                .iter()
-                .copied()
-                .filter(|&k| {
-                    edges
-                        .iter()
-                        .any(|e| e.key == k && c.contains(&e.child) && c.contains(&e.parent))
-                })
-                .collect(),
-        })
-        .collect();
-
-    // Re-index steps into load order; keys follow.
+/// The steps in load order, each with its level and index; the keys' step
+/// numbers follow.
+fn into_load_order(
+    mut steps: Vec<Step>,
+    keys: &mut [PlannedKey],
+    order: &graph::Order,
+) -> Vec<Step> {
     let mut new_index: HashMap<usize, usize> = HashMap::new();
     for (new, &old) in order.order.iter().enumerate() {
         new_index.insert(old, new);
         steps[old].level = order.level[old];
     }
     let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
-    let steps: Vec<Step> = order
+    for k in keys.iter_mut() {
+        for s in k.child_steps.iter_mut().chain(k.parent_steps.iter_mut()) {
+            *s = new_index[s];
+        }
+    }
+    order
         .order
         .iter()
         .filter_map(|&old| slots[old].take())
         .enumerate()
         .map(|(index, step)| Step { index, ..step })
-        .collect();
-    for k in &mut keys {
-        for s in k.child_steps.iter_mut().chain(k.parent_steps.iter_mut()) {
-            *s = new_index[s];
-        }
-    }
-    Plan {
-        dir: dir.to_path_buf(),
-        server_version_num: catalog.server_version_num,
-        strategy,
-        strategy_reason,
-        batch_bytes: crate::copy::BATCH_BYTES,
-        jobs: 1,
-        truncate: Truncate::No,
-        indexes: Vec::new(),
-        steps,
-        keys,
-        cycles,
-    }
+        .collect()
 }
 
 /// Per step (with FREEZE) when no key that stays in place references a loaded

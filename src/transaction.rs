@@ -197,16 +197,15 @@ pub(crate) fn load_step(
             "emptying the table first",
         )?;
     }
-    let result = copy::stream(
-        &mut sp,
-        &step.table.name,
-        &step.columns,
-        &step.file.path,
+    let into = copy::Copy {
+        table: &step.table.name,
+        columns: &step.columns,
+        path: &step.file.path,
         part,
-        batch_size(plan, step),
-        per_step && !step.table.partitioned,
-        progress,
-    );
+        batch: batch_size(plan, step),
+        freeze: per_step && !step.table.partitioned,
+    };
+    let result = copy::stream(&mut sp, &into, progress);
     let rows = match result {
         Ok(rows) => rows,
         Err(CopyFailure::Server { error, start }) => {

@@ -33,6 +33,17 @@ fn reason(plan: &Plan) -> String {
 /// The plan as `-l` prints it.
 pub fn describe(plan: &Plan) -> String {
     let mut out = String::new();
+    heading(&mut out, plan);
+    steps(&mut out, plan);
+    cycles(&mut out, plan);
+    keys(&mut out, plan);
+    indexes(&mut out, plan);
+    out
+}
+
+/// The directory, files, bytes and transactions; the strategy and why; the
+/// truncation.
+fn heading(out: &mut String, plan: &Plan) {
     let tables = plan.steps.len();
     let transactions = if plan.jobs > 1 {
         format!(
@@ -73,44 +84,56 @@ pub fn describe(plan: &Plan) -> String {
             );
         }
     }
-    if !plan.steps.is_empty() {
-        let wf = plan
-            .steps
-            .iter()
-            .map(|s| s.file.rel.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
-        for s in &plan.steps {
-            let note = if s.self_referencing {
-                "  (references itself)"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "{:>5}  {:<wf$}  {}{}",
-                s.level,
-                s.file.rel,
-                s.table.name.human(),
-                note
-            );
-        }
+}
+
+/// The files in load order, with their levels and tables.
+fn steps(out: &mut String, plan: &Plan) {
+    if plan.steps.is_empty() {
+        return;
     }
+    let wf = plan
+        .steps
+        .iter()
+        .map(|s| s.file.rel.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
+    for s in &plan.steps {
+        let note = if s.self_referencing {
+            "  (references itself)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "{:>5}  {:<wf$}  {}{}",
+            s.level,
+            s.file.rel,
+            s.table.name.human(),
+            note
+        );
+    }
+}
+
+/// Each cycle and the keys that break it.
+fn cycles(out: &mut String, plan: &Plan) {
     if plan.cycles.is_empty() {
         let _ = writeln!(out, "\ncycles: none");
-    } else {
-        let _ = writeln!(out, "\ncycles:");
-        for c in &plan.cycles {
-            let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
-            let _ = writeln!(out, "  {}", names.join(", "));
-            for &k in &c.broken {
-                let pk = &plan.keys[k];
-                let _ = writeln!(out, "    broken by {}", describe_action(pk));
-            }
+        return;
+    }
+    let _ = writeln!(out, "\ncycles:");
+    for c in &plan.cycles {
+        let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
+        let _ = writeln!(out, "  {}", names.join(", "));
+        for &k in &c.broken {
+            let _ = writeln!(out, "    broken by {}", describe_action(&plan.keys[k]));
         }
     }
+}
+
+/// The keys deferred, dropped and unenforced.
+fn keys(out: &mut String, plan: &Plan) {
     let deferred: Vec<&PlannedKey> = plan.deferred().collect();
     let dropped: Vec<&PlannedKey> = plan.dropped().collect();
     let _ = writeln!(
@@ -139,20 +162,24 @@ pub fn describe(plan: &Plan) -> String {
             let _ = writeln!(out, "  {}", describe_key(k));
         }
     }
-    if !plan.indexes.is_empty() {
-        let _ = writeln!(
-            out,
-            "indexes built after the data (their tables are empty):"
-        );
-        for i in &plan.indexes {
-            let what = match &i.index.constraint {
-                Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
-                None => i.index.definition.clone(),
-            };
-            let _ = writeln!(out, "  {}: {what}", i.table.human());
-        }
+}
+
+/// The indexes built after the data.
+fn indexes(out: &mut String, plan: &Plan) {
+    if plan.indexes.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(
+        out,
+        "indexes built after the data (their tables are empty):"
+    );
+    for i in &plan.indexes {
+        let what = match &i.index.constraint {
+            Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
+            None => i.index.definition.clone(),
+        };
+        let _ = writeln!(out, "  {}: {what}", i.table.human());
+    }
 }
 
 fn describe_key(k: &PlannedKey) -> String {

@@ -253,3 +253,30 @@ fn help_works_after_repair_and_load_arguments_are_refused_there() {
         );
     }
 }
+
+/// `fkload -l ... | head -1`: a reader that goes away is no error: exit 0,
+/// nothing on stderr (not a panic about a broken pipe).
+#[test]
+fn a_closed_pipe_on_stdout_is_not_an_error() {
+    let s = Scenario::new(
+        "closed_pipe",
+        "CREATE TABLE t (id int PRIMARY KEY);",
+        &[("t.csv", "id\n1\n")],
+    );
+    for args in [&["-l"][..], &[]] {
+        let mut child = command()
+            .args(["-d", &s.db.url])
+            .args(args)
+            .arg(s.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before fkload has connected, let alone written.
+        drop(child.stdout.take());
+        let out = output(child.wait_with_output().unwrap());
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr, "", "{args:?}");
+        s.db.exec("TRUNCATE t");
+    }
+}
