@@ -56,7 +56,7 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
 ///   and qualified as needed), for the casts of the orphan search.
 const COLUMNS: &str = "
 SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
-       a.attgenerated::text, a.attidentity::text, a.attnotnull
+       a.attgenerated::text
   FROM pg_attribute a
  WHERE a.attrelid = ANY($1)
    AND a.attnum > 0
@@ -199,7 +199,7 @@ const INDEXES: &str = "
 SELECT i.indexrelid, i.indrelid, ic.relname::text, pg_get_indexdef(i.indexrelid),
        c.conname::text, pg_get_constraintdef(c.oid), c.contype::text,
        obj_description(c.oid, 'pg_constraint'), obj_description(i.indexrelid, 'pg_class'),
-       i.indisclustered, i.indisreplident, i.indisunique, ts.spcname::text,
+       i.indisclustered, i.indisreplident, ts.spcname::text,
        ARRAY(SELECT coalesce(a.attname::text, '')
                FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, n)
                LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -232,7 +232,6 @@ pub struct Index {
     pub comment: Option<String>,
     pub clustered: bool,
     pub replica_identity: bool,
-    pub unique: bool,
     pub tablespace: Option<String>,
     /// Key column names and types; an empty name is an expression.
     pub columns: Vec<String>,
@@ -272,9 +271,6 @@ pub struct Column {
     pub type_sql: String,
     /// A stored (or virtual) generated column: it cannot be loaded.
     pub generated: bool,
-    /// An identity column (`ALWAYS` or `BY DEFAULT`).
-    pub identity: bool,
-    pub not_null: bool,
 }
 
 /// A foreign key as the catalog describes it.
@@ -577,8 +573,6 @@ impl Details {
                 name: r.get(1),
                 type_sql: r.get(2),
                 generated: !r.get::<_, String>(3).is_empty(),
-                identity: !r.get::<_, String>(4).is_empty(),
-                not_null: r.get(5),
             });
         }
         details.sequences = query(client, SEQUENCES, &[&oids], during)?
@@ -649,11 +643,10 @@ fn read_indexes(client: &mut impl GenericClient, tables: &[u32]) -> Result<Vec<I
             comment: r.get(8),
             clustered: r.get(9),
             replica_identity: r.get(10),
-            unique: r.get(11),
-            tablespace: r.get(12),
-            columns: r.get(13),
-            column_types: r.get(14),
-            expression_or_partial: r.get(15),
+            tablespace: r.get(11),
+            columns: r.get(12),
+            column_types: r.get(13),
+            expression_or_partial: r.get(14),
         })
         .collect())
 }

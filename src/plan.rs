@@ -822,7 +822,6 @@ mod tests {
                 kind: 'p',
                 comment: None,
             }),
-            unique: true,
             columns: vec!["id".into()],
             ..Index::default()
         }

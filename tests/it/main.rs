@@ -17,6 +17,7 @@ mod faults;
 mod identity;
 mod jobs;
 mod key_identity;
+mod library;
 mod lines;
 mod load;
 mod names;
