@@ -744,3 +744,57 @@ SELECT coalesce(bool_or(NOT t.tgisinternal), false),
         -- pg_partition_tree gives nothing for a table that is not partitioned
         OR t.tgrelid IN (SELECT relid FROM unnest($1::oid[]) AS l(oid),
                                            LATERAL pg_partition_tree(l.oid)))";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(oid: u32, schema: &str, name: &str) -> Table {
+        Table {
+            oid,
+            name: QualName::new(schema, name),
+            ..Table::default()
+        }
+    }
+
+    fn bare(stem: &str) -> FileName {
+        FileName::Bare { stem: stem.into() }
+    }
+
+    #[test]
+    fn file_names_resolve_through_the_search_path_and_every_dot() {
+        let mut catalog = Catalog::of(
+            150000,
+            vec![
+                table(1, "public", "orders"),
+                table(2, "sales", "orders"),
+                table(3, "sales", "Order Lines"),
+                table(4, "public", "sales.orders"),
+            ],
+            vec![],
+        );
+        let names = |found: Vec<&Table>| found.iter().map(|t| t.name.human()).collect::<Vec<_>>();
+        // Unqualified: the first schema of the search path that has it.
+        assert_eq!(names(catalog.resolve(&bare("orders"))), ["public.orders"]);
+        catalog.search_path = vec!["sales".into(), "public".into()];
+        assert_eq!(names(catalog.resolve(&bare("orders"))), ["sales.orders"]);
+        // A dot reads either way: both tables are candidates (ambiguous).
+        assert_eq!(
+            names(catalog.resolve(&bare("sales.orders"))),
+            ["public.\"sales.orders\"", "sales.orders"]
+        );
+        let in_schema = FileName::InSchema {
+            schema: "sales".into(),
+            stem: "Order Lines".into(),
+        };
+        assert_eq!(
+            names(catalog.resolve(&in_schema)),
+            ["sales.\"Order Lines\""]
+        );
+        assert!(catalog.resolve(&bare("order lines")).is_empty());
+        assert_eq!(
+            names(catalog.similar(&bare("sales.order lines"))),
+            ["sales.\"Order Lines\""]
+        );
+    }
+}

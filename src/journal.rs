@@ -428,3 +428,42 @@ pub fn loaded_tables(
     .map(|r| (r.get(0), r.get(1), r.get(2)))
     .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_read_back_as_written() {
+        for kind in [Kind::Key, Kind::Unenforced, Kind::Index, Kind::Table] {
+            assert_eq!(Kind::parse(kind.as_str()), kind);
+        }
+        assert!(Kind::Key.is_key() && Kind::Unenforced.is_key());
+        assert!(!Kind::Index.is_key() && !Kind::Table.is_key());
+    }
+
+    /// Every statement the journal is made with is one statement: the
+    /// connection sends each alone (a script would be one unit of failure).
+    #[test]
+    fn the_journal_is_made_one_statement_at_a_time() {
+        for sql in CREATE.iter().chain(UPGRADE.iter()) {
+            let body = sql.trim().trim_end_matches(';');
+            assert!(!body.contains(';'), "{sql}");
+        }
+    }
+
+    #[test]
+    fn entries_name_what_they_restore() {
+        let e = Entry {
+            seq: 1,
+            kind: Kind::Unenforced,
+            target: "\"public\".\"a\"".into(),
+            name: "a_p_fk".into(),
+            statements: vec![],
+            script: String::new(),
+            expect: None,
+            state: "dropped".into(),
+        };
+        assert_eq!(e.what(), "key \"a_p_fk\" on \"public\".\"a\"");
+    }
+}

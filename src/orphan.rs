@@ -308,3 +308,88 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
         key_cols.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The orphan searches as a reviewer reads them (insta snapshots).
+
+    use super::*;
+    use crate::plan::{Column, DataFile, FileName, ForeignKey, KeyAction, Table};
+
+    fn step() -> Step {
+        Step {
+            index: 1,
+            file: DataFile {
+                path: "data/line.csv".into(),
+                rel: "line.csv".into(),
+                name: FileName::Bare {
+                    stem: "line".into(),
+                },
+            },
+            table: Table {
+                oid: 20,
+                name: QualName::new("public", "line"),
+                ..Table::default()
+            },
+            columns: vec!["id".into(), "order_id".into(), "kind".into()],
+            table_columns: ["id", "order_id", "kind"]
+                .iter()
+                .map(|c| Column {
+                    name: (*c).into(),
+                    type_sql: "integer".into(),
+                    ..Column::default()
+                })
+                .collect(),
+            bytes: 1,
+            level: 2,
+            self_referencing: false,
+            sequences: vec![],
+        }
+    }
+
+    fn key(match_type: char) -> PlannedKey {
+        PlannedKey {
+            key: ForeignKey {
+                oid: 1,
+                name: "line_order_fk".into(),
+                table: 20,
+                ref_table: 10,
+                match_type,
+                columns: vec!["order_id".into(), "kind".into()],
+                ref_columns: vec!["id".into(), "kind".into()],
+                column_types: vec!["integer".into(), "integer".into()],
+                ref_column_types: vec!["integer".into(), "integer".into()],
+                eq_operators: vec!["OPERATOR(pg_catalog.=)".into(); 2],
+                eq_left_types: vec!["integer".into(); 2],
+                eq_right_types: vec!["integer".into(); 2],
+                ..ForeignKey::default()
+            },
+            table: QualName::new("public", "line"),
+            table_partitioned: false,
+            ref_table: QualName::new("public", "orders"),
+            ref_partitioned: false,
+            child_steps: vec![1],
+            parent_steps: vec![0],
+            action: KeyAction::Keep,
+        }
+    }
+
+    #[test]
+    fn match_simple_skips_rows_with_a_null_part() {
+        insta::assert_snapshot!(orphan_query(&key('s'), &step(), "n", false));
+    }
+
+    #[test]
+    fn match_full_reports_rows_with_some_parts_null() {
+        insta::assert_snapshot!(orphan_query(&key('f'), &step(), "n", false));
+    }
+
+    #[test]
+    fn rows_of_the_same_file_count_as_parents_and_partition_keys_check_their_rows() {
+        let mut k = key('s');
+        k.ref_partitioned = true;
+        k.key.table = 21;
+        k.key.partition_qual = Some("(kind = 1)".into());
+        insta::assert_snapshot!(orphan_query(&k, &step(), "n", true));
+    }
+}

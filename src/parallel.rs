@@ -816,3 +816,108 @@ fn run_task(client: &mut Client, work: &Work<'_>, task: &Task<'_>) -> Result<(),
     journal::mark(&mut tx, &work.run.id, task.seq, "restored")?;
     db::commit(tx, during)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ForeignKey, Index, QualName, StrategyReason, Truncate};
+
+    fn key(oid: u32, name: &str, action: KeyAction) -> PlannedKey {
+        PlannedKey {
+            key: ForeignKey {
+                oid,
+                name: name.into(),
+                ..ForeignKey::default()
+            },
+            table: QualName::new("public", "child"),
+            table_partitioned: false,
+            ref_table: QualName::new("public", "parent"),
+            ref_partitioned: false,
+            child_steps: vec![],
+            parent_steps: vec![],
+            action,
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            dir: "data".into(),
+            server_version_num: 150000,
+            strategy: crate::plan::Strategy::Revalidate,
+            strategy_reason: StrategyReason::Chosen,
+            batch_bytes: 1,
+            jobs: 2,
+            truncate: Truncate::No,
+            indexes: vec![PlannedIndex {
+                index: Index {
+                    name: "child_pkey".into(),
+                    ..Index::default()
+                },
+                table: QualName::new("public", "child"),
+                step: 0,
+            }],
+            steps: vec![],
+            keys: vec![
+                key(
+                    1,
+                    "a",
+                    KeyAction::Drop {
+                        not_valid_first: true,
+                    },
+                ),
+                key(
+                    2,
+                    "b",
+                    KeyAction::Drop {
+                        not_valid_first: true,
+                    },
+                ),
+            ],
+            cycles: vec![],
+        }
+    }
+
+    fn entry(seq: i32, kind: Kind, name: &str, state: &str) -> journal::Entry {
+        journal::Entry {
+            seq,
+            kind,
+            target: "\"public\".\"child\"".into(),
+            name: name.into(),
+            statements: vec![],
+            script: String::new(),
+            expect: None,
+            state: state.into(),
+        }
+    }
+
+    #[test]
+    fn a_fresh_run_numbers_keys_then_indexes_then_units() {
+        let run = Run::new(None, &plan(), 3);
+        assert_eq!(run.keys, [(1, false), (2, false)]);
+        assert_eq!(run.indexes, [(3, false)]);
+        assert_eq!(run.units, [4, 5, 6]);
+    }
+
+    /// A resumed run that drops again a key (or index) its interrupted run had
+    /// put back reuses that entry: one entry per object, never one "restored"
+    /// and another "dropped" for the same key.
+    #[test]
+    fn a_resumed_run_reuses_the_entries_of_the_objects_it_drops_again() {
+        let prior = journal::Unfinished {
+            run: "r".into(),
+            max_seq: 9,
+            loaded: vec![],
+            objects: vec![
+                entry(4, Kind::Key, "b", "restored"),
+                entry(7, Kind::Index, "child_pkey", "restored"),
+                // Same name, but an index: not key b's entry.
+                entry(8, Kind::Index, "a", "restored"),
+            ],
+        };
+        let run = Run::new(Some(&prior), &plan(), 2);
+        assert_eq!(run.id, "r");
+        assert_eq!(run.keys, [(10, false), (4, true)]);
+        assert_eq!(run.indexes, [(7, true)]);
+        assert_eq!(run.units, [11, 12]);
+    }
+}
