@@ -447,8 +447,9 @@ mod tests {
     #[test]
     fn the_journal_is_made_one_statement_at_a_time() {
         for sql in CREATE.iter().chain(UPGRADE.iter()) {
-            let body = sql.trim().trim_end_matches(';');
-            assert!(!body.contains(';'), "{sql}");
+            // Outside string literals ('...'), no statement separator.
+            let outside: String = sql.split('\'').step_by(2).collect::<Vec<_>>().concat();
+            assert!(!outside.trim().trim_end_matches(';').contains(';'), "{sql}");
         }
     }
 
