@@ -7,10 +7,19 @@
 //! strings) itself, because `postgres::Config`'s own parser knows nothing of
 //! psql's precedence rules, the environment or `.pgpass`.
 //!
-//! It does not own connecting, prompting for a password (`-W`: the caller
-//! prompts and hands the result to [`ConnInfo::set_password`]), command-line
-//! parsing, TLS (every `sslmode` that needs TLS is refused), or libpq service
-//! files (`service=` is refused).
+//! It also reads libpq's service files (`service=`, `PGSERVICE`) and the TLS
+//! settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`,
+//! `sslcrl`, ... and their `PGSSL*` variables and `~/.postgresql/` defaults),
+//! which [`crate::tls`] turns into a connector. It does not own connecting
+//! (the host loop is the connector's), prompting for a password (`-W`: the
+//! caller prompts and hands the result to [`ConnInfo::set_password`]), or
+//! command-line parsing.
+//!
+//! No crate does this with libpq's rules (checked in 2026: postgres-service
+//! ignores `PGSERVICEFILE` and sends unknown keys to the server,
+//! pg-client-config misreads `\:` in the password file and takes only
+//! tokio-postgres's `Config`, pg-connection-string is AGPL), so it is
+//! written here.
 //!
 //! Precedence, checked against psql's `startup.c` and the libpq docs for
 //! `PQconnectdbParams`: psql passes `host`, `port`, `user` and then `dbname`
@@ -19,14 +28,18 @@
 //! `b`, and the same holds here: `-d` string values, then `-h`/`-p`/`-U`, then
 //! `PG*` variables, then defaults. Without `-d`, `DATABASE_URL` takes its place
 //! but ranks below `-h`/`-p`/`-U`: it is the environment, and typed flags beat
-//! the environment.
+//! the environment. A service (`service=`, or `PGSERVICE`) fills in what is
+//! still unset after those, then the `PG*` variables (libpq's
+//! `conninfo_add_defaults`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use postgres::config::{SslMode, TargetSessionAttrs};
+use postgres::config::ChannelBinding;
+
+use crate::tls::{RootCert, SslMode, TlsSettings, Transport};
 
 /// Port used when nothing names one.
 const DEFAULT_PORT: u16 = 5432;
@@ -60,28 +73,28 @@ const KEYWORDS: &[&str] = &[
     "connect_timeout",
     "options",
     "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "channel_binding",
     "client_encoding",
     "target_session_attrs",
+    "service",
     "keepalives",
 ];
 
 /// Real libpq keywords that fkload cannot honour. Naming them gets a clearer
 /// error than libpq's generic "invalid connection option".
 const UNSUPPORTED_KEYWORDS: &[&str] = &[
-    "service",
-    "channel_binding",
-    "sslcert",
-    "sslkey",
-    "sslrootcert",
-    "sslcrl",
-    "sslcrldir",
-    "sslpassword",
     "sslcompression",
-    "sslsni",
     "sslcertmode",
     "sslnegotiation",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
     "gssencmode",
     "krbsrvname",
     "gsslib",
@@ -109,8 +122,22 @@ const ENV_FALLBACKS: &[(&str, &str)] = &[
     ("connect_timeout", "PGCONNECT_TIMEOUT"),
     ("options", "PGOPTIONS"),
     ("sslmode", "PGSSLMODE"),
+    ("sslrootcert", "PGSSLROOTCERT"),
+    ("sslcert", "PGSSLCERT"),
+    ("sslkey", "PGSSLKEY"),
+    ("sslcrl", "PGSSLCRL"),
+    ("sslcrldir", "PGSSLCRLDIR"),
+    ("sslsni", "PGSSLSNI"),
+    ("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION"),
+    ("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
+    ("channel_binding", "PGCHANNELBINDING"),
+    ("client_encoding", "PGCLIENTENCODING"),
     ("target_session_attrs", "PGTARGETSESSIONATTRS"),
 ];
+
+/// Where libpq looks for the system-wide service file when `PGSYSCONFDIR` is
+/// not set: the directory Debian's and Ubuntu's libpq are built with.
+const SYSCONFDIR: &str = "/etc/postgresql-common";
 
 /// Why connection settings could not be resolved. No variant ever carries a
 /// password: URIs are redacted before they are stored here.
@@ -166,9 +193,43 @@ pub enum ConnInfoError {
         /// The value.
         value: String,
     },
-    /// An `sslmode` that needs TLS.
-    #[error("sslmode \"{0}\" needs TLS, which this build of fkload does not support")]
-    TlsUnsupported(String),
+    /// `sslrootcert=system` with a mode that does not check the host name.
+    #[error("weak sslmode \"{0}\" may not be used with sslrootcert=system (use \"verify-full\")")]
+    WeakSslModeWithSystemRoot(String),
+    /// A host list and a `hostaddr` list of different lengths.
+    #[error("could not match {hosts} host names to {hostaddrs} hostaddr values")]
+    HostaddrCountMismatch {
+        /// How many host names were listed.
+        hosts: usize,
+        /// How many addresses were listed.
+        hostaddrs: usize,
+    },
+    /// A service no service file defines.
+    #[error(
+        "definition of service \"{service}\" not found\nDETAIL:  Searched {}.",
+        searched.iter().map(|p| format!("\"{}\"", p.display())).collect::<Vec<_>>().join(", ")
+    )]
+    ServiceNotFound {
+        /// The service's name.
+        service: String,
+        /// The files searched, in order (those that exist or were named).
+        searched: Vec<PathBuf>,
+    },
+    /// A line of a service file libpq would refuse.
+    #[error("{reason} in service file \"{}\", line {line}", path.display())]
+    ServiceFile {
+        /// The file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// What is wrong: "syntax error", "nested service specifications not supported".
+        reason: &'static str,
+    },
+    /// A client encoding other than UTF-8.
+    #[error(
+        "client_encoding \"{0}\" is not supported: fkload talks to the server in UTF8 and sends each file as it is"
+    )]
+    UnsupportedEncoding(String),
     /// No user was given and the effective user ID has no account name.
     #[error("could not look up local user ID {uid}: {reason}")]
     UnknownOsUser {
@@ -243,30 +304,67 @@ impl fmt::Debug for Overrides {
     }
 }
 
-/// The `sslmode` values that work without TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ssl {
-    Disable,
-    Allow,
-    Prefer,
+/// libpq's `target_session_attrs`: which of the hosts is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SessionAttrs {
+    #[default]
+    Any,
+    /// Accepts writes (`transaction_read_only` off).
+    ReadWrite,
+    /// Does not accept writes.
+    ReadOnly,
+    /// Not in recovery.
+    Primary,
+    /// In recovery (a hot standby).
+    Standby,
+    /// A standby if any host is one, else any.
+    PreferStandby,
 }
 
-/// Resolved settings. `Debug` and `Display` never show the password.
+impl SessionAttrs {
+    fn parse(v: &str) -> Option<SessionAttrs> {
+        Some(match v {
+            "any" => SessionAttrs::Any,
+            "read-write" => SessionAttrs::ReadWrite,
+            "read-only" => SessionAttrs::ReadOnly,
+            "primary" => SessionAttrs::Primary,
+            "standby" => SessionAttrs::Standby,
+            "prefer-standby" => SessionAttrs::PreferStandby,
+            _ => return None,
+        })
+    }
+}
+
+/// Resolved settings. `Debug` and `Display` never show a password.
 #[derive(Clone)]
 pub struct ConnInfo {
     hosts: Vec<String>,
+    /// `hostaddr` per host: where to connect, while the host name stays for
+    /// TLS (the server name to check) and the password file.
+    hostaddrs: Vec<Option<String>>,
     /// One port per host, so `ports[i]` goes with `hosts[i]`.
     ports: Vec<u16>,
     user: String,
     dbname: String,
+    /// From the string, `PGPASSWORD` or a prompt: for every host.
     password: Option<String>,
+    /// From the password file, per host (`None` where it has no line).
+    host_passwords: Vec<Option<String>>,
     application_name: String,
     connect_timeout: Option<Duration>,
     options: Option<String>,
-    sslmode: Ssl,
-    target_session_attrs: TargetSessionAttrs,
-    /// Accepted for libpq compatibility but not acted on (client_encoding,
-    /// keepalives); kept so `Debug` shows they were seen.
+    tls: TlsSettings,
+    channel_binding: ChannelBinding,
+    session_attrs: SessionAttrs,
+    /// Whether `target_session_attrs` was given (else a load asks for a
+    /// writable primary).
+    session_attrs_given: bool,
+    /// What libpq would print as a warning while resolving (a password file
+    /// others can read).
+    warnings: Vec<String>,
+    /// Accepted for libpq compatibility but not acted on (keepalives); kept so
+    /// `Debug` shows they were seen.
     ignored: Vec<(&'static str, String)>,
 }
 
@@ -325,6 +423,18 @@ impl ConnInfo {
             }
             flags(&mut params);
         }
+        // The service fills what is unset, before the environment does.
+        let service = params
+            .nonempty("service")
+            .map(str::to_owned)
+            .or_else(|| env("PGSERVICE").filter(|s| !s.is_empty()));
+        if let Some(service) = service {
+            for (key, value) in service_settings(&service, env)? {
+                if !params.contains(key) {
+                    params.set(key, value);
+                }
+            }
+        }
         for &(key, var) in ENV_FALLBACKS {
             // A keyword set to "" above still blocks the variable, as in libpq.
             if !params.contains(key)
@@ -347,23 +457,38 @@ impl ConnInfo {
         };
         let dbname = p.nonempty("dbname").unwrap_or(&user).to_owned();
 
-        // hostaddr only says where to connect; we have no use for host as a
-        // name beside it, so hostaddr simply replaces host.
-        let (hosts, hosts_given) = match p.nonempty("hostaddr").or(p.nonempty("host")) {
-            None => (default_hosts(), 1),
-            Some(spec) => {
-                let hosts: Vec<String> = spec
-                    .split(',')
+        let list = |spec: &str| -> Vec<String> { spec.split(',').map(str::to_owned).collect() };
+        let addrs = p.nonempty("hostaddr").map(list);
+        let (hosts, hosts_given) = match (p.nonempty("host").map(list), &addrs) {
+            (Some(hosts), _) => {
+                let hosts: Vec<String> = hosts
+                    .into_iter()
                     .map(|h| {
                         if h.is_empty() {
                             default_host_element().to_owned()
                         } else {
-                            h.to_owned()
+                            h
                         }
                     })
                     .collect();
                 let n = hosts.len();
                 (hosts, n)
+            }
+            // hostaddr alone: each address is also the name (for TLS).
+            (None, Some(addrs)) => (addrs.clone(), addrs.len()),
+            (None, None) => (default_hosts(), 1),
+        };
+        let hostaddrs: Vec<Option<String>> = match addrs {
+            None => vec![None; hosts.len()],
+            Some(addrs) if addrs.len() == hosts.len() => addrs
+                .into_iter()
+                .map(|a| Some(a).filter(|a| !a.is_empty()))
+                .collect(),
+            Some(addrs) => {
+                return Err(ConnInfoError::HostaddrCountMismatch {
+                    hosts: hosts_given,
+                    hostaddrs: addrs.len(),
+                });
             }
         };
         let ports = p
@@ -385,22 +510,32 @@ impl ConnInfo {
             }
         };
 
-        let password = match p.nonempty("password") {
-            Some(pw) => Some(pw.to_owned()),
-            None => {
-                let file = p
-                    .nonempty("passfile")
-                    .map(PathBuf::from)
-                    .or_else(|| default_passfile(env));
-                match (file, hosts.first(), ports.first()) {
-                    (Some(file), Some(host), Some(&port)) => {
-                        password_from_file(&file, host, port, &dbname, &user)
-                    }
-                    _ => None,
+        let mut warnings = Vec::new();
+        let password = p.nonempty("password").map(str::to_owned);
+        // The password file is read per host, as libpq reads it: each host
+        // gets its own line.
+        let host_passwords = match p
+            .nonempty("passfile")
+            .map(PathBuf::from)
+            .or_else(|| default_passfile(env))
+        {
+            Some(file) => match read_passfile(&file) {
+                Passfile::Lines(text) => hosts
+                    .iter()
+                    .zip(&ports)
+                    .map(|(host, &port)| password_in(&text, host, port, &dbname, &user))
+                    .collect(),
+                Passfile::TooOpen => {
+                    warnings.push(format!(
+                        "password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
+                        file.display()
+                    ));
+                    vec![None; hosts.len()]
                 }
-            }
-        }
-        .filter(|pw| !pw.is_empty());
+                Passfile::None => vec![None; hosts.len()],
+            },
+            None => vec![None; hosts.len()],
+        };
 
         let application_name = p
             .nonempty("application_name")
@@ -411,16 +546,40 @@ impl ConnInfo {
             Some(v) => parse_connect_timeout(v)?,
             None => None,
         };
-        let sslmode = parse_sslmode(p.nonempty("sslmode").unwrap_or("prefer"))?;
-        let target_session_attrs =
-            parse_target_session_attrs(p.nonempty("target_session_attrs").unwrap_or("any"))?;
-        let ignored = ["client_encoding", "keepalives"]
+        let tls = tls_settings(p, env)?;
+        let channel_binding = match p.nonempty("channel_binding").unwrap_or("prefer") {
+            "disable" => ChannelBinding::Disable,
+            "prefer" => ChannelBinding::Prefer,
+            "require" => ChannelBinding::Require,
+            other => {
+                return Err(ConnInfoError::InvalidValue {
+                    option: "channel_binding",
+                    value: other.to_owned(),
+                });
+            }
+        };
+        let attrs = p.nonempty("target_session_attrs");
+        let session_attrs = match attrs {
+            None => SessionAttrs::Any,
+            Some(v) => SessionAttrs::parse(v).ok_or_else(|| ConnInfoError::InvalidValue {
+                option: "target_session_attrs",
+                value: v.to_owned(),
+            })?,
+        };
+        if let Some(encoding) = p.nonempty("client_encoding")
+            && !is_utf8(encoding, env)
+        {
+            return Err(ConnInfoError::UnsupportedEncoding(encoding.to_owned()));
+        }
+        let ignored = ["keepalives"]
             .into_iter()
             .filter_map(|k| p.nonempty(k).map(|v| (k, v.to_owned())))
             .collect();
 
         Ok(ConnInfo {
+            host_passwords,
             hosts,
+            hostaddrs,
             ports,
             user,
             dbname,
@@ -428,8 +587,11 @@ impl ConnInfo {
             application_name,
             connect_timeout,
             options: p.nonempty("options").map(str::to_owned),
-            sslmode,
-            target_session_attrs,
+            tls,
+            channel_binding,
+            session_attrs,
+            session_attrs_given: attrs.is_some(),
+            warnings,
             ignored,
         })
     }
@@ -471,9 +633,9 @@ impl ConnInfo {
     }
 
     /// Whether a password is known (from the string, `PGPASSWORD`, the
-    /// password file or [`ConnInfo::set_password`]).
+    /// password file for some host, or [`ConnInfo::set_password`]).
     pub fn has_password(&self) -> bool {
-        self.password.is_some()
+        self.password.is_some() || self.host_passwords.iter().any(Option::is_some)
     }
 
     /// Use this password, e.g. from a `-W` prompt, in place of any other. An
@@ -482,29 +644,69 @@ impl ConnInfo {
         self.password = Some(pw).filter(|pw| !pw.is_empty());
     }
 
-    /// A `postgres::Config` ready to connect: hosts are tried in order, and
-    /// socket directories become Unix-socket hosts.
-    pub fn to_config(&self) -> postgres::Config {
+    /// The password for host `i`: the one given, else that host's line of
+    /// the password file.
+    fn password_for(&self, i: usize) -> Option<&str> {
+        self.password
+            .as_deref()
+            .or_else(|| self.host_passwords.get(i).and_then(|p| p.as_deref()))
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    /// Which hosts are acceptable, and whether the user said so
+    /// (`target_session_attrs`).
+    pub fn session_attrs(&self) -> (SessionAttrs, bool) {
+        (self.session_attrs, self.session_attrs_given)
+    }
+
+    /// What libpq would have printed as warnings while resolving.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether host `i` is a Unix socket directory.
+    pub(crate) fn is_socket(&self, i: usize) -> bool {
+        self.hosts.get(i).is_some_and(|h| h.starts_with('/'))
+    }
+
+    /// `host "a" port 5432`: host `i`, for messages.
+    pub(crate) fn describe_host(&self, i: usize) -> String {
+        format!(
+            "host {:?} port {}",
+            self.hosts.get(i).map_or("", String::as_str),
+            self.ports.get(i).copied().unwrap_or(DEFAULT_PORT)
+        )
+    }
+
+    /// A `postgres::Config` for host `i` alone, in plain text or in TLS (the
+    /// TLS connector checks the server's certificate): the connector tries
+    /// the hosts, and the transports of each, itself, as libpq does.
+    pub(crate) fn config_for(&self, i: usize, transport: Transport) -> postgres::Config {
         let mut config = postgres::Config::new();
-        for host in &self.hosts {
+        if let Some(host) = self.hosts.get(i) {
             // On Unix, Config::host turns a leading '/' into a socket path.
             config.host(host);
         }
-        for &port in &self.ports {
-            config.port(port);
+        if let Some(Some(addr)) = self.hostaddrs.get(i)
+            && let Ok(addr) = addr.parse()
+        {
+            config.hostaddr(addr);
         }
+        config.port(self.ports.get(i).copied().unwrap_or(DEFAULT_PORT));
         config
             .user(&self.user)
             .dbname(&self.dbname)
             .application_name(&self.application_name)
-            .target_session_attrs(self.target_session_attrs)
-            .ssl_mode(match self.sslmode {
-                Ssl::Disable => SslMode::Disable,
-                // tokio-postgres has no "allow"; with no TLS connector both
-                // end up in plain text, and prefer also works if TLS arrives.
-                Ssl::Allow | Ssl::Prefer => SslMode::Prefer,
+            .channel_binding(self.channel_binding)
+            .ssl_mode(match transport {
+                Transport::Plain => postgres::config::SslMode::Disable,
+                Transport::Tls => postgres::config::SslMode::Require,
             });
-        if let Some(pw) = &self.password {
+        if let Some(pw) = self.password_for(i) {
             config.password(pw);
         }
         if let Some(options) = &self.options {
@@ -514,6 +716,11 @@ impl ConnInfo {
             config.connect_timeout(timeout);
         }
         config
+    }
+
+    /// How many hosts there are to try.
+    pub(crate) fn host_count(&self) -> usize {
+        self.hosts.len()
     }
 
     /// e.g. `user "app" on host "localhost" port 5432 database "shop"`; never
@@ -541,15 +748,25 @@ impl fmt::Debug for ConnInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnInfo")
             .field("hosts", &self.hosts)
+            .field("hostaddrs", &self.hostaddrs)
             .field("ports", &self.ports)
             .field("user", &self.user)
             .field("dbname", &self.dbname)
             .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field(
+                "host_passwords",
+                &self
+                    .host_passwords
+                    .iter()
+                    .map(|p| p.as_ref().map(|_| REDACTED))
+                    .collect::<Vec<_>>(),
+            )
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
             .field("options", &self.options)
-            .field("sslmode", &self.sslmode)
-            .field("target_session_attrs", &self.target_session_attrs)
+            .field("tls", &self.tls)
+            .field("channel_binding", &self.channel_binding)
+            .field("session_attrs", &self.session_attrs)
             .field("ignored", &self.ignored)
             .finish()
     }
@@ -993,36 +1210,6 @@ fn parse_connect_timeout(v: &str) -> Result<Option<Duration>, ConnInfoError> {
         .map(|s| Duration::from_secs(s.max(2))))
 }
 
-fn parse_sslmode(v: &str) -> Result<Ssl, ConnInfoError> {
-    match v {
-        "disable" => Ok(Ssl::Disable),
-        "allow" => Ok(Ssl::Allow),
-        "prefer" => Ok(Ssl::Prefer),
-        "require" | "verify-ca" | "verify-full" => Err(ConnInfoError::TlsUnsupported(v.to_owned())),
-        _ => Err(ConnInfoError::InvalidValue {
-            option: "sslmode",
-            value: v.to_owned(),
-        }),
-    }
-}
-
-fn parse_target_session_attrs(v: &str) -> Result<TargetSessionAttrs, ConnInfoError> {
-    match v {
-        "any" => Ok(TargetSessionAttrs::Any),
-        "read-write" => Ok(TargetSessionAttrs::ReadWrite),
-        "read-only" => Ok(TargetSessionAttrs::ReadOnly),
-        // Real libpq values that tokio-postgres cannot check for.
-        "primary" | "standby" | "prefer-standby" => Err(ConnInfoError::UnsupportedValue {
-            option: "target_session_attrs",
-            value: v.to_owned(),
-        }),
-        _ => Err(ConnInfoError::InvalidValue {
-            option: "target_session_attrs",
-            value: v.to_owned(),
-        }),
-    }
-}
-
 #[cfg(windows)]
 fn default_passfile(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     env("APPDATA")
@@ -1037,29 +1224,41 @@ fn default_passfile(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".pgpass"))
 }
 
-/// Look up a password in a libpq password file. Any problem reading it means
-/// "no password", as in libpq: a missing file is normal, and a broken one
-/// should not stop a connection that may not need a password at all.
-fn password_from_file(
-    path: &Path,
-    host: &str,
-    port: u16,
-    dbname: &str,
-    user: &str,
-) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
+/// What a password file gave.
+enum Passfile {
+    /// Its text.
+    Lines(String),
+    /// Group or others may read it: libpq ignores it, with a warning.
+    TooOpen,
+    /// None, or not readable: as in libpq, no password (a missing file is
+    /// normal, and a broken one should not stop a connection that may not
+    /// need a password at all).
+    None,
+}
+
+fn read_passfile(path: &Path) -> Passfile {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Passfile::None;
+    };
     if !meta.is_file() {
-        return None;
+        return Passfile::None;
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        // libpq ignores a file others can read, so a leaked one does no harm.
         if meta.permissions().mode() & 0o077 != 0 {
-            return None;
+            return Passfile::TooOpen;
         }
     }
-    let text = std::fs::read(path).ok()?;
+    match std::fs::read(path) {
+        Ok(bytes) => Passfile::Lines(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(_) => Passfile::None,
+    }
+}
+
+/// The password a password file's `text` holds for this connection: the
+/// first line whose host, port, database and user match (`*` matches any).
+fn password_in(text: &str, host: &str, port: u16, dbname: &str, user: &str) -> Option<String> {
     // "localhost" stands for both TCP to localhost and the default socket.
     let host = if host == DEFAULT_SOCKET_DIR {
         DEFAULT_TCP_HOST
@@ -1067,8 +1266,7 @@ fn password_from_file(
         host
     };
     let port = port.to_string();
-    text.split(|b| *b == b'\n')
-        .filter_map(|line| std::str::from_utf8(line).ok())
+    text.lines()
         .map(|line| line.trim_end_matches(['\r', '\n']))
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .find_map(|line| {
@@ -1078,6 +1276,191 @@ fn password_from_file(
             let rest = pgpass_field(rest, user)?;
             Some(pgpass_unescape(rest))
         })
+        .filter(|pw| !pw.is_empty())
+}
+
+/// The settings service `name` gives, from the first service file that
+/// defines it: `PGSERVICEFILE` or `~/.pg_service.conf`, then
+/// `PGSYSCONFDIR/pg_service.conf` (libpq's `parseServiceInfo`). A file that
+/// does not exist is passed over.
+///
+/// # Errors
+/// [`ConnInfoError::ServiceNotFound`] naming the files searched;
+/// [`ConnInfoError::ServiceFile`] for a line libpq would refuse.
+fn service_settings(
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(&'static str, String)>, ConnInfoError> {
+    let user_file = env("PGSERVICEFILE")
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".pg_service.conf"))
+        });
+    let system_file = PathBuf::from(
+        env("PGSYSCONFDIR")
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| SYSCONFDIR.to_owned()),
+    )
+    .join("pg_service.conf");
+    let mut searched = Vec::new();
+    for file in user_file.into_iter().chain([system_file]) {
+        searched.push(file.clone());
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        if let Some(settings) = parse_service(&text, name, &file)? {
+            return Ok(settings);
+        }
+    }
+    Err(ConnInfoError::ServiceNotFound {
+        service: name.to_owned(),
+        searched,
+    })
+}
+
+/// Service `name`'s settings in a service file's `text`, or `None` when the
+/// file does not define it. Follows libpq's `parseServiceFile`: blank lines
+/// and `#` comments skipped, lines trimmed, a `[name]` group up to the next
+/// group, `key=value` lines (the key exactly a libpq keyword).
+fn parse_service(
+    text: &str,
+    name: &str,
+    path: &Path,
+) -> Result<Option<Vec<(&'static str, String)>>, ConnInfoError> {
+    let mut in_group = false;
+    let mut found = false;
+    let mut settings: Vec<(&'static str, String)> = Vec::new();
+    let error = |line: usize, reason| ConnInfoError::ServiceFile {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_matches(is_space);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(group) = line.strip_prefix('[') {
+            if in_group {
+                break;
+            }
+            in_group = group.strip_suffix(']') == Some(name);
+            found |= in_group;
+            continue;
+        }
+        if !in_group {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(error(n + 1, "syntax error"));
+        };
+        if key == "service" {
+            return Err(error(n + 1, "nested service specifications not supported"));
+        }
+        let Some(k) = KEYWORDS.iter().find(|k| **k == key) else {
+            return Err(error(n + 1, "syntax error"));
+        };
+        // The first setting of a key in the group wins, as in libpq.
+        if !settings.iter().any(|(s, _)| s == k) {
+            settings.push((k, value.to_owned()));
+        }
+    }
+    Ok(found.then_some(settings))
+}
+
+/// The TLS settings: `sslmode` (default `prefer`, or `verify-full` with
+/// `sslrootcert=system`), the certificate files with libpq's defaults in
+/// `~/.postgresql/` (used when they exist), the passphrase, the CRLs and the
+/// protocol bounds.
+///
+/// # Errors
+/// [`ConnInfoError::InvalidValue`] for a bad `sslmode` or `sslsni`;
+/// [`ConnInfoError::WeakSslModeWithSystemRoot`].
+fn tls_settings(
+    p: &Params,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TlsSettings, ConnInfoError> {
+    let home = env("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".postgresql"));
+    let default = |file: &str| {
+        home.as_ref()
+            .map(|dir| dir.join(file))
+            .filter(|f| f.is_file())
+    };
+    let named_root = p.nonempty("sslrootcert");
+    let rootcert = match named_root {
+        Some("system") => Some(RootCert::System),
+        Some(path) => Some(RootCert::File(PathBuf::from(path))),
+        None => default("root.crt").map(RootCert::File),
+    };
+    let mode = match p.nonempty("sslmode") {
+        Some(v) => SslMode::parse(v).ok_or_else(|| ConnInfoError::InvalidValue {
+            option: "sslmode",
+            value: v.to_owned(),
+        })?,
+        None if rootcert == Some(RootCert::System) => SslMode::VerifyFull,
+        None => SslMode::Prefer,
+    };
+    if rootcert == Some(RootCert::System) && mode != SslMode::VerifyFull {
+        return Err(ConnInfoError::WeakSslModeWithSystemRoot(
+            mode.as_str().to_owned(),
+        ));
+    }
+    let sni = match p.nonempty("sslsni").unwrap_or("1") {
+        "1" => true,
+        "0" => false,
+        other => {
+            return Err(ConnInfoError::InvalidValue {
+                option: "sslsni",
+                value: other.to_owned(),
+            });
+        }
+    };
+    Ok(TlsSettings {
+        mode,
+        rootcert,
+        rootcert_named: named_root.is_some(),
+        cert: p
+            .nonempty("sslcert")
+            .map(PathBuf::from)
+            .or_else(|| default("postgresql.crt")),
+        key: p
+            .nonempty("sslkey")
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|dir| dir.join("postgresql.key"))),
+        password: p.nonempty("sslpassword").map(str::to_owned),
+        crl: p
+            .nonempty("sslcrl")
+            .map(PathBuf::from)
+            .or_else(|| default("root.crl")),
+        crldir: p.nonempty("sslcrldir").map(PathBuf::from),
+        min_protocol: p.nonempty("ssl_min_protocol_version").map(str::to_owned),
+        max_protocol: p.nonempty("ssl_max_protocol_version").map(str::to_owned),
+        sni,
+    })
+}
+
+/// Whether a `client_encoding` value is UTF-8 (`auto` is the locale's, from
+/// `LC_ALL`, `LC_CTYPE` or `LANG`).
+fn is_utf8(encoding: &str, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    let utf8 = |e: &str| {
+        let e = e.to_ascii_lowercase().replace(['-', '_'], "");
+        e == "utf8" || e == "unicode"
+    };
+    if encoding.eq_ignore_ascii_case("auto") {
+        let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .find_map(|v| env(v).filter(|l| !l.is_empty()))
+            .unwrap_or_default();
+        return locale
+            .rsplit_once('.')
+            .is_some_and(|(_, codeset)| utf8(codeset.split('@').next().unwrap_or("")));
+    }
+    utf8(encoding)
 }
 
 /// Match one `:`-terminated field of a password-file line against `token`,
@@ -1172,7 +1555,9 @@ mod tests {
     }
 
     fn config_password(c: &ConnInfo) -> Option<Vec<u8>> {
-        c.to_config().get_password().map(<[u8]>::to_vec)
+        c.config_for(0, Transport::Plain)
+            .get_password()
+            .map(<[u8]>::to_vec)
     }
 
     #[test]
@@ -1229,9 +1614,9 @@ mod tests {
         assert_eq!(c.dbname(), "db2");
         assert_eq!(c.application_name(), "my app");
         assert_eq!(c.connect_timeout(), Some(Duration::from_secs(10)));
-        let config = c.to_config();
+        let config = c.config_for(0, Transport::Plain);
         assert_eq!(config.get_options(), Some("-c search_path=foo"));
-        assert_eq!(config.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(c.tls().mode, SslMode::Disable);
         assert_eq!(config.get_password(), Some(&b"pw"[..]));
     }
 
@@ -1283,10 +1668,8 @@ mod tests {
             err(&d("postgres://h/db?foo=bar"), &[]),
             ConnInfoError::InvalidUriParameter(k) if k == "foo"
         ));
-        assert!(matches!(
-            err(&d("postgres://h/db?ssl=true"), &[]),
-            ConnInfoError::TlsUnsupported(m) if m == "require"
-        ));
+        let c = ok(&d("postgres://h/db?ssl=true"), &[]);
+        assert_eq!(c.tls().mode, SslMode::Require);
     }
 
     #[test]
@@ -1306,7 +1689,10 @@ mod tests {
         );
         assert_eq!(c.dbname(), "my db");
         assert_eq!(config_password(&c), Some(br"it's \ x".to_vec()));
-        assert_eq!(c.to_config().get_options(), Some("-c geqo=off"));
+        assert_eq!(
+            c.config_for(0, Transport::Plain).get_options(),
+            Some("-c geqo=off")
+        );
         assert_eq!(c.user(), "a b");
     }
 
@@ -1325,8 +1711,8 @@ mod tests {
             ConnInfoError::InvalidOption(k) if k == "foo"
         ));
         assert!(matches!(
-            err(&d("service=prod"), &[]),
-            ConnInfoError::UnsupportedOption(k) if k == "service"
+            err(&d("gssencmode=require"), &[]),
+            ConnInfoError::UnsupportedOption(k) if k == "gssencmode"
         ));
     }
 
@@ -1352,14 +1738,30 @@ mod tests {
             &[],
         );
         assert_eq!(c.application_name(), "fb");
-        assert_eq!(c.hosts(), ["10.0.0.1"]);
+        // hostaddr says where to connect; the name stays (TLS checks it).
+        assert_eq!(c.hosts(), ["name"]);
         assert_eq!(
-            c.to_config().get_target_session_attrs(),
-            TargetSessionAttrs::ReadWrite
+            c.config_for(0, Transport::Plain).get_hostaddrs(),
+            ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]
         );
+        assert_eq!(c.session_attrs(), (SessionAttrs::ReadWrite, true));
+        for (v, want) in [
+            ("primary", SessionAttrs::Primary),
+            ("standby", SessionAttrs::Standby),
+            ("prefer-standby", SessionAttrs::PreferStandby),
+            ("read-only", SessionAttrs::ReadOnly),
+            ("any", SessionAttrs::Any),
+        ] {
+            let c = ok(&d(&format!("target_session_attrs={v}")), &[]);
+            assert_eq!(c.session_attrs(), (want, true));
+        }
         assert!(matches!(
-            err(&d("target_session_attrs=primary"), &[]),
-            ConnInfoError::UnsupportedValue { .. }
+            err(&d("target_session_attrs=master"), &[]),
+            ConnInfoError::InvalidValue { .. }
+        ));
+        assert!(matches!(
+            err(&d("client_encoding=LATIN1"), &[]),
+            ConnInfoError::UnsupportedEncoding(e) if e == "LATIN1"
         ));
     }
 
@@ -1468,10 +1870,10 @@ mod tests {
         assert_eq!(c.dbname(), "edb");
         assert_eq!(c.application_name(), "eapp");
         assert_eq!(c.connect_timeout(), Some(Duration::from_secs(7)));
-        let config = c.to_config();
+        let config = c.config_for(1, Transport::Plain);
         assert_eq!(config.get_password(), Some(&b"epw"[..]));
         assert_eq!(config.get_options(), Some("-c x=y"));
-        assert_eq!(config.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(c.tls().mode, SslMode::Disable);
     }
 
     #[test]
@@ -1569,21 +1971,20 @@ mod tests {
 
     #[test]
     fn sslmode_values() {
-        let e = err(&d("sslmode=require"), &[]);
-        assert_eq!(
-            e.to_string(),
-            r#"sslmode "require" needs TLS, which this build of fkload does not support"#
-        );
-        for mode in ["verify-ca", "verify-full"] {
-            assert!(matches!(
-                err(&d(&format!("sslmode={mode}")), &[]),
-                ConnInfoError::TlsUnsupported(_)
-            ));
+        for mode in [
+            "disable",
+            "allow",
+            "prefer",
+            "require",
+            "verify-ca",
+            "verify-full",
+        ] {
+            let c = ok(&d(&format!("sslmode={mode}")), &[]);
+            assert_eq!(c.tls().mode.as_str(), mode);
         }
-        assert!(matches!(
-            err(&Overrides::default(), &[("PGSSLMODE", "require")]),
-            ConnInfoError::TlsUnsupported(_)
-        ));
+        let c = ok(&Overrides::default(), &[("PGSSLMODE", "require")]);
+        assert_eq!(c.tls().mode, SslMode::Require);
+        assert_eq!(ok(&Overrides::default(), &[]).tls().mode, SslMode::Prefer);
         assert!(matches!(
             err(&d("sslmode=bogus"), &[]),
             ConnInfoError::InvalidValue {
@@ -1591,14 +1992,156 @@ mod tests {
                 ..
             }
         ));
-        for (mode, want) in [
-            ("disable", SslMode::Disable),
-            ("allow", SslMode::Prefer),
-            ("prefer", SslMode::Prefer),
-        ] {
-            let c = ok(&d(&format!("sslmode={mode}")), &[]);
-            assert_eq!(c.to_config().get_ssl_mode(), want);
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full_and_refuses_weaker_modes() {
+        let c = ok(&d("sslrootcert=system"), &[]);
+        assert_eq!(c.tls().mode, SslMode::VerifyFull);
+        assert_eq!(c.tls().rootcert, Some(RootCert::System));
+        let e = err(&d("sslrootcert=system sslmode=require"), &[]);
+        assert_eq!(
+            e.to_string(),
+            r#"weak sslmode "require" may not be used with sslrootcert=system (use "verify-full")"#
+        );
+        assert!(
+            ok(&d("sslrootcert=system sslmode=verify-full"), &[])
+                .tls()
+                .mode
+                == SslMode::VerifyFull
+        );
+    }
+
+    #[test]
+    fn tls_files_default_to_those_in_dot_postgresql_that_exist() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let dir = home.path().join(".postgresql");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let env = [("HOME", home.path().to_str().expect("utf-8 path"))];
+        // Nothing there: no root, no CRL, no certificate.
+        let c = ok(&Overrides::default(), &env);
+        assert_eq!(c.tls().rootcert, None);
+        assert_eq!(c.tls().crl, None);
+        assert_eq!(c.tls().cert, None);
+        for f in ["root.crt", "root.crl", "postgresql.crt"] {
+            std::fs::write(dir.join(f), "x").expect("write");
         }
+        let c = ok(&Overrides::default(), &env);
+        assert_eq!(c.tls().rootcert, Some(RootCert::File(dir.join("root.crt"))));
+        assert_eq!(c.tls().crl, Some(dir.join("root.crl")));
+        assert_eq!(c.tls().cert, Some(dir.join("postgresql.crt")));
+        assert_eq!(c.tls().key, Some(dir.join("postgresql.key")));
+        // Named ones win, and PGSSL* name them too.
+        let c = ok(
+            &d("sslrootcert=/r.pem sslkey=/k.pem sslpassword=kp"),
+            &[("HOME", env[0].1), ("PGSSLCERT", "/c.pem")],
+        );
+        assert_eq!(c.tls().rootcert, Some(RootCert::File("/r.pem".into())));
+        assert_eq!(c.tls().cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls().key, Some(PathBuf::from("/k.pem")));
+        assert_eq!(c.tls().password.as_deref(), Some("kp"));
+        assert!(!format!("{c:?}").contains("kp\""));
+    }
+
+    #[test]
+    fn a_service_fills_what_is_unset_and_the_environment_what_is_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("services.conf");
+        std::fs::write(
+            &file,
+            "# comment\n[other]\nhost=wrong\n\n  [prod]  \nhost=svc-host\nport=6000\nuser=svc-user\nsslmode=require\n[next]\ndbname=wrong\n",
+        )
+        .expect("write");
+        let file_name = file.to_str().expect("utf-8 path").to_owned();
+        let env = |extra: &[(&str, &str)]| {
+            let mut v: Vec<(String, String)> =
+                vec![("PGSERVICEFILE".to_owned(), file_name.clone())];
+            v.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            v
+        };
+        let ok = |o: &Overrides, vars: Vec<(String, String)>| {
+            let vars: Vec<(&str, &str)> =
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            ok(o, &vars)
+        };
+        let err = |o: &Overrides, vars: Vec<(String, String)>| {
+            let vars: Vec<(&str, &str)> =
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            err(o, &vars)
+        };
+        let c = ok(
+            &d("service=prod port=7000"),
+            env(&[("PGUSER", "env-user"), ("PGDATABASE", "envdb")]),
+        );
+        // Explicit beats the service, which beats the environment.
+        assert_eq!(c.hosts(), ["svc-host"]);
+        assert_eq!(c.port(), 7000);
+        assert_eq!(c.user(), "svc-user");
+        assert_eq!(c.dbname(), "envdb");
+        assert_eq!(c.tls().mode, SslMode::Require);
+        // PGSERVICE names it too.
+        let c = ok(&Overrides::default(), env(&[("PGSERVICE", "prod")]));
+        assert_eq!(c.hosts(), ["svc-host"]);
+        // An unknown service names the files searched.
+        let e = err(&d("service=nope"), env(&[("PGSYSCONFDIR", "/nonexistent")]));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "definition of service \"nope\" not found\nDETAIL:  Searched \"{}\", \"/nonexistent/pg_service.conf\".",
+                file.display()
+            )
+        );
+        // The system file is read when the user's lacks the service.
+        let sys = tempfile::tempdir().expect("temp dir");
+        std::fs::write(sys.path().join("pg_service.conf"), "[sys]\ndbname=sysdb\n").expect("write");
+        let c = ok(
+            &d("service=sys"),
+            env(&[("PGSYSCONFDIR", sys.path().to_str().expect("utf-8 path"))]),
+        );
+        assert_eq!(c.dbname(), "sysdb");
+    }
+
+    #[test]
+    fn service_file_errors_name_the_line() {
+        let p = Path::new("s.conf");
+        let e = parse_service("[a]\nhost = x\n", "a", p).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "syntax error in service file \"s.conf\", line 2"
+        );
+        let e = parse_service("[a]\nservice=b\n", "a", p).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "nested service specifications not supported in service file \"s.conf\", line 2"
+        );
+        let e = parse_service("[a]\nbogus=1\n", "a", p).unwrap_err();
+        assert!(matches!(e, ConnInfoError::ServiceFile { line: 2, .. }));
+        assert_eq!(parse_service("[b]\nbogus\n", "a", p).unwrap(), None);
+        // The first setting of a key in the group wins.
+        assert_eq!(
+            parse_service("[a]\nport=1\nport=2\n", "a", p).unwrap(),
+            Some(vec![("port", "1".to_owned())])
+        );
+    }
+
+    #[test]
+    fn client_encoding_is_utf8_or_refused() {
+        for ok_value in ["UTF8", "utf8", "UTF-8", "unicode"] {
+            ok(&d(&format!("client_encoding={ok_value}")), &[]);
+        }
+        ok(&d("client_encoding=auto"), &[("LANG", "en_US.UTF-8")]);
+        assert!(matches!(
+            err(&d("client_encoding=auto"), &[("LANG", "de_DE.ISO-8859-1")]),
+            ConnInfoError::UnsupportedEncoding(_)
+        ));
+        assert!(matches!(
+            err(&Overrides::default(), &[("PGCLIENTENCODING", "LATIN1")]),
+            ConnInfoError::UnsupportedEncoding(_)
+        ));
     }
 
     #[test]
@@ -1685,14 +2228,38 @@ mod tests {
     }
 
     #[test]
-    fn pgpass_matches_first_host_only() {
+    fn pgpass_lines_are_matched_per_host() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = write_passfile(dir.path(), "b:*:*:*:bpw\n", 0o600);
         let passfile = file.to_str().expect("utf-8 path");
         let c = ok(&d("host=a,b"), &[("PGPASSFILE", passfile)]);
-        assert!(!c.has_password());
-        let c = ok(&d("host=b,a"), &[("PGPASSFILE", passfile)]);
         assert!(c.has_password());
+        assert_eq!(c.config_for(0, Transport::Plain).get_password(), None);
+        assert_eq!(
+            c.config_for(1, Transport::Plain).get_password(),
+            Some(&b"bpw"[..])
+        );
+        // One given for all wins over the file.
+        let c = ok(&d("host=a,b password=all"), &[("PGPASSFILE", passfile)]);
+        assert_eq!(
+            c.config_for(1, Transport::Plain).get_password(),
+            Some(&b"all"[..])
+        );
+    }
+
+    #[test]
+    fn a_password_file_others_can_read_is_ignored_with_libpqs_warning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write_passfile(dir.path(), "*:*:*:*:pw\n", 0o644);
+        let passfile = file.to_str().expect("utf-8 path");
+        let c = ok(&d("host=a"), &[("PGPASSFILE", passfile)]);
+        assert!(!c.has_password());
+        assert_eq!(
+            c.warnings(),
+            [format!(
+                "password file \"{passfile}\" has group or world access; permissions should be u=rw (0600) or less"
+            )]
+        );
     }
 
     #[test]
@@ -1705,7 +2272,7 @@ mod tests {
                 "{shown}"
             );
         }
-        assert!(format!("{:?}", c.to_config()).contains("password: Some(_)"));
+        assert!(format!("{:?}", c.config_for(0, Transport::Plain)).contains("password: Some(_)"));
         for o in [
             d("postgres://app:hunter2@h/shop?password=hunter2"),
             d("host=h password='hunter2 x'"),
@@ -1743,21 +2310,21 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn to_config_maps_hosts_ports_and_sockets() {
+    fn each_host_gets_a_config_of_its_own() {
         use postgres::config::Host;
         let c = ok(
             &d("host=/run/pg,db.example port=5433,5434 user=u dbname=x"),
             &[],
         );
-        let config = c.to_config();
-        assert_eq!(
-            config.get_hosts(),
-            [
-                Host::Unix(PathBuf::from("/run/pg")),
-                Host::Tcp("db.example".into())
-            ]
-        );
-        assert_eq!(config.get_ports(), [5433, 5434]);
+        assert_eq!(c.host_count(), 2);
+        assert!(c.is_socket(0) && !c.is_socket(1));
+        let config = c.config_for(0, Transport::Plain);
+        assert_eq!(config.get_hosts(), [Host::Unix(PathBuf::from("/run/pg"))]);
+        assert_eq!(config.get_ports(), [5433]);
+        let config = c.config_for(1, Transport::Tls);
+        assert_eq!(config.get_hosts(), [Host::Tcp("db.example".into())]);
+        assert_eq!(config.get_ports(), [5434]);
+        assert_eq!(config.get_ssl_mode(), postgres::config::SslMode::Require);
         assert_eq!(config.get_user(), Some("u"));
         assert_eq!(config.get_dbname(), Some("x"));
         assert_eq!(config.get_application_name(), Some("fkload"));

@@ -150,6 +150,7 @@ impl Error {
         match self.kind() {
             ErrorKind::Connect { .. }
             | ErrorKind::ConnectionLost { .. }
+            | ErrorKind::NotWritable { .. }
             | ErrorKind::Settings { .. } => true,
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => ends_the_session(db),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
@@ -285,6 +286,17 @@ pub enum ErrorKind {
     /// The connection could not be made.
     #[error("connection to server failed ({target}): {message}")]
     Connect { target: String, message: String },
+    /// Every server that answered is one a load may not write to (a standby,
+    /// or a read-only session), or does not fit `target_session_attrs`.
+    #[error(
+        "no server to load into ({target}): {}",
+        reasons.join("; ")
+    )]
+    NotWritable {
+        target: String,
+        /// Per host: why not.
+        reasons: Vec<String>,
+    },
     /// The connection was lost during the run.
     #[error("connection to server lost{}: {message}", during_text(during))]
     ConnectionLost { during: String, message: String },

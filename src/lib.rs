@@ -80,11 +80,12 @@ mod scan;
 mod sequences;
 mod source;
 mod sql;
+pub mod tls;
 mod transaction;
 
 use std::path::Path;
 
-pub use connect::Connector;
+pub use connect::{Connector, Session};
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use loader::{Cancel, Loader, LoaderBuilder};

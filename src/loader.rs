@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use postgres::{CancelToken, Client, GenericClient};
 
-use crate::connect::Connector;
+use crate::connect::{Connector, Session};
 use crate::copy;
 use crate::diagnose;
 use crate::error::{Error, ErrorKind};
@@ -72,7 +72,7 @@ impl Default for Options {
 pub struct LoaderBuilder {
     options: Options,
     connector: Option<Connector>,
-    control: Option<Client>,
+    control: Option<(Client, Session)>,
 }
 
 impl std::fmt::Debug for LoaderBuilder {
@@ -145,11 +145,12 @@ impl LoaderBuilder {
         self
     }
 
-    /// A connection, made by the connector, to use as the control connection
-    /// (the one that plans, and runs a one-transaction load).
+    /// A connection, made by the connector ([`Connector::session`]), to use
+    /// as the control connection (the one that plans, and runs a
+    /// one-transaction load).
     #[must_use]
-    pub fn control(mut self, client: Client) -> LoaderBuilder {
-        self.control = Some(client);
+    pub fn control(mut self, client: Client, session: Session) -> LoaderBuilder {
+        self.control = Some((client, session));
         self
     }
 
@@ -172,8 +173,8 @@ impl LoaderBuilder {
 pub struct Loader {
     options: Options,
     connector: Option<Connector>,
-    /// The control connection, made on first use.
-    control: Mutex<Option<Client>>,
+    /// The control connection, made on first use, and its session.
+    control: Mutex<Option<(Client, Session)>>,
     cancel: Cancel,
 }
 
@@ -190,7 +191,7 @@ impl Loader {
     /// See [`Loader::plan_in`]; [`ErrorKind::NoConnector`] without a connector.
     pub fn plan(&self, dir: impl AsRef<Path>) -> Result<Plan, Error> {
         let mut control = self.control()?;
-        let client = control_client(&mut control)?;
+        let (client, _) = control_client(&mut control)?;
         self.plan_in(client, dir)
     }
 
@@ -226,7 +227,8 @@ impl Loader {
     /// [`ErrorKind::NoConnector`] without a connector.
     pub fn load(&self, plan: &Plan, observer: &mut dyn FnMut(Event<'_>)) -> Result<Report, Error> {
         let mut control = self.control()?;
-        let client = control_client(&mut control)?;
+        let (client, session) = control_client(&mut control)?;
+        self.writable(session)?;
         let replanned;
         let mut plan = plan;
         if !self.options.resume
@@ -291,7 +293,36 @@ impl Loader {
     /// journal is then kept); [`ErrorKind::NoConnector`] without a connector.
     pub fn repair(&self) -> Result<Option<String>, Error> {
         let mut control = self.control()?;
-        parallel::repair(control_client(&mut control)?)
+        let (client, session) = control_client(&mut control)?;
+        self.writable(session)?;
+        parallel::repair(client)
+    }
+
+    /// Refuses a session a load may not write to (a standby or a read-only
+    /// session, which `target_session_attrs` let through), before anything
+    /// is read or written.
+    fn writable(&self, session: &Session) -> Result<(), Error> {
+        match session.not_writable() {
+            None => Ok(()),
+            Some(why) => Err(Error::new(ErrorKind::NotWritable {
+                target: self
+                    .connector
+                    .as_ref()
+                    .map_or_else(|| session.host.clone(), |c| c.target().to_string()),
+                reasons: vec![why.to_string()],
+            })),
+        }
+    }
+
+    /// The control session: where the loader is connected, as the server
+    /// says it.
+    ///
+    /// # Errors
+    /// As [`Connector::connect`].
+    pub fn session(&self) -> Result<Session, Error> {
+        let mut control = self.control()?;
+        let (_, session) = control_client(&mut control)?;
+        Ok(session.clone())
     }
 
     /// A handle that cancels a running one-transaction load from another
@@ -308,24 +339,26 @@ impl Loader {
     }
 
     /// The control connection, made now if it is not there yet.
-    fn control(&self) -> Result<MutexGuard<'_, Option<Client>>, Error> {
+    fn control(&self) -> Result<MutexGuard<'_, Option<(Client, Session)>>, Error> {
         let mut guard = self
             .control
             .lock()
             .map_err(|_| Error::new(ErrorKind::WorkerPanicked("control")))?;
         if guard.is_none() {
-            *guard = Some(self.connector()?.connect()?);
+            *guard = Some(self.connector()?.session()?);
         }
         Ok(guard)
     }
 }
 
-/// The client a [`Loader::control`] guard holds (it always holds one).
+/// The client and session a [`Loader::control`] guard holds (it always holds
+/// one).
 fn control_client<'a>(
-    guard: &'a mut MutexGuard<'_, Option<Client>>,
-) -> Result<&'a mut Client, Error> {
+    guard: &'a mut MutexGuard<'_, Option<(Client, Session)>>,
+) -> Result<(&'a mut Client, &'a Session), Error> {
     guard
         .as_mut()
+        .map(|(c, s)| (c, &*s))
         .ok_or_else(|| Error::new(ErrorKind::NoConnector))
 }
 

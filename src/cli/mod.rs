@@ -248,10 +248,13 @@ pub fn run(args: &Args) -> u8 {
 }
 
 fn run_inner(args: &Args) -> Result<(), Error> {
-    let (connector, client) = connect(args)?;
+    let (connector, client, session) = connect(args)?;
+    if args.verbose {
+        eprintln!("fkload: {}", describe_session(&session));
+    }
     let loader = Loader::builder()
         .connector(connector)
-        .control(client)
+        .control(client, session)
         .strategy(args.strategy.into())
         .batch_bytes(args.batch_size)
         .jobs(args.jobs)
@@ -320,9 +323,10 @@ fn out(text: &str) {
 
 /// Connects as psql would: settings by libpq's precedence, a password prompt
 /// with -W, or when the server asks for one and a terminal is there to
-/// answer. Returns the connector (the password a prompt gave included) and
-/// its first connection.
-fn connect(args: &Args) -> Result<(Connector, postgres::Client), Error> {
+/// answer. Returns the connector (the password a prompt gave included), its
+/// first connection and what the server says of that session. libpq's
+/// warnings (a password file others can read) go to stderr.
+fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     let overrides = Overrides {
         dbname: args.dbname.clone(),
         host: args.host.clone(),
@@ -334,17 +338,22 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client), Error> {
             message: e.to_string(),
         }
     })?;
+    for w in info.warnings() {
+        eprintln!("fkload: WARNING:  {w}");
+    }
     if args.password {
         info.set_password(prompt(&info)?);
     }
     let connector = |info: &ConnInfo| {
-        Connector::new(info)
+        let c = Connector::new(info)
             .setting("lock_timeout", &args.lock_timeout)
-            .setting("statement_timeout", &args.statement_timeout)
+            .setting("statement_timeout", &args.statement_timeout);
+        // A plan only reads: a standby will do.
+        if args.list { c.for_reading() } else { c }
     };
     let first = connector(&info);
-    match first.connect() {
-        Ok(client) => Ok((first, client)),
+    match first.session() {
+        Ok((client, session)) => Ok((first, client, session)),
         Err(e)
             if !args.no_password
                 && !info.has_password()
@@ -353,11 +362,30 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client), Error> {
         {
             info.set_password(prompt(&info)?);
             let again = connector(&info);
-            let client = again.connect()?;
-            Ok((again, client))
+            let (client, session) = again.session()?;
+            Ok((again, client, session))
         }
         Err(e) => Err(e),
     }
+}
+
+/// The `-v` line that says where fkload is connected, with the four facts
+/// psql would give for the same settings (`current_user`,
+/// `current_database()`, `inet_server_port()`, and whether the session is
+/// encrypted).
+fn describe_session(s: &fkload::Session) -> String {
+    let port = s
+        .port
+        .map_or_else(|| "none (Unix socket)".to_string(), |p| p.to_string());
+    let tls = match (&s.ssl_version, s.ssl) {
+        (Some(v), true) => format!("on ({v})"),
+        (_, true) => "on".to_string(),
+        (_, false) => "off".to_string(),
+    };
+    format!(
+        "connected to {} as user \"{}\", database \"{}\", server port {port}, TLS {tls}",
+        s.host, s.user, s.database
+    )
 }
 
 fn prompt(info: &ConnInfo) -> Result<String, Error> {

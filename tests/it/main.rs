@@ -6,6 +6,7 @@ mod util;
 
 mod batches;
 mod cli;
+mod connecting;
 mod corpus;
 mod crash_points;
 mod cycles;

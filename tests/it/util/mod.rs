@@ -11,6 +11,7 @@
 
 pub mod crash;
 pub mod pg;
+pub mod pki;
 pub mod support;
 
 pub use pg::{TestDb, server_url, server_version_num};

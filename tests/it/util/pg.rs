@@ -332,6 +332,88 @@ impl PrivateServer {
         panic!("test harness: {role} still connects without a password after a reload");
     }
 
+    /// Its TCP port.
+    pub fn port(&self) -> u16 {
+        match &self.0.target {
+            Target::Booted { port, .. } => *port,
+            Target::External { .. } => 0,
+        }
+    }
+
+    /// Replaces `pg_hba.conf` with `lines`, after a line that keeps trusting
+    /// the harness's own superuser over TCP, and reloads. Waits until the
+    /// server has read it (`pg_hba_file_rules` shows the first new line).
+    pub fn set_hba(&self, lines: &str) {
+        let Target::Booted { datadir, .. } = &self.0.target else {
+            return;
+        };
+        let text = format!(
+            "local all all trust\nhost all {SUPERUSER} 127.0.0.1/32 trust\n\
+             host replication all 127.0.0.1/32 trust\n{lines}\n"
+        );
+        fs::write(datadir.join("pg_hba.conf"), text).expect("test harness: write pg_hba.conf");
+        self.exec("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    /// Turns TLS on with these PEM files (copied into the data directory for
+    /// the server's user): the server's certificate and key, and the CA that
+    /// client certificates must chain to. Reloads.
+    pub fn set_tls(&self, cert: &Path, key: &Path, client_ca: &Path) {
+        let Target::Booted {
+            datadir, as_root, ..
+        } = &self.0.target
+        else {
+            return;
+        };
+        for (from, to) in [
+            (cert, "server.crt"),
+            (key, "server.key"),
+            (client_ca, "ca.crt"),
+        ] {
+            let dest = datadir.join(to);
+            fs::copy(from, &dest).expect("test harness: copy a TLS file");
+            fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))
+                .expect("test harness: chmod a TLS file");
+            if *as_root {
+                run(Command::new("chown").arg(format!("{OS_USER}:")).arg(&dest))
+                    .expect("test harness: chown a TLS file");
+            }
+        }
+        // One at a time: ALTER SYSTEM refuses a transaction block.
+        for sql in [
+            "ALTER SYSTEM SET ssl = on",
+            "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
+            "ALTER SYSTEM SET ssl_key_file = 'server.key'",
+            "ALTER SYSTEM SET ssl_ca_file = 'ca.crt'",
+        ] {
+            self.exec("postgres", sql);
+        }
+        self.exec("postgres", "SELECT pg_reload_conf()");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    /// A hot standby of this server: a base backup (`pg_basebackup -R`)
+    /// started on a port of its own, streaming from this one.
+    pub fn standby(&self) -> PrivateServer {
+        let Target::Booted { port, .. } = &self.0.target else {
+            panic!("test harness: no booted server to copy");
+        };
+        let place = Place::new().unwrap_or_else(|e| panic!("{e}"));
+        run(pg_command(
+            &place.bindir,
+            "pg_basebackup",
+            place.as_root,
+            &place.datadir,
+        )
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", SUPERUSER])
+        .arg("-D")
+        .arg(&place.datadir)
+        .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        PrivateServer(place.start().unwrap_or_else(|e| panic!("{e}")))
+    }
+
     /// `pg_ctl restart -m MODE` (fast or immediate), waiting until it is up.
     pub fn restart(&self, mode: &str) {
         let Target::Booted {
@@ -383,110 +465,143 @@ fn start_server() -> Result<Server, String> {
 
 /// Initializes and starts a private server; see the module documentation.
 fn boot() -> Result<Server, String> {
-    let bindir = find_bindir()?;
-    let as_root = running_as_root();
-    // In memory where the machine has a tmpfs: the fault tests copy and drop
-    // databases by the hundred, which is mostly file creation.
-    let shm = Path::new("/dev/shm");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix("fkload-pg-");
-    let made = if shm.is_dir() {
-        builder.tempdir_in(shm).or_else(|_| builder.tempdir())
-    } else {
-        builder.tempdir()
-    };
-    let base = made
-        .map_err(|e| format!("test harness: cannot create a temporary directory: {e}"))?
-        .keep();
-    let datadir = base.join("data");
-    let log = datadir.join("server.log");
+    let place = Place::new()?;
+    // --no-sync: the cluster is thrown away, so flushing it to disk is waste.
+    run(
+        pg_command(&place.bindir, "initdb", place.as_root, &place.datadir)
+            .arg("-D")
+            .arg(&place.datadir)
+            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"])
+            .args(["--locale=C", "--no-sync"]),
+    )
+    .map_err(|e| root_hint(e, place.as_root))?;
+    place.start()
+}
 
-    // The watchdog comes first so that every way out of here, failures
-    // included, removes the directory again.
-    let watchdog = if keep() {
-        None
-    } else {
-        Some(spawn_watchdog(&bindir, &datadir, &base, as_root)?)
-    };
+/// Where a booted server lives: its binaries, its temporary directory (with
+/// the data directory in it, made and owned for the server's user), and the
+/// watchdog that removes it all when this process ends.
+struct Place {
+    bindir: PathBuf,
+    as_root: bool,
+    datadir: PathBuf,
+    watchdog: Option<Child>,
+}
 
-    // initdb wants an empty directory that only the server's user can read.
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&datadir)
-        .map_err(|e| format!("test harness: cannot create {}: {e}", datadir.display()))?;
-    if as_root {
-        // tempfile made the directory 0700 for root; the server's user must be
-        // able to pass through it to its data directory.
-        fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("test harness: cannot chmod {}: {e}", base.display()))?;
-        run(Command::new("chown")
-            .arg("-R")
-            .arg(format!("{OS_USER}:"))
-            .arg(&datadir))?;
+impl Place {
+    fn new() -> Result<Place, String> {
+        let bindir = find_bindir()?;
+        let as_root = running_as_root();
+        // In memory where the machine has a tmpfs: the fault tests copy and drop
+        // databases by the hundred, which is mostly file creation.
+        let shm = Path::new("/dev/shm");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("fkload-pg-");
+        let made = if shm.is_dir() {
+            builder.tempdir_in(shm).or_else(|_| builder.tempdir())
+        } else {
+            builder.tempdir()
+        };
+        let base = made
+            .map_err(|e| format!("test harness: cannot create a temporary directory: {e}"))?
+            .keep();
+        let datadir = base.join("data");
+
+        // The watchdog comes first so that every way out of here, failures
+        // included, removes the directory again.
+        let watchdog = if keep() {
+            None
+        } else {
+            Some(spawn_watchdog(&bindir, &datadir, &base, as_root)?)
+        };
+
+        // initdb wants an empty directory that only the server's user can read.
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&datadir)
+            .map_err(|e| format!("test harness: cannot create {}: {e}", datadir.display()))?;
+        if as_root {
+            // tempfile made the directory 0700 for root; the server's user must be
+            // able to pass through it to its data directory.
+            fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("test harness: cannot chmod {}: {e}", base.display()))?;
+            run(Command::new("chown")
+                .arg("-R")
+                .arg(format!("{OS_USER}:"))
+                .arg(&datadir))?;
+        }
+        Ok(Place {
+            bindir,
+            as_root,
+            datadir,
+            watchdog,
+        })
     }
 
-    // --no-sync: the cluster is thrown away, so flushing it to disk is waste.
-    run(pg_command(&bindir, "initdb", as_root, &datadir)
-        .arg("-D")
-        .arg(&datadir)
-        .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"])
-        .args(["--locale=C", "--no-sync"]))
-    .map_err(|e| root_hint(e, as_root))?;
-
-    let mut failures = Vec::new();
-    for attempt in 1..=START_ATTEMPTS {
-        let port = free_port()?;
-        // pg_ctl hands -o to a shell, hence the quoting of the socket directory.
-        // -F and the -c settings trade durability, useless here, for speed.
-        let options = format!(
-            "-F -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            sh_quote(&datadir.to_string_lossy())
-        );
-        let started = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
-            .arg("-D")
-            .arg(&datadir)
-            .args(["-w", "-t", "60", "-o", &options, "-l"])
-            .arg(&log)
-            .arg("start"));
-        let url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
-        // Checks the TCP listener and trust authentication as well.
-        let checked = started.and_then(|_| {
-            fetch_version_num(&url).map_err(|e| format!("cannot connect to {url}: {e}"))
-        });
-        match checked {
-            Ok(version_num) => {
-                announce(&bindir, &datadir, &url, version_num, as_root);
-                return Ok(Server {
-                    target: Target::Booted {
-                        port,
-                        bindir: bindir.clone(),
-                        datadir: datadir.clone(),
-                        as_root,
-                        _watchdog: watchdog,
-                    },
-                    version_num,
-                });
-            }
-            Err(e) => {
-                failures.push(format!("attempt {attempt}, port {port}: {e}"));
-                // A server that started but cannot be reached must not linger
-                // into the next attempt; failure here just means none is running.
-                let _ = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
-                    .arg("-D")
-                    .arg(&datadir)
-                    .args(["-m", "immediate", "-w", "stop"]));
+    /// Starts the server of this place on a free port.
+    fn start(self) -> Result<Server, String> {
+        let Place {
+            bindir,
+            as_root,
+            datadir,
+            watchdog,
+        } = self;
+        let log = datadir.join("server.log");
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port()?;
+            // pg_ctl hands -o to a shell, hence the quoting of the socket directory.
+            // -F and the -c settings trade durability, useless here, for speed.
+            let options = format!(
+                "-F -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                sh_quote(&datadir.to_string_lossy())
+            );
+            let started = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
+                .arg("-D")
+                .arg(&datadir)
+                .args(["-w", "-t", "60", "-o", &options, "-l"])
+                .arg(&log)
+                .arg("start"));
+            let url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
+            // Checks the TCP listener and trust authentication as well.
+            let checked = started.and_then(|_| {
+                fetch_version_num(&url).map_err(|e| format!("cannot connect to {url}: {e}"))
+            });
+            match checked {
+                Ok(version_num) => {
+                    announce(&bindir, &datadir, &url, version_num, as_root);
+                    return Ok(Server {
+                        target: Target::Booted {
+                            port,
+                            bindir: bindir.clone(),
+                            datadir: datadir.clone(),
+                            as_root,
+                            _watchdog: watchdog,
+                        },
+                        version_num,
+                    });
+                }
+                Err(e) => {
+                    failures.push(format!("attempt {attempt}, port {port}: {e}"));
+                    // A server that started but cannot be reached must not linger
+                    // into the next attempt; failure here just means none is running.
+                    let _ = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
+                        .arg("-D")
+                        .arg(&datadir)
+                        .args(["-m", "immediate", "-w", "stop"]));
+                }
             }
         }
+        Err(format!(
+            "test harness: cannot start PostgreSQL from {} in {}:\n{}\n--- last {LOG_TAIL_LINES} lines of {} ---\n{}",
+            bindir.display(),
+            datadir.display(),
+            failures.join("\n"),
+            log.display(),
+            tail(&log, LOG_TAIL_LINES),
+        ))
     }
-    Err(format!(
-        "test harness: cannot start PostgreSQL from {} in {}:\n{}\n--- last {LOG_TAIL_LINES} lines of {} ---\n{}",
-        bindir.display(),
-        datadir.display(),
-        failures.join("\n"),
-        log.display(),
-        tail(&log, LOG_TAIL_LINES),
-    ))
 }
 
 /// Starts the process that stops the server and removes `base` once this
