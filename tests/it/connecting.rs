@@ -634,3 +634,37 @@ fn a_load_never_lands_on_a_standby() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), p.to_string());
     }
 }
+
+/// A password file others can read is passed over with libpq's warning, on
+/// stderr, and its password is not used.
+#[test]
+fn a_password_file_others_can_read_is_ignored_with_a_warning() {
+    let s = crate::util::support::Scenario::new(
+        "pgpass_open",
+        "CREATE TABLE t (id int);",
+        &[("t.csv", "id\n1\n")],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(&pgpass, "*:*:*:*:Ign0red-pw\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = output(
+        command()
+            .env("PGPASSFILE", &pgpass)
+            .args(["-l", "-d", &s.db.url])
+            .arg(s.path())
+            .output()
+            .expect("run fkload"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "fkload: WARNING:  password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
+            pgpass.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Ign0red-pw"));
+}

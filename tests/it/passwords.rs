@@ -1,5 +1,6 @@
 //! Passwords never appear in what fkload prints, whichever way they were given
-//! (URI, key=value string, PGPASSWORD, a password file, DATABASE_URL), on a
+//! (URI, key=value string, PGPASSWORD, a password file, DATABASE_URL, a
+//! service file), on a
 //! server that really asks for them (scram-sha-256), in successful loads, plans,
 //! data errors, connection errors and wrong-password errors.
 
@@ -62,6 +63,15 @@ fn ways(port: &str, db: &str, password: &str, pgpass: &Path) -> Vec<Way> {
         .map(|s| s.to_string())
         .collect();
     let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    // A service file holds the password too (the rest of its line, as is).
+    let services = pgpass.with_extension("services");
+    std::fs::write(
+        &services,
+        format!(
+            "[pw]\nhost=127.0.0.1\nport={port}\nuser={ROLE}\ndbname={db}\npassword={password}\n"
+        ),
+    )
+    .unwrap();
     vec![
         ("URI".into(), vec!["-d".into(), uri.clone()], vec![]),
         ("key=value".into(), vec!["-d".into(), kv], vec![]),
@@ -76,6 +86,11 @@ fn ways(port: &str, db: &str, password: &str, pgpass: &Path) -> Vec<Way> {
             env("PGPASSFILE", &pgpass.to_string_lossy()),
         ),
         ("DATABASE_URL".into(), vec![], env("DATABASE_URL", &uri)),
+        (
+            "service file".into(),
+            vec!["-d".into(), "service=pw".into()],
+            env("PGSERVICEFILE", &services.to_string_lossy()),
+        ),
     ]
 }
 
