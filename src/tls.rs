@@ -26,9 +26,11 @@
 use std::path::{Path, PathBuf};
 
 use openssl::pkey::PKey;
-use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    SslConnector, SslConnectorBuilder, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
+};
 use openssl::x509::X509;
-use openssl::x509::store::{X509Lookup, X509StoreBuilder};
+use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use postgres_openssl::MakeTlsConnector;
 
@@ -209,40 +211,7 @@ impl TlsSettings {
             // The builder starts with OpenSSL's default paths.
             Some(RootCert::System) => true,
             Some(RootCert::File(path)) if path.is_file() => {
-                let mut store = X509StoreBuilder::new()?;
-                let pem = read(path, "root certificate file")?;
-                let certs = X509::stack_from_pem(&pem).map_err(|e| TlsError::Load {
-                    what: "root certificate file",
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
-                for cert in certs {
-                    store.add_cert(cert)?;
-                }
-                if self.crl.is_some() || self.crldir.is_some() {
-                    if let Some(crl) = &self.crl {
-                        store
-                            .add_lookup(X509Lookup::file())?
-                            .load_crl_file(crl, SslFiletype::PEM)
-                            .map_err(|e| TlsError::Load {
-                                what: "CRL file",
-                                path: crl.clone(),
-                                message: e.to_string(),
-                            })?;
-                    }
-                    if let Some(dir) = &self.crldir {
-                        let dir = dir.to_str().ok_or_else(|| TlsError::Load {
-                            what: "CRL directory",
-                            path: dir.clone(),
-                            message: "not valid UTF-8".into(),
-                        })?;
-                        store
-                            .add_lookup(X509Lookup::hash_dir())?
-                            .add_dir(dir, SslFiletype::PEM)?;
-                    }
-                    store.set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)?;
-                }
-                b.set_cert_store(store.build());
+                b.set_cert_store(self.root_store(path)?);
                 true
             }
             Some(RootCert::File(path)) if self.mode.verifies() || self.rootcert_named => {
@@ -259,6 +228,59 @@ impl TlsSettings {
         } else {
             SslVerifyMode::NONE
         });
+        self.client_certificate(&mut b)?;
+        let mut connector = MakeTlsConnector::new(b.build());
+        let (full, sni) = (self.mode == SslMode::VerifyFull, self.sni);
+        connector.set_callback(move |config, _domain| {
+            config.set_verify_hostname(full);
+            config.set_use_server_name_indication(sni);
+            Ok(())
+        });
+        Ok(connector)
+    }
+
+    /// The root certificates of `path`, with the CRLs of `sslcrl` and
+    /// `sslcrldir` checked against every certificate of the chain.
+    fn root_store(&self, path: &Path) -> Result<X509Store, TlsError> {
+        let mut store = X509StoreBuilder::new()?;
+        let pem = read(path, "root certificate file")?;
+        let certs = X509::stack_from_pem(&pem).map_err(|e| TlsError::Load {
+            what: "root certificate file",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        for cert in certs {
+            store.add_cert(cert)?;
+        }
+        if self.crl.is_some() || self.crldir.is_some() {
+            if let Some(crl) = &self.crl {
+                store
+                    .add_lookup(X509Lookup::file())?
+                    .load_crl_file(crl, SslFiletype::PEM)
+                    .map_err(|e| TlsError::Load {
+                        what: "CRL file",
+                        path: crl.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
+            if let Some(dir) = &self.crldir {
+                let dir = dir.to_str().ok_or_else(|| TlsError::Load {
+                    what: "CRL directory",
+                    path: dir.clone(),
+                    message: "not valid UTF-8".into(),
+                })?;
+                store
+                    .add_lookup(X509Lookup::hash_dir())?
+                    .add_dir(dir, SslFiletype::PEM)?;
+            }
+            store.set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)?;
+        }
+        Ok(store.build())
+    }
+
+    /// Present `sslcert` with `sslkey`, when the certificate file exists
+    /// (libpq's rule: no file, no client certificate).
+    fn client_certificate(&self, b: &mut SslConnectorBuilder) -> Result<(), TlsError> {
         if let Some(cert) = &self.cert
             && cert.is_file()
         {
@@ -278,14 +300,7 @@ impl TlsSettings {
                 })?;
             }
         }
-        let mut connector = MakeTlsConnector::new(b.build());
-        let (full, sni) = (self.mode == SslMode::VerifyFull, self.sni);
-        connector.set_callback(move |config, _domain| {
-            config.set_verify_hostname(full);
-            config.set_use_server_name_indication(sni);
-            Ok(())
-        });
-        Ok(connector)
+        Ok(())
     }
 
     /// The client's private key, decrypted with `sslpassword` when it is

@@ -352,20 +352,49 @@ impl PrivateServer {
              host replication all 127.0.0.1/32 trust\n{lines}\n"
         );
         fs::write(datadir.join("pg_hba.conf"), text).expect("test harness: write pg_hba.conf");
+        self.reload();
+    }
+
+    /// Reloads the configuration and waits until a new session sees it: a
+    /// new backend reports the postmaster's load time, which the reload moves.
+    fn reload(&self) {
+        let url = self.url("postgres");
+        let loaded = |url: &str| -> String {
+            connect(url)
+                .query_one("SELECT pg_conf_load_time()::text", &[])
+                .expect("test harness: pg_conf_load_time")
+                .get(0)
+        };
+        let before = loaded(&url);
         self.exec("postgres", "SELECT pg_reload_conf()");
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        for _ in 0..200 {
+            if loaded(&url) != before {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("test harness: the server did not reload its configuration within 5 s");
     }
 
     /// Turns TLS on with these PEM files (copied into the data directory for
     /// the server's user): the server's certificate and key, and the CA that
-    /// client certificates must chain to. Reloads.
-    pub fn set_tls(&self, cert: &Path, key: &Path, client_ca: &Path) {
+    /// client certificates must chain to. Reloads, and waits until new
+    /// sessions see it.
+    ///
+    /// # Errors
+    /// Why the server cannot do TLS: a build without SSL support says so
+    /// when `ssl` is turned on.
+    pub fn set_tls(&self, cert: &Path, key: &Path, client_ca: &Path) -> Result<(), String> {
         let Target::Booted {
             datadir, as_root, ..
         } = &self.0.target
         else {
-            return;
+            return Err("not a server of the test's own".to_owned());
         };
+        let sql = "ALTER SYSTEM SET ssl = on";
+        if let Err(e) = connect(&self.url("postgres")).batch_execute(sql) {
+            return Err(describe(&e, sql));
+        }
         for (from, to) in [
             (cert, "server.crt"),
             (key, "server.key"),
@@ -382,15 +411,14 @@ impl PrivateServer {
         }
         // One at a time: ALTER SYSTEM refuses a transaction block.
         for sql in [
-            "ALTER SYSTEM SET ssl = on",
             "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
             "ALTER SYSTEM SET ssl_key_file = 'server.key'",
             "ALTER SYSTEM SET ssl_ca_file = 'ca.crt'",
         ] {
             self.exec("postgres", sql);
         }
-        self.exec("postgres", "SELECT pg_reload_conf()");
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.reload();
+        Ok(())
     }
 
     /// A hot standby of this server: a base backup (`pg_basebackup -R`)
