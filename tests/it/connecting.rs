@@ -1,7 +1,7 @@
 //! Connecting wherever psql connects, with libpq (psql) as the oracle: for a
-//! table of settings (TLS modes and files, client certificates, channel
-//! binding, service files, password files, URIs, key=value strings, the
-//! environment), psql and fkload run with the same settings and must give the
+//! table of settings (TLS modes and files, client certificates, CRLs,
+//! channel binding, several hosts, service files, password files, URIs,
+//! key=value strings, the environment), psql and fkload run with the same settings and must give the
 //! same four facts (user, database, server port, whether the session is
 //! encrypted), or both refuse. And a load never lands on a standby.
 
@@ -103,6 +103,12 @@ fn with_fkload(conninfo: &str, home: &Path, env: &[(String, String)], dir: &Path
         .nth(1)
         .and_then(|r| r.split(',').next())
         .unwrap_or_default();
+    // inet_server_port() is null on a socket; psql prints nothing.
+    let port = if port == "none (Unix socket)" {
+        ""
+    } else {
+        port
+    };
     Ok((
         quoted[1].to_string(),
         quoted[3].to_string(),
@@ -131,6 +137,14 @@ fn case(name: &'static str, conninfo: String) -> Case {
         home: vec![],
         libpq16_refuses: false,
     }
+}
+
+/// A TCP port on localhost that nothing listens on (bound, then let go).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Runs every case with psql and with fkload and compares.
@@ -402,6 +416,82 @@ fn every_sslmode_connects_or_refuses_as_libpq_does() {
             ),
         ),
     ];
+
+    // Revocation: the server's certificate revoked by a file or a directory
+    // of CRLs, or a CRL that revokes nothing; at home, root.crl is the
+    // default file.
+    let crl = |extra: &str| {
+        tls(&format!(
+            "sslmode=verify-full sslrootcert={} {extra}",
+            p("ca.crt")
+        ))
+    };
+    cases.extend([
+        case(
+            "CRL revoking nothing",
+            crl(&format!("sslcrl={}", p("empty.crl"))),
+        ),
+        case(
+            "CRL revoking the server's certificate",
+            crl(&format!("sslcrl={}", p("revoked.crl"))),
+        ),
+        case(
+            "CRL directory revoking the server's certificate",
+            crl(&format!("sslcrldir={}", p("crldir"))),
+        ),
+        Case {
+            home: vec![("revoked.crl", "root.crl")],
+            ..case("CRL at home revoking the server's certificate", crl(""))
+        },
+        Case {
+            env: vec![("PGSSLCRL".into(), p("revoked.crl"))],
+            ..case("CRL from PGSSLCRL", crl(""))
+        },
+    ]);
+
+    // Several hosts: the first one down (a port nobody listens on), in a
+    // key=value list, a URI, and the PGHOST/PGPORT variables; or every one
+    // down.
+    let dead = free_port();
+    cases.extend([
+        case(
+            "two hosts, the first down",
+            format!("host=localhost,127.0.0.1 port={dead},{port} dbname=postgres user=tlsuser sslmode=require"),
+        ),
+        case(
+            "URI with two hosts, the first down",
+            format!("postgresql://tlsuser@localhost:{dead},localhost:{port}/postgres?sslmode=require"),
+        ),
+        Case {
+            env: vec![
+                ("PGHOST".into(), "localhost,localhost".into()),
+                ("PGPORT".into(), format!("{dead},{port}")),
+            ],
+            ..case(
+                "PGHOST and PGPORT lists, the first down",
+                "dbname=postgres user=tlsuser sslmode=require".into(),
+            )
+        },
+        case(
+            "two hosts, both down",
+            format!("host=localhost,localhost port={dead},{dead} dbname=postgres user=tlsuser"),
+        ),
+        // TCP refuses tlsuser in plain text; the socket would let it in.
+        case(
+            "two hosts, the first refuses the login",
+            format!(
+                "host=localhost,{} port={port} dbname=postgres user=tlsuser sslmode=disable",
+                server.socket_dir().expect("a server of its own").display()
+            ),
+        ),
+        case(
+            "two hosts, the first a socket",
+            format!(
+                "host={},localhost port={port} dbname=postgres user=tlsuser sslmode=disable",
+                server.socket_dir().expect("a server of its own").display()
+            ),
+        ),
+    ]);
 
     // A service file, a password file, and one others can read.
     let files = tempfile::tempdir().expect("files");

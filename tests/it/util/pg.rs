@@ -332,6 +332,14 @@ impl PrivateServer {
         panic!("test harness: {role} still connects without a password after a reload");
     }
 
+    /// Its Unix socket directory (its data directory).
+    pub fn socket_dir(&self) -> Option<&Path> {
+        match &self.0.target {
+            Target::Booted { datadir, .. } => Some(datadir),
+            Target::External { .. } => None,
+        }
+    }
+
     /// Its TCP port.
     pub fn port(&self) -> u16 {
         match &self.0.target {

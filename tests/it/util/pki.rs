@@ -1,7 +1,9 @@
 //! A test PKI made with the `openssl` command: a CA, a second CA nobody
-//! trusts, server certificates for `localhost` and for another name, and a
-//! client certificate with its key plain and encrypted. Files in a temporary
-//! directory, keys `0600`.
+//! trusts, server certificates for `localhost` and for another name, a
+//! client certificate with its key plain and encrypted, and the CA's
+//! revocation lists (one empty, one revoking the `localhost` certificate, and
+//! that one again in a hashed directory). Files in a temporary directory,
+//! keys `0600`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,7 +41,30 @@ impl Pki {
         for key in ["client.key", "client-encrypted.key"] {
             chmod(&pki.path(key), 0o600)?;
         }
+        pki.crls()?;
         Ok(pki)
+    }
+
+    /// `empty.crl`, then `revoked.crl` revoking `server-localhost.crt`, and
+    /// `crldir/` holding the latter under its hash (`sslcrldir`'s layout).
+    fn crls(&self) -> Result<(), String> {
+        let write = |name: &str, text: &str| {
+            std::fs::write(self.path(name), text).map_err(|e| e.to_string())
+        };
+        write(
+            "ca.cnf",
+            "[ca]\ndefault_ca = test\n[test]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+             default_md = sha256\ndefault_crl_days = 3650\ncertificate = ca.crt\nprivate_key = ca.key\n",
+        )?;
+        write("index.txt", "")?;
+        write("crlnumber", "01\n")?;
+        self.openssl(&["ca", "-config", "ca.cnf", "-gencrl", "-out", "empty.crl"])?;
+        self.openssl(&["ca", "-config", "ca.cnf", "-revoke", "server-localhost.crt"])?;
+        self.openssl(&["ca", "-config", "ca.cnf", "-gencrl", "-out", "revoked.crl"])?;
+        std::fs::create_dir(self.path("crldir")).map_err(|e| e.to_string())?;
+        std::fs::copy(self.path("revoked.crl"), self.path("crldir/revoked.crl"))
+            .map_err(|e| e.to_string())?;
+        self.openssl(&["rehash", "crldir"])
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
