@@ -697,12 +697,30 @@ fn a_load_never_lands_on_a_standby() {
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("in recovery"), "{}", out.stderr);
+    // Refused before the catalog is read: a file naming no table would be
+    // an error of its own (exit 1) had the plan been made first.
+    let other = tempfile::tempdir().expect("data");
+    write(other.path(), "no_such_table.csv", b"id\n1\n");
+    let out = output(
+        command()
+            .args([
+                "-d",
+                &format!("host=127.0.0.1 port={s} user=postgres dbname=shop"),
+            ])
+            .arg(other.path())
+            .output()
+            .expect("run fkload"),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("in recovery"), "{}", out.stderr);
     // A plan only reads: the standby answers it.
-    run(&[
+    let out = run(&[
         "-l",
         "-d",
         &format!("host=127.0.0.1 port={s} user=postgres dbname=shop"),
     ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("public.t"), "{}", out.stdout);
 
     let both = format!("host=127.0.0.1,127.0.0.1 port={s},{p} user=postgres dbname=shop");
     let out = run(&["-v", "-d", &both]);
