@@ -14,6 +14,7 @@ use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViola
 use crate::lines;
 use crate::orphan;
 use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
+use crate::problems::{DuplicateViolation, KeyViolation};
 
 /// A failed statement that is not a COPY (adding a key back, checking the
 /// deferred keys): a foreign-key violation of one of the plan's keys (`key`,
@@ -86,32 +87,43 @@ pub(crate) fn index_error(
         return Error::server(e, during);
     };
     let info = DbErrorInfo::from_db(db);
+    Error::caused_by(
+        ErrorKind::Duplicate(Box::new(DuplicateKeys {
+            db: info,
+            violation: duplicates(tx, plan, i),
+        })),
+        e,
+    )
+}
+
+/// The rows of index `i`'s file that share a key, or why they could not be
+/// listed.
+pub(crate) fn duplicates(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    i: &PlannedIndex,
+) -> DuplicateViolation {
     let step = &plan.steps[i.step];
-    let (rows, search_failed) = match orphan::duplicates(
-        tx,
-        step,
-        &i.index.columns,
-        &i.index.column_types,
-        i.index.expression_or_partial,
-    ) {
-        Ok(r) => (r, None),
-        Err(why) => (Vec::new(), Some(why)),
-    };
     let index = i
         .index
         .constraint
         .as_ref()
         .map_or(i.index.name.clone(), |c| c.name.clone());
-    Error::caused_by(
-        ErrorKind::Duplicate(Box::new(DuplicateKeys {
-            db: info,
-            index,
-            table: i.table.human(),
-            rows,
-            search_failed,
-        })),
-        e,
+    let mut found = orphan::duplicates(
+        client,
+        step,
+        &i.index.columns,
+        &i.index.column_types,
+        i.index.expression_or_partial,
+        plan.max_examples,
     )
+    .unwrap_or_else(|why| DuplicateViolation {
+        search_failed: Some(why),
+        ..DuplicateViolation::default()
+    });
+    found.index = index;
+    found.table = i.table.human();
+    found
 }
 
 /// A key that was `NOT VALID` comes back `NOT VALID`, and so checks nothing it
@@ -127,11 +139,11 @@ pub(crate) fn not_valid_orphans(
     plan: &Plan,
     k: &PlannedKey,
 ) -> Result<(), Error> {
-    let orphans = match orphan::find(tx, plan, k) {
+    let found = match orphan::find(tx, plan, k, plan.max_examples) {
         Ok(o) => o,
         Err(_) => return Ok(()),
     };
-    let Some(first) = orphans.first() else {
+    let Some(first) = found.examples.first() else {
         return Ok(());
     };
     // The report the key itself would have given for the first row.
@@ -152,11 +164,7 @@ pub(crate) fn not_valid_orphans(
     Err(Error::new(ErrorKind::ForeignKey(Box::new(
         ForeignKeyViolation {
             db,
-            constraint: k.key.name.clone(),
-            child: k.table.human(),
-            parent: k.ref_table.human(),
-            orphans,
-            orphan_search_failed: None,
+            violation: found,
         },
     ))))
 }
@@ -169,22 +177,29 @@ fn violation(
     db: DbErrorInfo,
     source: Option<postgres::Error>,
 ) -> Error {
-    let (orphans, orphan_search_failed) = match orphan::find(tx, plan, k) {
-        Ok(o) => (o, None),
-        Err(why) => (Vec::new(), Some(why)),
-    };
     let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation {
         db,
-        constraint: k.key.name.clone(),
-        child: k.table.human(),
-        parent: k.ref_table.human(),
-        orphans,
-        orphan_search_failed,
+        violation: orphans(tx, plan, k),
     }));
     match source {
         Some(e) => Error::caused_by(kind, e),
         None => Error::new(kind),
     }
+}
+
+/// The orphan rows of key `k`'s files, or why they could not be listed.
+pub(crate) fn orphans(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    k: &PlannedKey,
+) -> KeyViolation {
+    orphan::find(client, plan, k, plan.max_examples).unwrap_or_else(|why| KeyViolation {
+        constraint: k.key.name.clone(),
+        child: k.table.human(),
+        parent: k.ref_table.human(),
+        search_failed: Some(why),
+        ..KeyViolation::default()
+    })
 }
 
 /// The key the server reported, found through its schema, table and name: the

@@ -16,6 +16,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
+
 /// An error from planning or running a load.
 #[derive(Debug)]
 pub struct Error(Box<Inner>);
@@ -91,6 +93,7 @@ impl Error {
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => Some(db),
             ErrorKind::ForeignKey(v) => Some(&v.db),
             ErrorKind::Duplicate(d) => Some(&d.db),
+            ErrorKind::Problems(p) => p.first_db(),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.db(),
             _ => None,
         }
@@ -118,8 +121,28 @@ impl Error {
             ErrorKind::UnknownTable { path, .. } | ErrorKind::AmbiguousTable { path, .. } => {
                 at(path, None)
             }
-            ErrorKind::ForeignKey(v) => v.orphans.first().and_then(|o| at(&o.path, Some(o.line))),
-            ErrorKind::Duplicate(d) => d.rows.first().and_then(|o| at(&o.path, Some(o.line))),
+            ErrorKind::ForeignKey(v) => v
+                .violation
+                .examples
+                .first()
+                .and_then(|o| at(&o.path, Some(o.line))),
+            ErrorKind::Duplicate(d) => d
+                .violation
+                .examples
+                .first()
+                .and_then(|(_, rows)| rows.first())
+                .and_then(|o| at(&o.path, Some(o.line))),
+            ErrorKind::Problems(p) => p.errors.iter().find_map(Error::position).or_else(|| {
+                p.keys
+                    .iter()
+                    .find_map(|k| k.examples.first())
+                    .or_else(|| {
+                        p.duplicates
+                            .iter()
+                            .find_map(|d| d.examples.first()?.1.first())
+                    })
+                    .and_then(|o| at(&o.path, Some(o.line)))
+            }),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.position(),
             _ => None,
         }
@@ -316,6 +339,10 @@ pub enum ErrorKind {
     /// Rows whose key a unique index, built after the data, finds twice.
     #[error("{0}")]
     Duplicate(Box<DuplicateKeys>),
+    /// Everything that keeps the data from loading, found in one run (a
+    /// load that failed on a key reports every violated key this way).
+    #[error("{0}")]
+    Problems(Box<Problems>),
 }
 
 fn similar(candidates: &[String]) -> String {
@@ -450,105 +477,39 @@ impl fmt::Display for DbErrorInfo {
     }
 }
 
-/// A foreign-key violation with every orphan row found in the files.
+/// A foreign-key violation: the server's report of the first row, and the
+/// orphan rows found in the files (counted, the first few listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ForeignKeyViolation {
     /// The server's report of the first violation.
     pub db: DbErrorInfo,
-    /// The constraint, as `schema.table.constraint`-free name.
-    pub constraint: String,
-    /// Child table, qualified and quoted as SQL would write it.
-    pub child: String,
-    /// Parent table, qualified and quoted.
-    pub parent: String,
-    /// Orphan rows found in the child's file, in file order.
-    pub orphans: Vec<Orphan>,
-    /// Why the orphans could not be listed, when they could not.
-    pub orphan_search_failed: Option<String>,
-}
-
-/// One child row whose key has no parent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Orphan {
-    pub path: PathBuf,
-    /// The physical line the row starts on (1 = the header line).
-    pub line: u64,
-    /// `(col, col)=(value, value)` as the server's DETAIL writes keys.
-    pub key: String,
+    /// The orphan rows of the key's files.
+    pub violation: KeyViolation,
 }
 
 impl fmt::Display for ForeignKeyViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.db)?;
-        match (&self.orphan_search_failed, self.orphans.len()) {
-            (Some(why), _) => write!(f, "\nfkload: could not list the orphan rows: {why}")?,
-            (None, 0) => {}
-            (None, n) => {
-                for o in &self.orphans {
-                    write!(
-                        f,
-                        "\n{}:{}: key {} is not present in table {}",
-                        o.path.display(),
-                        o.line,
-                        o.key,
-                        self.parent
-                    )?;
-                }
-                let rows = if n == 1 { "row" } else { "rows" };
-                write!(
-                    f,
-                    "\nHINT:  {n} {rows} of {} have no parent row for constraint \"{}\"; load the parent rows or remove these rows.",
-                    self.child, self.constraint
-                )?;
-            }
-        }
-        Ok(())
+        self.violation.details(f)
     }
 }
 
-/// A unique index (built after the data) that found the same key in several rows.
+/// A unique index (built after the data) that found the same key in several
+/// rows: the server's report, and the rows found in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DuplicateKeys {
     /// The server's report of the first duplicate.
     pub db: DbErrorInfo,
-    /// The constraint (or index) name.
-    pub index: String,
-    /// The table, qualified.
-    pub table: String,
-    /// Every row holding a duplicated key, in file order.
-    pub rows: Vec<Orphan>,
-    /// Why the rows could not be listed, when they could not.
-    pub search_failed: Option<String>,
+    /// The rows holding a duplicated key.
+    pub violation: DuplicateViolation,
 }
 
 impl fmt::Display for DuplicateKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.db)?;
-        if let Some(why) = &self.search_failed {
-            return write!(f, "\nfkload: could not list the duplicate rows: {why}");
-        }
-        for r in &self.rows {
-            write!(
-                f,
-                "\n{}:{}: key {} is duplicated",
-                r.path.display(),
-                r.line,
-                r.key
-            )?;
-        }
-        if !self.rows.is_empty() {
-            write!(
-                f,
-                "\nHINT:  {} rows of {} share a key of \"{}\"; keep one row per key.",
-                self.rows.len(),
-                self.table,
-                self.index
-            )?;
-        }
-        Ok(())
+        self.violation.details(f)
     }
 }
 

@@ -59,6 +59,7 @@
 )]
 
 mod catalog;
+mod check;
 mod connect;
 pub mod conninfo;
 mod copy;
@@ -72,9 +73,12 @@ mod journal;
 mod lines;
 mod loader;
 mod orphan;
+pub mod overview;
 mod parallel;
 pub mod plan;
 mod pool;
+pub mod problems;
+pub mod render;
 mod report;
 mod scan;
 mod sequences;

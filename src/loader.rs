@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use postgres::{CancelToken, Client, GenericClient};
 
+use crate::check;
 use crate::connect::{Connector, Session};
 use crate::copy;
 use crate::diagnose;
@@ -21,8 +22,12 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::parallel;
 use crate::plan::{self, Plan, StrategyChoice};
+use crate::problems::Problems;
 use crate::report::Report;
 use crate::transaction;
+
+/// How many examples an error or a check lists per problem by default.
+pub const DEFAULT_MAX_EXAMPLES: usize = 20;
 
 /// What a load does, as the builder sets it.
 #[derive(Debug, Clone)]
@@ -36,6 +41,8 @@ pub(crate) struct Options {
     pub truncate: bool,
     /// Finish an interrupted parallel load instead of repairing it.
     pub resume: bool,
+    /// The most examples an error or a check lists per problem.
+    pub max_examples: usize,
 }
 
 impl Default for Options {
@@ -46,6 +53,7 @@ impl Default for Options {
             jobs: 1,
             truncate: false,
             resume: false,
+            max_examples: DEFAULT_MAX_EXAMPLES,
         }
     }
 }
@@ -135,6 +143,15 @@ impl LoaderBuilder {
     #[must_use]
     pub fn resume(mut self, resume: bool) -> LoaderBuilder {
         self.options.resume = resume;
+        self
+    }
+
+    /// Lists at most this many examples per problem (orphan rows, missing
+    /// parent keys, duplicated keys) in errors and checks (default 20); the
+    /// counts are always complete.
+    #[must_use]
+    pub fn max_examples(mut self, max: usize) -> LoaderBuilder {
+        self.options.max_examples = max;
         self
     }
 
@@ -255,12 +272,74 @@ impl Loader {
             self.cancel.disarm();
             result
         };
+        let result = result.map_err(|e| self.every_problem(client, plan, e));
         // A lock wait that ran out: name who holds the locks, on a new
         // connection (the load's own may be out of step).
         result.map_err(|e| match self.connector().and_then(Connector::connect) {
             Ok(mut fresh) => diagnose::explain_wait(&mut fresh, plan, e),
             Err(_) => e,
         })
+    }
+
+    /// Checks the data of `dir` without loading it: every file loaded in a
+    /// transaction that is rolled back, every key and unique index checked
+    /// after the data (see `fkload check` in README.md). Returns what would
+    /// keep it from loading, empty when it would load; the database (its
+    /// sequences included) is as it was.
+    ///
+    /// # Errors
+    /// What [`Loader::plan`] reports (the check needs a plan), and what stops
+    /// the check itself (a lost connection); problems of the data are in the
+    /// returned [`Problems`].
+    pub fn check(
+        &self,
+        dir: impl AsRef<Path>,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Problems, Error> {
+        let mut control = self.control()?;
+        let (client, session) = control_client(&mut control)?;
+        self.writable(session)?;
+        self.check_in(client, dir, observer)
+    }
+
+    /// [`Loader::check`] on a connection or an open transaction of the
+    /// caller's (the check runs in a savepoint of it, rolled back).
+    ///
+    /// # Errors
+    /// As [`Loader::check`].
+    pub fn check_in(
+        &self,
+        client: &mut impl GenericClient,
+        dir: impl AsRef<Path>,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Problems, Error> {
+        let options = Options {
+            strategy: StrategyChoice::Revalidate,
+            jobs: 1,
+            resume: false,
+            ..self.options.clone()
+        };
+        let plan = plan::make(client, dir.as_ref(), &options)?.every_key_set_aside();
+        check::run(client, &plan, observer)
+    }
+
+    /// A load that failed on a key reports every problem of its data, as
+    /// `check` finds them, not only the key the server stopped at (which
+    /// depends on the strategy and the order). The load is rolled back (or,
+    /// in parallel, undone) by then; should the check itself fail, the
+    /// load's own error stands.
+    fn every_problem(&self, client: &mut impl GenericClient, plan: &Plan, e: Error) -> Error {
+        let db = match e.kind() {
+            ErrorKind::ForeignKey(v) => v.db.clone(),
+            _ => return e,
+        };
+        match self.check_in(client, &plan.dir, &mut |_| {}) {
+            Ok(mut problems) if !problems.is_empty() => {
+                problems.db = Some(db);
+                Error::new(ErrorKind::Problems(Box::new(problems)))
+            }
+            _ => e,
+        }
     }
 
     /// Runs `plan` in one transaction on a connection of the caller's, or in a
@@ -280,7 +359,7 @@ impl Loader {
         plan: &Plan,
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Result<Report, Error> {
-        transaction::run(client, plan, observer)
+        transaction::run(client, plan, observer).map_err(|e| self.every_problem(client, plan, e))
     }
 
     /// Undoes what an interrupted parallel load left (see

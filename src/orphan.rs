@@ -17,15 +17,20 @@ use postgres::GenericClient;
 
 use crate::copy;
 use crate::db;
-use crate::error::{DbErrorInfo, Orphan};
+use crate::error::DbErrorInfo;
 use crate::lines;
 use crate::plan::{Plan, PlannedKey, Step};
+use crate::problems::{DuplicateViolation, KeyViolation, Orphan};
 use crate::sql::{QualName, human_ident, ident};
 
 /// The temporary table the file is copied into.
 const ROWS_TABLE: &str = "fkload_orphan_rows";
 
-/// Lists the orphan rows of key `pk` in the files of every step it checks.
+/// The orphan rows of key `pk` in the files of every step it checks:
+/// counted, the first `max` listed with their lines, and the missing parent
+/// keys counted and the first `max` listed. Memory and the rows sent back
+/// stay bounded by `max` however many orphans there are: the search is one
+/// anti-join per file, on the server.
 ///
 /// # Errors
 /// A sentence saying why the rows could not be listed (a key column missing from
@@ -35,22 +40,40 @@ pub(crate) fn find(
     client: &mut impl GenericClient,
     plan: &Plan,
     pk: &PlannedKey,
-) -> Result<Vec<Orphan>, String> {
-    let mut out = Vec::new();
+    max: usize,
+) -> Result<KeyViolation, String> {
+    let mut out = KeyViolation {
+        constraint: pk.key.name.clone(),
+        child: pk.table.human(),
+        parent: pk.ref_table.human(),
+        ..KeyViolation::default()
+    };
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
         let own_rows_are_parents = pk.parent_steps.contains(&s);
-        out.extend(find_in_step(client, pk, step, own_rows_are_parents)?);
+        let found = find_in_step(client, pk, step, own_rows_are_parents, max)?;
+        out.rows += found.rows;
+        out.missing_keys += found.missing_keys;
+        out.examples.extend(found.examples);
+        out.examples.truncate(max);
+        out.missing_examples.extend(found.missing_examples);
+        out.missing_examples.truncate(max);
     }
     Ok(out)
 }
+
+/// The orphans of one file, in a temporary table of their own so that the
+/// counts and the examples are read from it rather than by running the
+/// anti-join again.
+const ORPHANS_TABLE: &str = "fkload_orphans";
 
 fn find_in_step(
     client: &mut impl GenericClient,
     pk: &PlannedKey,
     step: &Step,
     own_rows_are_parents: bool,
-) -> Result<Vec<Orphan>, String> {
+    max: usize,
+) -> Result<KeyViolation, String> {
     let fk = &pk.key;
     let counter = load_rows(client, step, &fk.columns)?;
     let query = orphan_query(
@@ -59,12 +82,70 @@ fn find_in_step(
         &counter,
         own_rows_are_parents && parent_cols_in(pk, step),
     );
-    rows_at_lines(client, step, &query, &fk.columns)
+    let n = fk.columns.len();
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+    let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let found = (|| {
+        db::try_exec(
+            client,
+            &format!("CREATE TEMP TABLE {ORPHANS_TABLE} AS {query}"),
+        )?;
+        let counts = db::try_query(
+            client,
+            &format!(
+                "SELECT (SELECT count(*) FROM pg_temp.{ORPHANS_TABLE}), \
+                 (SELECT count(*) FROM (SELECT DISTINCT {k} FROM pg_temp.{ORPHANS_TABLE}) d)",
+                k = keys.join(", ")
+            ),
+            &[],
+        )?;
+        let examples = db::try_query(
+            client,
+            &format!(
+                "SELECT n, {} FROM pg_temp.{ORPHANS_TABLE} ORDER BY n LIMIT $1",
+                raws.join(", ")
+            ),
+            &[&limit],
+        )?;
+        let text: Vec<String> = keys.iter().map(|k| format!("{k}::text")).collect();
+        let missing = db::try_query(
+            client,
+            &format!(
+                "SELECT min(n), {} FROM pg_temp.{ORPHANS_TABLE} GROUP BY {} ORDER BY 1 LIMIT $1",
+                text.join(", "),
+                keys.join(", ")
+            ),
+            &[&limit],
+        )?;
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
+        Ok::<_, postgres::Error>((counts, examples, missing))
+    })();
+    let (counts, examples, missing) = found.map_err(sql_err)?;
+    let count = |i: usize| {
+        counts
+            .first()
+            .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
+    };
+    let names = key_names(&fk.columns);
+    Ok(KeyViolation {
+        rows: count(0),
+        missing_keys: count(1),
+        examples: rows_at_lines(step, &examples, &names, n)?,
+        missing_examples: missing
+            .iter()
+            .map(|r| format!("({names})=({})", values(r, n)))
+            .collect(),
+        ..KeyViolation::default()
+    })
 }
 
-/// Lists the rows of the file of `step` whose values of the unique index's key
+/// The rows of the file of `step` whose values of the unique index's key
 /// columns appear more than once (the table was empty when the load began, so
-/// every duplicate is in the file). Rows with a null in the key never collide.
+/// every duplicate is in the file): counted, and the first `max` keys listed
+/// with (at most `max` of) the lines holding each. Rows with a null in the
+/// key never collide.
 ///
 /// # Errors
 /// As [`find`]; also for an expression or partial index, whose entries the file
@@ -75,37 +156,108 @@ pub fn duplicates(
     columns: &[String],
     types: &[String],
     expression_or_partial: bool,
-) -> Result<Vec<Orphan>, String> {
+    max: usize,
+) -> Result<DuplicateViolation, String> {
     if expression_or_partial || columns.iter().any(String::is_empty) {
         return Err("the index has expressions or a predicate".into());
     }
     let counter = load_rows(client, step, columns)?;
-    let key = |alias: &str| -> Vec<String> {
+    let n = columns.len();
+    let typed = |alias: &str| -> Vec<String> {
         columns
             .iter()
             .zip(types)
             .map(|(c, t)| format!("({alias}.{})::{t}", ident(c)))
             .collect()
     };
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let not_null: Vec<String> = columns
         .iter()
         .map(|c| format!("s.{} IS NOT NULL", ident(c)))
         .collect();
-    let query = format!(
-        "SELECT t.{}, {} FROM pg_temp.{ROWS_TABLE} t WHERE ({}) IN \
-         (SELECT {} FROM pg_temp.{ROWS_TABLE} s WHERE {} GROUP BY {} HAVING count(*) > 1) ORDER BY 1",
+    let select: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("t.{} AS r{i}", ident(c)))
+        .chain(
+            typed("t")
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} AS k{i}")),
+        )
+        .collect();
+    let create = format!(
+        "CREATE TEMP TABLE {ORPHANS_TABLE} AS SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t \
+         WHERE ({}) IN (SELECT {} FROM pg_temp.{ROWS_TABLE} s WHERE {} GROUP BY {} HAVING count(*) > 1)",
         ident(&counter),
-        columns
-            .iter()
-            .map(|c| format!("t.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        key("t").join(", "),
-        key("s").join(", "),
+        select.join(", "),
+        typed("t").join(", "),
+        typed("s").join(", "),
         not_null.join(" AND "),
-        key("s").join(", "),
+        typed("s").join(", "),
     );
-    rows_at_lines(client, step, &query, columns)
+    let same: Vec<String> = keys.iter().map(|k| format!("d.{k} = f.{k}")).collect();
+    let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let found = (|| {
+        db::try_exec(client, &create)?;
+        let counts = db::try_query(
+            client,
+            &format!(
+                "SELECT (SELECT count(*) FROM pg_temp.{ORPHANS_TABLE}), \
+                 (SELECT count(*) FROM (SELECT DISTINCT {k} FROM pg_temp.{ORPHANS_TABLE}) d)",
+                k = keys.join(", ")
+            ),
+            &[],
+        )?;
+        // The first `max` keys in file order, and for each the first `max`
+        // rows holding it.
+        let rows = db::try_query(
+            client,
+            &format!(
+                "WITH f AS (SELECT {k}, min(n) AS first FROM pg_temp.{ORPHANS_TABLE} \
+                            GROUP BY {k} ORDER BY first LIMIT $1) \
+                 SELECT n, {r}, first FROM ( \
+                   SELECT d.*, f.first, row_number() OVER (PARTITION BY f.first ORDER BY d.n) AS rn \
+                     FROM pg_temp.{ORPHANS_TABLE} d JOIN f ON {same}) x \
+                 WHERE rn <= $1 ORDER BY first, n",
+                k = keys.join(", "),
+                r = raws.join(", "),
+                same = same.join(" AND "),
+            ),
+            &[&limit],
+        )?;
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
+        Ok::<_, postgres::Error>((counts, rows))
+    })();
+    let (counts, rows) = found.map_err(sql_err)?;
+    let count = |i: usize| {
+        counts
+            .first()
+            .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
+    };
+    let names = key_names(columns);
+    let at_lines = rows_at_lines(step, &rows, &names, n)?;
+    // Group the rows by the key they share (the last column: its first row).
+    let mut examples: Vec<(String, Vec<Orphan>)> = Vec::new();
+    let mut last_first: Option<i64> = None;
+    for (r, o) in rows.iter().zip(at_lines) {
+        let first: i64 = r.get(n + 1);
+        if last_first != Some(first) {
+            examples.push((o.key.clone(), Vec::new()));
+            last_first = Some(first);
+        }
+        if let Some((_, list)) = examples.last_mut() {
+            list.push(o);
+        }
+    }
+    Ok(DuplicateViolation {
+        rows: count(0),
+        keys: count(1),
+        examples,
+        ..DuplicateViolation::default()
+    })
 }
 
 fn sql_err(e: postgres::Error) -> String {
@@ -163,40 +315,53 @@ fn load_rows(
     Ok(counter)
 }
 
-/// Runs `query` (row counter, then the values of `columns`) over the rows table,
-/// drops it, and maps each row to its file line.
+/// `(a, b)` as the server's DETAIL names a key's columns.
+fn key_names(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| human_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Columns 1 to `n` of `row` (text or null), as the server's DETAIL writes
+/// key values.
+fn values(row: &postgres::Row, n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            row.get::<_, Option<String>>(i)
+                .unwrap_or_else(|| "null".into())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Maps rows (row counter, then the `n` values of the `names` key) to the lines of
+/// the file of `step` their records start on. The rows are few (at most the
+/// examples asked for); the file is read once, up to the last of them.
 fn rows_at_lines(
-    client: &mut impl GenericClient,
     step: &Step,
-    query: &str,
-    columns: &[String],
+    rows: &[postgres::Row],
+    names: &str,
+    n: usize,
 ) -> Result<Vec<Orphan>, String> {
-    let rows = db::try_query(client, query, &[]).map_err(sql_err)?;
-    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}")).map_err(sql_err)?;
     let numbers: Vec<u64> = rows
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
         .collect();
-    let lines = lines::record_lines(&step.file.path, &numbers).map_err(|e| e.to_string())?;
-    let names: Vec<String> = columns.iter().map(|c| human_ident(c)).collect();
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let lines = lines::record_lines(&step.file.path, &sorted).map_err(|e| e.to_string())?;
     Ok(rows
         .iter()
         .zip(numbers)
-        .map(|(r, n)| {
-            let values: Vec<String> = (0..columns.len())
-                .map(|i| {
-                    r.get::<_, Option<String>>(i + 1)
-                        .unwrap_or_else(|| "null".into())
-                })
-                .collect();
-            Orphan {
-                path: step.file.path.clone(),
-                line: lines
-                    .iter()
-                    .find(|(rec, _)| *rec == n)
-                    .map_or(0, |(_, l)| *l),
-                key: format!("({})=({})", names.join(", "), values.join(", ")),
-            }
+        .map(|(r, number)| Orphan {
+            path: step.file.path.clone(),
+            line: lines
+                .binary_search_by_key(&number, |(rec, _)| *rec)
+                .map_or(0, |i| lines[i].1),
+            key: format!("({names})=({})", values(r, n)),
         })
         .collect())
 }
@@ -214,8 +379,8 @@ fn parent_cols_in(pk: &PlannedKey, step: &Step) -> bool {
     pk.key.ref_columns.iter().all(|c| step.columns.contains(c))
 }
 
-/// The query that returns `counter, key values...` of every orphan row, in file
-/// order. The conditions follow the key's MATCH type: MATCH SIMPLE (and PARTIAL,
+/// The query that returns `n` (the row counter), the key's values as text
+/// (`r0`, ...) and as the key's types (`k0`, ...) of every orphan row. The conditions follow the key's MATCH type: MATCH SIMPLE (and PARTIAL,
 /// which the server does not implement) checks only rows whose key columns are all
 /// non-null; MATCH FULL also rejects a key that mixes nulls and values.
 fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parents: bool) -> String {
@@ -297,15 +462,16 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
     } else {
         format!("{} AND {missing}", all_set.join(" AND "))
     };
-    let key_cols: Vec<String> = fk
-        .columns
-        .iter()
-        .map(|c| format!("t.{}", ident(c)))
+    // The values as the file has them (r0, r1, ...: for the examples) and
+    // as the key compares them (k0, k1, ...: to count distinct missing keys).
+    let select: Vec<String> = (0..n)
+        .map(|i| format!("t.{} AS r{i}", ident(&fk.columns[i])))
+        .chain((0..n).map(|i| format!("{} AS k{i}", child_val(i))))
         .collect();
     format!(
-        "SELECT t.{}, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition} ORDER BY 1",
+        "SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition}",
         ident(counter),
-        key_cols.join(", ")
+        select.join(", ")
     )
 }
 

@@ -848,6 +848,7 @@ mod tests {
             batch_bytes: 1,
             jobs: 2,
             truncate: Truncate::No,
+            max_examples: 20,
             indexes: vec![PlannedIndex {
                 index: Index {
                     name: "child_pkey".into(),

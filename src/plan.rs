@@ -131,6 +131,8 @@ pub struct Plan {
     pub jobs: usize,
     /// Whether and how the tables are emptied first.
     pub truncate: Truncate,
+    /// The most examples an error or a check lists per problem.
+    pub max_examples: usize,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -248,6 +250,20 @@ impl Plan {
         self.keys
             .iter()
             .filter(|k| k.action == KeyAction::Unenforce)
+    }
+
+    /// This plan with every key of the loaded rows set aside (dropped, or
+    /// unenforced where the plan unenforces), for a check: no key stops a
+    /// COPY, and each is checked after the data.
+    pub(crate) fn every_key_set_aside(&self) -> Plan {
+        let mut plan = self.clone();
+        plan.jobs = 1;
+        for pk in plan.keys.iter_mut() {
+            if matches!(pk.action, KeyAction::Keep | KeyAction::Defer) {
+                pk.action = drop_action(pk, self.server_version_num);
+            }
+        }
+        plan
     }
 
     /// Total bytes of all files.
@@ -402,6 +418,7 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
     let mut plan = order(input.dir, catalog, steps, strategy, strategy_reason);
     plan.batch_bytes = options.batch_bytes.max(1);
     plan.jobs = options.jobs.max(1);
+    plan.max_examples = options.max_examples;
     if plan.jobs > 1 {
         // A deferred key is checked at its transaction's commit; with one
         // transaction per file, a cycle key must be dropped instead.
@@ -618,6 +635,7 @@ fn order(
         batch_bytes: crate::copy::BATCH_BYTES,
         jobs: 1,
         truncate: Truncate::No,
+        max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
         indexes: Vec::new(),
         steps,
         keys,

@@ -5,6 +5,7 @@
 
 mod describe;
 pub mod exit;
+mod graph;
 mod progress;
 
 use std::io::IsTerminal;
@@ -25,7 +26,7 @@ use fkload::{Connector, Error, ErrorKind, Event, Loader, StrategyChoice};
     version,
     disable_help_flag = true,
     disable_help_subcommand = true,
-    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] repair [OPTIONS]",
+    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] check [OPTIONS] DIR\n       fkload [OPTIONS] graph [OPTIONS] DIR|--all\n       fkload [OPTIONS] repair [OPTIONS]",
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]
@@ -109,6 +110,16 @@ pub struct Args {
     #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     pub batch_size: u64,
 
+    /// List at most N examples per problem (orphan rows, missing parent keys,
+    /// duplicated keys) in errors and in check; the counts are always whole
+    #[arg(
+        long = "max-examples",
+        value_name = "N",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_examples: usize,
+
     /// Print a line as each table starts and finishes loading
     #[arg(short = 'v', long = "verbose", global = true)]
     pub verbose: bool,
@@ -168,7 +179,10 @@ where
             .map_or_else(|| id.to_string(), |a| a.to_string());
         return Err(command.error(
             clap::error::ErrorKind::ArgumentConflict,
-            format!("{name} is an argument of a load: it does not go with repair"),
+            format!(
+                "{name} is an argument of a load: it does not go with {}",
+                matches.subcommand_name().unwrap_or("a subcommand")
+            ),
         ));
     }
     Ok(args)
@@ -210,12 +224,34 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// What else fkload does besides loading.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Print the dependency graph of DIR's load plan, or of every table of the
+    /// database (--all), as Graphviz DOT or a Mermaid flowchart: tables,
+    /// foreign keys (child -> parent), cycles, and the keys a load defers,
+    /// drops or sets NOT ENFORCED. Reads only. The connection options go
+    /// before or after the word graph.
+    #[command(disable_help_flag = true)]
+    Graph(graph::GraphArgs),
     /// Undo what an interrupted parallel load (-j) left: take out the rows it
     /// committed and put back every key and index it dropped (a load also does
     /// this first, unless --resume finishes the interrupted load instead).
     /// The connection options go before or after the word repair.
     #[command(disable_help_flag = true)]
     Repair,
+    /// Check DIR without loading it: every file is loaded in a transaction
+    /// that is rolled back, and every problem is reported (each file the
+    /// server rejects, every violated foreign key with its orphan rows, every
+    /// unique index with its duplicates). Exit 0 when it would load, 1 when
+    /// not. The connection options and --max-examples go before or after
+    /// the word check.
+    #[command(disable_help_flag = true)]
+    Check {
+        /// The data directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Check as a load with --truncate would load: into emptied tables
+        #[arg(long = "truncate")]
+        truncate: bool,
+    },
 }
 
 /// `--strategy`'s values.
@@ -239,7 +275,7 @@ impl From<StrategyArg> for StrategyChoice {
 /// Runs the command and returns the exit code.
 pub fn run(args: &Args) -> u8 {
     match run_inner(args) {
-        Ok(()) => exit::OK,
+        Ok(code) => code,
         Err(e) => {
             print_error(&e);
             exit::for_error(&e)
@@ -247,10 +283,13 @@ pub fn run(args: &Args) -> u8 {
     }
 }
 
-fn run_inner(args: &Args) -> Result<(), Error> {
+fn run_inner(args: &Args) -> Result<u8, Error> {
     let (connector, client, session) = connect(args)?;
     if args.verbose {
         eprintln!("fkload: {}", describe_session(&session));
+    }
+    if let Some(Command::Graph(graph_args)) = &args.command {
+        return graph::run(graph_args, client, session).map(|()| exit::OK);
     }
     let loader = Loader::builder()
         .connector(connector)
@@ -260,7 +299,11 @@ fn run_inner(args: &Args) -> Result<(), Error> {
         .jobs(args.jobs)
         .truncate(args.truncate)
         .resume(args.resume)
-        .build();
+        .max_examples(args.max_examples);
+    if let Some(Command::Check { dir, truncate }) = &args.command {
+        return check(args, loader.truncate(*truncate).build(), dir);
+    }
+    let loader = loader.build();
     if let Some(Command::Repair) = args.command {
         let repaired = loader.repair()?;
         if !args.quiet {
@@ -272,15 +315,15 @@ fn run_inner(args: &Args) -> Result<(), Error> {
                 None => "nothing to repair\n".to_string(),
             });
         }
-        return Ok(());
+        return Ok(exit::OK);
     }
     let Some(dir) = &args.dir else {
-        return Ok(());
+        return Ok(exit::OK);
     };
     let plan = loader.plan(dir)?;
     if args.list {
         out(&describe::describe(&plan));
-        return Ok(());
+        return Ok(exit::OK);
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
@@ -308,7 +351,42 @@ fn run_inner(args: &Args) -> Result<(), Error> {
     if !args.quiet {
         out(&format!("{report}\n"));
     }
-    Ok(())
+    Ok(exit::OK)
+}
+
+/// `fkload check DIR`: every problem to stderr, in psql's layout, then a
+/// line that counts them; exit 1 when there is any.
+fn check(args: &Args, loader: Loader, dir: &std::path::Path) -> Result<u8, Error> {
+    let verbose = args.verbose;
+    let mut observer = |e: Event<'_>| {
+        if verbose && let Event::TableStarted { step } = e {
+            eprintln!(
+                "fkload: checking {} into {}",
+                step.file.path.display(),
+                step.table.name.human()
+            );
+        } else if verbose && let Event::RestoringKey { key } = e {
+            eprintln!(
+                "fkload: checking key \"{}\" of {}",
+                key.key.name,
+                key.table.human()
+            );
+        }
+    };
+    let problems = loader.check(dir, &mut observer)?;
+    if problems.is_empty() {
+        if !args.quiet {
+            out(
+                "check: the data would load: every file loads, every foreign key and unique index holds\n",
+            );
+        }
+        return Ok(exit::OK);
+    }
+    for block in problems.blocks() {
+        eprintln!("fkload: {block}\n");
+    }
+    eprintln!("fkload: check: {}", problems.summary());
+    Ok(exit::FATAL)
 }
 
 /// Writes to stdout; a reader that went away (`fkload -l ... | head`) is not
@@ -349,7 +427,11 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session)
             .setting("lock_timeout", &args.lock_timeout)
             .setting("statement_timeout", &args.statement_timeout);
         // A plan only reads: a standby will do.
-        if args.list { c.for_reading() } else { c }
+        if args.list || matches!(args.command, Some(Command::Graph(_))) {
+            c.for_reading()
+        } else {
+            c
+        }
     };
     let first = connector(&info);
     match first.session() {
@@ -423,6 +505,14 @@ fn print_error(e: &Error) {
 /// An error as psql prints one: `fkload: ` before the first line, then the
 /// command line's hint.
 fn render_error(e: &Error) -> String {
+    if let ErrorKind::Problems(p) = e.kind() {
+        let blocks: Vec<String> = p.blocks().iter().map(|b| format!("fkload: {b}")).collect();
+        return format!(
+            "{}\nfkload: the load was rolled back: {}",
+            blocks.join("\n\n"),
+            p.summary()
+        );
+    }
     match hint(e) {
         Some(h) => format!("fkload: {e}\nHINT:  {h}"),
         None => format!("fkload: {e}"),

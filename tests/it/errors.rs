@@ -284,11 +284,14 @@ fn library_error_carries_the_orphans() {
     let mut client = s.db.client();
     let err = fkload::load_dir(&mut client, s.path()).unwrap_err();
     match err.kind() {
-        fkload::ErrorKind::ForeignKey(v) => {
+        fkload::ErrorKind::Problems(p) => {
+            assert_eq!(p.keys.len(), 1, "{p}");
+            let v = &p.keys[0];
             assert_eq!(v.constraint, "orders_customer_id_fkey");
-            assert_eq!(v.orphans.len(), 1);
-            assert_eq!(v.orphans[0].line, 2);
-            assert_eq!(v.orphans[0].key, "(customer_id)=(5)");
+            assert_eq!((v.rows, v.missing_keys), (1, 1));
+            assert_eq!(v.examples.len(), 1);
+            assert_eq!(v.examples[0].line, 2);
+            assert_eq!(v.examples[0].key, "(customer_id)=(5)");
         }
         other => panic!("expected a foreign-key error, got {other:?}"),
     }

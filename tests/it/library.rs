@@ -108,7 +108,9 @@ fn errors_carry_their_sqlstate_position_and_source() {
     let e = load_error(&s);
     assert_eq!(e.sqlstate(), Some("23503"), "{e}");
     assert_eq!(e.position().and_then(|p| p.line), Some(3));
-    assert!(matches!(e.kind(), fkload::ErrorKind::ForeignKey(v) if v.orphans.len() == 1));
+    assert!(
+        matches!(e.kind(), fkload::ErrorKind::Problems(p) if p.keys.len() == 1 && p.keys[0].rows == 1)
+    );
 
     // A header naming no column: no SQLSTATE, line 1.
     let s = scenario("lib_header", "id,parent,n\n1,1,1\n");

@@ -1,0 +1,255 @@
+//! `fkload check`: everything that keeps a directory from loading, found in
+//! one run, in a transaction that is always rolled back.
+//!
+//! The check loads as a load does, but with every foreign key of the loaded
+//! rows set aside (so that no key stops a COPY) and each file under a
+//! savepoint of its own (so that a rejected file does not stop the others).
+//! After the data, the server itself says what would fail: the indexes
+//! dropped before the data are built and the keys put back, each under a
+//! savepoint; a violated key has its orphan rows found set-wise
+//! ([`crate::orphan`]: one anti-join per file, counted, the first few listed)
+//! and a unique index its duplicates. A key whose rows depend on a file that
+//! was rejected is not checked, and said so: its parents are missing for a
+//! reason already reported.
+//!
+//! Nothing survives: the transaction rolls back, and the sequences that
+//! column defaults advanced (`nextval` is not transactional) are set back to
+//! where they were before the rollback, while the check still holds the
+//! loaded tables locked. A sequence shared with tables outside the check and
+//! advanced by another session meanwhile would be set back too: check where
+//! nothing else takes values from those sequences.
+
+use postgres::{GenericClient, Transaction};
+
+use crate::db;
+use crate::ddl;
+use crate::diagnose;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::plan::{Plan, Truncate};
+use crate::problems::{Problems, Unchecked};
+use crate::transaction;
+
+/// Checks `plan` (made with every key set aside: see
+/// [`Plan::every_key_set_aside`]) and returns what would keep it from
+/// loading; empty when it would load. The database is as it was afterwards.
+///
+/// # Errors
+/// Only what stops the check itself: a lost connection, a statement of the
+/// check's own that fails (a key that cannot be dropped, say). Problems of
+/// the data are in the returned [`Problems`].
+pub(crate) fn run(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Problems, Error> {
+    let mut tx = db::begin(client, "starting the check's transaction")?;
+    let sequences = saved_sequences(&mut tx, plan)?;
+    let problems = check_in(&mut tx, plan, observer);
+    // Set back before the rollback: the tables are still locked, so no
+    // insert into them can take a value in between. A check that failed has
+    // its transaction aborted: they are set back after the rollback then.
+    let restored = match problems {
+        Ok(_) => restore_sequences(&mut tx, &sequences),
+        Err(_) => Ok(()),
+    };
+    db::rollback(tx, "rolling the check back")?;
+    if problems.is_err() || restored.is_err() {
+        restore_sequences(client, &sequences)?;
+    }
+    problems
+}
+
+fn check_in(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Problems, Error> {
+    let mut problems = Problems {
+        max_examples: plan.max_examples,
+        ..Problems::default()
+    };
+    ddl::drop_objects(tx, plan)?;
+    if plan.truncate == Truncate::Upfront {
+        let names: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| ddl::truncate_target(&s.table))
+            .collect();
+        db::exec(
+            tx,
+            &format!("TRUNCATE {}", names.join(", ")),
+            "emptying the tables first",
+        )?;
+    }
+    // Steps whose file was rejected: the rows the others need from it are
+    // missing.
+    let mut rejected: Vec<usize> = Vec::new();
+    for step in &plan.steps {
+        observer(Event::TableStarted { step });
+        match transaction::load_step(
+            tx,
+            plan,
+            step,
+            crate::copy::Part::whole(),
+            &mut |sent| observer(Event::Progress { step, sent }),
+            None,
+        ) {
+            Ok(t) => observer(Event::TableLoaded {
+                step,
+                rows: t.rows,
+                elapsed: t.elapsed,
+            }),
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => {
+                problems.errors.push(e);
+                rejected.push(step.index);
+            }
+        }
+    }
+    observer(Event::CheckingDeferred);
+    if let Err(e) = fire_deferred(tx) {
+        keep_or_stop(&mut problems, e)?;
+    }
+    let mut unbuilt: Vec<u32> = Vec::new();
+    for i in &plan.indexes {
+        if rejected.contains(&i.step) {
+            continue;
+        }
+        observer(Event::BuildingIndex { index: i });
+        if let Err(e) = ddl::build_index(tx, plan, i) {
+            unbuilt.push(i.index.oid);
+            match e.into_kind() {
+                ErrorKind::Duplicate(d) => problems.duplicates.push(d.violation),
+                kind => keep_or_stop(&mut problems, Error::new(kind))?,
+            }
+        }
+    }
+    for k in &plan.keys {
+        let missing: Vec<String> = k
+            .parent_steps
+            .iter()
+            .chain(&k.child_steps)
+            .filter(|s| rejected.contains(s))
+            .map(|&s| plan.steps[s].file.path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            problems.unchecked.push(Unchecked {
+                what: format!("key \"{}\" of {}", k.key.name, k.table.human()),
+                because: format!("{} did not load", missing.join(", ")),
+            });
+            continue;
+        }
+        observer(Event::RestoringKey { key: k });
+        if unbuilt.contains(&k.key.ref_index) {
+            // No index to check against: the file rows are searched alone.
+            let found = diagnose::orphans(tx, plan, k);
+            if found.rows > 0 || found.search_failed.is_some() {
+                problems.keys.push(found);
+            }
+            continue;
+        }
+        if let Err(e) = ddl::restore_key(tx, plan, k) {
+            match e.into_kind() {
+                ErrorKind::ForeignKey(v) => problems.keys.push(v.violation),
+                kind => keep_or_stop(&mut problems, Error::new(kind))?,
+            }
+        }
+    }
+    // In load order of the files they are found in.
+    problems.keys.sort_by_key(|v| {
+        plan.keys
+            .iter()
+            .position(|k| k.key.name == v.constraint && k.table.human() == v.child)
+            .and_then(|k| plan.keys[k].child_steps.first().copied())
+    });
+    Ok(problems)
+}
+
+/// A failure after the data: a problem of the data is kept and the check goes
+/// on; a lost connection ends it.
+fn keep_or_stop(problems: &mut Problems, e: Error) -> Result<(), Error> {
+    if e.is_connection() {
+        return Err(e);
+    }
+    problems.errors.push(e);
+    Ok(())
+}
+
+/// Fires the deferred triggers (constraint triggers the user deferred; the
+/// keys are all set aside), under a savepoint.
+fn fire_deferred(tx: &mut Transaction<'_>) -> Result<(), Error> {
+    let during = "checking deferred constraint triggers";
+    let mut sp = db::begin(tx, during)?;
+    if let Err(e) = db::try_exec(&mut sp, "SET CONSTRAINTS ALL IMMEDIATE") {
+        db::rollback(sp, during)?;
+        return Err(Error::server(e, during));
+    }
+    db::commit(sp, during)
+}
+
+/// The sequences a column default or an identity of a loaded table (or of
+/// its partitions) takes values from: serial and identity columns own theirs
+/// (`deptype` `a` and `i`), and any `nextval()` default depends on its
+/// sequence through the default (`pg_attrdef`).
+const SEQUENCES: &str = "
+WITH tables AS (
+    SELECT t AS oid FROM unnest($1::oid[]) AS t
+    UNION SELECT p.relid FROM unnest($1::oid[]) AS t, pg_partition_tree(t) AS p
+), feeds AS (
+    SELECT d.refobjid AS seq
+      FROM pg_depend d
+      JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+     WHERE d.refclassid = 'pg_class'::regclass AND ad.adrelid IN (SELECT oid FROM tables)
+    UNION
+    SELECT d.objid
+      FROM pg_depend d
+     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+       AND d.deptype IN ('a', 'i') AND d.refobjid IN (SELECT oid FROM tables)
+)
+SELECT format('%I.%I', n.nspname, s.relname)
+  FROM feeds f
+  JOIN pg_class s ON s.oid = f.seq AND s.relkind = 'S'
+  JOIN pg_namespace n ON n.oid = s.relnamespace
+ ORDER BY 1";
+
+/// Each sequence the check may advance, with its `last_value` and
+/// `is_called`.
+fn saved_sequences(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+) -> Result<Vec<(String, i64, bool)>, Error> {
+    let during = "reading the sequences the check may advance";
+    let tables: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+    let names: Vec<String> = db::query(tx, SEQUENCES, &[&tables], during)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut saved = Vec::with_capacity(names.len());
+    for name in names {
+        let row = db::query_one(
+            tx,
+            &format!("SELECT last_value, is_called FROM {name}"),
+            &[],
+            during,
+        )?;
+        saved.push((name, row.get(0), row.get(1)));
+    }
+    Ok(saved)
+}
+
+/// Sets each sequence back where it was (`setval` is not rolled back).
+fn restore_sequences(
+    tx: &mut impl GenericClient,
+    saved: &[(String, i64, bool)],
+) -> Result<(), Error> {
+    for (name, last, called) in saved {
+        db::query_one(
+            tx,
+            "SELECT setval($1::text::regclass, $2, $3)",
+            &[name, last, called],
+            &format!("setting sequence {name} back"),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! Everything that keeps a directory from loading, found in one run: the
+//! rows a file's COPY rejected, the orphan rows of every violated foreign
+//! key, the duplicates of every unique index, and the files that could not be
+//! checked because of another one. `fkload check` reports it; a load that
+//! fails on a key reports the same.
+//!
+//! Every list is bounded (the first N examples, N = `--max-examples`); the
+//! counts are exact.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{DbErrorInfo, Error};
+
+/// One row of a file: where it starts and the key it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Orphan {
+    pub path: PathBuf,
+    /// The physical line the row starts on (1 = the header line).
+    pub line: u64,
+    /// `(col, col)=(value, value)` as the server's DETAIL writes keys.
+    pub key: String,
+}
+
+/// The orphan rows of one foreign key: child rows whose key has no parent
+/// row, neither in the files nor in the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyViolation {
+    /// The constraint's name.
+    pub constraint: String,
+    /// Child table, qualified and quoted as SQL would write it.
+    pub child: String,
+    /// Parent table, qualified and quoted.
+    pub parent: String,
+    /// How many rows of the files are orphans.
+    pub rows: u64,
+    /// The first of them, in file order.
+    pub examples: Vec<Orphan>,
+    /// How many distinct parent keys are missing (per file, summed over the
+    /// files the key checks).
+    pub missing_keys: u64,
+    /// The first missing parent keys, in the order the files first name them.
+    pub missing_examples: Vec<String>,
+    /// Why the rows could not be listed, when they could not (the key is
+    /// still violated).
+    pub search_failed: Option<String>,
+}
+
+/// The rows of one unique index that share a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DuplicateViolation {
+    /// The constraint's (or the index's) name.
+    pub index: String,
+    /// The table, qualified.
+    pub table: String,
+    /// How many rows hold a key that another row holds too.
+    pub rows: u64,
+    /// How many keys are held more than once.
+    pub keys: u64,
+    /// The first duplicated keys, each with the rows that hold it (at most
+    /// `--max-examples` rows per key), in file order.
+    pub examples: Vec<(String, Vec<Orphan>)>,
+    /// Why the rows could not be listed, when they could not.
+    pub search_failed: Option<String>,
+}
+
+/// A file that could not be checked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unchecked {
+    /// The key (or check) that could not be made.
+    pub what: String,
+    /// Why: the file whose rows it needs failed to load.
+    pub because: String,
+}
+
+/// What a check found: empty when the data would load.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Problems {
+    /// Files the server rejected (one error per file: COPY stops at the first
+    /// bad row), and statements after the data that failed.
+    pub errors: Vec<Error>,
+    /// Every violated foreign key.
+    pub keys: Vec<KeyViolation>,
+    /// Every unique index that found a key twice.
+    pub duplicates: Vec<DuplicateViolation>,
+    /// What could not be checked because of an earlier error.
+    pub unchecked: Vec<Unchecked>,
+    /// The most examples listed per problem.
+    pub max_examples: usize,
+    /// The server's report that ended the load, when a failed load found
+    /// these (a check has none).
+    pub db: Option<DbErrorInfo>,
+}
+
+impl Problems {
+    /// Nothing keeps the data from loading.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+            && self.keys.is_empty()
+            && self.duplicates.is_empty()
+            && self.unchecked.is_empty()
+    }
+
+    /// How many problems: files rejected, keys violated, indexes with
+    /// duplicates.
+    pub fn count(&self) -> usize {
+        self.errors.len() + self.keys.len() + self.duplicates.len()
+    }
+
+    /// The first server report among them, for the exit code and SQLSTATE.
+    pub fn first_db(&self) -> Option<&DbErrorInfo> {
+        self.db
+            .as_ref()
+            .or_else(|| self.errors.iter().find_map(Error::db))
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl fmt::Display for KeyViolation {
+    /// `ERROR:  ...` as the server words it, then the counts, then each
+    /// example at its file and line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ERROR:  insert or update on table {} violates foreign key constraint \"{}\"",
+            self.child, self.constraint
+        )?;
+        self.details(f)
+    }
+}
+
+impl KeyViolation {
+    /// What follows the first line: the counts and the examples.
+    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.search_failed {
+            return write!(f, "\nfkload: could not list the orphan rows: {why}");
+        }
+        write!(
+            f,
+            "\nDETAIL:  {} of {} {} no parent row in {}; {} {} missing.",
+            plural(self.rows, "row", "rows"),
+            self.child,
+            if self.rows == 1 { "has" } else { "have" },
+            self.parent,
+            plural(self.missing_keys, "key", "distinct keys"),
+            if self.missing_keys == 1 { "is" } else { "are" },
+        )?;
+        for o in &self.examples {
+            write!(
+                f,
+                "\n{}:{}: key {} is not present in table {}",
+                o.path.display(),
+                o.line,
+                o.key,
+                self.parent
+            )?;
+        }
+        let more = self.rows.saturating_sub(self.examples.len() as u64);
+        if more > 0 {
+            write!(
+                f,
+                "\n... and {more} more {}",
+                if more == 1 { "row" } else { "rows" }
+            )?;
+        }
+        if !self.missing_examples.is_empty() {
+            let shown = self.missing_examples.len() as u64;
+            write!(
+                f,
+                "\nmissing from {}: {}{}",
+                self.parent,
+                self.missing_examples.join(", "),
+                if self.missing_keys > shown {
+                    format!(" ... and {} more", self.missing_keys - shown)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for DuplicateViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ERROR:  duplicate key value violates unique constraint \"{}\"",
+            self.index
+        )?;
+        self.details(f)
+    }
+}
+
+impl DuplicateViolation {
+    /// What follows the first line: the counts and the examples.
+    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.search_failed {
+            return write!(f, "\nfkload: could not list the duplicate rows: {why}");
+        }
+        write!(
+            f,
+            "\nDETAIL:  {} of {} share {}.",
+            plural(self.rows, "row", "rows"),
+            self.table,
+            plural(self.keys, "key", "keys"),
+        )?;
+        for (key, rows) in &self.examples {
+            for r in rows {
+                write!(
+                    f,
+                    "\n{}:{}: key {key} is duplicated",
+                    r.path.display(),
+                    r.line
+                )?;
+            }
+        }
+        let more = self.keys.saturating_sub(self.examples.len() as u64);
+        if more > 0 {
+            write!(
+                f,
+                "\n... and {more} more {}",
+                if more == 1 { "key" } else { "keys" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Problems {
+    /// Every problem as a block of text of its own: the rejected files, the
+    /// violated keys, the duplicated keys, what could not be checked.
+    pub fn blocks(&self) -> Vec<String> {
+        let mut blocks: Vec<String> = Vec::new();
+        blocks.extend(self.errors.iter().map(ToString::to_string));
+        blocks.extend(self.keys.iter().map(ToString::to_string));
+        blocks.extend(self.duplicates.iter().map(ToString::to_string));
+        blocks.extend(
+            self.unchecked
+                .iter()
+                .map(|u| format!("not checked: {}: {}", u.what, u.because)),
+        );
+        blocks
+    }
+
+    /// One line that counts them.
+    pub fn summary(&self) -> String {
+        let counts = [
+            (self.errors.len(), "rejected by the server"),
+            (self.keys.len(), "foreign keys violated"),
+            (self.duplicates.len(), "unique indexes with duplicates"),
+            (self.unchecked.len(), "keys not checked"),
+        ];
+        let parts: Vec<String> = counts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{what}: {n}"))
+            .collect();
+        format!(
+            "{}: {}",
+            plural(self.count() as u64, "problem", "problems"),
+            parts.join(", ")
+        )
+    }
+}
+
+impl fmt::Display for Problems {
+    /// Every problem as a block of its own, separated by blank lines, then
+    /// the counts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n\n{}", self.blocks().join("\n\n"), self.summary())
+    }
+}
