@@ -5,6 +5,7 @@
 mod util;
 
 mod batches;
+mod check;
 mod cli;
 mod connecting;
 mod corpus;
