@@ -54,9 +54,10 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
 ///   the ghosts of dropped columns.
 /// - `format_type` gives the type as SQL writes it (typmod included, domains quoted
 ///   and qualified as needed), for the casts of the orphan search.
+/// - `attnotnull`: whether `--on-orphan null` may set the column NULL.
 const COLUMNS: &str = "
 SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
-       a.attgenerated::text
+       a.attgenerated::text, a.attnotnull
   FROM pg_attribute a
  WHERE a.attrelid = ANY($1)
    AND a.attnum > 0
@@ -271,6 +272,8 @@ pub struct Column {
     pub type_sql: String,
     /// A stored (or virtual) generated column: it cannot be loaded.
     pub generated: bool,
+    /// `NOT NULL`.
+    pub not_null: bool,
 }
 
 /// A foreign key as the catalog describes it.
@@ -573,6 +576,7 @@ impl Details {
                 name: r.get(1),
                 type_sql: r.get(2),
                 generated: !r.get::<_, String>(3).is_empty(),
+                not_null: r.get(4),
             });
         }
         details.sequences = query(client, SEQUENCES, &[&oids], during)?

@@ -13,6 +13,7 @@ use std::path::Path;
 use postgres::GenericClient;
 
 use crate::db;
+use crate::edit::Edits;
 use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
@@ -71,6 +72,9 @@ pub struct Copy<'a> {
     pub batch: Option<u64>,
     /// `FREEZE`: the table was created or emptied in this subtransaction.
     pub freeze: bool,
+    /// Records left out or changed on the way ([`crate::edit`]); the file
+    /// then goes as one statement.
+    pub edits: Option<&'a Edits>,
 }
 
 /// Why a COPY failed.
@@ -108,6 +112,9 @@ pub fn stream(
     copy: &Copy<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, CopyFailure> {
+    if let Some(edits) = copy.edits.filter(|e| !e.is_empty()) {
+        return stream_edited(client, copy, edits, progress);
+    }
     let (part, batch) = (copy.part, copy.batch);
     let mut file = File::open(copy.path).map_err(CopyFailure::File)?;
     file.seek(SeekFrom::Start(part.start))
@@ -176,6 +183,71 @@ pub fn stream(
     rows += writer.finish().map_err(server(stmt_start))?;
     // The header is record 0; an empty file has no records at all.
     let file_rows = scanner.records().saturating_sub(u64::from(part.header));
+    if rows != file_rows {
+        return Err(CopyFailure::RowCount {
+            file: file_rows,
+            server: rows,
+        });
+    }
+    Ok(rows)
+}
+
+/// [`stream`] with `edits` applied, record by record, as one statement
+/// (rows left out are not counted in the row check).
+fn stream_edited(
+    client: &mut impl GenericClient,
+    copy: &Copy<'_>,
+    edits: &Edits,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, CopyFailure> {
+    let part = copy.part;
+    let server = |error| CopyFailure::Server {
+        error,
+        start: part.start,
+    };
+    let mut writer = db::copy_in(
+        client,
+        &statement_with(copy.table, copy.columns, part.header, copy.freeze),
+    )
+    .map_err(server)?;
+    let mut failed: Option<CopyFailure> = None;
+    let mut skipped: u64 = 0;
+    let mut read: u64 = 0;
+    let mut unsent: u64 = 0;
+    let scanner = crate::edit::for_each_record(copy.path, part, &mut |start, span, bytes| {
+        let header = part.header && span.index == 0;
+        read += bytes.len() as u64;
+        match edits.apply(start, header, bytes) {
+            None => skipped += 1,
+            Some(out) => {
+                if let Err(e) = writer.write_all(out.bytes()) {
+                    failed = Some(server_io(e, part.start));
+                    return Ok(false);
+                }
+            }
+        }
+        unsent += bytes.len() as u64;
+        if unsent >= CHUNK as u64 {
+            unsent = 0;
+            progress(read);
+        }
+        Ok(true)
+    })
+    .map_err(CopyFailure::File)?;
+    if let Some(f) = failed {
+        return Err(f);
+    }
+    if let Some(line) = scanner.end_marker() {
+        return Err(CopyFailure::EndMarker {
+            line: part.line_base + line,
+        });
+    }
+    progress(read);
+    let rows = writer.finish().map_err(server)?;
+    let file_rows = scanner
+        .records()
+        .saturating_sub(u64::from(part.header))
+        .saturating_sub(skipped);
     if rows != file_rows {
         return Err(CopyFailure::RowCount {
             file: file_rows,

@@ -64,7 +64,14 @@ pub(crate) fn copy_error(
     let line = db
         .where_()
         .and_then(|c| lines::context_line(c, &step.table.name.name))
-        .map(|n| lines::statement_line(&step.file.path, start, n).unwrap_or(n));
+        .map(|n| {
+            match step.edits.as_deref() {
+                // The server counted the lines it was sent, not the file's.
+                Some(edits) => lines::edited_statement_line(&step.file.path, start, edits, n),
+                None => lines::statement_line(&step.file.path, start, n),
+            }
+            .unwrap_or(n)
+        });
     Error::caused_by(
         ErrorKind::Copy {
             path: step.file.path.clone(),

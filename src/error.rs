@@ -339,6 +339,9 @@ pub enum ErrorKind {
     /// Rows whose key a unique index, built after the data, finds twice.
     #[error("{0}")]
     Duplicate(Box<DuplicateKeys>),
+    /// `--on-orphan skip` or `null` cannot judge the rows of a file.
+    #[error("{}: {message}", path.display())]
+    OrphanPolicy { path: PathBuf, message: String },
     /// Everything that keeps the data from loading, found in one run (a
     /// load that failed on a key reports every violated key this way).
     #[error("{0}")]

@@ -27,6 +27,10 @@ pub enum Event<'a> {
     BuildingIndex { index: &'a PlannedIndex },
     /// A dropped key is being added back (and validated).
     RestoringKey { key: &'a PlannedKey },
+    /// `--on-orphan`: the orphan rows of a key are being searched for, in
+    /// the files, before the load (round 2 and later: after rows set aside
+    /// in the round before, whose children may now be orphans).
+    SearchingOrphans { key: &'a PlannedKey, round: u32 },
     /// Deferred constraints are being checked.
     CheckingDeferred,
     /// About to commit.

@@ -66,6 +66,7 @@ mod copy;
 mod db;
 mod ddl;
 mod diagnose;
+mod edit;
 pub mod error;
 mod event;
 mod graph;
@@ -76,6 +77,7 @@ mod orphan;
 pub mod overview;
 mod parallel;
 pub mod plan;
+mod policy;
 mod pool;
 pub mod problems;
 pub mod render;
@@ -94,6 +96,7 @@ pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use loader::{Cancel, Loader, LoaderBuilder};
 pub use plan::{Plan, Strategy, StrategyChoice};
+pub use policy::{OnOrphan, Rejected};
 pub use report::{Report, TableReport, human_bytes};
 
 /// Plans and loads `dir` in one transaction on `client`, a connection or an

@@ -108,6 +108,22 @@ pub fn statement_line(path: &Path, start: u64, line: u64) -> Option<u64> {
     found
 }
 
+/// [`statement_line`] for a statement sent with `edits` applied.
+pub fn edited_statement_line(
+    path: &Path,
+    start: u64,
+    edits: &crate::edit::Edits,
+    line: u64,
+) -> Option<u64> {
+    let part = Part {
+        start,
+        end: u64::MAX,
+        header: start == 0,
+        line_base: editor_lines_before(path, start).ok()?,
+    };
+    crate::edit::edited_line(path, part, edits, line)
+}
+
 /// The editor lines that end before byte `end` of the file: its `\n`s, or in
 /// a file of bare carriage returns its `\r`s.
 fn editor_lines_before(path: &Path, end: u64) -> std::io::Result<u64> {

@@ -9,7 +9,7 @@
 //! transaction of the caller's instead (one transaction, no journal): a test
 //! can load inside its own transaction and roll it back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use postgres::{CancelToken, Client, GenericClient};
@@ -22,12 +22,16 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::parallel;
 use crate::plan::{self, Plan, StrategyChoice};
+use crate::policy::{self, OnOrphan, Rejected};
 use crate::problems::Problems;
 use crate::report::Report;
 use crate::transaction;
 
 /// How many examples an error or a check lists per problem by default.
 pub const DEFAULT_MAX_EXAMPLES: usize = 20;
+
+/// Where `--on-orphan` writes its reject files by default.
+pub const DEFAULT_REJECT_DIR: &str = "fkload-rejects";
 
 /// What a load does, as the builder sets it.
 #[derive(Debug, Clone)]
@@ -43,6 +47,10 @@ pub(crate) struct Options {
     pub resume: bool,
     /// The most examples an error or a check lists per problem.
     pub max_examples: usize,
+    /// What a load does with rows whose key has no parent.
+    pub on_orphan: OnOrphan,
+    /// Where the rows `on_orphan` sets aside or changes are written.
+    pub reject_dir: PathBuf,
 }
 
 impl Default for Options {
@@ -54,6 +62,8 @@ impl Default for Options {
             truncate: false,
             resume: false,
             max_examples: DEFAULT_MAX_EXAMPLES,
+            on_orphan: OnOrphan::Error,
+            reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
         }
     }
 }
@@ -152,6 +162,22 @@ impl LoaderBuilder {
     #[must_use]
     pub fn max_examples(mut self, max: usize) -> LoaderBuilder {
         self.options.max_examples = max;
+        self
+    }
+
+    /// What a load does with rows whose foreign key has no parent row
+    /// (default: fail, and report every violated key).
+    #[must_use]
+    pub fn on_orphan(mut self, policy: OnOrphan) -> LoaderBuilder {
+        self.options.on_orphan = policy;
+        self
+    }
+
+    /// Where [`LoaderBuilder::on_orphan`] writes the rows it sets aside or
+    /// changes: one `<file>.rejects.csv` per file (default `fkload-rejects`).
+    #[must_use]
+    pub fn reject_dir(mut self, dir: impl Into<PathBuf>) -> LoaderBuilder {
+        self.options.reject_dir = dir.into();
         self
     }
 
@@ -255,6 +281,14 @@ impl Loader {
             replanned = self.plan_in(client, &plan.dir)?;
             plan = &replanned;
         }
+        let (edited, rejected) = policy::apply(
+            client,
+            plan,
+            self.options.on_orphan,
+            &self.options.reject_dir,
+            observer,
+        )?;
+        let plan = &edited;
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
             parallel::run(
@@ -272,7 +306,9 @@ impl Loader {
             self.cancel.disarm();
             result
         };
-        let result = result.map_err(|e| self.every_problem(client, plan, e));
+        let result = result
+            .map(|r| with_rejected(r, plan, &rejected))
+            .map_err(|e| self.every_problem(client, plan, e));
         // A lock wait that ran out: name who holds the locks, on a new
         // connection (the load's own may be out of step).
         result.map_err(|e| match self.connector().and_then(Connector::connect) {
@@ -359,7 +395,16 @@ impl Loader {
         plan: &Plan,
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Result<Report, Error> {
-        transaction::run(client, plan, observer).map_err(|e| self.every_problem(client, plan, e))
+        let (edited, rejected) = policy::apply(
+            client,
+            plan,
+            self.options.on_orphan,
+            &self.options.reject_dir,
+            observer,
+        )?;
+        transaction::run(client, &edited, observer)
+            .map(|r| with_rejected(r, &edited, &rejected))
+            .map_err(|e| self.every_problem(client, &edited, e))
     }
 
     /// Undoes what an interrupted parallel load left (see
@@ -432,6 +477,23 @@ impl Loader {
 
 /// The client and session a [`Loader::control`] guard holds (it always holds
 /// one).
+/// The report with what `--on-orphan` did to each file.
+fn with_rejected(mut report: Report, plan: &Plan, rejected: &[Rejected]) -> Report {
+    for t in report.tables.iter_mut() {
+        if let Some(r) = plan
+            .steps
+            .iter()
+            .find(|s| s.file.path == t.path)
+            .and_then(|s| rejected.get(s.index))
+        {
+            t.skipped = r.skipped;
+            t.nulled = r.nulled;
+        }
+    }
+    report.rejects = rejected.iter().filter_map(|r| r.file.clone()).collect();
+    report
+}
+
 fn control_client<'a>(
     guard: &'a mut MutexGuard<'_, Option<(Client, Session)>>,
 ) -> Result<(&'a mut Client, &'a Session), Error> {

@@ -306,6 +306,7 @@ fn load_rows(
         part: copy::Part::whole(),
         batch: None,
         freeze: false,
+        edits: step.edits.as_deref(),
     };
     copy::stream(client, &into, &mut |_| {}).map_err(|e| match e {
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
@@ -380,12 +381,75 @@ fn parent_cols_in(pk: &PlannedKey, step: &Step) -> bool {
 }
 
 /// The query that returns `n` (the row counter), the key's values as text
-/// (`r0`, ...) and as the key's types (`k0`, ...) of every orphan row. The conditions follow the key's MATCH type: MATCH SIMPLE (and PARTIAL,
-/// which the server does not implement) checks only rows whose key columns are all
-/// non-null; MATCH FULL also rejects a key that mixes nulls and values.
+/// (`r0`, ...) and as the key's types (`k0`, ...) of every orphan row.
 fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parents: bool) -> String {
     let fk = &pk.key;
-    let child_val = |i: usize| format!("(t.{})::{}", ident(&fk.columns[i]), fk.column_types[i]);
+    let n = fk.columns.len();
+    let mut parents = vec![Parents::Table];
+    if own_rows_are_parents {
+        parents.push(Parents::Staged {
+            table: ROWS_TABLE,
+            kept: None,
+        });
+    }
+    let condition = orphan_condition(pk, step, &parents);
+    // The values as the file has them (r0, r1, ...: for the examples) and
+    // as the key compares them (k0, k1, ...: to count distinct missing keys).
+    let select: Vec<String> = (0..n)
+        .map(|i| format!("t.{} AS r{i}", ident(&fk.columns[i])))
+        .chain((0..n).map(|i| format!("{} AS k{i}", child_value(pk, i))))
+        .collect();
+    format!(
+        "SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition}",
+        ident(counter),
+        select.join(", ")
+    )
+}
+
+/// Where the parent rows of a key are looked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Parents<'a> {
+    /// The referenced table's rows (as the key sees them: `ONLY`, unless it is
+    /// partitioned).
+    Table,
+    /// A file's rows in a temporary table of text columns (`pg_temp.table`),
+    /// those whose boolean column `kept` is false left out.
+    Staged {
+        table: &'a str,
+        kept: Option<&'a str>,
+    },
+}
+
+/// Column `i` of the key on a child row `t` (text), as the key's type.
+fn child_value(pk: &PlannedKey, i: usize) -> String {
+    let fk = &pk.key;
+    format!("(t.{})::{}", ident(&fk.columns[i]), fk.column_types[i])
+}
+
+/// Whether column `i` of the key on child row `t` equals `parent`, compared
+/// as the key does: its own equality operator, each side cast to the
+/// operator's input type (a char(5) parent compares padded, not as text).
+fn key_equal(pk: &PlannedKey, i: usize, parent: &str) -> String {
+    let fk = &pk.key;
+    match (
+        fk.eq_operators.get(i),
+        fk.eq_left_types.get(i),
+        fk.eq_right_types.get(i),
+    ) {
+        (Some(op), Some(left), Some(right)) => {
+            format!("({parent})::{left} {op} ({})::{right}", child_value(pk, i))
+        }
+        _ => format!("{parent} = {}", child_value(pk, i)),
+    }
+}
+
+/// The condition, on a child row `t` of `step`'s file (text columns), that
+/// it is an orphan of key `pk`: no parent row in any of `parents`. It follows
+/// the key's MATCH type: MATCH SIMPLE (and PARTIAL, which the server does not
+/// implement) checks only rows whose key columns are all non-null; MATCH FULL
+/// also rejects a key that mixes nulls and values.
+pub(crate) fn orphan_condition(pk: &PlannedKey, step: &Step, parents: &[Parents<'_>]) -> String {
+    let fk = &pk.key;
     let n = fk.columns.len();
     let all_set: Vec<String> = (0..n)
         .map(|i| format!("t.{} IS NOT NULL", ident(&fk.columns[i])))
@@ -393,49 +457,45 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
     let all_null: Vec<String> = (0..n)
         .map(|i| format!("t.{} IS NULL", ident(&fk.columns[i])))
         .collect();
-    // Compare as the key does: its own equality operator, each side cast to the
-    // operator's input type (a char(5) parent compares padded, not as text).
-    let equal = |parent: String, i: usize| -> String {
-        match (
-            fk.eq_operators.get(i),
-            fk.eq_left_types.get(i),
-            fk.eq_right_types.get(i),
-        ) {
-            (Some(op), Some(left), Some(right)) => {
-                format!("({parent})::{left} {op} ({})::{right}", child_val(i))
-            }
-            _ => format!("{parent} = {}", child_val(i)),
-        }
-    };
-    let matches_table: Vec<String> = (0..n)
-        .map(|i| equal(format!("p.{}", ident(&fk.ref_columns[i])), i))
-        .collect();
-    // A key checks `ONLY` the referenced table unless it is partitioned: rows of an
-    // inheritance child are no parents.
-    let only = if pk.ref_partitioned { "" } else { "ONLY " };
-    let mut missing = format!(
-        "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
-        pk.ref_table,
-        matches_table.join(" AND ")
-    );
-    if own_rows_are_parents {
-        let matches_file: Vec<String> = (0..n)
-            .map(|i| {
-                equal(
-                    format!(
-                        "(s.{})::{}",
-                        ident(&fk.ref_columns[i]),
-                        fk.ref_column_types[i]
-                    ),
-                    i,
+    let clauses: Vec<String> = parents
+        .iter()
+        .map(|p| match p {
+            Parents::Table => {
+                let matches: Vec<String> = (0..n)
+                    .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
+                    .collect();
+                // A key checks `ONLY` the referenced table unless it is
+                // partitioned: rows of an inheritance child are no parents.
+                let only = if pk.ref_partitioned { "" } else { "ONLY " };
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
+                    pk.ref_table,
+                    matches.join(" AND ")
                 )
-            })
-            .collect();
-        missing = format!(
-            "{missing} AND NOT EXISTS (SELECT 1 FROM pg_temp.{ROWS_TABLE} s WHERE {})",
-            matches_file.join(" AND ")
-        );
-    }
+            }
+            Parents::Staged { table, kept } => {
+                let mut matches: Vec<String> = (0..n)
+                    .map(|i| {
+                        let parent = format!(
+                            "(s.{})::{}",
+                            ident(&fk.ref_columns[i]),
+                            fk.ref_column_types[i]
+                        );
+                        key_equal(pk, i, &parent)
+                    })
+                    .collect();
+                if let Some(kept) = kept {
+                    matches.insert(0, format!("NOT s.{}", ident(kept)));
+                }
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM pg_temp.{} s WHERE {})",
+                    ident(table),
+                    matches.join(" AND ")
+                )
+            }
+        })
+        .collect();
+    let mut missing = clauses.join(" AND ");
     // A key declared on one partition checks only the rows routed there.
     if fk.table != step.table.oid
         && let Some(qual) = &fk.partition_qual
@@ -453,7 +513,7 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
             typed.join(", ")
         );
     }
-    let condition = if fk.match_type == 'f' {
+    if fk.match_type == 'f' {
         format!(
             "NOT ({}) AND (NOT ({}) OR {missing})",
             all_null.join(" AND "),
@@ -461,18 +521,7 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
         )
     } else {
         format!("{} AND {missing}", all_set.join(" AND "))
-    };
-    // The values as the file has them (r0, r1, ...: for the examples) and
-    // as the key compares them (k0, k1, ...: to count distinct missing keys).
-    let select: Vec<String> = (0..n)
-        .map(|i| format!("t.{} AS r{i}", ident(&fk.columns[i])))
-        .chain((0..n).map(|i| format!("{} AS k{i}", child_val(i))))
-        .collect();
-    format!(
-        "SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition}",
-        ident(counter),
-        select.join(", ")
-    )
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +559,7 @@ mod tests {
             level: 2,
             self_referencing: false,
             sequences: vec![],
+            edits: None,
         }
     }
 

@@ -162,6 +162,9 @@ pub struct Step {
     pub self_referencing: bool,
     /// Sequences that feed columns this file gives values for.
     pub sequences: Vec<SequenceFeed>,
+    /// Records left out or changed on the way to the server: the rows
+    /// `--on-orphan` rejects, the columns a reject file adds.
+    pub(crate) edits: Option<std::sync::Arc<crate::edit::Edits>>,
 }
 
 /// A foreign key whose rows the load writes, and what the load does to it.
@@ -392,8 +395,12 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
     let (catalog, details, options) = (input.catalog, input.details, input.options);
     let mut steps: Vec<Step> = Vec::with_capacity(input.targets.len());
     for ((file, table), header) in input.targets.into_iter().zip(input.headers) {
-        let header = header?;
+        let mut header = header?;
         let table_columns = details.columns.get(&table.oid).cloned().unwrap_or_default();
+        // A reject file ends with the two columns fkload added to it: they
+        // are left out on the way, unless the table has columns so named.
+        let strip = reject_columns(&header.columns, &table_columns);
+        header.columns.truncate(header.columns.len() - strip);
         check_header(&file, &table, &header.columns, &table_columns)?;
         let sequences = details
             .sequences
@@ -411,6 +418,12 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
             level: 1,
             self_referencing: false,
             sequences,
+            edits: (strip > 0).then(|| {
+                std::sync::Arc::new(crate::edit::Edits {
+                    strip,
+                    ..crate::edit::Edits::default()
+                })
+            }),
         });
     }
     let bytes: u64 = steps.iter().map(|s| s.bytes).sum();
@@ -443,6 +456,24 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
         unenforce_where_cheaper(&mut plan);
     }
     Ok(plan)
+}
+
+/// How many columns at the end of a header are the ones a reject file adds
+/// ([`crate::edit::REJECT_COLUMNS`]), to be left out: 2, or 0 when the
+/// header does not end with them or the table has a column of either name.
+fn reject_columns(header: &[String], table: &[Column]) -> usize {
+    let added = crate::edit::REJECT_COLUMNS;
+    let ends_with_them = header.len() > added.len()
+        && header[header.len() - added.len()..]
+            .iter()
+            .zip(added)
+            .all(|(h, a)| h == a);
+    let named_so = table.iter().any(|c| added.contains(&c.name.as_str()));
+    if ends_with_them && !named_so {
+        added.len()
+    } else {
+        0
+    }
 }
 
 /// On PostgreSQL 18, a valid key the load drops is set `NOT ENFORCED` instead

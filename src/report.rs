@@ -24,6 +24,8 @@ pub struct Report {
     pub sequences: Vec<(QualName, i64)>,
     /// Things the user should know that did not stop the load.
     pub warnings: Vec<String>,
+    /// The reject files `--on-orphan` wrote.
+    pub rejects: Vec<PathBuf>,
     pub elapsed: Duration,
 }
 
@@ -36,6 +38,10 @@ pub struct TableReport {
     pub rows: u64,
     pub bytes: u64,
     pub elapsed: Duration,
+    /// Rows `--on-orphan` left out.
+    pub skipped: u64,
+    /// Rows `--on-orphan null` loaded with their key set to NULL.
+    pub nulled: u64,
 }
 
 impl Report {
@@ -53,6 +59,16 @@ impl Report {
 
     pub fn bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.bytes).sum()
+    }
+
+    /// Rows `--on-orphan` left out.
+    pub fn skipped(&self) -> u64 {
+        self.tables.iter().map(|t| t.skipped).sum()
+    }
+
+    /// Rows `--on-orphan null` loaded with their key set to NULL.
+    pub fn nulled(&self) -> u64 {
+        self.tables.iter().map(|t| t.nulled).sum()
     }
 }
 
@@ -85,13 +101,20 @@ impl fmt::Display for Report {
             .unwrap_or(5)
             .max(5);
         let mut out = String::new();
-        let _ = writeln!(
+        // The columns of --on-orphan only when it set a row aside.
+        let policy = self.skipped() + self.nulled() > 0;
+        let _ = write!(
             out,
             "{:<w$}  {:>12}  {:>10}  {:>8}",
             "table", "rows", "bytes", "time"
         );
+        let _ = if policy {
+            writeln!(out, "  {:>8}  {:>8}", "skipped", "nulled")
+        } else {
+            writeln!(out)
+        };
         for (t, name) in self.tables.iter().zip(&names) {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<w$}  {:>12}  {:>10}  {:>7.2}s",
                 name,
@@ -99,6 +122,11 @@ impl fmt::Display for Report {
                 human_bytes(t.bytes),
                 t.elapsed.as_secs_f64()
             );
+            let _ = if policy {
+                writeln!(out, "  {:>8}  {:>8}", t.skipped, t.nulled)
+            } else {
+                writeln!(out)
+            };
         }
         let secs = self.elapsed.as_secs_f64();
         let rate = if secs > 0.0 {
@@ -130,6 +158,21 @@ impl fmt::Display for Report {
         }
         if !self.sequences.is_empty() {
             let _ = write!(out, "; {} sequences advanced", self.sequences.len());
+        }
+        if policy {
+            let files: Vec<String> = self
+                .rejects
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let _ = write!(
+                out,
+                "\nset aside {} rows with no parent ({} skipped, {} loaded with their key set to NULL): {}",
+                self.skipped() + self.nulled(),
+                self.skipped(),
+                self.nulled(),
+                files.join(", ")
+            );
         }
         f.write_str(&out)
     }

@@ -204,6 +204,7 @@ pub(crate) fn load_step(
         part,
         batch: batch_size(plan, step),
         freeze: per_step && !step.table.partitioned,
+        edits: step.edits.as_deref(),
     };
     let result = copy::stream(&mut sp, &into, progress);
     let rows = match result {
@@ -234,6 +235,8 @@ pub(crate) fn load_step(
         rows,
         bytes: step.bytes,
         elapsed: t0.elapsed(),
+        skipped: 0,
+        nulled: 0,
     })
 }
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 use fkload::conninfo::{ConnInfo, Overrides};
-use fkload::{Connector, Error, ErrorKind, Event, Loader, StrategyChoice};
+use fkload::{Connector, Error, ErrorKind, Event, Loader, OnOrphan, StrategyChoice};
 
 /// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
 ///
@@ -26,7 +26,7 @@ use fkload::{Connector, Error, ErrorKind, Event, Loader, StrategyChoice};
     version,
     disable_help_flag = true,
     disable_help_subcommand = true,
-    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] check [OPTIONS] DIR\n       fkload [OPTIONS] graph [OPTIONS] DIR|--all\n       fkload [OPTIONS] repair [OPTIONS]",
+    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] check [OPTIONS] DIR\n       fkload [OPTIONS] graph [--format dot|mermaid] DIR|--all\n       fkload [OPTIONS] repair [OPTIONS]",
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]
@@ -100,6 +100,23 @@ pub struct Args {
     #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration, global = true)]
     pub statement_timeout: String,
 
+    /// What to do with rows whose foreign key has no parent row: error (fail
+    /// and report every violated key), skip (leave them out), null (set
+    /// their key to NULL where that satisfies it, else leave them out);
+    /// skipped and changed rows go to the reject files
+    #[arg(long = "on-orphan", value_enum, default_value_t = OnOrphanArg::Error)]
+    pub on_orphan: OnOrphanArg,
+
+    /// Where --on-orphan writes the rows it skips or changes: one
+    /// <file>.rejects.csv per file, the record as it was with its line and
+    /// the reason added
+    #[arg(
+        long = "reject-dir",
+        value_name = "DIR",
+        default_value = "fkload-rejects"
+    )]
+    pub reject_dir: PathBuf,
+
     /// Finish a parallel load that did not finish (killed, server lost): load the
     /// files it had not committed, then put back every key and index
     #[arg(long = "resume")]
@@ -149,7 +166,7 @@ pub fn parse() -> Result<Args, u8> {
 /// The load's own arguments: given with a subcommand, they would be ignored,
 /// so they are refused (the connection options, timeouts and verbosity are
 /// global: they go before or after the subcommand).
-const LOAD_ONLY: [&str; 7] = [
+const LOAD_ONLY: [&str; 9] = [
     "dir",
     "list",
     "strategy",
@@ -157,6 +174,8 @@ const LOAD_ONLY: [&str; 7] = [
     "truncate",
     "resume",
     "batch_size",
+    "on_orphan",
+    "reject_dir",
 ];
 
 fn parse_from<I, T>(args: I) -> Result<Args, clap::Error>
@@ -229,7 +248,10 @@ pub enum Command {
     /// foreign keys (child -> parent), cycles, and the keys a load defers,
     /// drops or sets NOT ENFORCED. Reads only. The connection options go
     /// before or after the word graph.
-    #[command(disable_help_flag = true)]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "fkload [OPTIONS] graph [--format dot|mermaid] DIR|--all"
+    )]
     Graph(graph::GraphArgs),
     /// Undo what an interrupted parallel load (-j) left: take out the rows it
     /// committed and put back every key and index it dropped (a load also does
@@ -252,6 +274,24 @@ pub enum Command {
         #[arg(long = "truncate")]
         truncate: bool,
     },
+}
+
+/// `--on-orphan`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOrphanArg {
+    Error,
+    Skip,
+    Null,
+}
+
+impl From<OnOrphanArg> for OnOrphan {
+    fn from(s: OnOrphanArg) -> OnOrphan {
+        match s {
+            OnOrphanArg::Error => OnOrphan::Error,
+            OnOrphanArg::Skip => OnOrphan::Skip,
+            OnOrphanArg::Null => OnOrphan::Null,
+        }
+    }
 }
 
 /// `--strategy`'s values.
@@ -299,7 +339,9 @@ fn run_inner(args: &Args) -> Result<u8, Error> {
         .jobs(args.jobs)
         .truncate(args.truncate)
         .resume(args.resume)
-        .max_examples(args.max_examples);
+        .max_examples(args.max_examples)
+        .on_orphan(args.on_orphan.into())
+        .reject_dir(&args.reject_dir);
     if let Some(Command::Check { dir, truncate }) = &args.command {
         return check(args, loader.truncate(*truncate).build(), dir);
     }

@@ -84,6 +84,15 @@ impl Progress {
                     index.table.human()
                 ));
             }
+            Event::SearchingOrphans { key, round } => {
+                self.bar
+                    .set_message(format!("finding orphans of {}", key.key.name));
+                self.say(format!(
+                    "finding the rows of {} that break key \"{}\" (round {round})",
+                    key.table.human(),
+                    key.key.name
+                ));
+            }
             Event::CheckingDeferred => {
                 self.bar.set_message("checking deferred keys");
                 self.say("checking deferred keys".into());

@@ -23,6 +23,7 @@ mod library;
 mod lines;
 mod load;
 mod names;
+mod orphans;
 mod output;
 mod partitions;
 mod passwords;

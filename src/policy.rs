@@ -1,0 +1,508 @@
+//! `--on-orphan skip|null`: which rows of the files break a key, and what the
+//! load does with them instead of failing, decided before the load.
+//!
+//! Every file a key involves (as child or parent) is copied, every field as
+//! `text`, into a temporary table with its row number; then, key by key, one
+//! `UPDATE` per child file marks the rows with no parent (in the database, or
+//! among the file rows not yet set aside), set-wise: under `skip` the row is
+//! set aside; under `null` its key columns become NULL where that satisfies
+//! the key (MATCH SIMPLE: the nullable columns of the key, if there is one;
+//! MATCH FULL: all of them, if all are nullable), else it is set aside. That
+//! repeats until a round changes nothing: a parent row set aside can orphan
+//! its children, and in a cycle either side. It all runs in a transaction
+//! that is rolled back: nothing is written to the database here.
+//!
+//! The outcome is an [`Edits`] per file (the rows left out or changed on the
+//! way to the server, by byte offset: about 8 bytes per rejected row) and a
+//! reject file per file with rejected rows: each rejected record exactly as
+//! the file has it, with its line and the reason in two added columns
+//! ([`crate::edit::REJECT_COLUMNS`], which a load leaves out again, so a fixed
+//! reject file loads as it is).
+//!
+//! The load that follows is an ordinary one, every key in place or checked
+//! as the strategy says: should a row still break a key, the load fails as
+//! it would without a policy. Nothing is loaded unchecked.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use postgres::{GenericClient, Transaction};
+
+use crate::copy;
+use crate::db;
+use crate::edit::{self, Edits};
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::orphan::{self, Parents};
+use crate::plan::{Plan, PlannedKey, Step, Truncate};
+use crate::sql::{ident, literal};
+
+/// What a load does with rows whose foreign key has no parent row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnOrphan {
+    /// The load fails and reports every violated key (the default).
+    #[default]
+    Error,
+    /// The rows are not loaded; they go to the reject files.
+    Skip,
+    /// Their key columns are loaded as NULL where that satisfies the key,
+    /// otherwise they are not loaded; either way they go to the reject files.
+    Null,
+}
+
+/// What a policy did to one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejected {
+    /// Rows left out.
+    pub skipped: u64,
+    /// Rows loaded with their key set to NULL.
+    pub nulled: u64,
+    /// The reject file, when there was a row to put in it.
+    pub file: Option<PathBuf>,
+}
+
+/// Decides, for `plan`, which rows `policy` leaves out or changes, writes the
+/// reject files into `reject_dir`, and returns the plan with those edits and
+/// what was done to each step's file (by step index).
+///
+/// # Errors
+/// [`ErrorKind::OrphanPolicy`] when a file lacks a column a key needs (the
+/// rows cannot be judged from the file); [`ErrorKind::Io`] for the files and
+/// the reject files; server errors (a value that does not cast to its
+/// column's type is one: the load would reject it too).
+pub(crate) fn apply(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    policy: OnOrphan,
+    reject_dir: &Path,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<(Plan, Vec<Rejected>), Error> {
+    let mut out = plan.clone();
+    let mut rejected = vec![Rejected::default(); plan.steps.len()];
+    if policy == OnOrphan::Error || plan.keys.is_empty() {
+        return Ok((out, rejected));
+    }
+    let mut tx = db::begin(client, "finding the orphan rows")?;
+    let result = decide(&mut tx, plan, policy, reject_dir, observer, &mut rejected);
+    db::rollback(tx, "finding the orphan rows")?;
+    for (step, edits) in out.steps.iter_mut().zip(result?) {
+        if let Some(e) = edits {
+            step.edits = Some(Arc::new(e));
+        }
+    }
+    Ok((out, rejected))
+}
+
+/// The names of the columns a staged file gets besides its own.
+struct Aux {
+    row: String,
+    out: String,
+    nulled: String,
+    why: String,
+}
+
+impl Aux {
+    fn new(columns: &[String]) -> Aux {
+        let mut prefix = "fkload_".to_string();
+        while columns.iter().any(|c| c.starts_with(&prefix)) {
+            prefix.push('_');
+        }
+        Aux {
+            row: format!("{prefix}row"),
+            out: format!("{prefix}out"),
+            nulled: format!("{prefix}nulled"),
+            why: format!("{prefix}why"),
+        }
+    }
+}
+
+fn stage_name(step: usize) -> String {
+    format!("fkload_stage_{step}")
+}
+
+fn decide(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    policy: OnOrphan,
+    reject_dir: &Path,
+    observer: &mut dyn FnMut(Event<'_>),
+    rejected: &mut [Rejected],
+) -> Result<Vec<Option<Edits>>, Error> {
+    let involved: Vec<usize> = (0..plan.steps.len())
+        .filter(|&s| {
+            plan.keys
+                .iter()
+                .any(|k| k.child_steps.contains(&s) || k.parent_steps.contains(&s))
+        })
+        .collect();
+    let mut aux: Vec<Option<Aux>> = (0..plan.steps.len()).map(|_| None).collect();
+    for &s in &involved {
+        let step = &plan.steps[s];
+        needs_columns(plan, step)?;
+        aux[s] = Some(stage(tx, step)?);
+    }
+    // Parents first: a row set aside is then seen by its children's key in
+    // the same round, and a round without cycles settles it.
+    let mut pairs: Vec<(&PlannedKey, usize)> = plan
+        .keys
+        .iter()
+        .flat_map(|k| k.child_steps.iter().map(move |&c| (k, c)))
+        .collect();
+    pairs.sort_by_key(|&(_, c)| c);
+    let mut round = 0;
+    loop {
+        round += 1;
+        let mut changed = 0;
+        for &(k, c) in &pairs {
+            {
+                let Some(a) = &aux[c] else { continue };
+                observer(Event::SearchingOrphans { key: k, round });
+                changed += mark(tx, plan, k, &plan.steps[c], a, &aux, policy)?;
+            }
+        }
+        if changed == 0 {
+            break;
+        }
+    }
+    let mut edits: Vec<Option<Edits>> = (0..plan.steps.len()).map(|_| None).collect();
+    for &s in &involved {
+        let Some(a) = &aux[s] else { continue };
+        let step = &plan.steps[s];
+        let (e, r) = read_back(tx, step, a, reject_dir)?;
+        edits[s] = e;
+        rejected[s] = r;
+    }
+    Ok(edits)
+}
+
+/// Every column of a key the file's rows are judged by must be in the file:
+/// its child columns in the child's file, its referenced columns in each
+/// parent's file.
+fn needs_columns(plan: &Plan, step: &Step) -> Result<(), Error> {
+    for k in &plan.keys {
+        let mut needed: Vec<&String> = Vec::new();
+        if k.child_steps.contains(&step.index) {
+            needed.extend(&k.key.columns);
+        }
+        if k.parent_steps.contains(&step.index) {
+            needed.extend(&k.key.ref_columns);
+        }
+        if let Some(missing) = needed.iter().find(|c| !step.columns.contains(c)) {
+            return Err(Error::new(ErrorKind::OrphanPolicy {
+                path: step.file.path.clone(),
+                message: format!(
+                    "the file has no column {} of key \"{}\", so which of its rows break the key cannot be told before the load",
+                    crate::sql::human_ident(missing),
+                    k.key.name
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Copies the file of `step` into `pg_temp.fkload_stage_N`: its columns as
+/// text, the row number, whether the row is set aside, which of its fields
+/// were set NULL, and why.
+fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
+    let a = Aux::new(&step.columns);
+    let name = stage_name(step.index);
+    let during = format!(
+        "reading {} to find its orphan rows",
+        step.file.path.display()
+    );
+    let cols: Vec<String> = step
+        .columns
+        .iter()
+        .map(|c| format!("{} text", ident(c)))
+        .collect();
+    db::exec(
+        tx,
+        &format!(
+            "CREATE TEMP TABLE {} ({} bigserial, {}, {} bool NOT NULL DEFAULT false, \
+             {} int[] NOT NULL DEFAULT '{{}}', {} text)",
+            ident(&name),
+            ident(&a.row),
+            cols.join(", "),
+            ident(&a.out),
+            ident(&a.nulled),
+            ident(&a.why)
+        ),
+        &during,
+    )?;
+    let table = crate::sql::QualName::new("pg_temp", &name);
+    let into = copy::Copy {
+        table: &table,
+        columns: &step.columns,
+        path: &step.file.path,
+        part: copy::Part::whole(),
+        batch: None,
+        freeze: false,
+        edits: step.edits.as_deref(),
+    };
+    copy::stream(tx, &into, &mut |_| {}).map_err(|f| match f {
+        copy::CopyFailure::File(source) => Error::new(ErrorKind::Io {
+            path: step.file.path.clone(),
+            source,
+        }),
+        copy::CopyFailure::Server { error, .. } => Error::server(error, &during),
+        copy::CopyFailure::EndMarker { line } => Error::new(ErrorKind::Data {
+            path: step.file.path.clone(),
+            line: Some(line),
+            message: "a line holding only \\. is COPY's end-of-data marker".into(),
+        }),
+        copy::CopyFailure::RowCount { file, server } => Error::new(ErrorKind::Data {
+            path: step.file.path.clone(),
+            line: None,
+            message: format!("the server read {server} rows but the file holds {file} records"),
+        }),
+    })?;
+    db::exec(tx, &format!("ANALYZE {}", ident(&name)), &during)?;
+    Ok(a)
+}
+
+/// One pass of key `k` over the staged rows of child step `c`: marks its
+/// orphans (set aside, or their key set NULL) and returns how many.
+fn mark(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    k: &PlannedKey,
+    c: &Step,
+    a: &Aux,
+    aux: &[Option<Aux>],
+    policy: OnOrphan,
+) -> Result<u64, Error> {
+    let fk = &k.key;
+    let names: Vec<String> = k.parent_steps.iter().map(|&p| stage_name(p)).collect();
+    let mut parents: Vec<Parents<'_>> = Vec::new();
+    // The referenced table's rows count, unless the load empties it first.
+    let emptied = plan.truncate != Truncate::No
+        && k.parent_steps
+            .iter()
+            .any(|&p| plan.steps[p].table.oid == fk.ref_table);
+    if !emptied {
+        parents.push(Parents::Table);
+    }
+    for (&p, name) in k.parent_steps.iter().zip(&names) {
+        if let Some(pa) = &aux[p] {
+            parents.push(Parents::Staged {
+                table: name,
+                kept: Some(&pa.out),
+            });
+        }
+    }
+    let condition = orphan::orphan_condition(k, c, &parents);
+    let values: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|col| format!("coalesce(t.{}, 'null')", ident(col)))
+        .collect();
+    let nullable: Vec<usize> = fk
+        .columns
+        .iter()
+        .filter(|col| {
+            c.table_columns
+                .iter()
+                .any(|tc| &tc.name == *col && !tc.not_null)
+        })
+        .filter_map(|col| c.columns.iter().position(|f| f == col))
+        .collect();
+    let can_null = match fk.match_type {
+        'f' => nullable.len() == fk.columns.len(),
+        _ => !nullable.is_empty(),
+    };
+    let nulling = policy == OnOrphan::Null && can_null;
+    let reason = format!(
+        "{} || concat_ws(', ', {}) || {}",
+        literal(&format!(
+            "key \"{}\": ({})=(",
+            fk.name,
+            fk.columns
+                .iter()
+                .map(|c| crate::sql::human_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        values.join(", "),
+        literal(&format!(
+            ") is not present in table {}{}",
+            k.ref_table.human(),
+            if nulling { "; set to NULL" } else { "" }
+        )),
+    );
+    let set = if nulling {
+        let cleared: Vec<String> = nullable
+            .iter()
+            .map(|&i| format!("{} = NULL", ident(&c.columns[i])))
+            .collect();
+        let indexes: Vec<String> = nullable.iter().map(ToString::to_string).collect();
+        format!(
+            "{}, {n} = {n} || ARRAY[{}]",
+            cleared.join(", "),
+            indexes.join(", "),
+            n = ident(&a.nulled)
+        )
+    } else {
+        format!("{} = true", ident(&a.out))
+    };
+    let sql = format!(
+        "UPDATE pg_temp.{} t SET {set}, {why} = concat_ws('; ', t.{why}, {reason}) \
+         WHERE NOT t.{out} AND {condition}",
+        ident(&stage_name(c.index)),
+        why = ident(&a.why),
+        out = ident(&a.out),
+    );
+    db::execute(
+        tx,
+        &sql,
+        &[],
+        &format!("finding the orphan rows of key \"{}\"", fk.name),
+    )
+}
+
+/// The rows of `step`'s staged file that were set aside or changed, in file
+/// order: the edits for the load, and the reject file.
+fn read_back(
+    tx: &mut Transaction<'_>,
+    step: &Step,
+    a: &Aux,
+    reject_dir: &Path,
+) -> Result<(Option<Edits>, Rejected), Error> {
+    let during = format!("reading the orphan rows of {}", step.file.path.display());
+    let rows = db::query(
+        tx,
+        &format!(
+            "SELECT {row}, {out}, {nulled}, coalesce({why}, '') FROM pg_temp.{t} \
+             WHERE {out} OR {nulled} <> '{{}}' ORDER BY 1",
+            row = ident(&a.row),
+            out = ident(&a.out),
+            nulled = ident(&a.nulled),
+            why = ident(&a.why),
+            t = ident(&stage_name(step.index)),
+        ),
+        &[],
+        &during,
+    )?;
+    if rows.is_empty() {
+        return Ok((None, Rejected::default()));
+    }
+    // (record number, set aside, fields set NULL, why), ascending.
+    let marks: Vec<(u64, bool, Vec<usize>, String)> = rows
+        .iter()
+        .map(|r| {
+            let nulled: Vec<i32> = r.get(2);
+            (
+                u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+                r.get(1),
+                nulled
+                    .into_iter()
+                    .filter_map(|i| usize::try_from(i).ok())
+                    .collect(),
+                r.get(3),
+            )
+        })
+        .collect();
+    drop(rows);
+    let path = reject_path(reject_dir, &step.file.rel);
+    let io = |source: io::Error, path: &Path| {
+        Error::new(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
+    }
+    let mut writer = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
+    let strip = step.edits.as_ref().map_or(0, |e| e.strip);
+    let mut edits = Edits {
+        strip,
+        ..Edits::default()
+    };
+    let mut done = Rejected {
+        file: Some(path.clone()),
+        ..Rejected::default()
+    };
+    let mut next = 0;
+    let mut eol: Vec<u8> = b"\n".to_vec();
+    let mut write_err: Option<io::Error> = None;
+    edit::for_each_record(
+        &step.file.path,
+        copy::Part::whole(),
+        &mut |start, span, bytes| {
+            let own = edit::edit(bytes, &[], strip);
+            let (body, end) = edit::split_terminator(&own);
+            let (body, end) = (body.to_vec(), end.to_vec());
+            if span.index == 0 {
+                if !end.is_empty() {
+                    eol = end.clone();
+                }
+                let mut header = body;
+                for c in edit::REJECT_COLUMNS {
+                    header.push(b',');
+                    header.extend_from_slice(c.as_bytes());
+                }
+                header.extend_from_slice(&eol);
+                writer.write_all(&header)?;
+                return Ok(true);
+            }
+            let Some((n, out, nulled, why)) = marks.get(next) else {
+                return Ok(false);
+            };
+            if *n != span.index {
+                return Ok(true);
+            }
+            next += 1;
+            if *out {
+                edits.skip.push(start);
+                done.skipped += 1;
+            } else {
+                edits.null.push((start, nulled.clone()));
+                done.nulled += 1;
+            }
+            let mut line = body;
+            line.extend_from_slice(format!(",{},", span.line).as_bytes());
+            line.extend_from_slice(csv_quote(why).as_bytes());
+            line.extend_from_slice(if end.is_empty() { &eol } else { &end });
+            if let Err(e) = writer.write_all(&line) {
+                write_err = Some(e);
+                return Ok(false);
+            }
+            Ok(true)
+        },
+    )
+    .map_err(|e| io(e, &step.file.path))?;
+    if let Some(e) = write_err {
+        return Err(io(e, &path));
+    }
+    writer.flush().map_err(|e| io(e, &path))?;
+    Ok((Some(edits), done))
+}
+
+/// Where the reject file of the file at `rel` (relative to the data
+/// directory) goes: `orders.csv` gives `orders.rejects.csv`.
+pub(crate) fn reject_path(reject_dir: &Path, rel: &str) -> PathBuf {
+    let stem = rel.strip_suffix(".csv").unwrap_or(rel);
+    reject_dir.join(format!("{stem}.rejects.csv"))
+}
+
+/// A CSV field holding `s`, quoted.
+fn csv_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_files_are_named_after_their_file() {
+        assert_eq!(
+            reject_path(Path::new("rej"), "sales/orders.csv"),
+            Path::new("rej/sales/orders.rejects.csv")
+        );
+        assert_eq!(csv_quote("key \"a\""), "\"key \"\"a\"\"\"");
+    }
+}
