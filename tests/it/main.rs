@@ -16,6 +16,7 @@ mod deferred;
 mod enforce;
 mod errors;
 mod faults;
+mod graph;
 mod identity;
 mod jobs;
 mod key_identity;
