@@ -58,6 +58,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod account;
 mod catalog;
 mod check;
 mod connect;

@@ -137,6 +137,13 @@ pub struct Args {
     )]
     pub max_examples: usize,
 
+    /// Write a JSON account of the run to FILE (- for stdout): the plan, the
+    /// rows loaded, skipped and nulled per table, the keys and indexes set
+    /// aside and put back, every problem found, how it ended (the shape:
+    /// schema/report.schema.json)
+    #[arg(long = "report", value_name = "FILE", global = true)]
+    pub report: Option<PathBuf>,
+
     /// Print a line as each table starts and finishes loading
     #[arg(short = 'v', long = "verbose", global = true)]
     pub verbose: bool,
@@ -312,18 +319,72 @@ impl From<StrategyArg> for StrategyChoice {
     }
 }
 
+/// What a run did, for `--report`.
+#[derive(Debug, Default)]
+struct Outcome {
+    command: &'static str,
+    plan: Option<fkload::Plan>,
+    report: Option<fkload::Report>,
+    problems: Option<fkload::problems::Problems>,
+}
+
 /// Runs the command and returns the exit code.
 pub fn run(args: &Args) -> u8 {
-    match run_inner(args) {
-        Ok(code) => code,
+    let mut outcome = Outcome {
+        command: match (&args.command, args.list) {
+            (Some(Command::Check { .. }), _) => "check",
+            (Some(Command::Repair), _) => "repair",
+            (Some(_), _) => "graph",
+            (None, true) => "plan",
+            (None, false) => "load",
+        },
+        ..Outcome::default()
+    };
+    let result = run_inner(args, &mut outcome);
+    let code = match &result {
+        Ok(code) => *code,
         Err(e) => {
-            print_error(&e);
-            exit::for_error(&e)
+            print_error(e);
+            exit::for_error(e)
         }
+    };
+    match &args.report {
+        Some(path) => match write_account(path, &outcome, result.as_ref().err(), code) {
+            Ok(()) => code,
+            Err(why) => {
+                eprintln!(
+                    "fkload: could not write the report \"{}\": {why}",
+                    path.display()
+                );
+                if code == exit::OK { exit::FATAL } else { code }
+            }
+        },
+        None => code,
     }
 }
 
-fn run_inner(args: &Args) -> Result<u8, Error> {
+/// Writes the JSON account of the run to `path` (`-` for stdout).
+fn write_account(
+    path: &std::path::Path,
+    outcome: &Outcome,
+    error: Option<&Error>,
+    code: u8,
+) -> std::io::Result<()> {
+    let mut account = fkload::account::Account::new(outcome.command, code);
+    account.plan = outcome.plan.as_ref();
+    account.report = outcome.report.as_ref();
+    account.problems = outcome.problems.as_ref();
+    account.error = error;
+    let text = serde_json::to_string_pretty(&account.to_json())? + "\n";
+    if path == std::path::Path::new("-") {
+        out(&text);
+        Ok(())
+    } else {
+        std::fs::write(path, text)
+    }
+}
+
+fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
     let (connector, client, session) = connect(args)?;
     if args.verbose {
         eprintln!("fkload: {}", describe_session(&session));
@@ -343,7 +404,7 @@ fn run_inner(args: &Args) -> Result<u8, Error> {
         .on_orphan(args.on_orphan.into())
         .reject_dir(&args.reject_dir);
     if let Some(Command::Check { dir, truncate }) = &args.command {
-        return check(args, loader.truncate(*truncate).build(), dir);
+        return check(args, loader.truncate(*truncate).build(), dir, outcome);
     }
     let loader = loader.build();
     if let Some(Command::Repair) = args.command {
@@ -363,6 +424,7 @@ fn run_inner(args: &Args) -> Result<u8, Error> {
         return Ok(exit::OK);
     };
     let plan = loader.plan(dir)?;
+    outcome.plan = Some(plan.clone());
     if args.list {
         out(&describe::describe(&plan));
         return Ok(exit::OK);
@@ -393,12 +455,18 @@ fn run_inner(args: &Args) -> Result<u8, Error> {
     if !args.quiet {
         out(&format!("{report}\n"));
     }
+    outcome.report = Some(report);
     Ok(exit::OK)
 }
 
 /// `fkload check DIR`: every problem to stderr, in psql's layout, then a
 /// line that counts them; exit 1 when there is any.
-fn check(args: &Args, loader: Loader, dir: &std::path::Path) -> Result<u8, Error> {
+fn check(
+    args: &Args,
+    loader: Loader,
+    dir: &std::path::Path,
+    outcome: &mut Outcome,
+) -> Result<u8, Error> {
     let verbose = args.verbose;
     let mut observer = |e: Event<'_>| {
         if verbose && let Event::TableStarted { step } = e {
@@ -416,19 +484,22 @@ fn check(args: &Args, loader: Loader, dir: &std::path::Path) -> Result<u8, Error
         }
     };
     let problems = loader.check(dir, &mut observer)?;
-    if problems.is_empty() {
+    let code = if problems.is_empty() {
         if !args.quiet {
             out(
                 "check: the data would load: every file loads, every foreign key and unique index holds\n",
             );
         }
-        return Ok(exit::OK);
-    }
-    for block in problems.blocks() {
-        eprintln!("fkload: {block}\n");
-    }
-    eprintln!("fkload: check: {}", problems.summary());
-    Ok(exit::FATAL)
+        exit::OK
+    } else {
+        for block in problems.blocks() {
+            eprintln!("fkload: {block}\n");
+        }
+        eprintln!("fkload: check: {}", problems.summary());
+        exit::FATAL
+    };
+    outcome.problems = Some(problems);
+    Ok(code)
 }
 
 /// Writes to stdout; a reader that went away (`fkload -l ... | head`) is not

@@ -29,5 +29,6 @@ mod output;
 mod partitions;
 mod passwords;
 mod repair;
+mod report;
 mod strategy;
 mod timeouts;

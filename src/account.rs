@@ -1,0 +1,212 @@
+//! The machine-readable account of a run (`--report FILE.json`): what was
+//! planned, what was loaded, skipped and set NULL, which keys were deferred,
+//! dropped or unenforced and put back, which indexes were rebuilt and
+//! sequences moved, every problem found, and how the run ended.
+//!
+//! The shape is versioned ([`VERSION`], the `"fkload_report"` member) and
+//! described by `schema/report.schema.json` in the repository; a change that
+//! removes or retypes a member raises the version.
+
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::plan::{KeyAction, Plan, Strategy, StrategyReason, Truncate};
+use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
+use crate::report::Report;
+use crate::sql::QualName;
+
+/// The version of the report's shape.
+pub const VERSION: u32 = 1;
+
+/// What a run gives its account from.
+#[derive(Debug, Default, Clone, Copy)]
+#[non_exhaustive]
+pub struct Account<'a> {
+    /// `load`, `check` or `plan` (`-l`).
+    pub command: &'a str,
+    /// The plan, once made.
+    pub plan: Option<&'a Plan>,
+    /// What a load did, when it loaded.
+    pub report: Option<&'a Report>,
+    /// What a check found (or a load that failed on keys).
+    pub problems: Option<&'a Problems>,
+    /// How the run failed, when it did.
+    pub error: Option<&'a Error>,
+    /// The process's exit code.
+    pub exit_code: u8,
+}
+
+impl<'a> Account<'a> {
+    /// An account of `command` that ended with `exit_code`.
+    pub fn new(command: &'a str, exit_code: u8) -> Account<'a> {
+        Account {
+            command,
+            exit_code,
+            ..Account::default()
+        }
+    }
+
+    /// The account as JSON.
+    pub fn to_json(&self) -> Value {
+        let problems = self.problems.or(match self.error.map(Error::kind) {
+            Some(crate::ErrorKind::Problems(p)) => Some(p.as_ref()),
+            _ => None,
+        });
+        json!({
+            "fkload_report": VERSION,
+            "fkload_version": env!("CARGO_PKG_VERSION"),
+            "command": self.command,
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "plan": self.plan.map(plan),
+            "tables": tables(self.plan, self.report),
+            "result": self.report.map(result),
+            "problems": problems.map(problems_json),
+            "error": self.error.map(error),
+        })
+    }
+}
+
+fn name(q: &QualName) -> Value {
+    json!({ "schema": q.schema, "name": q.name })
+}
+
+fn plan(p: &Plan) -> Value {
+    let (strategy, reason, bytes) = match (p.strategy, p.strategy_reason) {
+        (s, StrategyReason::Chosen) => (s, "chosen", None),
+        (s, StrategyReason::Large { bytes }) => (s, "large", Some(bytes)),
+        (s, StrategyReason::Small { bytes }) => (s, "small", Some(bytes)),
+    };
+    json!({
+        "dir": p.dir.display().to_string(),
+        "server_version_num": p.server_version_num,
+        "strategy": match strategy { Strategy::Keep => "keep", Strategy::Revalidate => "revalidate" },
+        "strategy_reason": reason,
+        "strategy_bytes": bytes,
+        "jobs": p.jobs,
+        "truncate": match p.truncate {
+            Truncate::No => "no",
+            Truncate::Upfront => "upfront",
+            Truncate::PerStep => "per_table",
+        },
+        "bytes": p.bytes(),
+        "keys": p.keys.iter().map(|k| json!({
+            "constraint": k.key.name,
+            "table": name(&k.table),
+            "references": name(&k.ref_table),
+            "action": match k.action {
+                KeyAction::Keep => "keep",
+                KeyAction::Defer => "defer",
+                KeyAction::Drop { .. } => "drop",
+                KeyAction::Unenforce => "unenforce",
+            },
+            "validated": k.key.validated,
+        })).collect::<Vec<_>>(),
+        "indexes_rebuilt": p.indexes.iter().map(|i| json!({
+            "index": i.index.name,
+            "table": name(&i.table),
+        })).collect::<Vec<_>>(),
+        "cycles": p.cycles.iter().map(|c| json!({
+            "tables": c.tables.iter().map(name).collect::<Vec<_>>(),
+            "broken_by": c.broken.iter().filter_map(|&k| p.keys.get(k)).map(|k| k.key.name.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One entry per file: the plan's, with what the load did to it.
+fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
+    let Some(plan) = plan else {
+        return Vec::new();
+    };
+    plan.steps
+        .iter()
+        .map(|s| {
+            let done = report.and_then(|r| r.tables.iter().find(|t| t.path == s.file.path));
+            json!({
+                "table": name(&s.table.name),
+                "file": s.file.path.display().to_string(),
+                "level": s.level,
+                "bytes": s.bytes,
+                "rows": done.map(|t| t.rows),
+                "skipped": done.map(|t| t.skipped),
+                "nulled": done.map(|t| t.nulled),
+                "seconds": done.map(|t| t.elapsed.as_secs_f64()),
+            })
+        })
+        .collect()
+}
+
+fn result(r: &Report) -> Value {
+    json!({
+        "rows": r.rows(),
+        "bytes": r.bytes(),
+        "skipped": r.skipped(),
+        "nulled": r.nulled(),
+        "seconds": r.elapsed.as_secs_f64(),
+        "keys_deferred": r.keys_deferred,
+        "keys_restored": r.keys_restored,
+        "keys_enforced": r.keys_enforced,
+        "sequences": r.sequences.iter().map(|(q, v)| json!({
+            "sequence": name(q),
+            "value": v,
+        })).collect::<Vec<_>>(),
+        "rejects": r.rejects.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "warnings": r.warnings,
+    })
+}
+
+fn row(o: &Orphan) -> Value {
+    json!({ "file": o.path.display().to_string(), "line": o.line, "key": o.key })
+}
+
+fn key_violation(v: &KeyViolation) -> Value {
+    json!({
+        "constraint": v.constraint,
+        "table": v.child,
+        "references": v.parent,
+        "rows": v.rows,
+        "examples": v.examples.iter().map(row).collect::<Vec<_>>(),
+        "missing_keys": v.missing_keys,
+        "missing_examples": v.missing_examples,
+        "search_failed": v.search_failed,
+    })
+}
+
+fn duplicate(d: &DuplicateViolation) -> Value {
+    json!({
+        "index": d.index,
+        "table": d.table,
+        "rows": d.rows,
+        "keys": d.keys,
+        "examples": d.examples.iter().map(|(key, rows)| json!({
+            "key": key,
+            "rows": rows.iter().map(row).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "search_failed": d.search_failed,
+    })
+}
+
+fn problems_json(p: &Problems) -> Value {
+    json!({
+        "count": p.count(),
+        "max_examples": p.max_examples,
+        "errors": p.errors.iter().map(error).collect::<Vec<_>>(),
+        "keys": p.keys.iter().map(key_violation).collect::<Vec<_>>(),
+        "duplicates": p.duplicates.iter().map(duplicate).collect::<Vec<_>>(),
+        "unchecked": p.unchecked.iter().map(|u| json!({
+            "what": u.what,
+            "because": u.because,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn error(e: &Error) -> Value {
+    let position = e.position();
+    json!({
+        "message": e.to_string(),
+        "sqlstate": e.sqlstate(),
+        "file": position.map(|p| p.path.display().to_string()),
+        "line": position.and_then(|p| p.line),
+        "connection": e.is_connection(),
+    })
+}
