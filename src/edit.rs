@@ -149,6 +149,10 @@ pub fn edit(record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
     out
 }
 
+/// What [`for_each_record`] calls with each record: its start offset in the
+/// file, its span, its bytes; false stops the reading.
+pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a;
+
 /// Reads the records of `part` of the file at `path` as COPY does, calling
 /// `visit` with each record's start offset in the file, its span (as the
 /// scanner counts from the part's start) and its bytes (line end included),
@@ -160,7 +164,7 @@ pub fn edit(record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
 pub fn for_each_record(
     path: &Path,
     part: Part,
-    visit: &mut dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool>,
+    visit: &mut Visit<'_>,
 ) -> io::Result<Scanner> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(part.start))?;
