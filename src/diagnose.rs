@@ -184,10 +184,19 @@ fn violation(
     db: DbErrorInfo,
     source: Option<postgres::Error>,
 ) -> Error {
-    let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation {
-        db,
-        violation: orphans(tx, plan, k),
-    }));
+    let violation = if plan.search_on_error {
+        orphans(tx, plan, k)
+    } else {
+        // The check that follows finds them, with every other violated key.
+        KeyViolation {
+            constraint: k.key.name.clone(),
+            child: k.table.human(),
+            parent: k.ref_table.human(),
+            search_failed: Some("not searched: the check after the rollback lists them".into()),
+            ..KeyViolation::default()
+        }
+    };
+    let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation { db, violation }));
     match source {
         Some(e) => Error::caused_by(kind, e),
         None => Error::new(kind),

@@ -161,11 +161,7 @@ pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a
 ///
 /// # Errors
 /// When the file cannot be read, or `visit` fails.
-pub fn for_each_record(
-    path: &Path,
-    part: Part,
-    visit: &mut Visit<'_>,
-) -> io::Result<Scanner> {
+pub fn for_each_record(path: &Path, part: Part, visit: &mut Visit<'_>) -> io::Result<Scanner> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(part.start))?;
     let mut file = file.take(part.end.saturating_sub(part.start));

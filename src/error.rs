@@ -494,7 +494,7 @@ pub struct ForeignKeyViolation {
 impl fmt::Display for ForeignKeyViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.db)?;
-        self.violation.details(f)
+        self.violation.details(f, "")
     }
 }
 
@@ -512,7 +512,7 @@ pub struct DuplicateKeys {
 impl fmt::Display for DuplicateKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.db)?;
-        self.violation.details(f)
+        self.violation.details(f, "")
     }
 }
 

@@ -288,6 +288,8 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
+        let mut edited = edited;
+        edited.search_on_error = false;
         let plan = &edited;
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
@@ -402,6 +404,8 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
+        let mut edited = edited;
+        edited.search_on_error = false;
         transaction::run(client, &edited, observer)
             .map(|r| with_rejected(r, &edited, &rejected))
             .map_err(|e| self.every_problem(client, &edited, e))

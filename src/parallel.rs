@@ -849,6 +849,7 @@ mod tests {
             jobs: 2,
             truncate: Truncate::No,
             max_examples: 20,
+            search_on_error: true,
             indexes: vec![PlannedIndex {
                 index: Index {
                     name: "child_pkey".into(),

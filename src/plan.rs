@@ -133,6 +133,10 @@ pub struct Plan {
     pub truncate: Truncate,
     /// The most examples an error or a check lists per problem.
     pub max_examples: usize,
+    /// A violated key's orphan rows are searched for when the load fails on
+    /// it; off when a check will report every violated key after the
+    /// rollback anyway (see `Loader::load`).
+    pub(crate) search_on_error: bool,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -667,6 +671,7 @@ fn order(
         jobs: 1,
         truncate: Truncate::No,
         max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
+        search_on_error: true,
         indexes: Vec::new(),
         steps,
         keys,

@@ -154,15 +154,22 @@ fn decide(
     let mut round = 0;
     loop {
         round += 1;
-        let mut changed = 0;
-        for &(k, c) in &pairs {
-            {
-                let Some(a) = &aux[c] else { continue };
-                observer(Event::SearchingOrphans { key: k, round });
-                changed += mark(tx, plan, k, &plan.steps[c], a, &aux, policy)?;
+        // Where in this round each step's rows last changed: a key judged
+        // before (or by) a change to its parents' rows is judged again.
+        let mut changed_at: Vec<Option<usize>> = vec![None; plan.steps.len()];
+        for (i, &(k, c)) in pairs.iter().enumerate() {
+            let Some(a) = &aux[c] else { continue };
+            observer(Event::SearchingOrphans { key: k, round });
+            if mark(tx, plan, k, &plan.steps[c], a, &aux, policy)? > 0 {
+                changed_at[c] = Some(i);
             }
         }
-        if changed == 0 {
+        let again = pairs.iter().enumerate().any(|(i, (k, _))| {
+            k.parent_steps
+                .iter()
+                .any(|&p| changed_at[p].is_some_and(|at| at >= i))
+        });
+        if !again {
             break;
         }
     }
@@ -221,10 +228,11 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
     db::exec(
         tx,
         &format!(
-            "CREATE TEMP TABLE {} ({} bigserial, {}, {} bool NOT NULL DEFAULT false, \
+            "CREATE TEMP TABLE {} ({} {}, {}, {} bool NOT NULL DEFAULT false, \
              {} int[] NOT NULL DEFAULT '{{}}', {} text)",
             ident(&name),
             ident(&a.row),
+            orphan::COUNTER_TYPE,
             cols.join(", "),
             ident(&a.out),
             ident(&a.nulled),
@@ -363,48 +371,35 @@ fn mark(
 }
 
 /// The rows of `step`'s staged file that were set aside or changed, in file
-/// order: the edits for the load, and the reject file.
+/// order: the edits for the load, and the reject file. The marked rows are
+/// read in batches, in step with the file: memory holds one batch, and the
+/// edits (8 bytes a row left out).
 fn read_back(
     tx: &mut Transaction<'_>,
     step: &Step,
     a: &Aux,
     reject_dir: &Path,
 ) -> Result<(Option<Edits>, Rejected), Error> {
+    const BATCH: i32 = 10_000;
     let during = format!("reading the orphan rows of {}", step.file.path.display());
-    let rows = db::query(
-        tx,
-        &format!(
-            "SELECT {row}, {out}, {nulled}, coalesce({why}, '') FROM pg_temp.{t} \
-             WHERE {out} OR {nulled} <> '{{}}' ORDER BY 1",
-            row = ident(&a.row),
-            out = ident(&a.out),
-            nulled = ident(&a.nulled),
-            why = ident(&a.why),
-            t = ident(&stage_name(step.index)),
-        ),
-        &[],
-        &during,
-    )?;
-    if rows.is_empty() {
+    let sql = format!(
+        "SELECT {row}, {out}, {nulled}, coalesce({why}, '') FROM pg_temp.{t} \
+         WHERE {out} OR {nulled} <> '{{}}' ORDER BY 1",
+        row = ident(&a.row),
+        out = ident(&a.out),
+        nulled = ident(&a.nulled),
+        why = ident(&a.why),
+        t = ident(&stage_name(step.index)),
+    );
+    let portal = tx.bind(&sql, &[]).map_err(|e| Error::server(e, &during))?;
+    let mut batch: std::collections::VecDeque<postgres::Row> = tx
+        .query_portal(&portal, BATCH)
+        .map_err(|e| Error::server(e, &during))?
+        .into();
+    if batch.is_empty() {
         return Ok((None, Rejected::default()));
     }
-    // (record number, set aside, fields set NULL, why), ascending.
-    let marks: Vec<(u64, bool, Vec<usize>, String)> = rows
-        .iter()
-        .map(|r| {
-            let nulled: Vec<i32> = r.get(2);
-            (
-                u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
-                r.get(1),
-                nulled
-                    .into_iter()
-                    .filter_map(|i| usize::try_from(i).ok())
-                    .collect(),
-                r.get(3),
-            )
-        })
-        .collect();
-    drop(rows);
+    let mut exhausted = batch.len() < BATCH as usize;
     let path = reject_path(reject_dir, &step.file.rel);
     let io = |source: io::Error, path: &Path| {
         Error::new(ErrorKind::Io {
@@ -425,57 +420,75 @@ fn read_back(
         file: Some(path.clone()),
         ..Rejected::default()
     };
-    let mut next = 0;
     let mut eol: Vec<u8> = b"\n".to_vec();
-    let mut write_err: Option<io::Error> = None;
+    let mut failed: Option<Error> = None;
     edit::for_each_record(
         &step.file.path,
         copy::Part::whole(),
         &mut |start, span, bytes| {
             let own = edit::edit(bytes, &[], strip);
             let (body, end) = edit::split_terminator(&own);
-            let (body, end) = (body.to_vec(), end.to_vec());
             if span.index == 0 {
                 if !end.is_empty() {
-                    eol = end.clone();
+                    eol = end.to_vec();
                 }
-                let mut header = body;
+                let mut header = body.to_vec();
                 for c in edit::REJECT_COLUMNS {
                     header.push(b',');
                     header.extend_from_slice(c.as_bytes());
                 }
                 header.extend_from_slice(&eol);
-                writer.write_all(&header)?;
+                if let Err(e) = writer.write_all(&header) {
+                    failed = Some(io(e, &path));
+                    return Ok(false);
+                }
                 return Ok(true);
             }
-            let Some((n, out, nulled, why)) = marks.get(next) else {
+            if batch.is_empty() && !exhausted {
+                match tx.query_portal(&portal, BATCH) {
+                    Ok(rows) => {
+                        exhausted = rows.len() < BATCH as usize;
+                        batch.extend(rows);
+                    }
+                    Err(e) => {
+                        failed = Some(Error::server(e, &during));
+                        return Ok(false);
+                    }
+                }
+            }
+            let Some(row) = batch.front() else {
                 return Ok(false);
             };
-            if *n != span.index {
+            if u64::try_from(row.get::<_, i64>(0)).unwrap_or(0) != span.index {
                 return Ok(true);
             }
-            next += 1;
-            if *out {
+            let (out, nulled, why): (bool, Vec<i32>, String) = (row.get(1), row.get(2), row.get(3));
+            batch.pop_front();
+            if out {
                 edits.skip.push(start);
                 done.skipped += 1;
             } else {
-                edits.null.push((start, nulled.clone()));
+                let fields = nulled
+                    .into_iter()
+                    .filter_map(|i| usize::try_from(i).ok())
+                    .collect();
+                edits.null.push((start, fields));
                 done.nulled += 1;
             }
-            let mut line = body;
+            let mut line = body.to_vec();
             line.extend_from_slice(format!(",{},", span.line).as_bytes());
-            line.extend_from_slice(csv_quote(why).as_bytes());
-            line.extend_from_slice(if end.is_empty() { &eol } else { &end });
+            line.extend_from_slice(csv_quote(&why).as_bytes());
+            line.extend_from_slice(if end.is_empty() { &eol } else { end });
             if let Err(e) = writer.write_all(&line) {
-                write_err = Some(e);
+                failed = Some(io(e, &path));
                 return Ok(false);
             }
             Ok(true)
         },
     )
     .map_err(|e| io(e, &step.file.path))?;
-    if let Some(e) = write_err {
-        return Err(io(e, &path));
+    if let Some(e) = failed {
+        return Err(e);
     }
     writer.flush().map_err(|e| io(e, &path))?;
     Ok((Some(edits), done))

@@ -133,19 +133,20 @@ impl fmt::Display for KeyViolation {
             "ERROR:  insert or update on table {} violates foreign key constraint \"{}\"",
             self.child, self.constraint
         )?;
-        self.details(f)
+        self.details(f, "DETAIL:  ")
     }
 }
 
 impl KeyViolation {
-    /// What follows the first line: the counts and the examples.
-    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// What follows the first line: the counts (after `lead`: `DETAIL:  `,
+    /// or nothing under a server report that has its own) and the examples.
+    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>, lead: &str) -> fmt::Result {
         if let Some(why) = &self.search_failed {
             return write!(f, "\nfkload: could not list the orphan rows: {why}");
         }
         write!(
             f,
-            "\nDETAIL:  {} of {} {} no parent row in {}; {} {} missing.",
+            "\n{lead}{} of {} {} no parent row in {}; {} {} missing.",
             plural(self.rows, "row", "rows"),
             self.child,
             if self.rows == 1 { "has" } else { "have" },
@@ -196,19 +197,20 @@ impl fmt::Display for DuplicateViolation {
             "ERROR:  duplicate key value violates unique constraint \"{}\"",
             self.index
         )?;
-        self.details(f)
+        self.details(f, "DETAIL:  ")
     }
 }
 
 impl DuplicateViolation {
-    /// What follows the first line: the counts and the examples.
-    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// What follows the first line: the counts (after `lead`, as for
+    /// [`KeyViolation`]) and the examples.
+    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>, lead: &str) -> fmt::Result {
         if let Some(why) = &self.search_failed {
             return write!(f, "\nfkload: could not list the duplicate rows: {why}");
         }
         write!(
             f,
-            "\nDETAIL:  {} of {} share {}.",
+            "\n{lead}{} of {} share {}.",
             plural(self.rows, "row", "rows"),
             self.table,
             plural(self.keys, "key", "keys"),

@@ -599,6 +599,10 @@ fn hint(e: &Error) -> Option<&'static str> {
             "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
         ErrorKind::NothingToResume => "Load without --resume.",
+        ErrorKind::Duplicate(_) => "Keep one row per key.",
+        ErrorKind::Problems(p) if !p.keys.is_empty() => {
+            "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading."
+        }
         ErrorKind::Cleanup { .. } => "Fix the cause and rerun with --resume.",
         ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
             "End those transactions, or give fkload more time (--lock-timeout)."
@@ -620,8 +624,9 @@ fn print_error(e: &Error) {
 fn render_error(e: &Error) -> String {
     if let ErrorKind::Problems(p) = e.kind() {
         let blocks: Vec<String> = p.blocks().iter().map(|b| format!("fkload: {b}")).collect();
+        let hint = hint(e).map(|h| format!("\nHINT:  {h}")).unwrap_or_default();
         return format!(
-            "{}\nfkload: the load was rolled back: {}",
+            "{}\nfkload: the load was rolled back: {}{hint}",
             blocks.join("\n\n"),
             p.summary()
         );
