@@ -38,6 +38,26 @@
 //! # }
 //! ```
 //!
+//! Or check a directory without loading it, every problem in one run (see
+//! [`problems::Problems`]), and load with the rows that break a key set aside
+//! ([`OnOrphan`]):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let config: postgres::Config = "host=localhost user=app dbname=shop".parse()?;
+//! let loader = fkload::Loader::builder()
+//!     .connector(fkload::Connector::from_config(config))
+//!     .on_orphan(fkload::OnOrphan::Skip)
+//!     .reject_dir("rejects")
+//!     .build();
+//! let problems = loader.check("fixtures/shop/data", &mut |_| {})?;
+//! for v in &problems.keys {
+//!     println!("{}: {} orphan rows, {} parent keys missing", v.constraint, v.rows, v.missing_keys);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Errors are [`Error`]s: [`Error::kind`] carries the file, line, constraint
 //! and orphan rows; [`Error::sqlstate`], [`Error::position`] and
 //! [`Error::is_connection`] are for programs.
@@ -46,7 +66,8 @@
 //! lines as COPY reads them (`scan`, `lines`), what the database says
 //! (`catalog`), order and cycles (`graph`), what a load will do ([`plan`]),
 //! one COPY (`copy`), every statement (`db`), the DDL a load issues (`ddl`),
-//! why a load failed (`diagnose`), sequences (`sequences`), the
+//! why a load failed (`diagnose`), checking (`check`, `policy`,
+//! [`problems`]), the JSON account ([`account`]), sequences (`sequences`), the
 //! one-transaction runner (`transaction`), the parallel runner and its journal
 //! (`parallel`, `journal`, `pool`), connections ([`Connector`],
 //! [`conninfo`]), the entry point ([`Loader`]).
