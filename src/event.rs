@@ -31,6 +31,9 @@ pub enum Event<'a> {
     /// the files, before the load (round 2 and later: after rows set aside
     /// in the round before, whose children may now be orphans).
     SearchingOrphans { key: &'a PlannedKey, round: u32 },
+    /// The load failed on a key and was rolled back; the data is being
+    /// checked (as `fkload check` does) to report every violated key.
+    ListingProblems,
     /// Deferred constraints are being checked.
     CheckingDeferred,
     /// About to commit.

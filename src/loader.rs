@@ -310,7 +310,7 @@ impl Loader {
         };
         let result = result
             .map(|r| with_rejected(r, plan, &rejected))
-            .map_err(|e| self.every_problem(client, plan, e));
+            .map_err(|e| self.every_problem(client, plan, e, observer));
         // A lock wait that ran out: name who holds the locks, on a new
         // connection (the load's own may be out of step).
         result.map_err(|e| match self.connector().and_then(Connector::connect) {
@@ -366,12 +366,19 @@ impl Loader {
     /// depends on the strategy and the order). The load is rolled back (or,
     /// in parallel, undone) by then; should the check itself fail, the
     /// load's own error stands.
-    fn every_problem(&self, client: &mut impl GenericClient, plan: &Plan, e: Error) -> Error {
+    fn every_problem(
+        &self,
+        client: &mut impl GenericClient,
+        plan: &Plan,
+        e: Error,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Error {
         let db = match e.kind() {
             ErrorKind::ForeignKey(v) => v.db.clone(),
             _ => return e,
         };
-        match self.check_in(client, &plan.dir, &mut |_| {}) {
+        observer(Event::ListingProblems);
+        match self.check_in(client, &plan.dir, observer) {
             Ok(mut problems) if !problems.is_empty() => {
                 problems.db = Some(db);
                 Error::new(ErrorKind::Problems(Box::new(problems)))
@@ -408,7 +415,7 @@ impl Loader {
         edited.search_on_error = false;
         transaction::run(client, &edited, observer)
             .map(|r| with_rejected(r, &edited, &rejected))
-            .map_err(|e| self.every_problem(client, &edited, e))
+            .map_err(|e| self.every_problem(client, &edited, e, observer))
     }
 
     /// Undoes what an interrupted parallel load left (see

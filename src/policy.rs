@@ -101,6 +101,8 @@ struct Aux {
     out: String,
     nulled: String,
     why: String,
+    /// The keys (indexes into the plan's) the row was found to break.
+    keys: String,
 }
 
 impl Aux {
@@ -114,6 +116,7 @@ impl Aux {
             out: format!("{prefix}out"),
             nulled: format!("{prefix}nulled"),
             why: format!("{prefix}why"),
+            keys: format!("{prefix}keys"),
         }
     }
 }
@@ -160,7 +163,7 @@ fn decide(
         for (i, &(k, c)) in pairs.iter().enumerate() {
             let Some(a) = &aux[c] else { continue };
             observer(Event::SearchingOrphans { key: k, round });
-            if mark(tx, plan, k, &plan.steps[c], a, &aux, policy)? > 0 {
+            if mark(tx, plan, k, &plan.steps[c], a, &aux, Pass::Decide(policy))? > 0 {
                 changed_at[c] = Some(i);
             }
         }
@@ -171,6 +174,13 @@ fn decide(
         });
         if !again {
             break;
+        }
+    }
+    // Every key a row left out breaks goes into its reason, not only the
+    // first found: one more pass over the rows left out, deciding nothing.
+    for &(k, c) in &pairs {
+        if let Some(a) = &aux[c] {
+            mark(tx, plan, k, &plan.steps[c], a, &aux, Pass::Explain)?;
         }
     }
     let mut edits: Vec<Option<Edits>> = (0..plan.steps.len()).map(|_| None).collect();
@@ -229,14 +239,15 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
         tx,
         &format!(
             "CREATE TEMP TABLE {} ({} {}, {}, {} bool NOT NULL DEFAULT false, \
-             {} int[] NOT NULL DEFAULT '{{}}', {} text)",
+             {} int[] NOT NULL DEFAULT '{{}}', {} text, {} int[] NOT NULL DEFAULT '{{}}')",
             ident(&name),
             ident(&a.row),
             orphan::COUNTER_TYPE,
             cols.join(", "),
             ident(&a.out),
             ident(&a.nulled),
-            ident(&a.why)
+            ident(&a.why),
+            ident(&a.keys)
         ),
         &during,
     )?;
@@ -271,6 +282,16 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
     Ok(a)
 }
 
+/// What a pass of [`mark`] does.
+#[derive(Debug, Clone, Copy)]
+enum Pass {
+    /// Marks the orphans among the rows still in, as the policy says.
+    Decide(OnOrphan),
+    /// Adds the key to the reasons of the rows already left out that break
+    /// it too.
+    Explain,
+}
+
 /// One pass of key `k` over the staged rows of child step `c`: marks its
 /// orphans (set aside, or their key set NULL) and returns how many.
 fn mark(
@@ -280,9 +301,18 @@ fn mark(
     c: &Step,
     a: &Aux,
     aux: &[Option<Aux>],
-    policy: OnOrphan,
+    pass: Pass,
 ) -> Result<u64, Error> {
+    let (policy, explain) = match pass {
+        Pass::Decide(policy) => (policy, false),
+        Pass::Explain => (OnOrphan::Skip, true),
+    };
     let fk = &k.key;
+    let key_index = plan
+        .keys
+        .iter()
+        .position(|p| std::ptr::eq(p, k))
+        .unwrap_or(0);
     let names: Vec<String> = k.parent_steps.iter().map(|&p| stage_name(p)).collect();
     let mut parents: Vec<Parents<'_>> = Vec::new();
     // The referenced table's rows count, unless the load empties it first.
@@ -321,7 +351,8 @@ fn mark(
         'f' => nullable.len() == fk.columns.len(),
         _ => !nullable.is_empty(),
     };
-    let nulling = policy == OnOrphan::Null && can_null;
+    // Explaining, rows already set aside get this key's reason too.
+    let nulling = policy == OnOrphan::Null && can_null && !explain;
     let reason = format!(
         "{} || concat_ws(', ', {}) || {}",
         literal(&format!(
@@ -340,7 +371,9 @@ fn mark(
             if nulling { "; set to NULL" } else { "" }
         )),
     );
-    let set = if nulling {
+    let set = if explain {
+        format!("{o} = true", o = ident(&a.out))
+    } else if nulling {
         let cleared: Vec<String> = nullable
             .iter()
             .map(|&i| format!("{} = NULL", ident(&c.columns[i])))
@@ -355,12 +388,21 @@ fn mark(
     } else {
         format!("{} = true", ident(&a.out))
     };
+    let which = if explain {
+        format!(
+            "t.{out} AND NOT {key_index} = ANY(t.{keys})",
+            out = ident(&a.out),
+            keys = ident(&a.keys)
+        )
+    } else {
+        format!("NOT t.{}", ident(&a.out))
+    };
     let sql = format!(
-        "UPDATE pg_temp.{} t SET {set}, {why} = concat_ws('; ', t.{why}, {reason}) \
-         WHERE NOT t.{out} AND {condition}",
+        "UPDATE pg_temp.{} t SET {set}, {why} = concat_ws('; ', t.{why}, {reason}), \
+         {keys} = t.{keys} || {key_index} WHERE {which} AND {condition}",
         ident(&stage_name(c.index)),
         why = ident(&a.why),
-        out = ident(&a.out),
+        keys = ident(&a.keys),
     );
     db::execute(
         tx,

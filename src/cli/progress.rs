@@ -93,6 +93,12 @@ impl Progress {
                     key.key.name
                 ));
             }
+            Event::ListingProblems => {
+                self.bar.set_message("listing every problem");
+                self.say(
+                    "the load failed on a key and was rolled back; checking the data to list every problem".into(),
+                );
+            }
             Event::CheckingDeferred => {
                 self.bar.set_message("checking deferred keys");
                 self.say("checking deferred keys".into());

@@ -89,6 +89,13 @@ fn skip_leaves_out_orphans_and_what_they_orphan_under_every_way_of_loading() {
                 && l.contains("(order_id)=(91) is not present in table public.orders")),
             "{label}: {items:?}"
         );
+        // A row that breaks two keys names both.
+        assert!(
+            items.iter().any(|l| l.starts_with("91,1,1,182,")
+                && l.contains("\"\"order_items_order_id_fkey\"\": (order_id)=(91)")
+                && l.contains("\"\"order_items_product_id_fkey\"\": (product_id)=(1)")),
+            "{label}: {items:?}"
+        );
         assert!(!rej.path().join("customers.rejects.csv").exists());
     }
 }

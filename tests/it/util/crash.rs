@@ -129,7 +129,14 @@ pub fn statements(s: &crate::util::support::Scenario, args: &[&str]) -> u64 {
     ));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = std::fs::read_to_string(trace.path()).expect("read trace");
-    u64::try_from(text.lines().count()).expect("count")
+    let n = u64::try_from(text.lines().count()).expect("count");
+    // No statement traced would enumerate nothing and pass: a binary built
+    // without the failpoints feature does that.
+    assert!(
+        n > 0,
+        "{args:?}: no statement traced; is fkload built with --features failpoints?"
+    );
+    n
 }
 
 /// Runs fkload without a crash point.
