@@ -26,7 +26,7 @@ use crate::ddl;
 use crate::diagnose;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::plan::{Plan, Truncate};
+use crate::plan::Plan;
 use crate::problems::{Problems, Unchecked};
 use crate::transaction;
 
@@ -70,18 +70,7 @@ fn check_in(
         ..Problems::default()
     };
     ddl::drop_objects(tx, plan)?;
-    if plan.truncate == Truncate::Upfront {
-        let names: Vec<String> = plan
-            .steps
-            .iter()
-            .map(|s| ddl::truncate_target(&s.table))
-            .collect();
-        db::exec(
-            tx,
-            &format!("TRUNCATE {}", names.join(", ")),
-            "emptying the tables first",
-        )?;
-    }
+    ddl::truncate_upfront(tx, plan)?;
     // Steps whose file was rejected: the rows the others need from it are
     // missing.
     let mut rejected: Vec<usize> = Vec::new();

@@ -192,6 +192,28 @@ pub fn stream(
     Ok(rows)
 }
 
+/// Copies the whole file of `step` (its edits applied) into `table`, a
+/// temporary table with the file's columns, for a search.
+///
+/// # Errors
+/// As [`stream`].
+pub fn into_temp(
+    client: &mut impl GenericClient,
+    step: &crate::plan::Step,
+    table: &QualName,
+) -> Result<u64, CopyFailure> {
+    let into = Copy {
+        table,
+        columns: &step.columns,
+        path: &step.file.path,
+        part: Part::whole(),
+        batch: None,
+        freeze: false,
+        edits: step.edits.as_deref(),
+    };
+    stream(client, &into, &mut |_| {})
+}
+
 /// [`stream`] with `edits` applied, record by record, as one statement
 /// (rows left out are not counted in the row check).
 fn stream_edited(

@@ -35,6 +35,25 @@ pub(crate) fn drop_objects(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), 
     Ok(())
 }
 
+/// Empties every loaded table in one `TRUNCATE` (the keys among them stay
+/// in place, so they must go in one statement), when the plan empties them
+/// up front.
+pub(crate) fn truncate_upfront(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
+    if plan.truncate != crate::plan::Truncate::Upfront {
+        return Ok(());
+    }
+    let names: Vec<String> = plan
+        .steps
+        .iter()
+        .map(|s| truncate_target(&s.table))
+        .collect();
+    db::exec(
+        tx,
+        &format!("TRUNCATE {}", names.join(", ")),
+        "emptying the tables first",
+    )
+}
+
 /// `ALTER TABLE ... DROP CONSTRAINT` for a key.
 pub(crate) fn drop_key_sql(k: &PlannedKey) -> String {
     drop_constraint_sql(&k.table.to_string(), &k.key.name)

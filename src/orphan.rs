@@ -300,16 +300,7 @@ fn load_rows(
         ),
     )
     .map_err(sql_err)?;
-    let into = copy::Copy {
-        table: &tmp,
-        columns: &step.columns,
-        path: &step.file.path,
-        part: copy::Part::whole(),
-        batch: None,
-        freeze: false,
-        edits: step.edits.as_deref(),
-    };
-    copy::stream(client, &into, &mut |_| {}).map_err(|e| match e {
+    copy::into_temp(client, step, &tmp).map_err(|e| match e {
         copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
         copy::CopyFailure::Server { error, .. } => sql_err(error),
         other => format!("{other:?}"),

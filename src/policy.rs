@@ -252,31 +252,9 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
         &during,
     )?;
     let table = crate::sql::QualName::new("pg_temp", &name);
-    let into = copy::Copy {
-        table: &table,
-        columns: &step.columns,
-        path: &step.file.path,
-        part: copy::Part::whole(),
-        batch: None,
-        freeze: false,
-        edits: step.edits.as_deref(),
-    };
-    copy::stream(tx, &into, &mut |_| {}).map_err(|f| match f {
-        copy::CopyFailure::File(source) => Error::new(ErrorKind::Io {
-            path: step.file.path.clone(),
-            source,
-        }),
+    copy::into_temp(tx, step, &table).map_err(|f| match f {
         copy::CopyFailure::Server { error, .. } => Error::server(error, &during),
-        copy::CopyFailure::EndMarker { line } => Error::new(ErrorKind::Data {
-            path: step.file.path.clone(),
-            line: Some(line),
-            message: "a line holding only \\. is COPY's end-of-data marker".into(),
-        }),
-        copy::CopyFailure::RowCount { file, server } => Error::new(ErrorKind::Data {
-            path: step.file.path.clone(),
-            line: None,
-            message: format!("the server read {server} rows but the file holds {file} records"),
-        }),
+        other => crate::transaction::file_error(step, other),
     })?;
     db::exec(tx, &format!("ANALYZE {}", ident(&name)), &during)?;
     Ok(a)

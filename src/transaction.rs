@@ -72,18 +72,7 @@ pub(crate) fn run(
     let set_aside = ddl::set_aside(plan);
     let before = catalog::describe(&mut tx, &ddl::as_described(&set_aside))?;
     ddl::drop_objects(&mut tx, plan)?;
-    if plan.truncate == Truncate::Upfront {
-        let names: Vec<String> = plan
-            .steps
-            .iter()
-            .map(|s| ddl::truncate_target(&s.table))
-            .collect();
-        db::exec(
-            &mut tx,
-            &format!("TRUNCATE {}", names.join(", ")),
-            "emptying the tables first",
-        )?;
-    }
+    ddl::truncate_upfront(&mut tx, plan)?;
 
     for step in &plan.steps {
         observer(Event::TableStarted { step });
@@ -242,7 +231,7 @@ pub(crate) fn load_step(
 
 /// A COPY that failed on the file's side: unreadable, or read otherwise by
 /// the server than it is written.
-fn file_error(step: &Step, failure: CopyFailure) -> Error {
+pub(crate) fn file_error(step: &Step, failure: CopyFailure) -> Error {
     let path = step.file.path.clone();
     Error::new(match failure {
         CopyFailure::File(source) => ErrorKind::Io { path, source },

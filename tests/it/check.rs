@@ -8,39 +8,9 @@ use std::path::Path;
 use fkload::problems::{KeyViolation, Problems};
 
 use crate::util::pg::TestDb;
-use crate::util::support::{Scenario, indexes, snapshot};
-
-/// The partial export of the issue: customers 91 to 100 and product 1 left
-/// out, and order 101 too.
-const SHOP: &str = "
-CREATE TABLE customers (id int PRIMARY KEY, name text);
-CREATE TABLE products (id int PRIMARY KEY, name text);
-CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, note text);
-CREATE TABLE order_items (order_id int REFERENCES orders, product_id int REFERENCES products,
-                          qty int, PRIMARY KEY (order_id, product_id));";
-
-fn partial_export() -> Vec<(&'static str, String)> {
-    let customers: String = (1..=90).map(|i| format!("{i},c{i}\n")).collect();
-    let products: String = (2..=20).map(|i| format!("{i},p{i}\n")).collect();
-    let orders: String = (1..=100).map(|i| format!("{i},{i},n{i}\n")).collect();
-    let items: String = (1..=101)
-        .flat_map(|o| (1..=2).map(move |p| format!("{o},{p},1\n")))
-        .collect();
-    vec![
-        ("customers.csv", format!("id,name\n{customers}")),
-        ("products.csv", format!("id,name\n{products}")),
-        ("orders.csv", format!("id,customer_id,note\n{orders}")),
-        (
-            "order_items.csv",
-            format!("order_id,product_id,qty\n{items}"),
-        ),
-    ]
-}
-
-fn scenario(label: &str, schema: &str, files: &[(&str, String)]) -> Scenario {
-    let files: Vec<(&str, &str)> = files.iter().map(|(n, b)| (*n, b.as_str())).collect();
-    Scenario::new(label, schema, &files)
-}
+use crate::util::support::{
+    PARTIAL_SHOP, Scenario, indexes, partial_export, scenario_of, snapshot,
+};
 
 /// The check, through the library, on the test database.
 fn check(db: &TestDb, dir: &Path) -> Problems {
@@ -78,7 +48,7 @@ fn state(db: &TestDb) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
 
 #[test]
 fn check_reports_every_violated_key_with_counts_and_lines() {
-    let s = scenario("check_partial", SHOP, &partial_export());
+    let s = scenario_of("check_partial", PARTIAL_SHOP, &partial_export());
     let before = state(&s.db);
     let out = s.run(&["check", "--max-examples", "3"]).fails(1);
     for needle in [
@@ -125,7 +95,7 @@ fn check_reports_every_violated_key_with_counts_and_lines() {
 
 #[test]
 fn a_clean_directory_checks_clean_and_parents_in_the_database_count() {
-    let s = scenario("check_clean", SHOP, &partial_export());
+    let s = scenario_of("check_clean", PARTIAL_SHOP, &partial_export());
     // The parents the files leave out are in the database already.
     s.db.exec(
         "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(91, 100) g;
@@ -150,7 +120,7 @@ fn a_clean_directory_checks_clean_and_parents_in_the_database_count() {
 
 #[test]
 fn a_failed_load_reports_every_violated_key_whatever_the_strategy() {
-    let s = scenario("check_load_all", SHOP, &partial_export());
+    let s = scenario_of("check_load_all", PARTIAL_SHOP, &partial_export());
     let before = state(&s.db);
     for args in [
         &["--strategy", "keep"][..],
@@ -299,7 +269,7 @@ fn cycles_and_self_references_have_their_orphans_found() {
 fn a_rejected_file_is_reported_and_the_rest_still_checked() {
     let mut files = partial_export();
     files[0].1 = "id,name\n1,c1\n2,c2\nx,c3\n".into();
-    let s = scenario("check_rejected", SHOP, &files);
+    let s = scenario_of("check_rejected", PARTIAL_SHOP, &files);
     let before = state(&s.db);
     let out = s.run(&["check"]).fails(1);
     for needle in [

@@ -6,38 +6,7 @@
 
 use std::path::Path;
 
-use crate::util::support::{Scenario, snapshot, write};
-
-const SHOP: &str = "
-CREATE TABLE customers (id int PRIMARY KEY, name text);
-CREATE TABLE products (id int PRIMARY KEY, name text);
-CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, note text);
-CREATE TABLE order_items (order_id int REFERENCES orders, product_id int REFERENCES products,
-                          qty int, PRIMARY KEY (order_id, product_id));";
-
-/// Customers 91 to 100, product 1 and order 101 left out.
-fn partial_export() -> Vec<(&'static str, String)> {
-    let customers: String = (1..=90).map(|i| format!("{i},c{i}\n")).collect();
-    let products: String = (2..=20).map(|i| format!("{i},p{i}\n")).collect();
-    let orders: String = (1..=100).map(|i| format!("{i},{i},n{i}\n")).collect();
-    let items: String = (1..=101)
-        .flat_map(|o| (1..=2).map(move |p| format!("{o},{p},1\n")))
-        .collect();
-    vec![
-        ("customers.csv", format!("id,name\n{customers}")),
-        ("products.csv", format!("id,name\n{products}")),
-        ("orders.csv", format!("id,customer_id,note\n{orders}")),
-        (
-            "order_items.csv",
-            format!("order_id,product_id,qty\n{items}"),
-        ),
-    ]
-}
-
-fn scenario(label: &str, schema: &str, files: &[(&str, String)]) -> Scenario {
-    let files: Vec<(&str, &str)> = files.iter().map(|(n, b)| (*n, b.as_str())).collect();
-    Scenario::new(label, schema, &files)
-}
+use crate::util::support::{PARTIAL_SHOP, Scenario, partial_export, scenario_of, snapshot, write};
 
 /// The data records of a reject file (its header left out).
 fn rejects(path: &Path) -> Vec<String> {
@@ -54,7 +23,7 @@ fn skip_leaves_out_orphans_and_what_they_orphan_under_every_way_of_loading() {
         ("skip_truncate", &["--strategy", "keep", "--truncate"]),
         ("skip_small_batches", &["--batch-size", "100"]),
     ] {
-        let s = scenario(label, SHOP, &partial_export());
+        let s = scenario_of(label, PARTIAL_SHOP, &partial_export());
         let rej = tempfile::tempdir().expect("reject dir");
         let dir = rej.path().to_str().expect("utf-8").to_string();
         let mut all: Vec<&str> = vec!["--on-orphan", "skip", "--reject-dir", &dir];
@@ -157,7 +126,7 @@ fn reject_files_keep_the_exact_bytes_and_load_once_the_parents_are_there() {
                   5,1,last";
     let s = Scenario::new(
         "reject_bytes",
-        SHOP,
+        PARTIAL_SHOP,
         &[("customers.csv", "id,name\n1,c1\n"), ("orders.csv", orders)],
     );
     let rej = tempfile::tempdir().expect("reject dir");
@@ -241,7 +210,7 @@ fn self_references_and_cycles_skip_what_their_skipped_rows_orphan() {
 fn a_bad_value_after_a_skipped_row_is_reported_at_its_own_line() {
     let s = Scenario::new(
         "skip_then_bad",
-        SHOP,
+        PARTIAL_SHOP,
         &[
             ("customers.csv", "id,name\n1,c1\n"),
             (

@@ -247,3 +247,38 @@ pub fn indexes(db: &TestDb) -> Vec<String> {
           ORDER BY 1",
     )
 }
+
+/// A shop whose export left parents out: customers 91 to 100, product 1 and
+/// order 101 (`partial_export`), for the tests of `check` and `--on-orphan`.
+pub const PARTIAL_SHOP: &str = "
+CREATE TABLE customers (id int PRIMARY KEY, name text);
+CREATE TABLE products (id int PRIMARY KEY, name text);
+CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, note text);
+CREATE TABLE order_items (order_id int REFERENCES orders, product_id int REFERENCES products,
+                          qty int, PRIMARY KEY (order_id, product_id));";
+
+/// The files of [`PARTIAL_SHOP`]: 10 orders without their customer, and
+/// order items of product 1 (101) and of order 101 (2).
+pub fn partial_export() -> Vec<(&'static str, String)> {
+    let customers: String = (1..=90).map(|i| format!("{i},c{i}\n")).collect();
+    let products: String = (2..=20).map(|i| format!("{i},p{i}\n")).collect();
+    let orders: String = (1..=100).map(|i| format!("{i},{i},n{i}\n")).collect();
+    let items: String = (1..=101)
+        .flat_map(|o| (1..=2).map(move |p| format!("{o},{p},1\n")))
+        .collect();
+    vec![
+        ("customers.csv", format!("id,name\n{customers}")),
+        ("products.csv", format!("id,name\n{products}")),
+        ("orders.csv", format!("id,customer_id,note\n{orders}")),
+        (
+            "order_items.csv",
+            format!("order_id,product_id,qty\n{items}"),
+        ),
+    ]
+}
+
+/// [`Scenario::new`] with files given as owned strings.
+pub fn scenario_of(label: &str, schema: &str, files: &[(&str, String)]) -> Scenario {
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, b)| (*n, b.as_str())).collect();
+    Scenario::new(label, schema, &files)
+}
