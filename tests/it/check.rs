@@ -322,3 +322,65 @@ fn duplicates_are_listed_with_every_line_holding_the_key() {
     assert_eq!((sku.rows, sku.keys), (2, 1));
     assert_eq!(state(&s.db), before);
 }
+
+/// The orphans of a table the check loaded from empty are searched in the
+/// table itself (its physical order is file order); of any other table, in
+/// the file read again. Both ways give the same counts, lines and keys.
+#[test]
+fn orphans_found_in_the_table_and_in_the_file_agree() {
+    // Quoted line breaks and CRLF, so that records and lines differ.
+    let mut files = partial_export();
+    files[2].1 = files[2]
+        .1
+        .replace(",n5\n", ",\"n\r\n5\"\n")
+        .replace('\n', "\r\n");
+    let summary = |p: &Problems| -> Vec<String> {
+        let mut keys: Vec<String> = p
+            .keys
+            .iter()
+            .map(|k| {
+                let lines: Vec<String> = k
+                    .examples
+                    .iter()
+                    .map(|o| format!("{}:{}", o.line, o.key))
+                    .collect();
+                format!(
+                    "{} {} {} {} {:?}",
+                    k.constraint,
+                    k.rows,
+                    k.missing_keys,
+                    lines.join(" "),
+                    k.missing_examples
+                )
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    let empty = scenario_of("check_in_table", PARTIAL_SHOP, &files);
+    let reference = summary(&check(&empty.db, empty.path()));
+    assert_eq!(reference.len(), 3, "{reference:#?}");
+    assert!(
+        reference
+            .iter()
+            .any(|k| k.contains("orders_customer_id_fkey 10 10 93:(customer_id)=(91)")),
+        "{reference:#?}"
+    );
+    for (label, setup) in [
+        // A row already there: the table has a page.
+        ("check_in_file_rows", "INSERT INTO customers VALUES (500, 'x'); INSERT INTO products VALUES (500, 'x');
+             INSERT INTO orders VALUES (500, 500, 'old'); INSERT INTO order_items VALUES (500, 500, 1)"),
+        // Emptied, but its pages stay until VACUUM.
+        ("check_in_file_deleted", "INSERT INTO customers VALUES (500, 'x'); INSERT INTO products VALUES (500, 'x');
+             INSERT INTO orders VALUES (500, 500, 'old'); INSERT INTO order_items VALUES (500, 500, 1);
+             DELETE FROM order_items; DELETE FROM orders; DELETE FROM products; DELETE FROM customers;"),
+        // A trigger of the user's could move rows.
+        ("check_in_file_trigger", "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+                                   CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION keep();
+                                   CREATE TRIGGER t BEFORE INSERT ON order_items FOR EACH ROW EXECUTE FUNCTION keep();"),
+    ] {
+        let s = scenario_of(label, PARTIAL_SHOP, &files);
+        s.db.exec(setup);
+        assert_eq!(summary(&check(&s.db, s.path())), reference, "{label}");
+    }
+}
