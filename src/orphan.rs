@@ -21,7 +21,7 @@ use crate::error::DbErrorInfo;
 use crate::lines;
 use crate::plan::{Plan, PlannedKey, Step};
 use crate::problems::{DuplicateViolation, KeyViolation, Orphan};
-use crate::sql::{QualName, human_ident, ident, literal};
+use crate::sql::{QualName, human_ident, ident};
 
 /// The row counter of a file copied into a temporary table: numbered in
 /// COPY's order, from a sequence that hands out values in blocks (a plain
@@ -92,7 +92,7 @@ fn find_in_step(
         own_rows_are_parents && parent_cols_in(pk, step),
     );
     let n = fk.columns.len();
-    let (examples, missing) = summarize(client, &query, n, max, true, false)?;
+    let (examples, missing) = summarize(client, &query, n, max, true)?;
     let names = key_names(&fk.columns);
     Ok(KeyViolation {
         examples: rows_at_lines(step, &examples, &names, n)?,
@@ -110,10 +110,7 @@ fn summarize(
     n: usize,
     max: usize,
     drop_rows: bool,
-    tid: bool,
 ) -> Result<(Vec<postgres::Row>, Vec<postgres::Row>), String> {
-    // A `tid` is read as text, `'(page,item)'`.
-    let first = if tid { "o.n::text" } else { "o.n" };
     let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
@@ -125,7 +122,7 @@ fn summarize(
         let examples = db::try_query(
             client,
             &format!(
-                "SELECT {first}, {} FROM pg_temp.{ORPHANS_TABLE} o ORDER BY o.n LIMIT $1",
+                "SELECT n, {} FROM pg_temp.{ORPHANS_TABLE} ORDER BY n LIMIT $1",
                 raws.join(", ")
             ),
             &[&limit],
@@ -136,7 +133,7 @@ fn summarize(
         let missing = db::try_query(
             client,
             &format!(
-                "SELECT NULL, {}, count(*) OVER (), (sum(rows) OVER ())::int8 FROM \
+                "SELECT first, {}, count(*) OVER (), (sum(rows) OVER ())::int8 FROM \
                  (SELECT min(n) AS first, count(*) AS rows, {k} FROM pg_temp.{ORPHANS_TABLE} GROUP BY {k}) g \
                  ORDER BY first LIMIT $1",
                 text.join(", "),
@@ -187,11 +184,9 @@ fn in_file_order(client: &mut impl GenericClient, pk: &PlannedKey, step: &Step) 
     if pk.key.table != step.table.oid || step.table.partitioned {
         return false;
     }
-    // `min(tid)`, to order the missing keys, is not in every server.
     let sql = format!(
-        "SELECT count(*), count(*) FILTER (WHERE xmin <> (SELECT xmin FROM ONLY {t} LIMIT 1)), \
-                to_regprocedure('pg_catalog.min(tid)') IS NOT NULL FROM ONLY {t}",
-        t = step.table.name
+        "SELECT count(*), count(DISTINCT xmin::text) FROM ONLY {}",
+        step.table.name
     );
     let Some(row) = db::try_query(client, &sql, &[])
         .ok()
@@ -199,8 +194,8 @@ fn in_file_order(client: &mut impl GenericClient, pk: &PlannedKey, step: &Step) 
     else {
         return false;
     };
-    let (count, others, ordered): (i64, i64, bool) = (row.get(0), row.get(1), row.get(2));
-    u64::try_from(count).ok() == Some(rows) && others == 0 && ordered
+    let (count, writers): (i64, i64) = (row.get(0), row.get(1));
+    u64::try_from(count).ok() == Some(rows) && writers <= 1
 }
 
 /// [`find_in_step`] on the table itself (see [`in_file_order`]): the row
@@ -214,21 +209,25 @@ fn find_in_table(
     let fk = &pk.key;
     let n = fk.columns.len();
     let condition = orphan_condition(pk, step, &[Parents::Table]);
-    // `n` is the row's `ctid`: page, then line pointer.
+    // `n` orders the rows as `ctid` does: page, then line pointer.
     let select: Vec<String> = (0..n)
         .map(|i| format!("(t.{})::text AS r{i}", ident(&fk.columns[i])))
         .chain((0..n).map(|i| format!("{} AS k{i}", child_value(pk, i))))
         .collect();
     let query = format!(
-        "SELECT t.ctid AS n, {} FROM ONLY {} t WHERE {condition}",
+        "SELECT ((t.ctid::text::point)[0])::int8 * 65536 + ((t.ctid::text::point)[1])::int8 AS n, {} \
+         FROM ONLY {} t WHERE {condition}",
         select.join(", "),
         step.table.name
     );
-    let (examples, missing) = summarize(client, &query, n, max, false, true)?;
+    let (examples, missing) = summarize(client, &query, n, max, false)?;
     // Each example's record number: 1 + the rows before it.
     let tids: Vec<String> = examples
         .iter()
-        .map(|r| format!("{}::tid", literal(&r.get::<_, String>(0))))
+        .map(|r| {
+            let at: i64 = r.get(0);
+            format!("'({},{})'::tid", at / 65536, at % 65536)
+        })
         .collect();
     let mut numbers: Vec<u64> = Vec::with_capacity(tids.len());
     if !tids.is_empty() {
