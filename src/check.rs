@@ -74,19 +74,8 @@ fn check_in(
     // Steps whose file was rejected: the rows the others need from it are
     // missing.
     let mut rejected: Vec<usize> = Vec::new();
-    // The files loaded into tables with no page: their rows are in file
-    // order, and their orphans are searched in the table (see
-    // `orphan::in_file_order`).
-    let mut judged = plan.clone();
     for step in &plan.steps {
         observer(Event::TableStarted { step });
-        let empty = db::query_one(
-            tx,
-            EMPTY_PLAIN_TABLE,
-            &[&step.table.oid],
-            "reading the size of a table",
-        )?
-        .get::<_, bool>(0);
         match transaction::load_step(
             tx,
             plan,
@@ -95,16 +84,11 @@ fn check_in(
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         ) {
-            Ok(t) => {
-                if empty {
-                    judged.steps[step.index].loaded_empty = Some(t.rows);
-                }
-                observer(Event::TableLoaded {
-                    step,
-                    rows: t.rows,
-                    elapsed: t.elapsed,
-                });
-            }
+            Ok(t) => observer(Event::TableLoaded {
+                step,
+                rows: t.rows,
+                elapsed: t.elapsed,
+            }),
             Err(e) if e.is_connection() => return Err(e),
             Err(e) => {
                 problems.errors.push(e);
@@ -112,7 +96,6 @@ fn check_in(
             }
         }
     }
-    let plan = &judged;
     observer(Event::CheckingDeferred);
     if let Err(e) = fire_deferred(tx) {
         keep_or_stop(&mut problems, e)?;
@@ -171,15 +154,6 @@ fn check_in(
     });
     Ok(problems)
 }
-
-/// Whether a table has no page (a heap filled from nothing is filled page
-/// after page in the order the rows come), is a plain table, and has no
-/// trigger of a user's (which could update or delete the rows it is loading,
-/// moving them out of order within the same subtransaction).
-const EMPTY_PLAIN_TABLE: &str = "
-SELECT pg_relation_size(c.oid) = 0 AND c.relkind = 'r'
-       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
-  FROM pg_class c WHERE c.oid = $1";
 
 /// A failure after the data: a problem of the data is kept and the check goes
 /// on; a lost connection ends it.

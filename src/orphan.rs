@@ -56,11 +56,7 @@ pub(crate) fn find(
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
         let own_rows_are_parents = pk.parent_steps.contains(&s);
-        let found = if in_file_order(client, pk, step) {
-            find_in_table(client, pk, step, max)?
-        } else {
-            find_in_step(client, pk, step, own_rows_are_parents, max)?
-        };
+        let found = find_in_step(client, pk, step, own_rows_are_parents, max)?;
         out.rows += found.rows;
         out.missing_keys += found.missing_keys;
         out.examples.extend(found.examples);
@@ -92,25 +88,6 @@ fn find_in_step(
         own_rows_are_parents && parent_cols_in(pk, step),
     );
     let n = fk.columns.len();
-    let (examples, missing) = summarize(client, &query, n, max, true)?;
-    let names = key_names(&fk.columns);
-    Ok(KeyViolation {
-        examples: rows_at_lines(step, &examples, &names, n)?,
-        ..counted(&missing, &names, n, max)
-    })
-}
-
-/// Runs `query` (the orphans: `n`, `r0`.., `k0`..) into a temporary table
-/// and reads from it the first `max` orphans by `n` and one aggregation that
-/// gives the counts and the first missing keys; drops what it made (with
-/// `drop_rows`, the file's rows table too).
-fn summarize(
-    client: &mut impl GenericClient,
-    query: &str,
-    n: usize,
-    max: usize,
-    drop_rows: bool,
-) -> Result<(Vec<postgres::Row>, Vec<postgres::Row>), String> {
     let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
@@ -142,114 +119,26 @@ fn summarize(
             &[&limit.max(1)],
         )?;
         db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
-        if drop_rows {
-            db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
-        }
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
         Ok::<_, postgres::Error>((examples, missing))
     })();
-    found.map_err(sql_err)
-}
-
-/// The counts and missing keys of [`summarize`]'s aggregation.
-fn counted(missing: &[postgres::Row], names: &str, n: usize, max: usize) -> KeyViolation {
+    let (examples, missing) = found.map_err(sql_err)?;
     let count = |i: usize| {
         missing
             .first()
             .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
     };
-    KeyViolation {
+    let names = key_names(&fk.columns);
+    Ok(KeyViolation {
         rows: count(n + 2),
         missing_keys: count(n + 1),
+        examples: rows_at_lines(step, &examples, &names, n)?,
         missing_examples: missing
             .iter()
             .take(max)
             .map(|r| format!("({names})=({})", values(r, n)))
             .collect(),
         ..KeyViolation::default()
-    }
-}
-
-/// Whether the rows of `step`'s table are exactly the file's records in file
-/// order, so that the orphans can be searched in the table
-/// itself and the file need not be read again: the check loaded the table
-/// from empty (a plain table with no page, see [`Step::loaded_empty`]), the
-/// key is declared on it, and the table now holds as many rows as the file
-/// gave, all from one subtransaction (nothing else wrote, updated or deleted
-/// rows since). A heap that is filled from no page at all is filled page after
-/// page in the order rows come, so physical order (`ctid`) is file order.
-fn in_file_order(client: &mut impl GenericClient, pk: &PlannedKey, step: &Step) -> bool {
-    let Some(rows) = step.loaded_empty else {
-        return false;
-    };
-    if pk.key.table != step.table.oid || step.table.partitioned {
-        return false;
-    }
-    let sql = format!(
-        "SELECT count(*), count(DISTINCT xmin::text) FROM ONLY {}",
-        step.table.name
-    );
-    let Some(row) = db::try_query(client, &sql, &[])
-        .ok()
-        .and_then(|r| r.into_iter().next())
-    else {
-        return false;
-    };
-    let (count, writers): (i64, i64) = (row.get(0), row.get(1));
-    u64::try_from(count).ok() == Some(rows) && writers <= 1
-}
-
-/// [`find_in_step`] on the table itself (see [`in_file_order`]): the row
-/// number of an orphan is its rank in physical order.
-fn find_in_table(
-    client: &mut impl GenericClient,
-    pk: &PlannedKey,
-    step: &Step,
-    max: usize,
-) -> Result<KeyViolation, String> {
-    let fk = &pk.key;
-    let n = fk.columns.len();
-    let condition = orphan_condition(pk, step, &[Parents::Table]);
-    // `n` orders the rows as `ctid` does: page, then line pointer.
-    let select: Vec<String> = (0..n)
-        .map(|i| format!("(t.{})::text AS r{i}", ident(&fk.columns[i])))
-        .chain((0..n).map(|i| format!("{} AS k{i}", child_value(pk, i))))
-        .collect();
-    let query = format!(
-        "SELECT ((t.ctid::text::point)[0])::int8 * 65536 + ((t.ctid::text::point)[1])::int8 AS n, {} \
-         FROM ONLY {} t WHERE {condition}",
-        select.join(", "),
-        step.table.name
-    );
-    let (examples, missing) = summarize(client, &query, n, max, false)?;
-    // Each example's record number: 1 + the rows before it.
-    let tids: Vec<String> = examples
-        .iter()
-        .map(|r| {
-            let at: i64 = r.get(0);
-            format!("'({},{})'::tid", at / 65536, at % 65536)
-        })
-        .collect();
-    let mut numbers: Vec<u64> = Vec::with_capacity(tids.len());
-    if !tids.is_empty() {
-        let counts: Vec<String> = tids
-            .iter()
-            .map(|t| format!("count(*) FILTER (WHERE ctid < {t})"))
-            .collect();
-        let row = db::try_query(
-            client,
-            &format!("SELECT {} FROM ONLY {}", counts.join(", "), step.table.name),
-            &[],
-        )
-        .map_err(sql_err)?;
-        let row = row.first().ok_or("no row")?;
-        numbers = (0..tids.len())
-            .map(|i| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0) + 1)
-            .collect();
-    }
-    let names = key_names(&fk.columns);
-    Ok(KeyViolation {
-        examples: records_at_lines(step, &examples, &numbers, &names, n)?,
-        ..counted(&missing, &names, n, max)
     })
 }
 
@@ -453,24 +342,13 @@ fn rows_at_lines(
         .iter()
         .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
         .collect();
-    records_at_lines(step, rows, &numbers, names, n)
-}
-
-/// [`rows_at_lines`] with the record numbers given apart from the rows.
-fn records_at_lines(
-    step: &Step,
-    rows: &[postgres::Row],
-    numbers: &[u64],
-    names: &str,
-    n: usize,
-) -> Result<Vec<Orphan>, String> {
-    let mut sorted = numbers.to_vec();
+    let mut sorted = numbers.clone();
     sorted.sort_unstable();
     sorted.dedup();
     let lines = lines::record_lines(&step.file.path, &sorted).map_err(|e| e.to_string())?;
     Ok(rows
         .iter()
-        .zip(numbers.iter().copied())
+        .zip(numbers)
         .map(|(r, number)| Orphan {
             path: step.file.path.clone(),
             line: lines
@@ -674,7 +552,6 @@ mod tests {
             self_referencing: false,
             sequences: vec![],
             edits: None,
-            loaded_empty: None,
         }
     }
 

@@ -169,9 +169,6 @@ pub struct Step {
     /// Records left out or changed on the way to the server: the rows
     /// `--on-orphan` rejects, the columns a reject file adds.
     pub(crate) edits: Option<std::sync::Arc<crate::edit::Edits>>,
-    /// Set by a check that loaded this file into a table with no page: the
-    /// rows it loaded (see `orphan::in_file_order`).
-    pub(crate) loaded_empty: Option<u64>,
 }
 
 /// A foreign key whose rows the load writes, and what the load does to it.
@@ -425,7 +422,6 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
             level: 1,
             self_referencing: false,
             sequences,
-            loaded_empty: None,
             edits: (strip > 0).then(|| {
                 std::sync::Arc::new(crate::edit::Edits {
                     strip,
