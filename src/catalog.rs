@@ -731,6 +731,18 @@ pub fn describe(
     Ok(out)
 }
 
+/// Whether any of `tables` (or of their partitions) has an enabled trigger
+/// someone wrote (see `TRIGGERS`).
+///
+/// # Errors
+/// As [`Catalog::read`].
+pub(crate) fn user_triggers(
+    client: &mut impl GenericClient,
+    tables: &[u32],
+) -> Result<bool, Error> {
+    Ok(db::query_one(client, TRIGGERS, &[&tables], "reading the catalog")?.get(0))
+}
+
 /// What the triggers of the loaded tables (and of their partitions, where
 /// their rows land) can do to a load's order of statements:
 /// - `NOT tgisinternal`: a trigger someone wrote (a constraint trigger

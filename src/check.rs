@@ -71,6 +71,9 @@ fn check_in(
     };
     ddl::drop_objects(tx, plan)?;
     ddl::truncate_upfront(tx, plan)?;
+    let mut plan = plan.clone();
+    plan.in_file_order = in_file_order(tx, &plan)?;
+    let plan = &plan;
     // Steps whose file was rejected: the rows the others need from it are
     // missing.
     let mut rejected: Vec<usize> = Vec::new();
@@ -153,6 +156,75 @@ fn check_in(
             .and_then(|k| plan.keys[k].child_steps.first().copied())
     });
     Ok(problems)
+}
+
+/// The tables whose orphans can be searched in the table itself, the file
+/// not read again: after this, each holds exactly the rows of its one file,
+/// in file order, so that a row's rank by `ctid` is its record number.
+///
+/// COPY fills a heap in the order rows come only where it does not look for
+/// free space in earlier pages: in a table created or truncated in the
+/// transaction (COPY then skips the free space map; otherwise a short row
+/// may go back to a page a long one left with room). So each candidate is
+/// truncated here unless the plan empties it anyway, where it is empty
+/// already (the check rolls back; the table is locked for the check from the
+/// moment its key was set aside): a table the role may not truncate, or one a
+/// key from outside the load references, is searched in its file. Left out
+/// too: partitioned tables (their rows are in several heaps), tables two
+/// files load, files the check loads with edits (rows left out), any loaded
+/// table with a trigger someone wrote (it may change or move rows), and
+/// servers before PostgreSQL 14 (no TID range scan to rank rows by).
+fn in_file_order(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<u32>, Error> {
+    if plan.server_version_num < 140_000 {
+        return Ok(Vec::new());
+    }
+    let loaded: Vec<u32> = plan.steps.iter().map(|s| s.table.oid).collect();
+    let candidates: Vec<&crate::plan::Step> = plan
+        .steps
+        .iter()
+        .filter(|s| plan.keys.iter().any(|k| k.child_steps.contains(&s.index)))
+        .filter(|s| !s.table.partitioned && s.edits.is_none())
+        .filter(|s| loaded.iter().filter(|&&t| t == s.table.oid).count() == 1)
+        .collect();
+    if candidates.is_empty() || crate::catalog::user_triggers(tx, &loaded)? {
+        return Ok(Vec::new());
+    }
+    if plan.truncate != crate::plan::Truncate::No {
+        return Ok(candidates.iter().map(|s| s.table.oid).collect());
+    }
+    let during = "finding the tables the check empties to search them in place";
+    let mut empty = Vec::new();
+    for s in candidates {
+        let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM ONLY {})", s.table.name);
+        if db::query_one(tx, &sql, &[], during)?.get(0) {
+            empty.push(s);
+        }
+    }
+    let all: Vec<String> = empty
+        .iter()
+        .map(|s| format!("ONLY {}", s.table.name))
+        .collect();
+    if empty.is_empty() || truncated(tx, &all.join(", "))? {
+        return Ok(empty.iter().map(|s| s.table.oid).collect());
+    }
+    let mut done = Vec::new();
+    for (s, name) in empty.iter().zip(&all) {
+        if truncated(tx, name)? {
+            done.push(s.table.oid);
+        }
+    }
+    Ok(done)
+}
+
+/// `TRUNCATE` of `tables` under a savepoint: whether it went through.
+fn truncated(tx: &mut Transaction<'_>, tables: &str) -> Result<bool, Error> {
+    let during = "emptying a table to search it in place";
+    let mut sp = db::begin(tx, during)?;
+    match db::try_exec(&mut sp, &format!("TRUNCATE {tables}")) {
+        Ok(()) => db::commit(sp, during).map(|()| true),
+        Err(e) if e.as_db_error().is_some() => db::rollback(sp, during).map(|()| false),
+        Err(e) => Err(Error::server(e, during)),
+    }
 }
 
 /// A failure after the data: a problem of the data is kept and the check goes

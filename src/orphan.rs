@@ -37,6 +37,10 @@ const ROWS_TABLE: &str = "fkload_orphan_rows";
 /// stay bounded by `max` however many orphans there are: the search is one
 /// anti-join per file, on the server.
 ///
+/// A file whose table holds exactly its rows in file order
+/// ([`Plan::in_file_order`]) is searched in the table itself; any other is
+/// read again into a numbered temporary table.
+///
 /// # Errors
 /// A sentence saying why the rows could not be listed (a key column missing from
 /// the file, a value that does not cast, a server error); the caller reports the
@@ -55,8 +59,12 @@ pub(crate) fn find(
     };
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
-        let own_rows_are_parents = pk.parent_steps.contains(&s);
-        let found = find_in_step(client, pk, step, own_rows_are_parents, max)?;
+        let found = if plan.in_file_order.contains(&step.table.oid) {
+            find_in_table(client, pk, step, max)
+        } else {
+            let own_rows_are_parents = pk.parent_steps.contains(&s);
+            find_in_file(client, pk, step, own_rows_are_parents, max)
+        }?;
         out.rows += found.rows;
         out.missing_keys += found.missing_keys;
         out.examples.extend(found.examples);
@@ -67,80 +75,205 @@ pub(crate) fn find(
     Ok(out)
 }
 
-/// The orphans of one file, in a temporary table of their own so that the
-/// counts and the examples are read from it rather than by running the
-/// anti-join again.
-const ORPHANS_TABLE: &str = "fkload_orphans";
+/// Where the rows of a file are searched: `t`, with `c` the column that
+/// orders them as the file does.
+#[derive(Debug, Clone, Copy)]
+enum Source<'a> {
+    /// The loaded table, which holds exactly the file's rows in file order:
+    /// `c` is the `ctid`, and a row's record number its rank.
+    Table,
+    /// The file read again into [`ROWS_TABLE`], text columns: `c` is the
+    /// row counter, the record number itself.
+    File { counter: &'a str },
+}
 
-fn find_in_step(
+/// Searches the file of `step` in its table (see [`Source::Table`]).
+fn find_in_table(
+    client: &mut impl GenericClient,
+    pk: &PlannedKey,
+    step: &Step,
+    max: usize,
+) -> Result<KeyViolation, String> {
+    let rows = orphan_rows(pk, step, Source::Table, false);
+    let mut found = summarize(client, pk, &rows, max)?;
+    // Each example's record number is its rank in the table: the rows
+    // before the first example, between it and the next, and so on, are
+    // counted in one pass over the table up to the last example (a TID range
+    // scan each).
+    let mut ctids: Vec<String> = found.examples.iter().map(|e| e.at.clone()).collect();
+    ctids.dedup();
+    let lows: Vec<String> = std::iter::once("(0,0)".to_string())
+        .chain(ctids.iter().take(ctids.len().saturating_sub(1)).cloned())
+        .collect();
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM ONLY {} t WHERE t.ctid >= e.lo AND t.ctid < e.hi) \
+           FROM unnest($1::text[]::tid[], $2::text[]::tid[]) WITH ORDINALITY AS e(lo, hi, i) \
+          ORDER BY e.i",
+        step.table.name
+    );
+    let counts = db::try_query(client, &sql, &[&lows, &ctids]).map_err(sql_err)?;
+    // The rows before an example are the rows of its interval and of every
+    // interval before it.
+    let mut before = 0u64;
+    let mut numbers: Vec<(String, u64)> = Vec::with_capacity(ctids.len());
+    for (ctid, row) in ctids.iter().zip(&counts) {
+        before += u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        numbers.push((ctid.clone(), before + 1));
+    }
+    for e in &mut found.examples {
+        e.record = numbers
+            .iter()
+            .find(|(c, _)| *c == e.at)
+            .map_or(0, |(_, n)| *n);
+    }
+    found.into_violation(step, pk)
+}
+
+/// Searches the file of `step` read again (see [`Source::File`]).
+fn find_in_file(
     client: &mut impl GenericClient,
     pk: &PlannedKey,
     step: &Step,
     own_rows_are_parents: bool,
     max: usize,
 ) -> Result<KeyViolation, String> {
-    let fk = &pk.key;
-    let counter = load_rows(client, step, &fk.columns)?;
-    let query = orphan_query(
+    let counter = load_rows(client, step, &pk.key.columns)?;
+    let rows = orphan_rows(
         pk,
         step,
-        &counter,
+        Source::File { counter: &counter },
         own_rows_are_parents && parent_cols_in(pk, step),
     );
-    let n = fk.columns.len();
+    let mut found = summarize(client, pk, &rows, max)?;
+    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}")).map_err(sql_err)?;
+    for e in &mut found.examples {
+        e.record = e.at.parse().unwrap_or(0);
+    }
+    found.into_violation(step, pk)
+}
+
+/// An orphan row as the summary gives it: where it is (`c` as text) and its
+/// key's values.
+struct Example {
+    at: String,
+    record: u64,
+    values: String,
+}
+
+/// What one statement finds of a file's orphans.
+struct Summary {
+    rows: u64,
+    missing_keys: u64,
+    examples: Vec<Example>,
+    missing_examples: Vec<String>,
+}
+
+impl Summary {
+    fn into_violation(self, step: &Step, pk: &PlannedKey) -> Result<KeyViolation, String> {
+        let names = key_names(&pk.key.columns);
+        let at: Vec<(u64, String)> = self
+            .examples
+            .into_iter()
+            .map(|e| (e.record, e.values))
+            .collect();
+        Ok(KeyViolation {
+            rows: self.rows,
+            missing_keys: self.missing_keys,
+            examples: at_lines(step, at, &names)?,
+            missing_examples: self
+                .missing_examples
+                .into_iter()
+                .map(|v| format!("({names})=({v})"))
+                .collect(),
+            ..KeyViolation::default()
+        })
+    }
+}
+
+/// The orphans of `rows` (see [`orphan_rows`]) counted, their distinct keys
+/// counted, the first `max` of them in file order and the first `max`
+/// missing keys (by their first row), in one statement: the anti-join runs
+/// once into a materialized table of positions and keys, which the counts
+/// and the first rows read. The missing keys are those of the first rows,
+/// unless those repeat a key while more are missing: then a second
+/// statement groups them.
+fn summarize(
+    client: &mut impl GenericClient,
+    pk: &PlannedKey,
+    rows: &str,
+    max: usize,
+) -> Result<Summary, String> {
+    let n = pk.key.columns.len();
     let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
-    let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let text: Vec<String> = keys.iter().map(|k| format!("e.{k}::text")).collect();
+    let distinct = if n == 1 {
+        keys[0].clone()
+    } else {
+        format!("ROW({})", keys.join(", "))
+    };
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let found = (|| {
-        db::try_exec(
-            client,
-            &format!("CREATE TEMP TABLE {ORPHANS_TABLE} AS {query}"),
-        )?;
-        let examples = db::try_query(
-            client,
-            &format!(
-                "SELECT n, {} FROM pg_temp.{ORPHANS_TABLE} ORDER BY n LIMIT $1",
-                raws.join(", ")
-            ),
-            &[&limit],
-        )?;
-        // One aggregation gives the counts (every row of it carries them)
-        // and the first missing keys.
-        let text: Vec<String> = keys.iter().map(|k| format!("{k}::text")).collect();
-        let missing = db::try_query(
-            client,
-            &format!(
-                "SELECT first, {}, count(*) OVER (), (sum(rows) OVER ())::int8 FROM \
-                 (SELECT min(n) AS first, count(*) AS rows, {k} FROM pg_temp.{ORPHANS_TABLE} GROUP BY {k}) g \
-                 ORDER BY first LIMIT $1",
-                text.join(", "),
-                k = keys.join(", ")
-            ),
-            &[&limit.max(1)],
-        )?;
-        db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
-        db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
-        Ok::<_, postgres::Error>((examples, missing))
-    })();
-    let (examples, missing) = found.map_err(sql_err)?;
+    let sql = format!(
+        "WITH o AS MATERIALIZED ({rows}) \
+         SELECT e.c::text, e.new, a.n, a.d, {text} \
+           FROM (SELECT count(*) AS n, count(DISTINCT {distinct}) AS d FROM o) a \
+           LEFT JOIN LATERAL ( \
+             SELECT f.*, row_number() OVER (PARTITION BY {k} ORDER BY f.c) = 1 AS new \
+               FROM (SELECT * FROM o ORDER BY o.c LIMIT $1) f) e ON true \
+          ORDER BY e.c",
+        text = text.join(", "),
+        k = keys.join(", "),
+    );
+    let found = db::try_query(client, &sql, &[&limit]).map_err(sql_err)?;
     let count = |i: usize| {
-        missing
+        found
             .first()
             .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
     };
-    let names = key_names(&fk.columns);
-    Ok(KeyViolation {
-        rows: count(n + 2),
-        missing_keys: count(n + 1),
-        examples: rows_at_lines(step, &examples, &names, n)?,
-        missing_examples: missing
+    let (rows_found, missing_keys) = (count(2), count(3));
+    let mut examples = Vec::new();
+    let mut missing_examples = Vec::new();
+    for r in &found {
+        let Some(at) = r.get::<_, Option<String>>(0) else {
+            continue;
+        };
+        let v = values(r, 4, n);
+        if r.get::<_, Option<bool>>(1) == Some(true) {
+            missing_examples.push(v.clone());
+        }
+        examples.push(Example {
+            at,
+            record: 0,
+            values: v,
+        });
+    }
+    let wanted = usize::try_from(missing_keys).unwrap_or(usize::MAX).min(max);
+    if missing_examples.len() < wanted {
+        // The first rows share keys: the first missing keys by their first
+        // row need every orphan grouped.
+        let text: Vec<String> = keys.iter().map(|k| format!("g.{k}::text")).collect();
+        let sql = format!(
+            "SELECT {} FROM (SELECT min(o.c) AS first, {k} FROM ({rows}) o GROUP BY {k}) g \
+             ORDER BY g.first LIMIT $1",
+            text.join(", "),
+            k = keys.join(", "),
+        );
+        missing_examples = db::try_query(client, &sql, &[&limit])
+            .map_err(sql_err)?
             .iter()
-            .take(max)
-            .map(|r| format!("({names})=({})", values(r, n)))
-            .collect(),
-        ..KeyViolation::default()
+            .map(|r| values(r, 0, n))
+            .collect();
+    }
+    Ok(Summary {
+        rows: rows_found,
+        missing_keys,
+        examples,
+        missing_examples,
     })
 }
+
+/// The rows of a file that share a unique key, in a temporary table of
+/// their own so that the counts and the examples are read from it.
+const ORPHANS_TABLE: &str = "fkload_orphans";
 
 /// The rows of the file of `step` whose values of the unique index's key
 /// columns appear more than once (the table was empty when the load began, so
@@ -239,7 +372,16 @@ pub fn duplicates(
             .map_or(0, |r| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0))
     };
     let names = key_names(columns);
-    let at_lines = rows_at_lines(step, &rows, &names, n)?;
+    let numbered: Vec<(u64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+                values(r, 1, n),
+            )
+        })
+        .collect();
+    let at_lines = at_lines(step, numbered, &names)?;
     // Group the rows by the key they share (the last column: its first row).
     let mut examples: Vec<(String, Vec<Orphan>)> = Vec::new();
     let mut last_first: Option<i64> = None;
@@ -317,10 +459,10 @@ fn key_names(columns: &[String]) -> String {
         .join(", ")
 }
 
-/// Columns 1 to `n` of `row` (text or null), as the server's DETAIL writes
-/// key values.
-fn values(row: &postgres::Row, n: usize) -> String {
-    (1..=n)
+/// Columns `from` to `from + n - 1` of `row` (text or null), as the
+/// server's DETAIL writes key values.
+fn values(row: &postgres::Row, from: usize, n: usize) -> String {
+    (from..from + n)
         .map(|i| {
             row.get::<_, Option<String>>(i)
                 .unwrap_or_else(|| "null".into())
@@ -329,32 +471,22 @@ fn values(row: &postgres::Row, n: usize) -> String {
         .join(", ")
 }
 
-/// Maps rows (row counter, then the `n` values of the `names` key) to the lines of
-/// the file of `step` their records start on. The rows are few (at most the
+/// Maps (record number, values of the `names` key) pairs to the lines of
+/// the file of `step` their records start on. They are few (at most the
 /// examples asked for); the file is read once, up to the last of them.
-fn rows_at_lines(
-    step: &Step,
-    rows: &[postgres::Row],
-    names: &str,
-    n: usize,
-) -> Result<Vec<Orphan>, String> {
-    let numbers: Vec<u64> = rows
-        .iter()
-        .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
-        .collect();
-    let mut sorted = numbers.clone();
+fn at_lines(step: &Step, rows: Vec<(u64, String)>, names: &str) -> Result<Vec<Orphan>, String> {
+    let mut sorted: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     sorted.sort_unstable();
     sorted.dedup();
     let lines = lines::record_lines(&step.file.path, &sorted).map_err(|e| e.to_string())?;
     Ok(rows
-        .iter()
-        .zip(numbers)
-        .map(|(r, number)| Orphan {
+        .into_iter()
+        .map(|(number, v)| Orphan {
             path: step.file.path.clone(),
             line: lines
                 .binary_search_by_key(&number, |(rec, _)| *rec)
                 .map_or(0, |i| lines[i].1),
-            key: format!("({names})=({})", values(r, n)),
+            key: format!("({names})=({v})"),
         })
         .collect())
 }
@@ -372,11 +504,17 @@ fn parent_cols_in(pk: &PlannedKey, step: &Step) -> bool {
     pk.key.ref_columns.iter().all(|c| step.columns.contains(c))
 }
 
-/// The query that returns `n` (the row counter), the key's values as text
-/// (`r0`, ...) and as the key's types (`k0`, ...) of every orphan row.
-fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parents: bool) -> String {
+/// The query that returns, of every orphan row of `source`, `c` (its
+/// position: see [`Source`]) and the key's values as the key's types (`k0`,
+/// ...). The file's own rows count as parents where `own_rows_are_parents`
+/// (a file read again after its rows were rolled back).
+fn orphan_rows(
+    pk: &PlannedKey,
+    step: &Step,
+    source: Source<'_>,
+    own_rows_are_parents: bool,
+) -> String {
     let fk = &pk.key;
-    let n = fk.columns.len();
     let mut parents = vec![Parents::Table];
     if own_rows_are_parents {
         parents.push(Parents::Staged {
@@ -385,16 +523,19 @@ fn orphan_query(pk: &PlannedKey, step: &Step, counter: &str, own_rows_are_parent
         });
     }
     let condition = orphan_condition(pk, step, &parents);
-    // The values as the file has them (r0, r1, ...: for the examples) and
-    // as the key compares them (k0, k1, ...: to count distinct missing keys).
-    let select: Vec<String> = (0..n)
-        .map(|i| format!("t.{} AS r{i}", ident(&fk.columns[i])))
-        .chain((0..n).map(|i| format!("{} AS k{i}", child_value(pk, i))))
+    let keys: Vec<String> = (0..fk.columns.len())
+        .map(|i| format!("{} AS k{i}", child_value(pk, i)))
         .collect();
+    let (c, from) = match source {
+        Source::Table => ("t.ctid".to_string(), format!("ONLY {}", step.table.name)),
+        Source::File { counter } => (
+            format!("t.{}", ident(counter)),
+            format!("pg_temp.{ROWS_TABLE}"),
+        ),
+    };
     format!(
-        "SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t WHERE {condition}",
-        ident(counter),
-        select.join(", ")
+        "SELECT {c} AS c, {} FROM {from} t WHERE {condition}",
+        keys.join(", ")
     )
 }
 
@@ -584,12 +725,22 @@ mod tests {
 
     #[test]
     fn match_simple_skips_rows_with_a_null_part() {
-        insta::assert_snapshot!(orphan_query(&key('s'), &step(), "n", false));
+        insta::assert_snapshot!(orphan_rows(
+            &key('s'),
+            &step(),
+            Source::File { counter: "n" },
+            false
+        ));
     }
 
     #[test]
     fn match_full_reports_rows_with_some_parts_null() {
-        insta::assert_snapshot!(orphan_query(&key('f'), &step(), "n", false));
+        insta::assert_snapshot!(orphan_rows(
+            &key('f'),
+            &step(),
+            Source::File { counter: "n" },
+            false
+        ));
     }
 
     #[test]
@@ -598,6 +749,11 @@ mod tests {
         k.ref_partitioned = true;
         k.key.table = 21;
         k.key.partition_qual = Some("(kind = 1)".into());
-        insta::assert_snapshot!(orphan_query(&k, &step(), "n", true));
+        insta::assert_snapshot!(orphan_rows(
+            &k,
+            &step(),
+            Source::File { counter: "n" },
+            true
+        ));
     }
 }

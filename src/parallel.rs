@@ -850,6 +850,7 @@ mod tests {
             truncate: Truncate::No,
             max_examples: 20,
             search_on_error: true,
+            in_file_order: Vec::new(),
             indexes: vec![PlannedIndex {
                 index: Index {
                     name: "child_pkey".into(),

@@ -137,6 +137,12 @@ pub struct Plan {
     /// it; off when a check will report every violated key after the
     /// rollback anyway (see `Loader::load`).
     pub(crate) search_on_error: bool,
+    /// Tables that hold exactly the rows of their one file, in file order,
+    /// when their orphans are searched: a check empties them with `TRUNCATE`
+    /// in its transaction, so that COPY fills new pages in the order rows
+    /// come (see `check::in_file_order`). Their orphans are found in the
+    /// table, the file not read again.
+    pub(crate) in_file_order: Vec<u32>,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -672,6 +678,7 @@ fn order(
         truncate: Truncate::No,
         max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
         search_on_error: true,
+        in_file_order: Vec::new(),
         indexes: Vec::new(),
         steps,
         keys,

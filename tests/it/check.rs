@@ -322,3 +322,171 @@ fn duplicates_are_listed_with_every_line_holding_the_key() {
     assert_eq!((sku.rows, sku.keys), (2, 1));
     assert_eq!(state(&s.db), before);
 }
+
+/// The check, through the library, with options.
+fn check_with(db: &TestDb, dir: &Path, truncate: bool, max_examples: usize) -> Problems {
+    let mut client = db.client();
+    fkload::Loader::builder()
+        .truncate(truncate)
+        .max_examples(max_examples)
+        .build()
+        .check_in(&mut client, dir, &mut |_| {})
+        .expect("the check runs")
+}
+
+/// Each violated key as one line: counts, every example's line and key, the
+/// missing keys.
+fn summary(p: &Problems) -> Vec<String> {
+    let mut keys: Vec<String> = p
+        .keys
+        .iter()
+        .map(|k| {
+            let lines: Vec<String> = k
+                .examples
+                .iter()
+                .map(|o| format!("{}:{}", o.line, o.key))
+                .collect();
+            format!(
+                "{} {} {} {} {:?} {:?}",
+                k.constraint,
+                k.rows,
+                k.missing_keys,
+                lines.join(" "),
+                k.missing_examples,
+                k.search_failed
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The orphans of a table the check loaded from empty are searched in the
+/// table itself (its rows are in file order); of any other table, in the file
+/// read again. Every way gives the same counts, lines and keys: tables that
+/// hold rows, that were emptied but keep their pages, that the plan empties
+/// (`--truncate`), that a key from outside the load keeps from being emptied,
+/// with a trigger someone wrote; examples that stop short of every orphan.
+#[test]
+fn orphans_found_in_the_table_and_in_the_file_agree() {
+    // Quoted line breaks and CRLF, so that records and lines differ.
+    let mut files = partial_export();
+    files[2].1 = files[2]
+        .1
+        .replace(",n5\n", ",\"n\r\n5\"\n")
+        .replace('\n', "\r\n");
+    for max in [20, 3] {
+        let empty = scenario_of("check_in_table", PARTIAL_SHOP, &files);
+        let reference = summary(&check_with(&empty.db, empty.path(), false, max));
+        assert_eq!(reference.len(), 3, "{reference:#?}");
+        let first = if max == 20 {
+            "93:(customer_id)=(91) "
+        } else {
+            ""
+        };
+        assert!(
+            reference.iter().any(|k| k
+                .starts_with(&format!("orders_customer_id_fkey 10 10 {first}"))
+                && k.contains("None")),
+            "{reference:#?}"
+        );
+        let rows = "INSERT INTO customers VALUES (500, 'x'); INSERT INTO products VALUES (500, 'x');
+                    INSERT INTO orders VALUES (500, 500, 'old'); INSERT INTO order_items VALUES (500, 500, 1);";
+        for (label, setup, truncate) in [
+            // Rows already there: the file is read again.
+            ("check_in_file_rows", rows.to_string(), false),
+            // The same emptied by the plan: searched in the tables.
+            ("check_in_table_truncated", rows.to_string(), true),
+            // Emptied, but its pages stay until VACUUM.
+            (
+                "check_in_file_deleted",
+                format!(
+                    "{rows} DELETE FROM order_items; DELETE FROM orders; DELETE FROM products; DELETE FROM customers;"
+                ),
+                false,
+            ),
+            // A key from outside the load keeps orders from being truncated.
+            (
+                "check_in_file_outside",
+                "CREATE TABLE outside (order_id int REFERENCES orders)".to_string(),
+                false,
+            ),
+            // A trigger of the user's could change or move rows.
+            (
+                "check_in_file_trigger",
+                "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+                 CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION keep();"
+                    .to_string(),
+                false,
+            ),
+        ] {
+            let s = scenario_of(label, PARTIAL_SHOP, &files);
+            s.db.exec(&setup);
+            let before = state(&s.db);
+            assert_eq!(
+                summary(&check_with(&s.db, s.path(), truncate, max)),
+                reference,
+                "{label}, {max} examples"
+            );
+            assert_eq!(state(&s.db), before, "{label}: the check leaves it as it was");
+        }
+    }
+}
+
+/// A row's record number in a table the check loaded is its rank in the
+/// heap, which holds only where COPY fills pages in the order rows come: a
+/// COPY that may use the free space map puts a short row back into a page a
+/// long one left room in. Rows of such widths (stored uncompressed, in
+/// line), every one an orphan, are each reported at their own line.
+#[test]
+fn orphans_of_rows_of_uneven_widths_are_at_their_lines() {
+    let widths = [5000, 5000, 3500, 5000, 4000, 600, 7000, 300, 2500];
+    let rows: String = (0..60)
+        .map(|i| {
+            format!(
+                "{i},{},{}\n",
+                1000 + i,
+                "x".repeat(widths[i % widths.len()])
+            )
+        })
+        .collect();
+    let s = Scenario::new(
+        "check_uneven_rows",
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p, pad text);
+         ALTER TABLE c ALTER pad SET STORAGE PLAIN;",
+        &[
+            ("p.csv", "id\n1\n"),
+            ("c.csv", &format!("id,p_id,pad\n{rows}")),
+        ],
+    );
+    let p = check_with(&s.db, s.path(), false, 100);
+    let k = key(&p, "c_p_id_fkey");
+    assert_eq!(
+        (k.rows, k.missing_keys, k.examples.len()),
+        (60, 60, 60),
+        "{p}"
+    );
+    for (i, o) in k.examples.iter().enumerate() {
+        assert_eq!(
+            (o.line, o.key.as_str()),
+            (i as u64 + 2, format!("(p_id)=({})", 1000 + i).as_str()),
+            "{p}"
+        );
+    }
+    // The heap really is out of file order where COPY may use the free
+    // space map (a table not emptied in the transaction).
+    s.db.exec(&format!(
+        "ALTER TABLE c DROP CONSTRAINT c_p_id_fkey;
+         COPY c FROM '{}' (FORMAT csv, HEADER)",
+        s.path().join("c.csv").display()
+    ));
+    let order =
+        s.db.query_strings("SELECT string_agg(id::text, ',' ORDER BY ctid) FROM c");
+    let file: Vec<String> = (0..60).map(|i| i.to_string()).collect();
+    assert_ne!(
+        order,
+        vec![file.join(",")],
+        "the free space map reorders rows"
+    );
+}
