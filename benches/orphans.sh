@@ -139,12 +139,14 @@ run_fkload() {
 #                  orphan (a failed statement is not logged with a duration: it
 #                  is timed from the end of the statement before it to its ERROR)
 #   search_copy    the search's copy of the file into a temporary table of text
-#                  columns (fkload_orphan_rows; for --on-orphan, fkload_stage_N
-#                  and its ANALYZE)
-#   search_anti    the anti-join (CREATE TEMP TABLE fkload_orphans AS ...; the
-#                  UPDATEs that mark the orphans of a staged file)
-#   search_reads   the counts and examples read from the orphans table (the
-#                  marked rows read back, for --on-orphan), and the DROPs
+#                  columns (fkload_orphan_rows, where the file is read again;
+#                  for --on-orphan, fkload_stage_N and its ANALYZE)
+#   search_anti    the anti-join with its counts and first rows (WITH o AS
+#                  MATERIALIZED ...; the UPDATEs that mark the orphans of a
+#                  staged file)
+#   search_reads   the examples' ranks in the table and, where needed, the
+#                  missing keys grouped (the marked rows read back, for
+#                  --on-orphan), and the DROPs
 #   other          everything else (catalog queries, DDL, ROLLBACK, COMMIT)
 phases=(copy_data build_indexes key_check search_copy search_anti search_reads other)
 split_log() {
@@ -154,7 +156,8 @@ split_log() {
     /^[0-9-]+ [0-9:.]+ [A-Z]+ \[[0-9]+\] / { prev = ms($0) }
     /duration: / {
       d = $0; sub(/.*duration: /, "", d); d += 0
-      if (/CREATE TEMP TABLE fkload_orphans AS|UPDATE pg_temp\."fkload_stage_/) sa += d
+      if (/WITH o AS MATERIALIZED|UPDATE pg_temp\."fkload_stage_/) sa += d
+      else if (/t\.ctid >= e\.lo|SELECT min\(o\.c\)/) sr += d
       else if (/fkload_orphan_rows|CREATE TEMP TABLE "fkload_stage_|COPY "pg_temp"\."fkload_stage_|ANALYZE "fkload_stage_/) sc += d
       else if (/fkload_orphans|fkload_stage_/) sr += d
       else if (/COPY .* FROM STDIN/) cd += d

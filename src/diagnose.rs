@@ -176,6 +176,11 @@ pub(crate) fn not_valid_orphans(
     ))))
 }
 
+/// Why a violation has no orphan rows listed when the check after the
+/// rollback is to list them (see `Loader::every_problem`, which says why
+/// instead when the check does not).
+pub(crate) const NOT_SEARCHED: &str = "not searched: the check after the rollback lists them";
+
 /// Key `k`'s violation, with every orphan row of its files.
 fn violation(
     tx: &mut Transaction<'_>,
@@ -192,7 +197,7 @@ fn violation(
             constraint: k.key.name.clone(),
             child: k.table.human(),
             parent: k.ref_table.human(),
-            search_failed: Some("not searched: the check after the rollback lists them".into()),
+            search_failed: Some(NOT_SEARCHED.into()),
             ..KeyViolation::default()
         }
     };

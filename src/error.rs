@@ -82,6 +82,10 @@ impl Error {
         &self.0.kind
     }
 
+    pub(crate) fn kind_mut(&mut self) -> &mut ErrorKind {
+        &mut self.0.kind
+    }
+
     /// Unwraps the kind (the source goes).
     pub fn into_kind(self) -> ErrorKind {
         self.0.kind

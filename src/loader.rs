@@ -364,8 +364,8 @@ impl Loader {
     /// A load that failed on a key reports every problem of its data, as
     /// `check` finds them, not only the key the server stopped at (which
     /// depends on the strategy and the order). The load is rolled back (or,
-    /// in parallel, undone) by then; should the check itself fail, the
-    /// load's own error stands.
+    /// in parallel, undone) by then; should the check itself fail or find
+    /// nothing, the load's own error stands, and says why it lists no rows.
     fn every_problem(
         &self,
         client: &mut impl GenericClient,
@@ -378,13 +378,23 @@ impl Loader {
             _ => return e,
         };
         observer(Event::ListingProblems);
-        match self.check_in(client, &plan.dir, observer) {
+        let why = match self.check_in(client, &plan.dir, observer) {
             Ok(mut problems) if !problems.is_empty() => {
                 problems.db = Some(db);
-                Error::new(ErrorKind::Problems(Box::new(problems)))
+                return Error::new(ErrorKind::Problems(Box::new(problems)));
             }
-            _ => e,
+            Ok(_) => "the check after the rollback found no orphan row: the rows \
+                      or their parents were not the same the second time"
+                .to_string(),
+            Err(c) => format!("the check after the rollback failed: {c}"),
+        };
+        let mut e = e;
+        if let ErrorKind::ForeignKey(v) = e.kind_mut()
+            && v.violation.search_failed.as_deref() == Some(crate::diagnose::NOT_SEARCHED)
+        {
+            v.violation.search_failed = Some(why);
         }
+        e
     }
 
     /// Runs `plan` in one transaction on a connection of the caller's, or in a

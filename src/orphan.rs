@@ -3,15 +3,22 @@
 //! data.
 //!
 //! The server reports one violation and no line (key checks run after the rows are
-//! in). To list them all, the child's file is copied once more, every field as
-//! `text`, into a temporary table with a row counter; the rows whose key (cast to
+//! in). To list them all, one anti-join per file finds the rows whose key (cast to
 //! the key column's type, compared with the referenced column as the key's own
-//! check does) has no parent row are the orphans, and the counter maps each back
-//! to the line its record starts on.
+//! check does) has no parent row, and one statement counts them, counts their
+//! distinct keys and returns the first few in file order, however many there are.
+//! Where the rows are searched:
+//! - in the loaded table itself, when it holds exactly the file's rows in file
+//!   order (a check truncated it first: see `check::in_file_order`); a row's
+//!   record number is then its rank by `ctid`, counted for the few examples;
+//! - otherwise in the file copied once more, every field as `text`, into a
+//!   temporary table with a row counter, which is the record number.
 //!
-//! It runs inside the load's transaction after a rollback to a savepoint, so it
-//! sees exactly the parent rows the load had written, and everything it creates
-//! goes when the load's transaction rolls back. It writes nothing that survives.
+//! The record numbers map back to the lines the records start on.
+//!
+//! It runs inside the load's or the check's transaction, so it sees exactly
+//! the parent rows the load had written, and everything it creates goes when
+//! that transaction rolls back. It writes nothing that survives.
 
 use postgres::GenericClient;
 
