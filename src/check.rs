@@ -73,6 +73,8 @@ fn check_in(
     ddl::truncate_upfront(tx, plan)?;
     let mut plan = plan.clone();
     plan.in_file_order = in_file_order(tx, &plan)?;
+    // A violated key's orphans are found here, after it is said (-v).
+    plan.search_on_error = false;
     let plan = &plan;
     // Steps whose file was rejected: the rows the others need from it are
     // missing.
@@ -133,8 +135,13 @@ fn check_in(
             continue;
         }
         observer(Event::RestoringKey { key: k });
+        let in_place = k
+            .child_steps
+            .iter()
+            .all(|&s| plan.in_file_order.contains(&plan.steps[s].table.oid));
         if unbuilt.contains(&k.key.ref_index) {
             // No index to check against: the file rows are searched alone.
+            observer(Event::ListingOrphans { key: k, in_place });
             let found = diagnose::orphans(tx, plan, k);
             if found.rows > 0 || found.search_failed.is_some() {
                 problems.keys.push(found);
@@ -143,7 +150,13 @@ fn check_in(
         }
         if let Err(e) = ddl::restore_key(tx, plan, k) {
             match e.into_kind() {
-                ErrorKind::ForeignKey(v) => problems.keys.push(v.violation),
+                ErrorKind::ForeignKey(mut v) => {
+                    if v.violation.search_failed.as_deref() == Some(diagnose::NOT_SEARCHED) {
+                        observer(Event::ListingOrphans { key: k, in_place });
+                        v.violation = diagnose::orphans(tx, plan, k);
+                    }
+                    problems.keys.push(v.violation);
+                }
                 kind => keep_or_stop(&mut problems, Error::new(kind))?,
             }
         }

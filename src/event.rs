@@ -31,6 +31,10 @@ pub enum Event<'a> {
     /// the files, before the load (round 2 and later: after rows set aside
     /// in the round before, whose children may now be orphans).
     SearchingOrphans { key: &'a PlannedKey, round: u32 },
+    /// A check found key `key` violated and is finding its orphan rows
+    /// (counted, the first few listed), in the table where `in_place`, else
+    /// in its files read again.
+    ListingOrphans { key: &'a PlannedKey, in_place: bool },
     /// The load failed on a key and was rolled back; the data is being
     /// checked (as `fkload check` does) to report every violated key.
     ListingProblems,

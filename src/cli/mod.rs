@@ -481,6 +481,8 @@ fn check(
                 key.key.name,
                 key.table.human()
             );
+        } else if verbose && let Event::ListingOrphans { key, in_place } = e {
+            eprintln!("fkload: {}", progress::listing_orphans(key, in_place));
         }
     };
     let problems = loader.check(dir, &mut observer)?;

@@ -93,6 +93,11 @@ impl Progress {
                     key.key.name
                 ));
             }
+            Event::ListingOrphans { key, in_place } => {
+                self.bar
+                    .set_message(format!("finding orphans of {}", key.key.name));
+                self.say(listing_orphans(key, in_place));
+            }
             Event::ListingProblems => {
                 self.bar.set_message("listing every problem");
                 self.say(
@@ -120,4 +125,18 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// What `-v` says while a violated key's orphan rows are found.
+pub fn listing_orphans(key: &fkload::plan::PlannedKey, in_place: bool) -> String {
+    format!(
+        "key \"{}\" is violated: finding the rows of {} that break it, {}",
+        key.key.name,
+        key.table.human(),
+        if in_place {
+            "in the table"
+        } else {
+            "reading the files again"
+        }
+    )
 }

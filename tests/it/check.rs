@@ -474,6 +474,28 @@ fn orphans_found_in_the_table_and_in_the_file_agree() {
     }
 }
 
+/// `-v` says when a violated key's orphans are being found, and where: in
+/// the table the check loaded from empty, or in the files read again (a
+/// table that holds rows).
+#[test]
+fn verbose_says_where_the_orphans_are_searched() {
+    let s = scenario_of("check_verbose", PARTIAL_SHOP, &partial_export());
+    s.run(&["-v", "check"])
+        .fails(1)
+        .stderr_has(
+            "key \"orders_customer_id_fkey\" is violated: finding the rows of public.orders that break it, in the table",
+        )
+        .stderr_has(
+            "key \"order_items_product_id_fkey\" is violated: finding the rows of public.order_items that break it, in the table",
+        );
+    s.db.exec(
+        "INSERT INTO customers VALUES (500, 'x'); INSERT INTO orders VALUES (500, 500, 'old')",
+    );
+    s.run(&["-v", "check"]).fails(1).stderr_has(
+        "key \"orders_customer_id_fkey\" is violated: finding the rows of public.orders that break it, reading the files again",
+    );
+}
+
 /// A row's record number in a table the check loaded is its rank in the
 /// heap, which holds only where COPY fills pages in the order rows come: a
 /// COPY that may use the free space map puts a short row back into a page a
