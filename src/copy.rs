@@ -6,14 +6,14 @@
 //! the file's physical line N (the server counts the newlines inside quoted fields
 //! too), and keeps the client out of the data path: no parsing, one buffer.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use postgres::GenericClient;
 
 use crate::db;
 use crate::edit::Edits;
+use crate::input;
 use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
@@ -116,9 +116,10 @@ pub fn stream(
         return stream_edited(client, copy, edits, progress);
     }
     let (part, batch) = (copy.part, copy.batch);
-    let mut file = File::open(copy.path).map_err(CopyFailure::File)?;
-    file.seek(SeekFrom::Start(part.start))
-        .map_err(CopyFailure::File)?;
+    let file = input::overlapped(input::open_at(copy.path, part.start).map_err(CopyFailure::File)?);
+    // Progress counts the file's own bytes (compressed, where it is), as
+    // the plan counts its size.
+    let read = file.bytes_read_handle();
     let mut file = file.take(part.end.saturating_sub(part.start));
     let server = |start| move |error| CopyFailure::Server { error, start };
     // Where the current statement starts in the file.
@@ -177,7 +178,7 @@ pub fn stream(
             .write_all(chunk)
             .map_err(|e| server_io(e, stmt_start))?;
         sent += n as u64;
-        progress(sent);
+        progress(read.get().saturating_sub(part.start));
     }
     scanner.finish(&mut |_| {});
     rows += writer.finish().map_err(server(stmt_start))?;

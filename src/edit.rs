@@ -12,8 +12,7 @@
 //! Records are named by the byte offset they start at in the file, which
 //! holds for a whole file and for each part of a parallel load.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::ops::Range;
 use std::path::Path;
 
@@ -162,8 +161,7 @@ pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a
 /// # Errors
 /// When the file cannot be read, or `visit` fails.
 pub fn for_each_record(path: &Path, part: Part, visit: &mut Visit<'_>) -> io::Result<Scanner> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(part.start))?;
+    let file = crate::input::open_at(path, part.start)?;
     let mut file = file.take(part.end.saturating_sub(part.start));
     let mut scanner = Scanner::new();
     let mut buf = vec![0u8; CHUNK];

@@ -92,6 +92,7 @@ mod edit;
 pub mod error;
 mod event;
 mod graph;
+mod input;
 mod journal;
 mod lines;
 mod loader;

@@ -7,12 +7,12 @@
 //! lines are counted as an editor counts them (`\n`, or `\r` alone in a file
 //! of bare carriage returns).
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use crate::copy::Part;
 use crate::error::{Error, ErrorKind};
+use crate::input;
 use crate::scan::{RecordSpan, Scanner};
 
 /// How much of a file one read takes.
@@ -127,7 +127,7 @@ pub fn edited_statement_line(
 /// The editor lines that end before byte `end` of the file: its `\n`s, or in
 /// a file of bare carriage returns its `\r`s.
 fn editor_lines_before(path: &Path, end: u64) -> std::io::Result<u64> {
-    let mut before = File::open(path)?.take(end);
+    let mut before = input::open(path)?.take(end);
     let (mut newlines, mut returns) = (0u64, 0u64);
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -159,8 +159,7 @@ fn scan_from(
     start: u64,
     visit: &mut dyn FnMut(&RecordSpan) -> bool,
 ) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start))?;
+    let mut file = input::open_at(path, start)?;
     let mut scanner = Scanner::new();
     let mut buf = vec![0u8; CHUNK];
     let mut going = true;

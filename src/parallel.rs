@@ -69,16 +69,22 @@ impl Unit<'_> {
 }
 
 /// Cuts big files into parts, except where rows may reference later rows of
-/// the same file while a key checks them at the end of each statement.
+/// the same file while a key checks them at the end of each statement, and
+/// compressed files (a part could only be reached by decompressing all that
+/// comes before it).
 fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     let mut out = Vec::new();
     for step in &plan.steps {
-        let parts =
-            if step.bytes > part_bytes(plan) && transaction::batch_size(plan, step).is_some() {
-                lines::split(&step.file.path, part_bytes(plan))?
-            } else {
-                vec![copy::Part::whole()]
-            };
+        let plain =
+            crate::input::Compression::of(&step.file.path) == crate::input::Compression::None;
+        let parts = if plain
+            && step.bytes > part_bytes(plan)
+            && transaction::batch_size(plan, step).is_some()
+        {
+            lines::split(&step.file.path, part_bytes(plan))?
+        } else {
+            vec![copy::Part::whole()]
+        };
         for part in parts {
             let name = if part.start == 0 {
                 step.file.rel.clone()

@@ -517,7 +517,7 @@ fn read_back(
 /// Where the reject file of the file at `rel` (relative to the data
 /// directory) goes: `orders.csv` gives `orders.rejects.csv`.
 pub(crate) fn reject_path(reject_dir: &Path, rel: &str) -> PathBuf {
-    let stem = rel.strip_suffix(".csv").unwrap_or(rel);
+    let stem = crate::input::Compression::split_name(rel).map_or(rel, |(stem, _)| stem);
     reject_dir.join(format!("{stem}.rejects.csv"))
 }
 

@@ -9,11 +9,11 @@
 //! Files are never read whole: only the header row is read here, and the rest of the
 //! file is streamed by [`crate::copy`].
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
+use crate::input::{self, Compression};
 
 /// The UTF-8 byte-order mark some editors put at the start of a CSV file.
 const BOM: &str = "\u{feff}";
@@ -79,7 +79,7 @@ pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let meta = std::fs::metadata(&path);
-        if let Some(stem) = name.strip_suffix(".csv") {
+        if let Some((stem, _)) = Compression::split_name(&name) {
             check_regular(&path, meta)?;
             files.push(DataFile {
                 path,
@@ -91,7 +91,7 @@ pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
         } else if meta.map(|m| m.is_dir()).unwrap_or(false) {
             for sub in read_dir_sorted(&path)? {
                 let sub_name = sub.file_name().to_string_lossy().into_owned();
-                let Some(stem) = sub_name.strip_suffix(".csv") else {
+                let Some((stem, _)) = Compression::split_name(&sub_name) else {
                     continue;
                 };
                 let sub_path = sub.path();
@@ -163,9 +163,8 @@ pub fn read_header(path: &Path) -> Result<Header, Error> {
             source,
         })
     };
-    let file = File::open(path).map_err(io)?;
-    let bytes = file.metadata().map_err(io)?.len();
-    let columns = parse_header(BufReader::new(file)).map_err(|e| match e {
+    let bytes = std::fs::metadata(path).map_err(io)?.len();
+    let columns = parse_header(input::open(path).map_err(io)?).map_err(|e| match e {
         HeaderProblem::Io(source) => io(source),
         HeaderProblem::Bad(message) => Error::new(ErrorKind::Header {
             path: path.to_path_buf(),

@@ -7,6 +7,7 @@ mod util;
 mod batches;
 mod check;
 mod cli;
+mod compressed;
 mod connecting;
 mod corpus;
 mod crash_points;
