@@ -115,7 +115,9 @@ impl Error {
             Some(Position { path, line })
         }
         match self.kind() {
-            ErrorKind::Io { path, .. } | ErrorKind::NotAFile { path } => at(path, None),
+            ErrorKind::Io { path, .. }
+            | ErrorKind::NotAFile { path }
+            | ErrorKind::NoDataFiles { dir: path, .. } => at(path, None),
             ErrorKind::Header { path, .. }
             | ErrorKind::UnknownColumn { path, .. }
             | ErrorKind::GeneratedColumn { path, .. } => at(path, Some(1)),
@@ -207,6 +209,12 @@ pub enum ErrorKind {
     /// An entry of the data directory that names a table is not a regular file.
     #[error("\"{}\" is not a regular file", path.display())]
     NotAFile { path: PathBuf },
+    /// The data directory holds no data file; `ignored` is what it holds.
+    #[error("{}: no data files: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst{}", dir.display(), ignored_text(ignored))]
+    NoDataFiles {
+        dir: PathBuf,
+        ignored: Vec<crate::source::Ignored>,
+    },
     /// The header row of a file cannot be used.
     #[error("{}:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
@@ -393,6 +401,14 @@ fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
 
 /// One line of [`ErrorKind::NotRestored`]: what an object was (as the
 /// catalog described it) and what it is now.
+/// The entries a directory with no data files holds, one per line.
+fn ignored_text(ignored: &[crate::source::Ignored]) -> String {
+    ignored
+        .iter()
+        .map(|i| format!("\nDETAIL:  {}: {}", i.rel, i.why))
+        .collect()
+}
+
 pub(crate) fn restore_problem(what: &str, was: Option<&str>, is: Option<&str>) -> String {
     match (was, is) {
         (_, None) => format!("{what} is missing"),

@@ -857,6 +857,7 @@ mod tests {
             max_examples: 20,
             search_on_error: true,
             in_file_order: Vec::new(),
+            ignored: Vec::new(),
             indexes: vec![PlannedIndex {
                 index: Index {
                     name: "child_pkey".into(),

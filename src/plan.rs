@@ -48,7 +48,7 @@ use crate::error::{Error, ErrorKind};
 use crate::graph;
 use crate::loader::Options;
 use crate::source::{self, Header};
-pub use crate::source::{DataFile, FileName};
+pub use crate::source::{DataFile, FileName, Ignored};
 pub use crate::sql::QualName;
 
 /// The first server version whose partitioned tables accept `NOT VALID` keys.
@@ -143,6 +143,8 @@ pub struct Plan {
     /// come (see `check::in_file_order`). Their orphans are found in the
     /// table, the file not read again.
     pub(crate) in_file_order: Vec<u32>,
+    /// The entries of the directory that are not loaded, and why.
+    pub ignored: Vec<Ignored>,
     /// Indexes dropped before the data and built after it, in build order.
     pub indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
@@ -293,6 +295,7 @@ impl Plan {
 ///
 /// # Errors
 /// [`ErrorKind::Io`], [`ErrorKind::NotAFile`], [`ErrorKind::Header`] for files;
+/// [`ErrorKind::NoDataFiles`] for a directory without any;
 /// [`ErrorKind::UnknownTable`], [`ErrorKind::AmbiguousTable`],
 /// [`ErrorKind::DuplicateFile`], [`ErrorKind::UnknownColumn`],
 /// [`ErrorKind::GeneratedColumn`] when files and tables do not fit;
@@ -303,9 +306,18 @@ pub(crate) fn make(
     dir: &Path,
     options: &Options,
 ) -> Result<Plan, Error> {
-    let files = source::scan(dir)?;
+    let listing = source::scan(dir)?;
+    if listing.files.is_empty() {
+        return Err(Error::new(ErrorKind::NoDataFiles {
+            dir: dir.to_path_buf(),
+            ignored: listing.ignored,
+        }));
+    }
     let catalog = Catalog::read(client)?;
-    let plan = read_and_assemble(client, dir, options, &catalog, files);
+    let plan = read_and_assemble(client, dir, options, &catalog, listing.files).map(|mut p| {
+        p.ignored = listing.ignored;
+        p
+    });
     // The search_path goes back even when planning failed.
     catalog.done(client)?;
     plan
@@ -679,6 +691,7 @@ fn order(
         max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
         search_on_error: true,
         in_file_order: Vec::new(),
+        ignored: Vec::new(),
         indexes: Vec::new(),
         steps,
         keys,

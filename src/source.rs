@@ -61,8 +61,47 @@ impl FileName {
     }
 }
 
-/// Lists the `.csv` files of `dir` and of its immediate subdirectories, sorted by
-/// relative name so that every run sees them in the same order.
+/// A file of the data directory that fkload does not load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ignored {
+    /// The name relative to the data directory.
+    pub rel: String,
+    pub why: String,
+}
+
+/// What [`scan`] finds: the data files, and every other entry (but those
+/// whose names start with a dot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub files: Vec<DataFile>,
+    pub ignored: Vec<Ignored>,
+}
+
+/// The compressions whose files fkload does not read, by suffix after `.csv`.
+const UNREAD: [&str; 9] = ["bz2", "xz", "lz4", "lzma", "zip", "br", "Z", "lz", "7z"];
+
+/// Why a file that is not a data file is not loaded.
+fn why_not(name: &str) -> String {
+    let unread = name
+        .rsplit_once(".csv.")
+        .map(|(_, ext)| ext)
+        .filter(|ext| UNREAD.contains(ext));
+    match unread {
+        Some(ext) => format!(
+            "compressed as .{ext}, which fkload does not read: decompress it, or compress it as .csv.gz or .csv.zst"
+        ),
+        None => {
+            "not a data file: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst".into()
+        }
+    }
+}
+
+/// Lists the data files (`.csv`, `.csv.gz`, `.csv.zst`) of `dir` and of its
+/// immediate subdirectories, sorted by relative name so that every run sees
+/// them in the same order, and every other entry with why it is not loaded.
+/// Entries whose names start with a dot and are not data files (`.git`,
+/// `.DS_Store`) are left out altogether.
 ///
 /// Entries that are not regular files (directories named `x.csv`, FIFOs, broken
 /// links) are reported as errors rather than skipped: a user who put them there
@@ -70,9 +109,10 @@ impl FileName {
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the directory or a subdirectory cannot be read, and
-/// [`ErrorKind::NotAFile`] for a `.csv` entry that is not a regular file.
-pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
-    let mut files = Vec::new();
+/// [`ErrorKind::NotAFile`] for a data file's name on an entry that is not a
+/// regular file.
+pub fn scan(dir: &Path) -> Result<Listing, Error> {
+    let mut out = Listing::default();
     for entry in read_dir_sorted(dir)? {
         // The path from the entry itself, so that a name that is not UTF-8 still
         // opens; the (lossy) text is only for matching and messages.
@@ -81,34 +121,53 @@ pub fn scan(dir: &Path) -> Result<Vec<DataFile>, Error> {
         let meta = std::fs::metadata(&path);
         if let Some((stem, _)) = Compression::split_name(&name) {
             check_regular(&path, meta)?;
-            files.push(DataFile {
+            out.files.push(DataFile {
                 path,
                 rel: name.clone(),
                 name: FileName::Bare {
                     stem: stem.to_string(),
                 },
             });
-        } else if meta.map(|m| m.is_dir()).unwrap_or(false) {
+        } else if name.starts_with('.') {
+            continue;
+        } else if meta.as_ref().map(|m| m.is_dir()).unwrap_or(false) {
             for sub in read_dir_sorted(&path)? {
                 let sub_name = sub.file_name().to_string_lossy().into_owned();
+                let rel = format!("{name}/{sub_name}");
+                let sub_path = sub.path();
+                let sub_meta = std::fs::metadata(&sub_path);
                 let Some((stem, _)) = Compression::split_name(&sub_name) else {
+                    if sub_name.starts_with('.') {
+                        continue;
+                    }
+                    let why = if sub_meta.map(|m| m.is_dir()).unwrap_or(false) {
+                        "a directory inside a schema's directory: only <schema>/<table>.csv (.gz, .zst) is read".into()
+                    } else {
+                        why_not(&sub_name)
+                    };
+                    out.ignored.push(Ignored { rel, why });
                     continue;
                 };
-                let sub_path = sub.path();
-                check_regular(&sub_path, std::fs::metadata(&sub_path))?;
-                files.push(DataFile {
+                check_regular(&sub_path, sub_meta)?;
+                out.files.push(DataFile {
                     path: sub_path,
-                    rel: format!("{name}/{sub_name}"),
+                    rel,
                     name: FileName::InSchema {
                         schema: name.clone(),
                         stem: stem.to_string(),
                     },
                 });
             }
+        } else {
+            out.ignored.push(Ignored {
+                why: why_not(&name),
+                rel: name,
+            });
         }
     }
-    files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(files)
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.ignored.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
@@ -359,11 +418,35 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), "").unwrap();
         std::fs::create_dir(dir.path().join("Sales")).unwrap();
         std::fs::write(dir.path().join("Sales/Order Lines.csv"), "x\n").unwrap();
-        let files = scan(dir.path()).unwrap();
+        std::fs::write(dir.path().join("Sales/c.csv.zst"), "x\n").unwrap();
+        std::fs::write(dir.path().join("Sales/d.csv.bz2"), "x\n").unwrap();
+        std::fs::create_dir(dir.path().join("Sales/deeper")).unwrap();
+        std::fs::write(dir.path().join("a.csv.gz"), "x\n").unwrap();
+        std::fs::write(dir.path().join(".DS_Store"), "").unwrap();
+        std::fs::write(dir.path().join(".hidden.csv"), "x\n").unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "x\n").unwrap();
+        let listing = scan(dir.path()).unwrap();
+        let files = listing.files;
         let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
-        assert_eq!(rels, ["Sales/Order Lines.csv", "b.csv"]);
         assert_eq!(
-            files[0].name,
+            rels,
+            [
+                ".hidden.csv",
+                "Sales/Order Lines.csv",
+                "Sales/c.csv.zst",
+                "a.csv.gz",
+                "b.csv"
+            ]
+        );
+        let ignored: Vec<String> = listing
+            .ignored
+            .iter()
+            .map(|i| format!("{}: {}", i.rel, i.why))
+            .collect();
+        insta::assert_snapshot!(ignored.join("\n"));
+        assert_eq!(
+            files[1].name,
             FileName::InSchema {
                 schema: "Sales".into(),
                 stem: "Order Lines".into()

@@ -35,10 +35,22 @@ pub fn describe(plan: &Plan) -> String {
     let mut out = String::new();
     heading(&mut out, plan);
     steps(&mut out, plan);
+    ignored(&mut out, plan);
     cycles(&mut out, plan);
     keys(&mut out, plan);
     indexes(&mut out, plan);
     out
+}
+
+/// The entries of the directory that are not loaded, and why.
+fn ignored(out: &mut String, plan: &Plan) {
+    if plan.ignored.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nnot loaded:");
+    for i in &plan.ignored {
+        let _ = writeln!(out, "  {}: {}", i.rel, i.why);
+    }
 }
 
 /// The directory, files, bytes and transactions; the strategy and why; the

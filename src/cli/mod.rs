@@ -429,6 +429,15 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         out(&describe::describe(&plan));
         return Ok(exit::OK);
     }
+    if !args.quiet {
+        for i in &plan.ignored {
+            eprintln!(
+                "fkload: warning: not loading {}: {}",
+                plan.dir.join(&i.rel).display(),
+                i.why
+            );
+        }
+    }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
     // Ctrl-C during a one-transaction load cancels the running statement on the

@@ -2,7 +2,8 @@
 //! write them) and `.csv.zst` (every zstd frame) load as their plain twins,
 //! in one transaction and in parallel; errors, orphans and rejects are at the
 //! lines of the text; a name that lies about the bytes, and a cut-off file,
-//! are refused naming the file, with nothing written.
+//! are refused naming the file, with nothing written. And the files of the
+//! directory fkload does not load are never passed over in silence.
 
 use std::io::Write;
 use std::path::Path;
@@ -234,4 +235,73 @@ fn orphans_and_rejects_of_a_compressed_file_are_at_the_lines_of_its_text() {
         assert!(rejected.contains("2,9,z,"), "{rejected}");
         assert!(rejected.contains("4,8,\"r\ns\","), "{rejected}");
     }
+}
+
+/// Nothing in the directory is passed over without a word: `-l` lists what
+/// it will not load and why, a load warns about each (`-q` silences it), and
+/// a directory with no data file at all is an error that lists what it
+/// holds, not a load of nothing.
+#[test]
+fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
+    let s = Scenario::new(
+        "not_loaded",
+        SCHEMA,
+        &[
+            ("customers.csv", "id,name\n1,a\n"),
+            ("orders.tsv", "id\tcustomer_id\tnote\n1\t1\tx\n"),
+            ("orders.csv.bz2", "BZh"),
+            ("README", "about"),
+            (".DS_Store", ""),
+        ],
+    );
+    let listed = s.run(&["-l"]).ok();
+    for line in [
+        "not loaded:\n  README: not a data file: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst\n",
+        "  orders.csv.bz2: compressed as .bz2, which fkload does not read: decompress it, or compress it as .csv.gz or .csv.zst\n",
+        "  orders.tsv: not a data file",
+    ] {
+        assert!(
+            listed.stdout.contains(line),
+            "{line:?} in:\n{}",
+            listed.stdout
+        );
+    }
+    assert!(!listed.stdout.contains("DS_Store"), "{}", listed.stdout);
+    let loaded = s.run(&[]).ok();
+    assert_eq!(
+        loaded
+            .stderr
+            .matches("fkload: warning: not loading ")
+            .count(),
+        3,
+        "{}",
+        loaded.stderr
+    );
+    assert!(
+        loaded.stderr.contains("orders.tsv: not a data file"),
+        "{}",
+        loaded.stderr
+    );
+    s.db.exec("TRUNCATE orders, customers");
+    let quiet = s.run(&["-q"]).ok();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+
+    let none = Scenario::new(
+        "no_data",
+        SCHEMA,
+        &[
+            ("orders.tsv", "id\tcustomer_id\tnote\n1\t1\tx\n"),
+            (".gitkeep", ""),
+        ],
+    );
+    let before = snapshot(&none.db);
+    for args in [&[][..], &["-l"], &["check"]] {
+        none.run(args).fails(1).stderr_has(&format!(
+            "{}: no data files: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst\nDETAIL:  orders.tsv: not a data file",
+            none.path().display()
+        ));
+    }
+    let empty = Scenario::new("no_files", SCHEMA, &[]);
+    empty.run(&[]).fails(1).stderr_has("no data files");
+    assert_unchanged(&none.db, &before);
 }
