@@ -9,6 +9,8 @@
 #   tpch      TPC-H at scale SF (tpchgen-cli; 8 tables, the spec's 8 foreign keys)
 #     fkload          fkload, default strategy (one transaction)
 #     fkload_j2       fkload -j 2 (when the build has it)
+#     fkload_gz       fkload of the same files gzip-compressed (gzip -6, once)
+#     fkload_zst      fkload of the same files zstd-compressed (zstd -3, once)
 #     copy_then_keys  the limit: psql -1, \copy into tables with primary keys only,
 #                     then ALTER TABLE ... ADD FOREIGN KEY for each key
 #     psql            by hand: psql -1, \copy parent-first with the keys in place
@@ -145,6 +147,15 @@ gen_tpch() { # gen_tpch SF DIR
   fi
 }
 
+gen_compressed() { # gen_compressed DIR OUT SUFFIX COMMAND... : each .csv compressed
+  if [ ! -f "$2/.done" ]; then
+    say "compressing $1 into $2 ($3)"
+    rm -rf "$2"; mkdir -p "$2"
+    for f in "$1"/*.csv; do "${@:4}" <"$f" >"$2/$(basename "$f").$3"; done
+    touch "$2/.done"
+  fi
+}
+
 copy_script() { # copy_script DIR [keys.sql] : \copy every table parent-first
   for t in "${tpch_tables[@]}"; do
     echo "\\copy $t FROM '$1/$t.csv' WITH (FORMAT csv, HEADER true)"
@@ -179,6 +190,8 @@ run_tpch() {
   fi
   local j2=0
   if "$fkload" "-?" 2>/dev/null | grep -q -- "--jobs"; then j2=1; fi
+  if want fkload_gz; then gen_compressed "$data" "$data-gz" gz gzip -6 -c; fi
+  if want fkload_zst; then gen_compressed "$data" "$data-zst" zst zstd -q -3 -c; fi
   for run in $(seq 1 "$runs"); do
     if want fkload; then
       fresh_db b_fk "$tables" "$keys"
@@ -190,6 +203,13 @@ run_tpch() {
       timed tpch fkload_j2 "$run" "$bytes" "\"$fkload\" -q -j 2 -d b_fkj \"$data\""
       verify b_fkj lineitem "$data/lineitem.csv"
     fi
+    for c in gz zst; do
+      if want "fkload_$c"; then
+        fresh_db "b_fk$c" "$tables" "$keys"
+        timed tpch "fkload_$c" "$run" "$bytes" "\"$fkload\" -q -d b_fk$c \"$data-$c\""
+        verify "b_fk$c" lineitem "$data/lineitem.csv"
+      fi
+    done
     if want copy_then_keys; then
       fresh_db b_limit "$tables"
       timed tpch copy_then_keys "$run" "$bytes" "psql_q -1 -d b_limit -f \"$work/copy_then_keys.sql\""

@@ -127,6 +127,7 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
                 "file": s.file.path.display().to_string(),
                 "level": s.level,
                 "bytes": s.bytes,
+                "text_bytes": done.map(|t| t.text_bytes),
                 "rows": done.map(|t| t.rows),
                 "skipped": done.map(|t| t.skipped),
                 "nulled": done.map(|t| t.nulled),
@@ -140,6 +141,7 @@ fn result(r: &Report) -> Value {
     json!({
         "rows": r.rows(),
         "bytes": r.bytes(),
+        "text_bytes": r.text_bytes(),
         "skipped": r.skipped(),
         "nulled": r.nulled(),
         "seconds": r.elapsed.as_secs_f64(),

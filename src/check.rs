@@ -92,6 +92,7 @@ fn check_in(
             Ok(t) => observer(Event::TableLoaded {
                 step,
                 rows: t.rows,
+                text_bytes: t.text_bytes,
                 elapsed: t.elapsed,
             }),
             Err(e) if e.is_connection() => return Err(e),

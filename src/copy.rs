@@ -77,6 +77,14 @@ pub struct Copy<'a> {
     pub edits: Option<&'a Edits>,
 }
 
+/// What a COPY sent: its rows, and the bytes of CSV text they came in (more
+/// than the file's size when it is compressed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub rows: u64,
+    pub text_bytes: u64,
+}
+
 /// Why a COPY failed.
 #[derive(Debug)]
 pub enum CopyFailure {
@@ -94,7 +102,8 @@ pub enum CopyFailure {
 }
 
 /// Streams the file at `path` into `COPY table (columns)`, calling `progress`
-/// with the bytes sent so far after each chunk. Returns the number of rows.
+/// with the bytes of the file read so far after each chunk. Returns the
+/// number of rows and the bytes of text sent.
 ///
 /// With `batch`, the file goes as several COPY statements of about that many
 /// bytes, cut at record boundaries (the first with `HEADER true`, the others
@@ -111,7 +120,7 @@ pub fn stream(
     client: &mut impl GenericClient,
     copy: &Copy<'_>,
     progress: &mut dyn FnMut(u64),
-) -> Result<u64, CopyFailure> {
+) -> Result<Copied, CopyFailure> {
     if let Some(edits) = copy.edits.filter(|e| !e.is_empty()) {
         return stream_edited(client, copy, edits, progress);
     }
@@ -190,7 +199,10 @@ pub fn stream(
             server: rows,
         });
     }
-    Ok(rows)
+    Ok(Copied {
+        rows,
+        text_bytes: sent,
+    })
 }
 
 /// Copies the whole file of `step` (its edits applied) into `table`, a
@@ -212,7 +224,7 @@ pub fn into_temp(
         freeze: false,
         edits: step.edits.as_deref(),
     };
-    stream(client, &into, &mut |_| {})
+    stream(client, &into, &mut |_| {}).map(|c| c.rows)
 }
 
 /// [`stream`] with `edits` applied, record by record, as one statement
@@ -222,7 +234,7 @@ fn stream_edited(
     copy: &Copy<'_>,
     edits: &Edits,
     progress: &mut dyn FnMut(u64),
-) -> Result<u64, CopyFailure> {
+) -> Result<Copied, CopyFailure> {
     let part = copy.part;
     let server = |error| CopyFailure::Server {
         error,
@@ -277,7 +289,10 @@ fn stream_edited(
             server: rows,
         });
     }
-    Ok(rows)
+    Ok(Copied {
+        rows,
+        text_bytes: read,
+    })
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.

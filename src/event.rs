@@ -21,6 +21,8 @@ pub enum Event<'a> {
     TableLoaded {
         step: &'a Step,
         rows: u64,
+        /// Bytes of CSV text sent: the file's size, unless it is compressed.
+        text_bytes: u64,
         elapsed: Duration,
     },
     /// An index dropped before the data is being built.

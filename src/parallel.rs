@@ -599,6 +599,7 @@ fn load_all(
                     let merged = match tables[step.index].take() {
                         Some(mut m) => {
                             m.rows += t.rows;
+                            m.text_bytes += t.text_bytes;
                             m.elapsed = m.elapsed.max(t.elapsed);
                             m
                         }
@@ -612,6 +613,7 @@ fn load_all(
                         observer(Event::TableLoaded {
                             step,
                             rows: merged.rows,
+                            text_bytes: merged.text_bytes,
                             elapsed: merged.elapsed,
                         });
                     }

@@ -36,7 +36,10 @@ pub struct TableReport {
     pub table: QualName,
     pub path: PathBuf,
     pub rows: u64,
+    /// The file's size (compressed, where it is).
     pub bytes: u64,
+    /// Bytes of CSV text sent: `bytes`, unless the file is compressed.
+    pub text_bytes: u64,
     pub elapsed: Duration,
     /// Rows `--on-orphan` left out.
     pub skipped: u64,
@@ -59,6 +62,11 @@ impl Report {
 
     pub fn bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.bytes).sum()
+    }
+
+    /// Bytes of CSV text sent: [`Report::bytes`] unless files were compressed.
+    pub fn text_bytes(&self) -> u64 {
+        self.tables.iter().map(|t| t.text_bytes).sum()
     }
 
     /// Rows `--on-orphan` left out.
@@ -101,13 +109,15 @@ impl fmt::Display for Report {
             .unwrap_or(5)
             .max(5);
         let mut out = String::new();
-        // The columns of --on-orphan only when it set a row aside.
+        // The columns of --on-orphan only when it set a row aside; the text
+        // a file held only when one was compressed.
         let policy = self.skipped() + self.nulled() > 0;
-        let _ = write!(
-            out,
-            "{:<w$}  {:>12}  {:>10}  {:>8}",
-            "table", "rows", "bytes", "time"
-        );
+        let compressed = self.tables.iter().any(|t| t.text_bytes != t.bytes);
+        let _ = write!(out, "{:<w$}  {:>12}  {:>10}", "table", "rows", "bytes");
+        if compressed {
+            let _ = write!(out, "  {:>10}", "text");
+        }
+        let _ = write!(out, "  {:>8}", "time");
         let _ = if policy {
             writeln!(out, "  {:>8}  {:>8}", "skipped", "nulled")
         } else {
@@ -116,12 +126,15 @@ impl fmt::Display for Report {
         for (t, name) in self.tables.iter().zip(&names) {
             let _ = write!(
                 out,
-                "{:<w$}  {:>12}  {:>10}  {:>7.2}s",
+                "{:<w$}  {:>12}  {:>10}",
                 name,
                 t.rows,
-                human_bytes(t.bytes),
-                t.elapsed.as_secs_f64()
+                human_bytes(t.bytes)
             );
+            if compressed {
+                let _ = write!(out, "  {:>10}", human_bytes(t.text_bytes));
+            }
+            let _ = write!(out, "  {:>7.2}s", t.elapsed.as_secs_f64());
             let _ = if policy {
                 writeln!(out, "  {:>8}  {:>8}", t.skipped, t.nulled)
             } else {
@@ -129,16 +142,28 @@ impl fmt::Display for Report {
             };
         }
         let secs = self.elapsed.as_secs_f64();
+        // The rate is of CSV text, whatever the files were stored as.
         let rate = if secs > 0.0 {
-            format!("{}/s", human_bytes((self.bytes() as f64 / secs) as u64))
+            format!(
+                "{}/s",
+                human_bytes((self.text_bytes() as f64 / secs) as u64)
+            )
         } else {
             "-".into()
         };
+        let size = if compressed {
+            format!(
+                "{}, {} of text",
+                human_bytes(self.bytes()),
+                human_bytes(self.text_bytes())
+            )
+        } else {
+            human_bytes(self.bytes())
+        };
         let _ = write!(
             out,
-            "loaded {} rows ({}) into {} tables in {:.2}s, {rate}",
+            "loaded {} rows ({size}) into {} tables in {:.2}s, {rate}",
             self.rows(),
-            human_bytes(self.bytes()),
             self.tables.len(),
             secs
         );

@@ -87,6 +87,7 @@ pub(crate) fn run(
         observer(Event::TableLoaded {
             step,
             rows: table.rows,
+            text_bytes: table.text_bytes,
             elapsed: table.elapsed,
         });
         report.tables.push(table);
@@ -196,8 +197,8 @@ pub(crate) fn load_step(
         edits: step.edits.as_deref(),
     };
     let result = copy::stream(&mut sp, &into, progress);
-    let rows = match result {
-        Ok(rows) => rows,
+    let copied = match result {
+        Ok(copied) => copied,
         Err(CopyFailure::Server { error, start }) => {
             // A violated key is diagnosed on the transaction, after the
             // savepoint; any other error is reported as it is, without a round
@@ -221,8 +222,9 @@ pub(crate) fn load_step(
     Ok(TableReport {
         table: step.table.name.clone(),
         path: step.file.path.clone(),
-        rows,
+        rows: copied.rows,
         bytes: step.bytes,
+        text_bytes: copied.text_bytes,
         elapsed: t0.elapsed(),
         skipped: 0,
         nulled: 0,

@@ -59,8 +59,25 @@ impl Progress {
                 }
                 self.bar.set_position(self.sent.iter().sum());
             }
-            Event::TableLoaded { rows, elapsed, .. } => {
-                self.say(format!("  {rows} rows in {:.2}s", elapsed.as_secs_f64()));
+            Event::TableLoaded {
+                step,
+                rows,
+                text_bytes,
+                elapsed,
+            } => {
+                let text = if text_bytes == step.bytes {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} of text from {})",
+                        fkload::human_bytes(text_bytes),
+                        fkload::human_bytes(step.bytes)
+                    )
+                };
+                self.say(format!(
+                    "  {rows} rows{text} in {:.2}s",
+                    elapsed.as_secs_f64()
+                ));
             }
             Event::RestoringKey { key } => {
                 let what = if key.action == KeyAction::Unenforce {

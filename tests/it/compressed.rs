@@ -305,3 +305,46 @@ fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
     empty.run(&[]).fails(1).stderr_has("no data files");
     assert_unchanged(&none.db, &before);
 }
+
+/// The summary, `-v` and the JSON report give a compressed file's two sizes:
+/// the file's own, and the text it held.
+#[test]
+fn both_sizes_of_a_compressed_file_are_reported() {
+    let (customers, orders) = texts();
+    let s = scenario(
+        "gz_sizes",
+        &[
+            ("customers.csv", customers.clone().into_bytes()),
+            ("orders.csv.gz", gzip(orders.as_bytes(), usize::MAX)),
+        ],
+    );
+    let report = s.path().join("report.json");
+    let out = s.run(&["-v", "--report", report.to_str().unwrap()]).ok();
+    let gz_len = std::fs::metadata(s.path().join("orders.csv.gz"))
+        .unwrap()
+        .len();
+    let human = fkload::human_bytes;
+    out.stderr_has(&format!(
+        "  30000 rows ({} of text from {}) in ",
+        human(orders.len() as u64),
+        human(gz_len)
+    ))
+    .stdout_has(&format!(
+        "loaded 60000 rows ({}, {} of text)",
+        human(customers.len() as u64 + gz_len),
+        human((customers.len() + orders.len()) as u64)
+    ));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let tables = json["tables"].as_array().unwrap();
+    let orders_json = tables
+        .iter()
+        .find(|t| t["file"].as_str().unwrap().ends_with("orders.csv.gz"))
+        .unwrap();
+    assert_eq!(orders_json["bytes"], gz_len);
+    assert_eq!(orders_json["text_bytes"], orders.len() as u64);
+    assert_eq!(
+        json["result"]["text_bytes"],
+        (customers.len() + orders.len()) as u64
+    );
+}
