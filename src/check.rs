@@ -185,7 +185,7 @@ fn check_in(
 /// moment its key was set aside): a table the role may not truncate, or one a
 /// key from outside the load references, is searched in its file. Left out
 /// too: partitioned tables (their rows are in several heaps), tables two
-/// files load, files the check loads with edits (rows left out), any loaded
+/// files load (a partition whose partitioned ancestor has a file too), files the check loads with edits (rows left out), any loaded
 /// table with a trigger someone wrote (it may change or move rows), and
 /// servers before PostgreSQL 15 (TID range scans, which rank the rows, came
 /// in 14; `min(tid)`, tested from 15 on here).
@@ -200,6 +200,8 @@ fn in_file_order(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<u32>, Erro
         .filter(|s| plan.keys.iter().any(|k| k.child_steps.contains(&s.index)))
         .filter(|s| !s.table.partitioned && s.edits.is_none())
         .filter(|s| loaded.iter().filter(|&&t| t == s.table.oid).count() == 1)
+        // A partition whose ancestor is loaded too takes that file's rows.
+        .filter(|s| !s.table.ancestors.iter().any(|a| loaded.contains(a)))
         .collect();
     if candidates.is_empty() || crate::catalog::user_triggers(tx, &loaded)? {
         return Ok(Vec::new());

@@ -399,8 +399,6 @@ fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
     out
 }
 
-/// One line of [`ErrorKind::NotRestored`]: what an object was (as the
-/// catalog described it) and what it is now.
 /// The entries a directory with no data files holds, one per line.
 fn ignored_text(ignored: &[crate::source::Ignored]) -> String {
     ignored
@@ -409,6 +407,8 @@ fn ignored_text(ignored: &[crate::source::Ignored]) -> String {
         .collect()
 }
 
+/// One line of [`ErrorKind::NotRestored`]: what an object was (as the
+/// catalog described it) and what it is now.
 pub(crate) fn restore_problem(what: &str, was: Option<&str>, is: Option<&str>) -> String {
     match (was, is) {
         (_, None) => format!("{what} is missing"),

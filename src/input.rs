@@ -270,7 +270,7 @@ pub fn overlapped(input: Input) -> Input {
         read,
         compression,
     } = input;
-    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_AHEAD);
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Option<Vec<u8>>>>(CHUNKS_AHEAD);
     let spawned = std::thread::Builder::new()
         .name("fkload-decompress".into())
         .spawn(move || {
@@ -292,14 +292,21 @@ pub fn overlapped(input: Input) -> Input {
                 };
                 chunk.truncate(filled);
                 let done = filled == 0 || result.is_err();
-                if filled > 0 && tx.send(Ok(chunk)).is_err() {
+                if filled > 0 && tx.send(Ok(Some(chunk))).is_err() {
                     return;
                 }
-                if let Err(e) = result {
-                    let _ = tx.send(Err(e));
-                }
-                if done {
-                    return;
+                match result {
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    // The end, said: a thread that stops without saying it
+                    // (a panic) is an error to the reader, never an end.
+                    Ok(()) if done => {
+                        let _ = tx.send(Ok(None));
+                        return;
+                    }
+                    Ok(()) => {}
                 }
             }
         });
@@ -309,6 +316,7 @@ pub fn overlapped(input: Input) -> Input {
                 rx,
                 chunk: Vec::new(),
                 at: 0,
+                ended: false,
             }),
             read,
             compression,
@@ -326,22 +334,33 @@ pub fn overlapped(input: Input) -> Input {
 
 /// The reading end of [`overlapped`].
 struct Channel {
-    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    rx: mpsc::Receiver<io::Result<Option<Vec<u8>>>>,
     chunk: Vec<u8>,
     at: usize,
+    ended: bool,
 }
 
 impl Read for Channel {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.at == self.chunk.len() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.recv() {
-                Ok(Ok(chunk)) => {
+                Ok(Ok(Some(chunk))) => {
                     self.chunk = chunk;
                     self.at = 0;
                 }
+                Ok(Ok(None)) => {
+                    self.ended = true;
+                    return Ok(0);
+                }
                 Ok(Err(e)) => return Err(e),
-                // The thread is done: the text has ended.
-                Err(mpsc::RecvError) => return Ok(0),
+                Err(mpsc::RecvError) => {
+                    return Err(io::Error::other(
+                        "the decompression stopped before the end of the file",
+                    ));
+                }
             }
         }
         let n = buf.len().min(self.chunk.len() - self.at);
@@ -455,6 +474,30 @@ mod tests {
             assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{name}");
             assert!(e.to_string().contains(says), "{name}: {e}");
         }
+    }
+
+    /// A decompression that stops without saying it ended (a panic on its
+    /// thread) fails the read: it must never pass for the end of the text.
+    #[test]
+    fn a_decompression_that_dies_is_an_error_not_an_end() {
+        struct Dies(usize);
+        impl Read for Dies {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    panic!("the decompressor died");
+                }
+                self.0 -= 1;
+                buf[0] = b'x';
+                Ok(1)
+            }
+        }
+        let input = Input {
+            text: Box::new(Dies(3)),
+            read: Arc::new(AtomicU64::new(0)),
+            compression: Compression::Gzip,
+        };
+        let e = read_all(overlapped(input)).unwrap_err();
+        assert!(e.to_string().contains("the decompression stopped"), "{e}");
     }
 
     #[test]

@@ -112,7 +112,10 @@ impl fmt::Display for Report {
         // The columns of --on-orphan only when it set a row aside; the text
         // a file held only when one was compressed.
         let policy = self.skipped() + self.nulled() > 0;
-        let compressed = self.tables.iter().any(|t| t.text_bytes != t.bytes);
+        let compressed = self
+            .tables
+            .iter()
+            .any(|t| crate::input::Compression::of(&t.path) != crate::input::Compression::None);
         let _ = write!(out, "{:<w$}  {:>12}  {:>10}", "table", "rows", "bytes");
         if compressed {
             let _ = write!(out, "  {:>10}", "text");

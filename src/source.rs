@@ -30,6 +30,13 @@ pub struct DataFile {
     pub name: FileName,
 }
 
+impl DataFile {
+    /// Whether the file is gzip or zstd, by its name (see [`crate::input`]).
+    pub fn compressed(&self) -> bool {
+        Compression::of(&self.path) != Compression::None
+    }
+}
+
 /// What a file's name says. Names are the catalog's own: no case folding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileName {

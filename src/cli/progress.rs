@@ -65,7 +65,7 @@ impl Progress {
                 text_bytes,
                 elapsed,
             } => {
-                let text = if text_bytes == step.bytes {
+                let text = if !step.file.compressed() {
                     String::new()
                 } else {
                     format!(

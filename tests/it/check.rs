@@ -553,3 +553,38 @@ fn orphans_of_rows_of_uneven_widths_are_at_their_lines() {
         "the free space map reorders rows"
     );
 }
+
+/// A partition loaded from a file of its own while its partitioned parent
+/// has a file too holds the rows of both: it is searched in its file, each
+/// orphan at its own file and line.
+#[test]
+fn a_partition_whose_parent_is_loaded_too_has_its_orphans_at_their_lines() {
+    let s = Scenario::new(
+        "check_partition_and_parent",
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE m (id int, pid int REFERENCES p) PARTITION BY RANGE (id);
+         CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (1000);",
+        &[
+            ("p.csv", "id\n1\n"),
+            ("m.csv", "id,pid\n1,1\n2,99\n"),
+            ("m1.csv", "id,pid\n3,1\n4,1\n5,77\n"),
+        ],
+    );
+    let p = check(&s.db, s.path());
+    let k = key(&p, "m_pid_fkey");
+    assert_eq!((k.rows, k.missing_keys), (2, 2), "{p}");
+    let mut at: Vec<String> = k
+        .examples
+        .iter()
+        .map(|o| {
+            format!(
+                "{}:{} {}",
+                o.path.file_name().unwrap().to_string_lossy(),
+                o.line,
+                o.key
+            )
+        })
+        .collect();
+    at.sort();
+    assert_eq!(at, ["m.csv:3 (pid)=(99)", "m1.csv:4 (pid)=(77)"], "{p}");
+}
