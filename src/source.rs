@@ -31,7 +31,7 @@ pub struct DataFile {
 }
 
 impl DataFile {
-    /// Whether the file is gzip or zstd, by its name (see [`crate::input`]).
+    /// Whether the file is gzip or zstd, by its name (`.csv.gz`, `.csv.zst`).
     pub fn compressed(&self) -> bool {
         Compression::of(&self.path) != Compression::None
     }
