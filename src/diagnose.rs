@@ -77,9 +77,43 @@ pub(crate) fn copy_error(
             path: step.file.path.clone(),
             line,
             db: info,
+            held: None,
         },
         e,
     )
+}
+
+/// A COPY that met a key already in a table the load did not empty: how
+/// many rows the table held, counted on `fresh` (a connection of its own:
+/// the load's may be out of step) after the load rolled back, so that the
+/// error can say so and point to `--truncate`.
+pub(crate) fn rows_held(fresh: &mut impl GenericClient, plan: &Plan, mut e: Error) -> Error {
+    if plan.truncate != crate::plan::Truncate::No {
+        return e;
+    }
+    let ErrorKind::Copy { path, db, held, .. } = e.kind_mut() else {
+        return e;
+    };
+    if db.code != SqlState::UNIQUE_VIOLATION.code() {
+        return e;
+    }
+    let Some(step) = plan.steps.iter().find(|s| s.file.path == *path) else {
+        return e;
+    };
+    let sql = format!(
+        "SELECT count(*) FROM {}",
+        crate::ddl::truncate_target(&step.table)
+    );
+    if let Some(row) = db::try_query(fresh, &sql, &[])
+        .ok()
+        .and_then(|r| r.into_iter().next())
+    {
+        let rows: i64 = row.get(0);
+        if rows > 0 {
+            *held = Some((step.table.name.human(), u64::try_from(rows).unwrap_or(0)));
+        }
+    }
+    e
 }
 
 /// A failed index build: a duplicate key is traced to every line holding it.

@@ -344,6 +344,9 @@ pub enum ErrorKind {
         path: PathBuf,
         line: Option<u64>,
         db: DbErrorInfo,
+        /// On a duplicate key in a table that held rows before the load (and
+        /// was not emptied): the table, and how many rows it held.
+        held: Option<(String, u64)>,
     },
     /// Rows whose foreign key has no parent row.
     #[error("{0}")]
@@ -555,6 +558,7 @@ mod tests {
             path: "data/orders.csv".into(),
             line: Some(5),
             db,
+            held: None,
         });
         assert_eq!(
             e.to_string(),

@@ -313,8 +313,13 @@ impl Loader {
             .map_err(|e| self.every_problem(client, plan, e, observer));
         // A lock wait that ran out: name who holds the locks, on a new
         // connection (the load's own may be out of step).
+        // A duplicate in a table that held rows: say how many, on a new
+        // connection too.
         result.map_err(|e| match self.connector().and_then(Connector::connect) {
-            Ok(mut fresh) => diagnose::explain_wait(&mut fresh, plan, e),
+            Ok(mut fresh) => {
+                let e = diagnose::explain_wait(&mut fresh, plan, e);
+                diagnose::rows_held(&mut fresh, plan, e)
+            }
             Err(_) => e,
         })
     }

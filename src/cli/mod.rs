@@ -604,8 +604,20 @@ fn prompt(info: &ConnInfo) -> Result<String, Error> {
 }
 
 /// What a user of the command line can do about an error, in its flags.
-fn hint(e: &Error) -> Option<&'static str> {
-    Some(match e.kind() {
+fn hint(e: &Error) -> Option<String> {
+    if let ErrorKind::Copy {
+        held: Some((table, rows)),
+        ..
+    } = e.kind()
+    {
+        return Some(format!(
+            "{table} held {rows} {} before this load: if the file repeats {}, load with --truncate to replace {} (it empties the table first, in the same transaction).",
+            if *rows == 1 { "row" } else { "rows" },
+            if *rows == 1 { "it" } else { "them" },
+            if *rows == 1 { "it" } else { "them" },
+        ));
+    }
+    Some(String::from(match e.kind() {
         ErrorKind::Interrupted { .. } => {
             "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
@@ -622,7 +634,7 @@ fn hint(e: &Error) -> Option<&'static str> {
             "--truncate cannot go with -j: load in one transaction, or empty the tables first yourself."
         }
         _ => return None,
-    })
+    }))
 }
 
 /// Prints an error as psql does (see [`render_error`]).

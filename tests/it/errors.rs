@@ -363,3 +363,37 @@ fn carriage_return_files_report_their_lines() {
         "{err}"
     );
 }
+
+/// A key that is already in a table the load did not empty: the error says
+/// how many rows the table held and points to `--truncate`, in one
+/// transaction and in parallel; `--truncate` then replaces them. A table
+/// that held nothing gets no such hint.
+#[test]
+fn a_duplicate_in_a_table_that_held_rows_says_how_many_and_points_to_truncate() {
+    let s = Scenario::new(
+        "held_rows",
+        "CREATE TABLE t (id int PRIMARY KEY, note text);
+         INSERT INTO t VALUES (1, 'old'), (7, 'old');",
+        &[("t.csv", "id,note\n1,new\n2,new\n")],
+    );
+    for args in [&[][..], &["-j", "2"]] {
+        let before = snapshot(&s.db);
+        s.run(args).fails(3).stderr_has("Key (id)=(1) already exists").stderr_has(
+            "HINT:  public.t held 2 rows before this load: if the file repeats them, load with --truncate to replace them",
+        );
+        assert_unchanged(&s.db, &before);
+    }
+    s.run(&["--truncate"]).ok();
+    assert_eq!(
+        s.db.query_strings("SELECT string_agg(id || note, ',' ORDER BY id) FROM t"),
+        ["1new,2new"]
+    );
+
+    let empty = Scenario::new(
+        "held_none",
+        "CREATE TABLE t (id int PRIMARY KEY, note text);",
+        &[("t.csv", "id,note\n1,a\n1,b\n")],
+    );
+    let out = empty.run(&[]).fails(3);
+    assert!(!out.stderr.contains("before this load"), "{}", out.stderr);
+}
