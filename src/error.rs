@@ -117,7 +117,8 @@ impl Error {
         match self.kind() {
             ErrorKind::Io { path, .. }
             | ErrorKind::NotAFile { path }
-            | ErrorKind::NoDataFiles { dir: path, .. } => at(path, None),
+            | ErrorKind::NoDataFiles { dir: path, .. }
+            | ErrorKind::NothingSelected { dir: path, .. } => at(path, None),
             ErrorKind::Header { path, .. }
             | ErrorKind::UnknownColumn { path, .. }
             | ErrorKind::GeneratedColumn { path, .. } => at(path, Some(1)),
@@ -212,6 +213,19 @@ pub enum ErrorKind {
     /// The data directory holds no data file; `ignored` is what it holds.
     #[error("{}: no data files: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst{}", dir.display(), ignored_text(ignored))]
     NoDataFiles {
+        dir: PathBuf,
+        ignored: Vec<crate::source::Ignored>,
+    },
+    /// A `-t`/`-n`/`-T`/`-N` pattern that cannot be read or matched.
+    #[error("{switch} {pattern}: {message}")]
+    Selection {
+        switch: String,
+        pattern: String,
+        message: String,
+    },
+    /// The table patterns leave no file of the directory to load.
+    #[error("{}: no file names a table the patterns select{}", dir.display(), ignored_text(ignored))]
+    NothingSelected {
         dir: PathBuf,
         ignored: Vec<crate::source::Ignored>,
     },

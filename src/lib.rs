@@ -99,6 +99,7 @@ mod loader;
 mod orphan;
 pub mod overview;
 mod parallel;
+pub mod pattern;
 pub mod plan;
 mod policy;
 mod pool;

@@ -51,6 +51,8 @@ pub(crate) struct Options {
     pub on_orphan: OnOrphan,
     /// Where the rows `on_orphan` sets aside or changes are written.
     pub reject_dir: PathBuf,
+    /// Which tables of the directory to load.
+    pub selection: crate::pattern::Selection,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             max_examples: DEFAULT_MAX_EXAMPLES,
             on_orphan: OnOrphan::Error,
             reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
+            selection: crate::pattern::Selection::default(),
         }
     }
 }
@@ -170,6 +173,15 @@ impl LoaderBuilder {
     #[must_use]
     pub fn on_orphan(mut self, policy: OnOrphan) -> LoaderBuilder {
         self.options.on_orphan = policy;
+        self
+    }
+
+    /// Which tables of the directory to load (`-t`, `-n`, `-T`, `-N`): the
+    /// files of the others are left out, and listed in
+    /// [`Plan::ignored`](crate::Plan) with why.
+    #[must_use]
+    pub fn select(mut self, selection: crate::pattern::Selection) -> LoaderBuilder {
+        self.options.selection = selection;
         self
     }
 

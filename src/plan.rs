@@ -314,10 +314,14 @@ pub(crate) fn make(
         }));
     }
     let catalog = Catalog::read(client)?;
-    let plan = read_and_assemble(client, dir, options, &catalog, listing.files).map(|mut p| {
-        p.ignored = listing.ignored;
-        p
-    });
+    let mut ignored = listing.ignored;
+    let plan = read_and_assemble(client, dir, options, &catalog, listing.files, &mut ignored).map(
+        |mut p| {
+            ignored.sort_by(|a, b| a.rel.cmp(&b.rel));
+            p.ignored = ignored;
+            p
+        },
+    );
     // The search_path goes back even when planning failed.
     catalog.done(client)?;
     plan
@@ -329,8 +333,30 @@ fn read_and_assemble(
     options: &Options,
     catalog: &Catalog,
     files: Vec<DataFile>,
+    ignored: &mut Vec<Ignored>,
 ) -> Result<Plan, Error> {
-    let targets = targets(catalog, files)?;
+    let mut targets = targets(catalog, files)?;
+    if !options.selection.is_all() {
+        let oids: Vec<u32> = targets.iter().map(|(_, t)| t.oid).collect();
+        let out =
+            crate::pattern::left_out(client, &options.selection, &oids, &catalog.search_path)?;
+        targets.retain(|(f, t)| match out.iter().find(|(o, _)| *o == t.oid) {
+            Some((_, why)) => {
+                ignored.push(Ignored {
+                    rel: f.rel.clone(),
+                    why: why.clone(),
+                });
+                false
+            }
+            None => true,
+        });
+        if targets.is_empty() {
+            return Err(Error::new(ErrorKind::NothingSelected {
+                dir: dir.to_path_buf(),
+                ignored: ignored.clone(),
+            }));
+        }
+    }
     // A header that cannot be read is reported in file order, after the
     // column checks of the files before it (see `assemble`).
     let headers: Vec<Result<Header, Error>> = targets

@@ -107,8 +107,9 @@ fn why_not(name: &str) -> String {
 /// Lists the data files (`.csv`, `.csv.gz`, `.csv.zst`) of `dir` and of its
 /// immediate subdirectories, sorted by relative name so that every run sees
 /// them in the same order, and every other entry with why it is not loaded.
-/// Entries whose names start with a dot and are not data files (`.git`,
-/// `.DS_Store`) are left out altogether.
+/// Entries whose names start with a dot and are not data files (`.DS_Store`),
+/// and what a dot-directory (`.git`) holds beside data files, are left out
+/// altogether.
 ///
 /// Entries that are not regular files (directories named `x.csv`, FIFOs, broken
 /// links) are reported as errors rather than skipped: a user who put them there
@@ -135,16 +136,18 @@ pub fn scan(dir: &Path) -> Result<Listing, Error> {
                     stem: stem.to_string(),
                 },
             });
-        } else if name.starts_with('.') {
-            continue;
         } else if meta.as_ref().map(|m| m.is_dir()).unwrap_or(false) {
+            // A directory is a schema's, whatever its name (".x" is a schema
+            // name too); but what a dot-directory (.git) holds beside data
+            // files is nobody's data, and is not listed.
+            let hidden = name.starts_with('.');
             for sub in read_dir_sorted(&path)? {
                 let sub_name = sub.file_name().to_string_lossy().into_owned();
                 let rel = format!("{name}/{sub_name}");
                 let sub_path = sub.path();
                 let sub_meta = std::fs::metadata(&sub_path);
                 let Some((stem, _)) = Compression::split_name(&sub_name) else {
-                    if sub_name.starts_with('.') {
+                    if hidden || sub_name.starts_with('.') {
                         continue;
                     }
                     let why = if sub_meta.map(|m| m.is_dir()).unwrap_or(false) {
@@ -165,7 +168,7 @@ pub fn scan(dir: &Path) -> Result<Listing, Error> {
                     },
                 });
             }
-        } else {
+        } else if !name.starts_with('.') {
             out.ignored.push(Ignored {
                 why: why_not(&name),
                 rel: name,

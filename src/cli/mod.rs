@@ -137,6 +137,33 @@ pub struct Args {
     )]
     pub max_examples: usize,
 
+    /// Load only the tables matching PATTERN (psql's patterns, as pg_dump -t;
+    /// repeatable; then -n and -N do not apply)
+    #[arg(short = 't', long = "table", value_name = "PATTERN", global = true)]
+    pub table: Vec<String>,
+
+    /// Load only the tables of the schemas matching PATTERN (repeatable)
+    #[arg(short = 'n', long = "schema", value_name = "PATTERN", global = true)]
+    pub schema: Vec<String>,
+
+    /// Leave out the tables matching PATTERN (repeatable)
+    #[arg(
+        short = 'T',
+        long = "exclude-table",
+        value_name = "PATTERN",
+        global = true
+    )]
+    pub exclude_table: Vec<String>,
+
+    /// Leave out the tables of the schemas matching PATTERN (repeatable)
+    #[arg(
+        short = 'N',
+        long = "exclude-schema",
+        value_name = "PATTERN",
+        global = true
+    )]
+    pub exclude_schema: Vec<String>,
+
     /// Write a JSON account of the run to FILE (- for stdout): the plan, the
     /// rows loaded, skipped and nulled per table, the keys and indexes set
     /// aside and put back, every problem found, how it ended (the shape:
@@ -212,6 +239,16 @@ where
         ));
     }
     Ok(args)
+}
+
+/// The tables to load, from -t, -n, -T and -N.
+fn selection(args: &Args) -> fkload::pattern::Selection {
+    let mut s = fkload::pattern::Selection::default();
+    s.tables.clone_from(&args.table);
+    s.schemas.clone_from(&args.schema);
+    s.exclude_tables.clone_from(&args.exclude_table);
+    s.exclude_schemas.clone_from(&args.exclude_schema);
+    s
 }
 
 /// A PostgreSQL duration as the settings take it: a number and an optional unit
@@ -401,6 +438,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         .truncate(args.truncate)
         .resume(args.resume)
         .max_examples(args.max_examples)
+        .select(selection(args))
         .on_orphan(args.on_orphan.into())
         .reject_dir(&args.reject_dir);
     if let Some(Command::Check { dir, truncate }) = &args.command {

@@ -196,10 +196,12 @@ fn parent_outside_the_directory_counts_its_existing_rows() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM price"), 2);
 }
 
+/// An empty directory is an error, not a load of nothing (issue 12: a
+/// directory of files fkload does not read used to "load 0 rows" and exit 0).
 #[test]
-fn empty_directory_loads_nothing_and_succeeds() {
+fn an_empty_directory_is_an_error() {
     let s = Scenario::new("empty_dir", "CREATE TABLE t (id int);", &[]);
-    s.run(&[]).ok().stdout_has("loaded 0 rows");
+    s.run(&[]).fails(1).stderr_has("no data files");
 }
 
 #[test]

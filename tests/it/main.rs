@@ -31,5 +31,6 @@ mod partitions;
 mod passwords;
 mod repair;
 mod report;
+mod select;
 mod strategy;
 mod timeouts;

@@ -231,6 +231,18 @@ pub fn server_url(dbname: &str) -> String {
     server().url(dbname)
 }
 
+/// A client tool (`pg_dump`, `psql`) of the installation that runs the
+/// booted server, when the tests boot one and it has the tool.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    if env::var_os("FKLOAD_TEST_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
+        return None;
+    }
+    find_bindir()
+        .ok()
+        .map(|d| d.join(name))
+        .filter(|p| p.is_file())
+}
+
 /// The shared server's `server_version_num`, such as `150018`.
 pub fn server_version_num() -> i64 {
     server().version_num
