@@ -85,7 +85,7 @@ fn check_in(
             tx,
             plan,
             step,
-            crate::copy::Part::whole(),
+            crate::copy::Part::whole(step.file.dialect.header),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         ) {

@@ -12,6 +12,7 @@ use std::path::Path;
 use postgres::GenericClient;
 
 use crate::db;
+use crate::dialect::Dialect;
 use crate::edit::Edits;
 use crate::input;
 use crate::scan::Scanner;
@@ -20,16 +21,23 @@ use crate::sql::{QualName, ident};
 /// How much of a file is read and sent at a time.
 const CHUNK: usize = 1024 * 1024;
 
-/// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, ...)`, with
-/// or without `HEADER` (the batches after the first have
-/// none), and with `FREEZE` (rows written already frozen: only into a table
+/// `COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, ...)` in
+/// the file's dialect, with or without `HEADER` (the batches after the first
+/// have none), and with `FREEZE` (rows written already frozen: only into a table
 /// created or truncated in the same subtransaction).
-pub fn statement_with(table: &QualName, columns: &[String], header: bool, freeze: bool) -> String {
+pub fn statement_with(
+    table: &QualName,
+    columns: &[String],
+    dialect: &Dialect,
+    header: bool,
+    freeze: bool,
+) -> String {
     let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
     let freeze = if freeze { ", FREEZE true" } else { "" };
     format!(
-        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER {header}{freeze})",
-        cols.join(", ")
+        "COPY {table} ({}) FROM STDIN WITH (FORMAT csv, HEADER {header}{}{freeze})",
+        cols.join(", "),
+        dialect.copy_options()
     )
 }
 
@@ -49,12 +57,12 @@ pub struct Part {
 }
 
 impl Part {
-    /// The whole file.
-    pub fn whole() -> Part {
+    /// The whole file, with or without a header.
+    pub fn whole(header: bool) -> Part {
         Part {
             start: 0,
             end: u64::MAX,
-            header: true,
+            header,
             line_base: 0,
         }
     }
@@ -67,6 +75,8 @@ pub struct Copy<'a> {
     /// The file's columns, in file order.
     pub columns: &'a [String],
     pub path: &'a Path,
+    /// How the file is written.
+    pub dialect: &'a Dialect,
     pub part: Part,
     /// Send it as statements of about this many bytes (see [`stream`]).
     pub batch: Option<u64>,
@@ -135,7 +145,13 @@ pub fn stream(
     let mut stmt_start = part.start;
     let mut writer = db::copy_in(
         client,
-        &statement_with(copy.table, copy.columns, part.header, copy.freeze),
+        &statement_with(
+            copy.table,
+            copy.columns,
+            copy.dialect,
+            part.header,
+            copy.freeze,
+        ),
     )
     .map_err(server(stmt_start))?;
     let mut buf = vec![0u8; CHUNK];
@@ -146,7 +162,7 @@ pub fn stream(
     // Scanning as the server reads finds an end-of-data marker before the server
     // acts on it, finds the record boundaries to cut at, and counts the records to
     // check the server's row count.
-    let mut scanner = Scanner::new();
+    let mut scanner = Scanner::with(copy.dialect);
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -178,7 +194,7 @@ pub fn stream(
             cut_after = end + batch.unwrap_or(u64::MAX - end);
             writer = db::copy_in(
                 client,
-                &statement_with(copy.table, copy.columns, false, copy.freeze),
+                &statement_with(copy.table, copy.columns, copy.dialect, false, copy.freeze),
             )
             .map_err(server(stmt_start))?;
             chunk = &chunk[head..];
@@ -219,7 +235,8 @@ pub fn into_temp(
         table,
         columns: &step.columns,
         path: &step.file.path,
-        part: Part::whole(),
+        dialect: &step.file.dialect,
+        part: Part::whole(step.file.dialect.header),
         batch: None,
         freeze: false,
         edits: step.edits.as_deref(),
@@ -242,33 +259,40 @@ fn stream_edited(
     };
     let mut writer = db::copy_in(
         client,
-        &statement_with(copy.table, copy.columns, part.header, copy.freeze),
+        &statement_with(
+            copy.table,
+            copy.columns,
+            copy.dialect,
+            part.header,
+            copy.freeze,
+        ),
     )
     .map_err(server)?;
     let mut failed: Option<CopyFailure> = None;
     let mut skipped: u64 = 0;
     let mut read: u64 = 0;
     let mut unsent: u64 = 0;
-    let scanner = crate::edit::for_each_record(copy.path, part, &mut |start, span, bytes| {
-        let header = part.header && span.index == 0;
-        read += bytes.len() as u64;
-        match edits.apply(start, header, bytes) {
-            None => skipped += 1,
-            Some(out) => {
-                if let Err(e) = writer.write_all(out.bytes()) {
-                    failed = Some(server_io(e, part.start));
-                    return Ok(false);
+    let scanner =
+        crate::edit::for_each_record(copy.path, copy.dialect, part, &mut |start, span, bytes| {
+            let header = part.header && span.index == 0;
+            read += bytes.len() as u64;
+            match edits.apply(copy.dialect, start, header, bytes) {
+                None => skipped += 1,
+                Some(out) => {
+                    if let Err(e) = writer.write_all(out.bytes()) {
+                        failed = Some(server_io(e, part.start));
+                        return Ok(false);
+                    }
                 }
             }
-        }
-        unsent += bytes.len() as u64;
-        if unsent >= CHUNK as u64 {
-            unsent = 0;
-            progress(read);
-        }
-        Ok(true)
-    })
-    .map_err(CopyFailure::File)?;
+            unsent += bytes.len() as u64;
+            if unsent >= CHUNK as u64 {
+                unsent = 0;
+                progress(read);
+            }
+            Ok(true)
+        })
+        .map_err(CopyFailure::File)?;
     if let Some(f) = failed {
         return Err(f);
     }
@@ -316,6 +340,7 @@ mod tests {
         let s = statement_with(
             &QualName::new("Sales", "Order \"Lines\""),
             &["id".into(), "a;b".into()],
+            &Dialect::default(),
             true,
             false,
         );

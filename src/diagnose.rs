@@ -67,8 +67,8 @@ pub(crate) fn copy_error(
         .map(|n| {
             match step.edits.as_deref() {
                 // The server counted the lines it was sent, not the file's.
-                Some(edits) => lines::edited_statement_line(&step.file.path, start, edits, n),
-                None => lines::statement_line(&step.file.path, start, n),
+                Some(edits) => lines::edited_statement_line(&step.file, start, edits, n),
+                None => lines::statement_line(&step.file, start, n),
             }
             .unwrap_or(n)
         });

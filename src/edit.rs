@@ -5,9 +5,10 @@
 //! file loads as it is.
 //!
 //! Records are cut as COPY reads them ([`crate::scan`]); fields are split as
-//! `FORMAT csv` with its defaults splits them (`,` between fields, `"`
-//! quoting, `""` for a quote inside quotes). A NULL is an empty unquoted
-//! field, the CSV default. Everything not changed goes byte for byte.
+//! `FORMAT csv` splits them in the file's dialect (its delimiter between
+//! fields, its quote, its escape or a doubled quote inside quotes). A NULL
+//! is written as the dialect's NULL string, unquoted. Everything not changed
+//! goes byte for byte.
 //!
 //! Records are named by the byte offset they start at in the file, which
 //! holds for a whole file and for each part of a parallel load.
@@ -17,6 +18,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::copy::Part;
+use crate::dialect::Dialect;
 use crate::scan::{RecordSpan, Scanner};
 
 /// How much of a file one read takes.
@@ -64,7 +66,13 @@ impl Edits {
 
     /// The record as it goes to the server (`None`: left out). `header` says
     /// whether it is the file's header (never left out or cleared).
-    pub fn apply<'r>(&self, start: u64, header: bool, record: &'r [u8]) -> Option<Edited<'r>> {
+    pub fn apply<'r>(
+        &self,
+        dialect: &Dialect,
+        start: u64,
+        header: bool,
+        record: &'r [u8],
+    ) -> Option<Edited<'r>> {
         let action = if header {
             Action::Keep
         } else {
@@ -73,8 +81,8 @@ impl Edits {
         match action {
             Action::Skip => None,
             Action::Keep if self.strip == 0 => Some(Edited::Same(record)),
-            Action::Keep => Some(Edited::New(edit(record, &[], self.strip))),
-            Action::Null(fields) => Some(Edited::New(edit(record, fields, self.strip))),
+            Action::Keep => Some(Edited::New(edit(dialect, record, &[], self.strip))),
+            Action::Null(fields) => Some(Edited::New(edit(dialect, record, fields, self.strip))),
         }
     }
 }
@@ -109,38 +117,49 @@ pub fn split_terminator(record: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// The byte ranges of the fields of `body` (a record without its line end),
-/// split at commas outside quotes. An empty body is one (empty) field.
-pub fn fields(body: &[u8]) -> Vec<Range<usize>> {
+/// split at delimiters outside quotes as COPY splits them in `dialect`. An
+/// empty body is one (empty) field.
+pub fn fields(dialect: &Dialect, body: &[u8]) -> Vec<Range<usize>> {
+    let escape = (dialect.escape != dialect.quote).then_some(dialect.escape);
     let mut out = Vec::new();
     let mut start = 0;
     let mut quoted = false;
+    let mut last_was_esc = false;
     for (i, &b) in body.iter().enumerate() {
-        match b {
-            // `""` inside quotes toggles twice: still quoted.
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                out.push(start..i);
-                start = i + 1;
+        // Inside quotes an escape escapes the next quote or escape; with no
+        // escape of its own, `""` toggles twice: still quoted.
+        if quoted && Some(b) == escape {
+            last_was_esc = !last_was_esc;
+            continue;
+        }
+        let escaped = std::mem::take(&mut last_was_esc);
+        if b == dialect.quote {
+            if !escaped {
+                quoted = !quoted;
             }
-            _ => {}
+        } else if b == dialect.delimiter && !quoted {
+            out.push(start..i);
+            start = i + 1;
         }
     }
     out.push(start..body.len());
     out
 }
 
-/// `record` with the fields at `null` emptied (NULL) and the last `strip`
-/// fields left out; its line end kept.
-pub fn edit(record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
+/// `record` with the fields at `null` set to NULL (the dialect's NULL
+/// string) and the last `strip` fields left out; its line end kept.
+pub fn edit(dialect: &Dialect, record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
     let (body, end) = split_terminator(record);
-    let ranges = fields(body);
+    let ranges = fields(dialect, body);
     let keep = ranges.len().saturating_sub(strip);
     let mut out = Vec::with_capacity(record.len());
     for (i, r) in ranges.iter().take(keep).enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(dialect.delimiter);
         }
-        if !null.contains(&i) {
+        if null.contains(&i) {
+            out.extend_from_slice(dialect.null.as_bytes());
+        } else {
             out.extend_from_slice(&body[r.clone()]);
         }
     }
@@ -152,7 +171,8 @@ pub fn edit(record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
 /// file, its span, its bytes; false stops the reading.
 pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a;
 
-/// Reads the records of `part` of the file at `path` as COPY does, calling
+/// Reads the records of `part` of the file at `path`, written in `dialect`,
+/// as COPY does, calling
 /// `visit` with each record's start offset in the file, its span (as the
 /// scanner counts from the part's start) and its bytes (line end included),
 /// until `visit` returns false. Returns the scanner, for the end-of-data
@@ -160,10 +180,15 @@ pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a
 ///
 /// # Errors
 /// When the file cannot be read, or `visit` fails.
-pub fn for_each_record(path: &Path, part: Part, visit: &mut Visit<'_>) -> io::Result<Scanner> {
+pub fn for_each_record(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    visit: &mut Visit<'_>,
+) -> io::Result<Scanner> {
     let file = crate::input::open_at(path, part.start)?;
     let mut file = file.take(part.end.saturating_sub(part.start));
-    let mut scanner = Scanner::new();
+    let mut scanner = Scanner::with(dialect);
     let mut buf = vec![0u8; CHUNK];
     // The bytes of the records not yet complete, from offset `carry_at` of
     // the part.
@@ -219,14 +244,20 @@ pub fn for_each_record(path: &Path, part: Part, visit: &mut Visit<'_>) -> io::Re
 /// of `part` sent with `edits` applied: the server counts the lines of what
 /// it received, so the edited records are counted again here and the record
 /// found is mapped back to the line it starts on in the file.
-pub fn edited_line(path: &Path, part: Part, edits: &Edits, line: u64) -> Option<u64> {
-    let mut sent = Scanner::new();
+pub fn edited_line(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    edits: &Edits,
+    line: u64,
+) -> Option<u64> {
+    let mut sent = Scanner::with(dialect);
     let mut found = None;
     let mut last = None;
-    for_each_record(path, part, &mut |start, span, bytes| {
+    for_each_record(path, dialect, part, &mut |start, span, bytes| {
         let header = part.header && span.index == 0;
         let here = part.line_base + span.line;
-        if let Some(out) = edits.apply(start, header, bytes) {
+        if let Some(out) = edits.apply(dialect, start, header, bytes) {
             last = Some(here);
             sent.feed(out.bytes(), &mut |r| {
                 if r.pg_first <= line && line <= r.pg_last {
@@ -257,7 +288,8 @@ mod tests {
     #[test]
     fn fields_split_at_commas_outside_quotes() {
         let body = b"1,\"a,b\",\"say \"\"hi\"\"\",,\"x\ny\"";
-        let got: Vec<&[u8]> = fields(body).into_iter().map(|r| &body[r]).collect();
+        let d = Dialect::default();
+        let got: Vec<&[u8]> = fields(&d, body).into_iter().map(|r| &body[r]).collect();
         assert_eq!(
             got,
             vec![
@@ -268,14 +300,39 @@ mod tests {
                 b"\"x\ny\""
             ]
         );
-        assert_eq!(fields(b"").len(), 1);
+        assert_eq!(fields(&d, b"").len(), 1);
+    }
+
+    #[test]
+    fn fields_split_in_another_dialect() {
+        let d = crate::dialect::DialectOptions {
+            delimiter: Some(";".into()),
+            quote: Some("'".into()),
+            escape: Some("\\".into()),
+            null: Some("\\N".into()),
+            ..Default::default()
+        }
+        .resolve(false)
+        .unwrap();
+        let body = b"1;'a;\\'b';\\N;x,y;'\\\\';'\"'";
+        let got: Vec<&[u8]> = fields(&d, body).into_iter().map(|r| &body[r]).collect();
+        assert_eq!(
+            got,
+            vec![&b"1"[..], b"'a;\\'b'", b"\\N", b"x,y", b"'\\\\'", b"'\"'"]
+        );
+        assert_eq!(edit(&d, b"1;'a;b';7\n", &[2], 0), b"1;'a;b';\\N\n");
+        assert_eq!(edit(&d, b"1;2;3;4\n", &[0], 2), b"\\N;2\n");
     }
 
     #[test]
     fn edit_nulls_fields_and_strips_the_reject_columns_keeping_the_line_end() {
-        assert_eq!(edit(b"1,42,\"a,b\"\r\n", &[1], 0), b"1,,\"a,b\"\r\n");
-        assert_eq!(edit(b"1,42,x,7,\"why, \"\"so\"\"\"\n", &[], 2), b"1,42,x\n");
-        assert_eq!(edit(b"1,42,x,7,why", &[0, 2], 2), b",42,");
+        let d = Dialect::default();
+        assert_eq!(edit(&d, b"1,42,\"a,b\"\r\n", &[1], 0), b"1,,\"a,b\"\r\n");
+        assert_eq!(
+            edit(&d, b"1,42,x,7,\"why, \"\"so\"\"\"\n", &[], 2),
+            b"1,42,x\n"
+        );
+        assert_eq!(edit(&d, b"1,42,x,7,why", &[0, 2], 2), b",42,");
     }
 
     #[test]
@@ -318,7 +375,8 @@ mod tests {
             std::fs::write(&path, &text).unwrap();
             let mut back = Vec::new();
             let mut starts = Vec::new();
-            for_each_record(&path, Part::whole(), &mut |start, _, bytes| {
+            let d = Dialect::default();
+            for_each_record(&path, &d, Part::whole(true), &mut |start, _, bytes| {
                 starts.push(start);
                 back.extend_from_slice(bytes);
                 Ok(true)
@@ -326,9 +384,9 @@ mod tests {
             prop_assert_eq!(String::from_utf8(back).unwrap(), text.clone());
             // Each record's fields are the ones it was made of.
             let mut i = 0;
-            for_each_record(&path, Part::whole(), &mut |_, _, bytes| {
+            for_each_record(&path, &d, Part::whole(true), &mut |_, _, bytes| {
                 let (body, _) = split_terminator(bytes);
-                let got: Vec<String> = fields(body)
+                let got: Vec<String> = fields(&d, body)
                     .into_iter()
                     .map(|r| String::from_utf8(body[r].to_vec()).unwrap())
                     .collect();

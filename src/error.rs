@@ -117,6 +117,7 @@ impl Error {
         match self.kind() {
             ErrorKind::Io { path, .. }
             | ErrorKind::NotAFile { path }
+            | ErrorKind::Dialect { path, .. }
             | ErrorKind::NoDataFiles { dir: path, .. }
             | ErrorKind::NothingSelected { dir: path, .. } => at(path, None),
             ErrorKind::Header { path, .. }
@@ -128,6 +129,7 @@ impl Error {
             ErrorKind::UnknownTable { path, .. } | ErrorKind::AmbiguousTable { path, .. } => {
                 at(path, None)
             }
+            ErrorKind::Manifest { path, line, .. } => at(path, line.map(|l| l as u64)),
             ErrorKind::ForeignKey(v) => v
                 .violation
                 .examples
@@ -232,6 +234,22 @@ pub enum ErrorKind {
     /// The header row of a file cannot be used.
     #[error("{}:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+    /// `fkload.toml` cannot be used: not TOML, a key fkload does not know, a
+    /// value of the wrong type, a file that is not there.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Manifest {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// A file's dialect breaks one of COPY's rules, or cannot be read as
+    /// fkload reads files; `from` says where the options came from.
+    #[error("{}: {message} ({from})", path.display())]
+    Dialect {
+        path: PathBuf,
+        from: String,
+        message: String,
+    },
     /// A file holds what COPY cannot load as it is.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Data {
@@ -290,12 +308,14 @@ pub enum ErrorKind {
     #[error("table {table} is named by more than one file: {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     DuplicateFile { table: String, paths: Vec<PathBuf> },
     /// A header names a column the table does not have.
-    #[error("{}:1: column \"{column}\" of the header row does not exist in table {table}\nDETAIL:  The table's columns are: {}.", path.display(), available.join(", "))]
+    #[error("{}:1: column \"{column}\" of the header row does not exist in table {table}\nDETAIL:  The table's columns are: {}.{}", path.display(), available.join(", "), hint.as_ref().map(|h| format!("\nHINT:  {h}")).unwrap_or_default())]
     UnknownColumn {
         path: PathBuf,
         table: String,
         column: String,
         available: Vec<String>,
+        /// What seems to be wrong (another delimiter), when fkload can tell.
+        hint: Option<String>,
     },
     /// A header names a generated column, which cannot be loaded.
     #[error("{}:1: column \"{column}\" of table {table} is a generated column and cannot be loaded\nHINT:  Leave it out of the file: the server computes it.", path.display())]

@@ -37,10 +37,13 @@ const CHUNKS_AHEAD: usize = 4;
 
 impl Compression {
     /// The data-file suffixes fkload reads, each with its compression.
-    pub const SUFFIXES: [(&'static str, Compression); 3] = [
+    pub const SUFFIXES: [(&'static str, Compression); 6] = [
         (".csv", Compression::None),
         (".csv.gz", Compression::Gzip),
         (".csv.zst", Compression::Zstd),
+        (".tsv", Compression::None),
+        (".tsv.gz", Compression::Gzip),
+        (".tsv.zst", Compression::Zstd),
     ];
 
     /// The table part of a data file's name and its compression, or `None`
@@ -51,13 +54,28 @@ impl Compression {
             .find_map(|(suffix, c)| name.strip_suffix(suffix).map(|stem| (stem, *c)))
     }
 
-    /// The compression the name of `path` says.
+    /// The compression the name of `path` says: that of a data file's
+    /// suffix, or for any other name (a file `fkload.toml` maps) `.gz` or
+    /// `.zst` at its end.
     pub fn of(path: &Path) -> Compression {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default();
-        Compression::split_name(&name).map_or(Compression::None, |(_, c)| c)
+        match Compression::split_name(&name) {
+            Some((_, c)) => c,
+            None if name.ends_with(".gz") => Compression::Gzip,
+            None if name.ends_with(".zst") => Compression::Zstd,
+            None => Compression::None,
+        }
+    }
+
+    /// Whether a data file's name says tab-separated (`.tsv`, `.tsv.gz`,
+    /// `.tsv.zst`).
+    pub fn is_tsv(name: &str) -> bool {
+        [".tsv", ".tsv.gz", ".tsv.zst"]
+            .iter()
+            .any(|s| name.ends_with(s))
     }
 
     /// Its name, for messages.

@@ -11,9 +11,11 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::copy::Part;
+use crate::dialect::Dialect;
 use crate::error::{Error, ErrorKind};
 use crate::input;
 use crate::scan::{RecordSpan, Scanner};
+use crate::source::DataFile;
 
 /// How much of a file one read takes.
 const CHUNK: usize = 256 * 1024;
@@ -42,10 +44,10 @@ pub fn context_line(context: &str, relname: &str) -> Option<u64> {
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be read.
-pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+pub fn record_lines(file: &DataFile, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
     let mut out = Vec::with_capacity(wanted.len());
     let mut next = 0;
-    scan_file(path, &mut |r| {
+    scan_file(file, &mut |r| {
         while next < wanted.len() && wanted[next] <= r.index {
             if wanted[next] == r.index {
                 out.push((r.index, r.line));
@@ -62,12 +64,12 @@ pub fn record_lines(path: &Path, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Erro
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be read.
-pub fn split(path: &Path, every: u64) -> Result<Vec<Part>, Error> {
-    let mut parts = vec![Part::whole()];
+pub fn split(file: &DataFile, every: u64) -> Result<Vec<Part>, Error> {
+    let mut parts = vec![Part::whole(file.dialect.header)];
     let mut next_cut = every.max(1);
     // A cut waits for the next record: its first line is the next part's.
     let mut cut: Option<u64> = None;
-    scan_file(path, &mut |r| {
+    scan_file(file, &mut |r| {
         if let Some(end) = cut.take() {
             if let Some(last) = parts.last_mut() {
                 last.end = end;
@@ -95,10 +97,10 @@ pub fn split(path: &Path, every: u64) -> Result<Vec<Part>, Error> {
 /// own first line, so the count is redone from `start` as that statement saw
 /// it; the editor lines before `start` are counted as an editor counts them.
 /// `None` when the file is shorter or cannot be read.
-pub fn statement_line(path: &Path, start: u64, line: u64) -> Option<u64> {
-    let base = editor_lines_before(path, start).ok()?;
+pub fn statement_line(file: &DataFile, start: u64, line: u64) -> Option<u64> {
+    let base = editor_lines_before(&file.path, start).ok()?;
     let mut found = None;
-    scan_from(path, start, &mut |r| {
+    scan_from(&file.path, &file.dialect, start, &mut |r| {
         if r.pg_first <= line && line <= r.pg_last {
             found = Some(base + r.line);
         }
@@ -110,7 +112,7 @@ pub fn statement_line(path: &Path, start: u64, line: u64) -> Option<u64> {
 
 /// [`statement_line`] for a statement sent with `edits` applied.
 pub fn edited_statement_line(
-    path: &Path,
+    file: &DataFile,
     start: u64,
     edits: &crate::edit::Edits,
     line: u64,
@@ -118,10 +120,10 @@ pub fn edited_statement_line(
     let part = Part {
         start,
         end: u64::MAX,
-        header: start == 0,
-        line_base: editor_lines_before(path, start).ok()?,
+        header: start == 0 && file.dialect.header,
+        line_base: editor_lines_before(&file.path, start).ok()?,
     };
-    crate::edit::edited_line(path, part, edits, line)
+    crate::edit::edited_line(&file.path, &file.dialect, part, edits, line)
 }
 
 /// The editor lines that end before byte `end` of the file: its `\n`s, or in
@@ -142,10 +144,10 @@ fn editor_lines_before(path: &Path, end: u64) -> std::io::Result<u64> {
 }
 
 /// Feeds the whole file to a [`Scanner`] until `visit` returns false.
-fn scan_file(path: &Path, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<(), Error> {
-    scan_from(path, 0, visit).map_err(|source| {
+fn scan_file(file: &DataFile, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<(), Error> {
+    scan_from(&file.path, &file.dialect, 0, visit).map_err(|source| {
         Error::new(ErrorKind::Io {
-            path: path.to_path_buf(),
+            path: file.path.clone(),
             source,
         })
     })
@@ -156,11 +158,12 @@ fn scan_file(path: &Path, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<
 /// does) to a [`Scanner`] until `visit` returns false.
 fn scan_from(
     path: &Path,
+    dialect: &Dialect,
     start: u64,
     visit: &mut dyn FnMut(&RecordSpan) -> bool,
 ) -> std::io::Result<()> {
     let mut file = input::open_at(path, start)?;
-    let mut scanner = Scanner::new();
+    let mut scanner = Scanner::with(dialect);
     let mut buf = vec![0u8; CHUNK];
     let mut going = true;
     while going {
@@ -188,7 +191,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n3,\"a\r\nb\"\n4,y\n").unwrap();
         assert_eq!(
-            record_lines(&p, &[1, 2, 3, 4, 9]).unwrap(),
+            record_lines(&DataFile::plain(&p), &[1, 2, 3, 4, 9]).unwrap(),
             vec![(1, 2), (2, 4), (3, 5), (4, 7)]
         );
     }
@@ -199,7 +202,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         let body = "id,note\n1,a\n2,\"b\nb\"\n3,c\n4,d\n";
         std::fs::write(&p, body).unwrap();
-        let parts = split(&p, 10).unwrap();
+        let parts = split(&DataFile::plain(&p), 10).unwrap();
         // Every byte in exactly one part, parts back to back.
         assert_eq!(parts[0].start, 0);
         assert!(parts[0].header && parts.iter().skip(1).all(|p| !p.header));
@@ -223,7 +226,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "pid\r\n1\r\n\r\n99\r\n1\r\n98\r\n").unwrap();
         assert_eq!(
-            record_lines(&p, &[3, 5]).unwrap(),
+            record_lines(&DataFile::plain(&p), &[3, 5]).unwrap(),
             vec![(3, 4), (5, 6)],
             "the blank line is record 2"
         );
@@ -234,13 +237,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n").unwrap();
-        assert_eq!(statement_line(&p, 0, 1), Some(1));
-        assert_eq!(statement_line(&p, 0, 2), Some(2));
-        assert_eq!(statement_line(&p, 0, 3), Some(2));
-        assert_eq!(statement_line(&p, 0, 4), Some(4));
+        assert_eq!(statement_line(&DataFile::plain(&p), 0, 1), Some(1));
+        assert_eq!(statement_line(&DataFile::plain(&p), 0, 2), Some(2));
+        assert_eq!(statement_line(&DataFile::plain(&p), 0, 3), Some(2));
+        assert_eq!(statement_line(&DataFile::plain(&p), 0, 4), Some(4));
         // A statement that starts at the record on line 4 counts from 1 there.
         let start = "id,note\n1,\"two\nlines\"\n".len() as u64;
-        assert_eq!(statement_line(&p, start, 1), Some(4));
+        assert_eq!(statement_line(&DataFile::plain(&p), start, 1), Some(4));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub(crate) struct Options {
     pub reject_dir: PathBuf,
     /// Which tables of the directory to load.
     pub selection: crate::pattern::Selection,
+    /// How the files are written, where `fkload.toml` does not say per file.
+    pub dialect: crate::dialect::DialectOptions,
 }
 
 impl Default for Options {
@@ -67,6 +69,7 @@ impl Default for Options {
             on_orphan: OnOrphan::Error,
             reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
             selection: crate::pattern::Selection::default(),
+            dialect: crate::dialect::DialectOptions::default(),
         }
     }
 }
@@ -182,6 +185,16 @@ impl LoaderBuilder {
     #[must_use]
     pub fn select(mut self, selection: crate::pattern::Selection) -> LoaderBuilder {
         self.options.selection = selection;
+        self
+    }
+
+    /// How the files are written (delimiter, quote, escape, NULL string,
+    /// header, encoding): over the top of the directory's `fkload.toml`,
+    /// under each file's own table in it, and for `.tsv` files over their
+    /// tab. Checked as COPY checks its options when the plan is made.
+    #[must_use]
+    pub fn dialect(mut self, dialect: crate::dialect::DialectOptions) -> LoaderBuilder {
+        self.options.dialect = dialect;
         self
     }
 

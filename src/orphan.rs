@@ -485,7 +485,7 @@ fn at_lines(step: &Step, rows: Vec<(u64, String)>, names: &str) -> Result<Vec<Or
     let mut sorted: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let lines = lines::record_lines(&step.file.path, &sorted).map_err(|e| e.to_string())?;
+    let lines = lines::record_lines(&step.file, &sorted).map_err(|e| e.to_string())?;
     Ok(rows
         .into_iter()
         .map(|(number, v)| Orphan {
@@ -680,6 +680,8 @@ mod tests {
                 name: FileName::Bare {
                     stem: "line".into(),
                 },
+                dialect: crate::dialect::Dialect::default(),
+                columns: None,
             },
             table: Table {
                 oid: 20,
@@ -687,6 +689,7 @@ mod tests {
                 ..Table::default()
             },
             columns: vec!["id".into(), "order_id".into(), "kind".into()],
+            columns_from: crate::source::ColumnsFrom::Header,
             table_columns: ["id", "order_id", "kind"]
                 .iter()
                 .map(|c| Column {

@@ -64,6 +64,8 @@ pub(crate) fn of_tables(catalog: &Catalog, tables: &[&Table]) -> Result<Plan, Er
                     schema: t.name.schema.clone(),
                     stem: t.name.name.clone(),
                 },
+                dialect: crate::dialect::Dialect::default(),
+                columns: None,
             };
             (file, (*t).clone())
         })
@@ -74,6 +76,8 @@ pub(crate) fn of_tables(catalog: &Catalog, tables: &[&Table]) -> Result<Plan, Er
             Ok(Header {
                 columns: Vec::new(),
                 bytes: 0,
+                from: crate::source::ColumnsFrom::Header,
+                fields: 0,
             })
         })
         .collect();

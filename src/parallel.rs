@@ -81,9 +81,9 @@ fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
             && step.bytes > part_bytes(plan)
             && transaction::batch_size(plan, step).is_some()
         {
-            lines::split(&step.file.path, part_bytes(plan))?
+            lines::split(&step.file, part_bytes(plan))?
         } else {
-            vec![copy::Part::whole()]
+            vec![copy::Part::whole(step.file.dialect.header)]
         };
         for part in parts {
             let name = if part.start == 0 {

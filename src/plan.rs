@@ -48,7 +48,7 @@ use crate::error::{Error, ErrorKind};
 use crate::graph;
 use crate::loader::Options;
 use crate::source::{self, Header};
-pub use crate::source::{DataFile, FileName, Ignored};
+pub use crate::source::{ColumnsFrom, DataFile, FileName, Ignored};
 pub use crate::sql::QualName;
 
 /// The first server version whose partitioned tables accept `NOT VALID` keys.
@@ -163,8 +163,10 @@ pub struct Step {
     pub index: usize,
     pub file: DataFile,
     pub table: Table,
-    /// The header's columns, in file order.
+    /// The file's columns, in field order.
     pub columns: Vec<String>,
+    /// Where [`Step::columns`] come from.
+    pub columns_from: source::ColumnsFrom,
     /// All columns of the table, for the orphan search's casts.
     pub table_columns: Vec<Column>,
     pub bytes: u64,
@@ -306,7 +308,7 @@ pub(crate) fn make(
     dir: &Path,
     options: &Options,
 ) -> Result<Plan, Error> {
-    let listing = source::scan(dir)?;
+    let listing = source::scan(dir, &options.dialect)?;
     if listing.files.is_empty() {
         return Err(Error::new(ErrorKind::NoDataFiles {
             dir: dir.to_path_buf(),
@@ -357,11 +359,12 @@ fn read_and_assemble(
             }));
         }
     }
+    check_encodings(client, &mut targets)?;
     // A header that cannot be read is reported in file order, after the
     // column checks of the files before it (see `assemble`).
     let headers: Vec<Result<Header, Error>> = targets
         .iter()
-        .map(|(f, _)| source::read_header(&f.path))
+        .map(|(f, _)| source::read_header(f))
         .collect();
     let bytes = headers.iter().flatten().map(|h| h.bytes).sum();
     let (strategy, _) = choose_strategy(options.strategy, bytes);
@@ -379,6 +382,61 @@ fn read_and_assemble(
         headers,
         options,
     })
+}
+
+/// Replaces each file's encoding by the server's name of it (which also
+/// checks that the server knows it), and refuses a dialect fkload cannot
+/// scan in that encoding: one where a delimiter, quote or escape byte can be
+/// the second byte of a character. One query per distinct encoding.
+fn check_encodings(
+    client: &mut impl GenericClient,
+    targets: &mut [(DataFile, Table)],
+) -> Result<(), Error> {
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for (file, _) in targets.iter_mut() {
+        let Some(given) = file.dialect.encoding.clone() else {
+            continue;
+        };
+        let canonical = match known.get(&given) {
+            Some(c) => c.clone(),
+            None => {
+                let row = crate::db::query_one(
+                    client,
+                    "SELECT pg_catalog.pg_encoding_to_char(pg_catalog.pg_char_to_encoding($1))::text",
+                    &[&given],
+                    "reading the name of an encoding",
+                )?;
+                let c: String = row.get(0);
+                known.insert(given.clone(), c.clone());
+                c
+            }
+        };
+        let d = &file.dialect;
+        let message = if canonical.is_empty() {
+            Some(format!("{given:?} is not an encoding PostgreSQL knows"))
+        } else if crate::dialect::embeds_ascii(&canonical) {
+            [("delimiter", d.delimiter), ("quote", d.quote), ("escape", d.escape)]
+                .into_iter()
+                .find(|(_, b)| crate::dialect::may_be_trail_byte(*b))
+                .map(|(what, b)| {
+                    format!(
+                        "in {canonical} the byte of the {what} {:?} can be part of a character, so fkload cannot tell where records end: choose another {what}",
+                        char::from(b)
+                    )
+                })
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            return Err(Error::new(ErrorKind::Dialect {
+                path: file.path.clone(),
+                from: "the encoding".into(),
+                message,
+            }));
+        }
+        file.dialect.encoding = Some(canonical);
+    }
+    Ok(())
 }
 
 /// Each file with the one table it names; no table named twice.
@@ -447,8 +505,15 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
         let table_columns = details.columns.get(&table.oid).cloned().unwrap_or_default();
         // A reject file ends with the two columns fkload added to it: they
         // are left out on the way, unless the table has columns so named.
-        let strip = reject_columns(&header.columns, &table_columns);
+        let strip = if header.from == source::ColumnsFrom::Header {
+            reject_columns(&header.columns, &table_columns)
+        } else {
+            0
+        };
         header.columns.truncate(header.columns.len() - strip);
+        if header.from == source::ColumnsFrom::TableOrder {
+            header.columns = in_table_order(&file, &table, &table_columns, header.fields)?;
+        }
         check_header(&file, &table, &header.columns, &table_columns)?;
         let sequences = details
             .sequences
@@ -461,6 +526,7 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
             file,
             table,
             columns: header.columns,
+            columns_from: header.from,
             table_columns,
             bytes: header.bytes,
             level: 1,
@@ -616,6 +682,55 @@ fn resolve(catalog: &Catalog, f: &DataFile) -> Result<Table, Error> {
     }
 }
 
+/// The columns of a file without a header or `columns` in `fkload.toml`:
+/// the table's own, but the generated ones, when the first record has as
+/// many fields (or the file is empty).
+fn in_table_order(
+    file: &DataFile,
+    table: &Table,
+    columns: &[Column],
+    fields: usize,
+) -> Result<Vec<String>, Error> {
+    let names: Vec<String> = columns
+        .iter()
+        .filter(|c| !c.generated)
+        .map(|c| c.name.clone())
+        .collect();
+    if fields != 0 && fields != names.len() {
+        return Err(Error::new(ErrorKind::Header {
+            path: file.path.clone(),
+            message: format!(
+                "the file has no header and its first record has {fields} fields, but table {} has {} columns ({}): list the file's columns in fkload.toml (columns = [...])",
+                table.name.human(),
+                names.len(),
+                names
+                    .iter()
+                    .map(|n| crate::sql::human_ident(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }));
+    }
+    Ok(names)
+}
+
+/// The delimiter a one-column header seems to use instead of the file's
+/// own, for a hint: `id;name;price` read with `,`.
+fn seeming_delimiter(file: &DataFile, header: &[String]) -> Option<String> {
+    let [only] = header else {
+        return None;
+    };
+    [(',', "','"), (';', "';'"), ('\t', "tab"), ('|', "'|'")]
+        .into_iter()
+        .find(|(c, _)| *c as u32 != u32::from(file.dialect.delimiter) && only.contains(*c))
+        .map(|(c, name)| {
+            let option = if c == '\t' { "'\\t'".to_string() } else { format!("'{c}'") };
+            format!(
+                "The header seems to be separated by {name}, not by the delimiter fkload used: load with --delimiter {option}, or set delimiter in fkload.toml."
+            )
+        })
+}
+
 fn check_header(
     file: &DataFile,
     table: &Table,
@@ -629,6 +744,7 @@ fn check_header(
                     path: file.path.clone(),
                     table: table.name.human(),
                     column: name.clone(),
+                    hint: seeming_delimiter(file, header),
                     available: columns
                         .iter()
                         .filter(|c| !c.generated)
@@ -970,6 +1086,8 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
+                        dialect: crate::dialect::Dialect::default(),
+                        columns: None,
                     };
                     (file, table(t))
                 })
@@ -983,6 +1101,8 @@ mod tests {
                             .map(|c| c.name.clone())
                             .collect(),
                         bytes: 10,
+                        from: source::ColumnsFrom::Header,
+                        fields: 0,
                     })
                 })
                 .collect();
@@ -1168,6 +1288,8 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
+                        dialect: crate::dialect::Dialect::default(),
+                        columns: None,
                     },
                     table(t),
                 )
@@ -1177,6 +1299,8 @@ mod tests {
             Ok(Header {
                 columns: cols.iter().map(|c| c.to_string()).collect(),
                 bytes: 1,
+                from: source::ColumnsFrom::Header,
+                fields: cols.len(),
             })
         };
         let opts = options(StrategyChoice::Keep, 1, false);

@@ -442,27 +442,50 @@ fn read_back(
     };
     let mut eol: Vec<u8> = b"\n".to_vec();
     let mut failed: Option<Error> = None;
+    let dialect = &step.file.dialect;
+    let delimiter = dialect.delimiter;
+    // A reject file always has a header, so that it says what its two last
+    // fields are: a file without one gets its columns' names.
+    let mut header_written = false;
+    let write_header = |writer: &mut BufWriter<File>, body: Option<&[u8]>, eol: &[u8]| {
+        let mut header = match body {
+            Some(b) => b.to_vec(),
+            None => {
+                let names: Vec<Vec<u8>> = step
+                    .columns
+                    .iter()
+                    .map(|c| dialect.quoted_field(c))
+                    .collect();
+                names.join(&delimiter)
+            }
+        };
+        for c in edit::REJECT_COLUMNS {
+            header.push(delimiter);
+            header.extend_from_slice(c.as_bytes());
+        }
+        header.extend_from_slice(eol);
+        writer.write_all(&header)
+    };
     edit::for_each_record(
         &step.file.path,
-        copy::Part::whole(),
+        dialect,
+        copy::Part::whole(dialect.header),
         &mut |start, span, bytes| {
-            let own = edit::edit(bytes, &[], strip);
+            let own = edit::edit(dialect, bytes, &[], strip);
             let (body, end) = edit::split_terminator(&own);
-            if span.index == 0 {
-                if !end.is_empty() {
-                    eol = end.to_vec();
-                }
-                let mut header = body.to_vec();
-                for c in edit::REJECT_COLUMNS {
-                    header.push(b',');
-                    header.extend_from_slice(c.as_bytes());
-                }
-                header.extend_from_slice(&eol);
-                if let Err(e) = writer.write_all(&header) {
+            if !end.is_empty() && !header_written {
+                eol = end.to_vec();
+            }
+            if span.index == 0 || !header_written {
+                let from_file = (span.index == 0).then_some(body);
+                header_written = true;
+                if let Err(e) = write_header(&mut writer, from_file, &eol) {
                     failed = Some(io(e, &path));
                     return Ok(false);
                 }
-                return Ok(true);
+                if span.index == 0 {
+                    return Ok(true);
+                }
             }
             if batch.is_empty() && !exhausted {
                 match tx.query_portal(&portal, BATCH) {
@@ -496,8 +519,10 @@ fn read_back(
                 done.nulled += 1;
             }
             let mut line = body.to_vec();
-            line.extend_from_slice(format!(",{},", span.line).as_bytes());
-            line.extend_from_slice(csv_quote(&why).as_bytes());
+            line.push(delimiter);
+            line.extend_from_slice(span.line.to_string().as_bytes());
+            line.push(delimiter);
+            line.extend_from_slice(&dialect.quoted_field(&why));
             line.extend_from_slice(if end.is_empty() { &eol } else { end });
             if let Err(e) = writer.write_all(&line) {
                 failed = Some(io(e, &path));
@@ -518,12 +543,12 @@ fn read_back(
 /// directory) goes: `orders.csv` gives `orders.rejects.csv`.
 pub(crate) fn reject_path(reject_dir: &Path, rel: &str) -> PathBuf {
     let stem = crate::input::Compression::split_name(rel).map_or(rel, |(stem, _)| stem);
-    reject_dir.join(format!("{stem}.rejects.csv"))
-}
-
-/// A CSV field holding `s`, quoted.
-fn csv_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    let ext = if crate::input::Compression::is_tsv(rel) {
+        "tsv"
+    } else {
+        "csv"
+    };
+    reject_dir.join(format!("{stem}.rejects.{ext}"))
 }
 
 #[cfg(test)]
@@ -536,6 +561,9 @@ mod tests {
             reject_path(Path::new("rej"), "sales/orders.csv"),
             Path::new("rej/sales/orders.rejects.csv")
         );
-        assert_eq!(csv_quote("key \"a\""), "\"key \"\"a\"\"\"");
+        assert_eq!(
+            reject_path(Path::new("rej"), "orders.tsv.gz"),
+            Path::new("rej/orders.rejects.tsv")
+        );
     }
 }

@@ -15,7 +15,9 @@
 //! The scan jumps from quote to line end with `memchr`, so it costs little next to
 //! sending the bytes; it never copies or allocates per record.
 
-use memchr::memchr3;
+use memchr::{memchr, memchr3};
+
+use crate::dialect::Dialect;
 
 /// The line-ending style, fixed by the first line end outside quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,8 @@ enum Eol {
 /// Where one record lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordSpan {
-    /// 0 for the header, then 1, 2, ... as COPY counts rows.
+    /// 0 for the header, then 1, 2, ... as COPY counts rows (from 1 in a file
+    /// without a header).
     pub index: u64,
     /// The server's line numbers of the record's first and last line.
     pub pg_first: u64,
@@ -42,6 +45,12 @@ pub struct RecordSpan {
 /// A streaming reader of records; feed it the file's bytes in any chunks.
 #[derive(Debug, Clone)]
 pub struct Scanner {
+    quote: u8,
+    /// The escape byte when it is not the quote (COPY then only takes it
+    /// inside quotes, before a quote or another escape).
+    escape: Option<u8>,
+    /// The last byte inside quotes was an escape that escapes the next one.
+    last_was_esc: bool,
     in_quote: bool,
     eol: Option<Eol>,
     /// A `\r` outside quotes whose meaning the next byte decides.
@@ -58,6 +67,9 @@ pub struct Scanner {
     start_pg: u64,
     start_user: u64,
     end_marker: Option<u64>,
+    /// The index of the first record: 1 in a file without a header, so
+    /// that a record's index is its row number either way.
+    base: u64,
 }
 
 impl Default for Scanner {
@@ -67,15 +79,27 @@ impl Default for Scanner {
 }
 
 impl Scanner {
+    /// A scanner of COPY's default CSV (`"` quotes, `""` inside them).
     pub fn new() -> Scanner {
+        Scanner::with(&Dialect::default())
+    }
+
+    /// A scanner of files written in `dialect`: its quote and escape decide
+    /// where records end, and without a header the first record is row 1.
+    pub fn with(dialect: &Dialect) -> Scanner {
+        let base = u64::from(!dialect.header);
         Scanner {
+            quote: dialect.quote,
+            escape: (dialect.escape != dialect.quote).then_some(dialect.escape),
+            last_was_esc: false,
             in_quote: false,
             eol: None,
             pending_cr: false,
             content: false,
             marker: 1,
             offset: 0,
-            index: 0,
+            index: base,
+            base,
             pg_line: 1,
             user_line: 1,
             start_pg: 1,
@@ -92,12 +116,15 @@ impl Scanner {
 
     /// Records completed so far, header included.
     pub fn records(&self) -> u64 {
-        self.index
+        self.index - self.base
     }
 
     /// Reads `buf`, calling `on_record` for each record it completes.
     pub fn feed(&mut self, buf: &[u8], on_record: &mut impl FnMut(&RecordSpan)) {
         let mut i = 0;
+        // The next escape byte at or after `i` (absolute), looked up once per
+        // escape rather than once per special byte.
+        let mut next_esc: Option<Option<usize>> = None;
         while i < buf.len() {
             if self.pending_cr {
                 self.pending_cr = false;
@@ -114,7 +141,22 @@ impl Scanner {
                 self.end_record(on_record);
             }
             let rest = &buf[i..];
-            let Some(j) = memchr3(b'"', b'\n', b'\r', rest) else {
+            let mut found = memchr3(self.quote, b'\n', b'\r', rest);
+            if let (true, Some(e)) = (self.in_quote, self.escape) {
+                let at = match next_esc {
+                    Some(Some(at)) if at >= i => Some(at),
+                    Some(None) => None,
+                    _ => {
+                        let at = memchr(e, rest).map(|j| i + j);
+                        next_esc = Some(at);
+                        at
+                    }
+                };
+                if let Some(at) = at {
+                    found = Some(found.map_or(at - i, |j| j.min(at - i)));
+                }
+            }
+            let Some(j) = found else {
                 self.ordinary(rest);
                 self.offset += rest.len() as u64;
                 break;
@@ -148,6 +190,7 @@ impl Scanner {
             return;
         }
         self.content = true;
+        self.last_was_esc = false;
         if self.in_quote {
             return;
         }
@@ -162,11 +205,22 @@ impl Scanner {
     }
 
     fn special(&mut self, b: u8, on_record: &mut impl FnMut(&RecordSpan)) {
+        // COPY's rule (copyfromparse.c, CopyReadLineText): inside quotes an
+        // escape escapes the next escape or quote; a quote not escaped
+        // toggles quoting.
+        if self.in_quote && Some(b) == self.escape {
+            self.content = true;
+            self.last_was_esc = !self.last_was_esc;
+            return;
+        }
+        let escaped = std::mem::take(&mut self.last_was_esc);
         match b {
-            b'"' => {
+            _ if b == self.quote => {
                 self.content = true;
                 self.marker = 0;
-                self.in_quote = !self.in_quote;
+                if !escaped {
+                    self.in_quote = !self.in_quote;
+                }
             }
             // The server counts a quoted line end only when it is the file's
             // style, and takes any style but `\n` for `\r`, including before the
@@ -233,7 +287,13 @@ impl Scanner {
 /// Scans all of `bytes` and returns every record's span.
 #[cfg(test)]
 pub fn spans(bytes: &[u8]) -> (Vec<RecordSpan>, Option<u64>) {
-    let mut s = Scanner::new();
+    spans_in(&Dialect::default(), bytes)
+}
+
+/// [`spans`] of a file written in `dialect`.
+#[cfg(test)]
+pub fn spans_in(dialect: &Dialect, bytes: &[u8]) -> (Vec<RecordSpan>, Option<u64>) {
+    let mut s = Scanner::with(dialect);
     let mut out = Vec::new();
     s.feed(bytes, &mut |r| out.push(*r));
     s.finish(&mut |r| out.push(*r));
@@ -329,7 +389,62 @@ mod tests {
         assert_eq!((s[2].line, s[2].pg_last), (3, 6));
     }
 
+    #[test]
+    fn another_quote_and_a_backslash_escape_end_records_where_copy_does() {
+        let d = crate::dialect::DialectOptions {
+            quote: Some("'".into()),
+            escape: Some("\\".into()),
+            ..Default::default()
+        }
+        .resolve(false)
+        .unwrap();
+        // 'a\'\nb': an escaped quote does not close, so the newline is quoted.
+        let (s, _) = spans_in(&d, b"h\n'a\\'\nb'\n2\n");
+        assert_eq!(s.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2, 4]);
+        // An escaped escape before the quote: the quote closes.
+        let (s, _) = spans_in(&d, b"h\n'a\\\\'\n2\n");
+        assert_eq!(s.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2, 3]);
+        // A double quote is an ordinary byte here; outside quotes a
+        // backslash is ordinary, and `\.` still ends the data.
+        let (s, m) = spans_in(&d, b"h\n\"a\n\\x\n\\.\n");
+        assert_eq!((s.len(), m), (4, Some(4)));
+        // With the default dialect the same bytes read otherwise.
+        assert_eq!(spans(b"h\n'a\\'\nb'\n2\n").0.len(), 4);
+    }
+
     proptest! {
+        /// Any quote and escape: chunk boundaries never change the result.
+        #[test]
+        fn chunking_does_not_matter_in_any_dialect(
+            body in proptest::collection::vec(prop_oneof![
+                Just(b'a'), Just(b'\''), Just(b'"'), Just(b'\n'), Just(b'\r'), Just(b'\\'), Just(b'.')
+            ], 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..4),
+            quote in prop_oneof![Just("'"), Just("\"")],
+            escape in prop_oneof![Just("\\"), Just("'"), Just("\"")],
+        ) {
+            let d = crate::dialect::DialectOptions {
+                quote: Some(quote.into()),
+                escape: Some(escape.into()),
+                ..Default::default()
+            }
+            .resolve(false)
+            .unwrap();
+            let whole = spans_in(&d, &body);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
+            cuts.sort_unstable();
+            let mut s = Scanner::with(&d);
+            let mut out = Vec::new();
+            let mut from = 0;
+            for c in cuts.into_iter().chain([body.len()]) {
+                s.feed(&body[from..c], &mut |r| out.push(*r));
+                from = c;
+            }
+            s.finish(&mut |r| out.push(*r));
+            prop_assert_eq!(out, whole.0);
+            prop_assert_eq!(s.end_marker(), whole.1);
+        }
+
         /// Chunk boundaries never change the result.
         #[test]
         fn chunking_does_not_matter(

@@ -12,8 +12,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::dialect::{Dialect, DialectOptions};
 use crate::error::{Error, ErrorKind};
 use crate::input::{self, Compression};
+use crate::manifest::{self, Manifest};
 
 /// The UTF-8 byte-order mark some editors put at the start of a CSV file.
 const BOM: &str = "\u{feff}";
@@ -26,11 +28,34 @@ pub struct DataFile {
     pub path: PathBuf,
     /// The file name relative to the data directory, e.g. `sales/orders.csv`.
     pub rel: String,
-    /// What the name says about schema and table.
+    /// What the name (or `fkload.toml`'s `table`) says about schema and
+    /// table.
     pub name: FileName,
+    /// How the file is written.
+    pub dialect: Dialect,
+    /// The table's columns in field order, from `fkload.toml`'s `columns`.
+    pub columns: Option<Vec<String>>,
 }
 
 impl DataFile {
+    /// A top-level `<stem>.csv` at `path` in COPY's default CSV, for tests.
+    #[cfg(test)]
+    pub fn plain(path: &Path) -> DataFile {
+        let rel = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        DataFile {
+            path: path.to_path_buf(),
+            name: FileName::Bare {
+                stem: rel.trim_end_matches(".csv").to_string(),
+            },
+            rel,
+            dialect: Dialect::default(),
+            columns: None,
+        }
+    }
+
     /// Whether the file is gzip or zstd, by its name (`.csv.gz`, `.csv.zst`).
     pub fn compressed(&self) -> bool {
         Compression::of(&self.path) != Compression::None
@@ -98,45 +123,102 @@ fn why_not(name: &str) -> String {
         Some(ext) => format!(
             "compressed as .{ext}, which fkload does not read: decompress it, or compress it as .csv.gz or .csv.zst"
         ),
-        None => {
-            "not a data file: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst".into()
-        }
+        None => "not a data file: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names".into(),
     }
 }
 
-/// Lists the data files (`.csv`, `.csv.gz`, `.csv.zst`) of `dir` and of its
-/// immediate subdirectories, sorted by relative name so that every run sees
-/// them in the same order, and every other entry with why it is not loaded.
-/// Entries whose names start with a dot and are not data files (`.DS_Store`),
-/// and what a dot-directory (`.git`) holds beside data files, are left out
-/// altogether.
+/// Lists the data files (`.csv`, `.tsv`, each also `.gz` or `.zst`, and
+/// whatever `fkload.toml` names) of `dir` and of its immediate
+/// subdirectories, sorted by relative name so that every run sees them in the
+/// same order, each with its dialect, and every other entry with why it is
+/// not loaded. Entries whose names start with a dot and are not data files
+/// (`.DS_Store`), and what a dot-directory (`.git`) holds beside data files,
+/// are left out altogether, as is `fkload.toml` itself.
+///
+/// A file's dialect is, key by key: its table in `fkload.toml`, then
+/// `options` (the command line), then the top of `fkload.toml`, then its
+/// name (`.tsv` is tab-separated), then COPY's defaults.
 ///
 /// Entries that are not regular files (directories named `x.csv`, FIFOs, broken
 /// links) are reported as errors rather than skipped: a user who put them there
 /// meant them to be loaded.
 ///
 /// # Errors
-/// [`ErrorKind::Io`] when the directory or a subdirectory cannot be read, and
+/// [`ErrorKind::Io`] when the directory or a subdirectory cannot be read,
 /// [`ErrorKind::NotAFile`] for a data file's name on an entry that is not a
-/// regular file.
-pub fn scan(dir: &Path) -> Result<Listing, Error> {
+/// regular file, [`ErrorKind::Manifest`] for a manifest that cannot be read
+/// or names a file that is not there, and [`ErrorKind::Dialect`] for options
+/// COPY would refuse.
+pub fn scan(dir: &Path, options: &DialectOptions) -> Result<Listing, Error> {
+    let manifest = Manifest::read(dir)?;
     let mut out = Listing::default();
+    let mut seen: Vec<String> = Vec::new();
+    // Each entry, with the schema directory it is in (`None` at the top).
+    let mut add = |out: &mut Listing,
+                   schema: Option<&str>,
+                   rel: String,
+                   name: &str,
+                   path: PathBuf,
+                   meta: std::io::Result<std::fs::Metadata>|
+     -> Result<bool, Error> {
+        let entry = manifest.as_ref().and_then(|m| m.files.get(&rel));
+        let stem = match (
+            entry.and_then(|e| e.table.as_deref()),
+            Compression::split_name(name),
+        ) {
+            (Some(table), _) => table,
+            (None, Some((stem, _))) => stem,
+            (None, None) if entry.is_some() => {
+                let m = manifest
+                    .as_ref()
+                    .map(|m| m.path.clone())
+                    .unwrap_or_default();
+                return Err(Error::new(ErrorKind::Manifest {
+                    path: m,
+                    line: entry.map(|e| e.line),
+                    message: format!(
+                        "[files.\"{rel}\"] must give the file's table (table = \"...\"): its name does not end in .csv or .tsv"
+                    ),
+                }));
+            }
+            (None, None) => return Ok(false),
+        };
+        check_regular(&path, meta)?;
+        let dialect = dialect_of(&rel, &path, options, manifest.as_ref())?;
+        seen.push(rel.clone());
+        out.files.push(DataFile {
+            path,
+            name: match schema {
+                Some(schema) => FileName::InSchema {
+                    schema: schema.to_string(),
+                    stem: stem.to_string(),
+                },
+                None => FileName::Bare {
+                    stem: stem.to_string(),
+                },
+            },
+            rel,
+            dialect,
+            columns: entry.and_then(|e| e.columns.clone()),
+        });
+        Ok(true)
+    };
     for entry in read_dir_sorted(dir)? {
         // The path from the entry itself, so that a name that is not UTF-8 still
         // opens; the (lossy) text is only for matching and messages.
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let meta = std::fs::metadata(&path);
-        if let Some((stem, _)) = Compression::split_name(&name) {
-            check_regular(&path, meta)?;
-            out.files.push(DataFile {
-                path,
-                rel: name.clone(),
-                name: FileName::Bare {
-                    stem: stem.to_string(),
-                },
-            });
-        } else if meta.as_ref().map(|m| m.is_dir()).unwrap_or(false) {
+        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
+        if name == manifest::NAME && !is_dir {
+            continue;
+        }
+        if (!is_dir || Compression::split_name(&name).is_some())
+            && add(&mut out, None, name.clone(), &name, path.clone(), meta)?
+        {
+            continue;
+        }
+        if is_dir {
             // A directory is a schema's, whatever its name (".x" is a schema
             // name too); but what a dot-directory (.git) holds beside data
             // files is nobody's data, and is not listed.
@@ -146,27 +228,28 @@ pub fn scan(dir: &Path) -> Result<Listing, Error> {
                 let rel = format!("{name}/{sub_name}");
                 let sub_path = sub.path();
                 let sub_meta = std::fs::metadata(&sub_path);
-                let Some((stem, _)) = Compression::split_name(&sub_name) else {
-                    if hidden || sub_name.starts_with('.') {
-                        continue;
-                    }
-                    let why = if sub_meta.map(|m| m.is_dir()).unwrap_or(false) {
-                        "a directory inside a schema's directory: only <schema>/<table>.csv (.gz, .zst) is read".into()
-                    } else {
-                        why_not(&sub_name)
-                    };
-                    out.ignored.push(Ignored { rel, why });
+                let sub_dir = sub_meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
+                if (!sub_dir || Compression::split_name(&sub_name).is_some())
+                    && add(
+                        &mut out,
+                        Some(&name),
+                        rel.clone(),
+                        &sub_name,
+                        sub_path,
+                        sub_meta,
+                    )?
+                {
                     continue;
+                }
+                if hidden || sub_name.starts_with('.') {
+                    continue;
+                }
+                let why = if sub_dir {
+                    "a directory inside a schema's directory: only <schema>/<table>.csv (.tsv, .gz, .zst) is read".into()
+                } else {
+                    why_not(&sub_name)
                 };
-                check_regular(&sub_path, sub_meta)?;
-                out.files.push(DataFile {
-                    path: sub_path,
-                    rel,
-                    name: FileName::InSchema {
-                        schema: name.clone(),
-                        stem: stem.to_string(),
-                    },
-                });
+                out.ignored.push(Ignored { rel, why });
             }
         } else if !name.starts_with('.') {
             out.ignored.push(Ignored {
@@ -175,9 +258,59 @@ pub fn scan(dir: &Path) -> Result<Listing, Error> {
             });
         }
     }
+    if let Some(m) = &manifest
+        && let Some((rel, e)) = m.files.iter().find(|(rel, _)| !seen.contains(rel))
+    {
+        return Err(Error::new(ErrorKind::Manifest {
+            path: m.path.clone(),
+            line: Some(e.line),
+            message: format!(
+                "[files.\"{rel}\"] names a file that is not in {}",
+                dir.display()
+            ),
+        }));
+    }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out.ignored.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// The dialect of the file at `rel`, from its layers (see [`scan`]).
+fn dialect_of(
+    rel: &str,
+    path: &Path,
+    options: &DialectOptions,
+    manifest: Option<&Manifest>,
+) -> Result<Dialect, Error> {
+    let own = manifest.and_then(|m| m.files.get(rel));
+    let empty = DialectOptions::default();
+    let all = manifest.map_or(&empty, |m| &m.all);
+    let own_dialect = own.map_or(&empty, |e| &e.dialect);
+    let layers = own_dialect.over(&options.over(all));
+    layers.resolve(Compression::is_tsv(rel)).map_err(|message| {
+        let mut from = Vec::new();
+        if let (Some(m), Some(e)) = (manifest, own)
+            && !e.dialect.is_empty()
+        {
+            from.push(format!("{}:{} [files.\"{rel}\"]", m.path.display(), e.line));
+        }
+        if !options.is_empty() {
+            from.push("the command line".into());
+        }
+        if let Some(m) = manifest
+            && !m.all.is_empty()
+        {
+            from.push(m.path.display().to_string());
+        }
+        if from.is_empty() {
+            from.push("the file's name".into());
+        }
+        Error::new(ErrorKind::Dialect {
+            path: path.to_path_buf(),
+            from: format!("options from {}", from.join(", ")),
+            message,
+        })
+    })
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<std::fs::DirEntry>, Error> {
@@ -208,39 +341,114 @@ fn check_regular(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Resul
     }
 }
 
-/// The header row of a file: the column names in file order.
+/// Where a file's column names come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnsFrom {
+    /// Its header row.
+    Header,
+    /// `columns` in `fkload.toml` (renaming the header's, if it has one).
+    Manifest,
+    /// The table's own columns in order, for a file without a header whose
+    /// records have as many fields.
+    TableOrder,
+}
+
+impl ColumnsFrom {
+    /// For people: "from the header", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            ColumnsFrom::Header => "from the header",
+            ColumnsFrom::Manifest => "from fkload.toml",
+            ColumnsFrom::TableOrder => "in the table's order",
+        }
+    }
+}
+
+/// What the start of a file says about its columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// The column names in file order; empty for [`ColumnsFrom::TableOrder`]
+    /// until the plan fills them from the table.
     pub columns: Vec<String>,
     /// The file's size in bytes, for the plan and the summary.
     pub bytes: u64,
+    pub from: ColumnsFrom,
+    /// How many fields the first record has (0 for an empty file).
+    pub fields: usize,
 }
 
-/// Reads the header row of `path` (CSV, as PostgreSQL's `FORMAT csv` reads it).
+/// Reads what the start of `file` says about its columns (its header row,
+/// as PostgreSQL's `FORMAT csv` reads it in the file's dialect, or the
+/// number of fields of its first record), and what `fkload.toml` says.
 ///
-/// A UTF-8 byte-order mark before the first name is dropped. Only the first record
-/// is read, however large the file.
+/// A UTF-8 byte-order mark before the first name is dropped. Only the first
+/// record is read, however large the file. Names in another encoding than
+/// UTF-8 are decoded from `file.dialect.encoding`, which must be the
+/// server's name of it (`pg_encoding_to_char`).
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be opened or read, and
-/// [`ErrorKind::Header`] for an empty file, a header that is not valid CSV or
-/// UTF-8, an empty column name, or a name given twice.
-pub fn read_header(path: &Path) -> Result<Header, Error> {
+/// [`ErrorKind::Header`] for an empty file, a header that is not valid CSV
+/// or not in its encoding, an empty column name, a name given twice, or
+/// `columns` in `fkload.toml` that do not match the fields.
+pub fn read_header(file: &DataFile) -> Result<Header, Error> {
+    let path = &file.path;
     let io = |source| {
         Error::new(ErrorKind::Io {
             path: path.to_path_buf(),
             source,
         })
     };
-    let bytes = std::fs::metadata(path).map_err(io)?.len();
-    let columns = parse_header(input::open(path).map_err(io)?).map_err(|e| match e {
-        HeaderProblem::Io(source) => io(source),
-        HeaderProblem::Bad(message) => Error::new(ErrorKind::Header {
+    let bad = |message| {
+        Error::new(ErrorKind::Header {
             path: path.to_path_buf(),
             message,
-        }),
-    })?;
-    Ok(Header { columns, bytes })
+        })
+    };
+    let bytes = std::fs::metadata(path).map_err(io)?.len();
+    let problem = |e| match e {
+        HeaderProblem::Io(source) => io(source),
+        HeaderProblem::Bad(message) => bad(message),
+    };
+    let d = &file.dialect;
+    let (names, fields) = if d.header {
+        let names = parse_header(input::open(path).map_err(io)?, d).map_err(problem)?;
+        let n = names.len();
+        (names, n)
+    } else {
+        let first = first_record(input::open(path).map_err(io)?, d, false).map_err(problem)?;
+        (Vec::new(), first.map_or(0, |r| r.len()))
+    };
+    let (columns, from) = match &file.columns {
+        Some(given) => {
+            if fields != 0 && given.len() != fields {
+                return Err(bad(format!(
+                    "fkload.toml gives {} columns for this file, but its {} has {fields} fields",
+                    given.len(),
+                    if d.header { "header" } else { "first record" }
+                )));
+            }
+            if let Some(twice) = given
+                .iter()
+                .enumerate()
+                .find(|(i, c)| given[..*i].contains(c))
+            {
+                return Err(bad(format!(
+                    "column \"{}\" appears more than once in fkload.toml's columns",
+                    twice.1
+                )));
+            }
+            (given.clone(), ColumnsFrom::Manifest)
+        }
+        None if d.header => (names, ColumnsFrom::Header),
+        None => (Vec::new(), ColumnsFrom::TableOrder),
+    };
+    Ok(Header {
+        columns,
+        bytes,
+        from,
+        fields,
+    })
 }
 
 /// Why a header could not be read.
@@ -250,42 +458,77 @@ pub enum HeaderProblem {
     Bad(String),
 }
 
-/// Parses the first CSV record of `input` as a header row.
-///
-/// # Errors
-/// [`HeaderProblem::Bad`] with a message in PostgreSQL's style when the header is
-/// missing, malformed, has an empty name or repeats a name.
-pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
+/// The first record of `input` in `dialect`, or `None` for an empty input.
+/// A header must be on the first line (COPY's HEADER skips the first line,
+/// blank or not).
+fn first_record<R: Read>(
+    input: R,
+    dialect: &Dialect,
+    header: bool,
+) -> Result<Option<csv::ByteRecord>, HeaderProblem> {
     let mut input = std::io::BufReader::new(input);
     // The csv reader skips blank lines; COPY's HEADER skips the first line,
     // blank or not, and would read the real header as data.
     let start = std::io::BufRead::fill_buf(&mut input).map_err(HeaderProblem::Io)?;
     let start = start.strip_prefix(BOM.as_bytes()).unwrap_or(start);
-    if start.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
+    if header && start.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
         return Err(HeaderProblem::Bad(
             "the first line is empty: the header row must be the file's first line".into(),
         ));
     }
-    let mut reader = csv_reader(input);
+    let mut reader = csv_reader(input, dialect);
     let mut record = csv::ByteRecord::new();
     let got = reader
         .read_byte_record(&mut record)
         .map_err(|e| match e.into_kind() {
             csv::ErrorKind::Io(e) => HeaderProblem::Io(e),
-            other => HeaderProblem::Bad(format!("header row is not valid CSV: {other:?}")),
+            other => HeaderProblem::Bad(format!("first row is not valid CSV: {other:?}")),
         })?;
-    if !got {
+    Ok(got.then_some(record))
+}
+
+/// Parses the first record of `input` as a header row in `dialect`.
+///
+/// # Errors
+/// [`HeaderProblem::Bad`] with a message in PostgreSQL's style when the header is
+/// missing, malformed, not in its encoding, has an empty name or repeats a name.
+pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>, HeaderProblem> {
+    let Some(record) = first_record(input, dialect, true)? else {
         return Err(HeaderProblem::Bad(
             "file is empty: a header row naming the columns is required".into(),
         ));
-    }
-
+    };
+    let decoder = match dialect.encoding.as_deref() {
+        None | Some("UTF8") => None,
+        Some(other) => Some((other, crate::dialect::decoder(other))),
+    };
     let mut columns: Vec<String> = Vec::with_capacity(record.len());
     for (i, field) in record.iter().enumerate() {
-        let name = std::str::from_utf8(field)
-            .map_err(|_| HeaderProblem::Bad(format!("column name {} is not valid UTF-8", i + 1)))?;
+        let name = match decoder {
+            None => std::str::from_utf8(field)
+                .map(str::to_string)
+                .map_err(|_| HeaderProblem::Bad(format!("column name {} is not valid UTF-8: if the file is in another encoding, say which (--encoding)", i + 1)))?,
+            Some(_) if field.is_ascii() => String::from_utf8_lossy(field).into_owned(),
+            Some((_, Some(enc))) => {
+                let (text, bad) = enc.decode_without_bom_handling(field);
+                if bad {
+                    return Err(HeaderProblem::Bad(format!(
+                        "column name {} is not valid {}",
+                        i + 1,
+                        dialect.encoding.as_deref().unwrap_or_default()
+                    )));
+                }
+                text.into_owned()
+            }
+            Some((name, None)) => {
+                return Err(HeaderProblem::Bad(format!(
+                    "column name {} is not ASCII, and fkload cannot decode {name} itself: name the columns in fkload.toml (columns = [...])",
+                    i + 1
+                )));
+            }
+        };
         let name = if i == 0 {
-            name.strip_prefix(BOM).unwrap_or(name)
+            name.strip_prefix(BOM).map(str::to_string).unwrap_or(name)
         } else {
             name
         };
@@ -295,26 +538,33 @@ pub fn parse_header<R: Read>(input: R) -> Result<Vec<String>, HeaderProblem> {
                 i + 1
             )));
         }
-        if columns.iter().any(|c| c == name) {
+        if columns.contains(&name) {
             return Err(HeaderProblem::Bad(format!(
                 "column \"{name}\" appears more than once in the header row"
             )));
         }
-        columns.push(name.to_string());
+        columns.push(name);
     }
     Ok(columns)
 }
 
-/// A CSV reader configured as PostgreSQL's `FORMAT csv` reads files: comma,
-/// double quote, quotes escaped by doubling, no comments, records of any length.
-pub fn csv_reader<R: Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
+/// A CSV reader configured as PostgreSQL's `FORMAT csv` reads files in
+/// `dialect`: its delimiter and quote, quotes escaped by doubling or by the
+/// escape, no comments, records of any length.
+pub fn csv_reader<R: Read>(input: R, dialect: &Dialect) -> csv::Reader<R> {
+    let mut b = csv::ReaderBuilder::new();
+    b.has_headers(false)
         .flexible(true)
-        .double_quote(true)
+        .delimiter(dialect.delimiter)
+        .quote(dialect.quote)
         .quoting(true)
-        .comment(None)
-        .from_reader(input)
+        .comment(None);
+    if dialect.escape == dialect.quote {
+        b.double_quote(true);
+    } else {
+        b.double_quote(false).escape(Some(dialect.escape));
+    }
+    b.from_reader(input)
 }
 
 #[cfg(test)]
@@ -322,7 +572,7 @@ mod tests {
     use super::*;
 
     fn header(s: &str) -> Result<Vec<String>, String> {
-        parse_header(s.as_bytes()).map_err(|e| match e {
+        parse_header(s.as_bytes(), &Dialect::default()).map_err(|e| match e {
             HeaderProblem::Bad(m) => m,
             HeaderProblem::Io(e) => e.to_string(),
         })
@@ -336,7 +586,7 @@ mod tests {
             /// Any bytes at all: an answer, never a panic.
             #[test]
             fn header_parser_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-                let _ = parse_header(bytes.as_slice());
+                let _ = parse_header(bytes.as_slice(), &Dialect::default());
             }
 
             /// Names written as CSV writes them (quoted, quotes doubled) read back.
@@ -345,7 +595,7 @@ mod tests {
                 let names: Vec<String> = names.into_iter().collect();
                 let line: Vec<String> = names.iter().map(|n| format!("\"{}\"", n.replace('"', "\"\""))).collect();
                 let text = format!("{}\n1\n", line.join(","));
-                let parsed = parse_header(text.as_bytes()).map_err(|e| format!("{e:?}"));
+                let parsed = parse_header(text.as_bytes(), &Dialect::default()).map_err(|e| format!("{e:?}"));
                 // A first name starting with the BOM character loses it, as COPY's
                 // reader of a UTF-8 file would.
                 prop_assume!(!names[0].starts_with('\u{feff}'));
@@ -436,7 +686,7 @@ mod tests {
         std::fs::write(dir.path().join(".hidden.csv"), "x\n").unwrap();
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/HEAD"), "x\n").unwrap();
-        let listing = scan(dir.path()).unwrap();
+        let listing = scan(dir.path(), &DialectOptions::default()).unwrap();
         let files = listing.files;
         let rels: Vec<_> = files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(
@@ -468,7 +718,7 @@ mod tests {
     fn scan_rejects_a_directory_named_csv() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("x.csv")).unwrap();
-        let err = scan(dir.path()).unwrap_err();
+        let err = scan(dir.path(), &DialectOptions::default()).unwrap_err();
         assert!(matches!(err.kind(), ErrorKind::NotAFile { .. }), "{err}");
     }
 }

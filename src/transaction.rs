@@ -80,7 +80,7 @@ pub(crate) fn run(
             &mut tx,
             plan,
             step,
-            copy::Part::whole(),
+            copy::Part::whole(step.file.dialect.header),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         )?;
@@ -191,6 +191,7 @@ pub(crate) fn load_step(
         table: &step.table.name,
         columns: &step.columns,
         path: &step.file.path,
+        dialect: &step.file.dialect,
         part,
         batch: batch_size(plan, step),
         freeze: per_step && !step.table.partitioned,

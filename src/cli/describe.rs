@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use fkload::plan::{
-    KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate,
+    ColumnsFrom, KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate,
 };
 use fkload::{Plan, Strategy};
 
@@ -125,6 +125,21 @@ fn steps(out: &mut String, plan: &Plan) {
             s.table.name.human(),
             note
         );
+        let dialect = s.file.dialect.describe();
+        let mut how: Vec<String> = Vec::new();
+        if !dialect.is_empty() {
+            how.push(dialect);
+        }
+        if s.columns_from != ColumnsFrom::Header {
+            how.push(format!(
+                "columns {}: {}",
+                s.columns_from.describe(),
+                s.columns.join(", ")
+            ));
+        }
+        if !how.is_empty() {
+            let _ = writeln!(out, "{:>5}  {:<wf$}  ({})", "", "", how.join("; "));
+        }
     }
 }
 

@@ -164,6 +164,35 @@ pub struct Args {
     )]
     pub exclude_schema: Vec<String>,
 
+    /// The files' field delimiter, one character (\t for tab; default ',',
+    /// tab for .tsv files)
+    #[arg(long = "delimiter", value_name = "CHAR", global = true)]
+    pub delimiter: Option<String>,
+
+    /// The files' quote character (default ")
+    #[arg(long = "quote", value_name = "CHAR", global = true)]
+    pub quote: Option<String>,
+
+    /// The character that escapes a quote inside quotes (default: the quote,
+    /// doubled)
+    #[arg(long = "escape", value_name = "CHAR", global = true)]
+    pub escape: Option<String>,
+
+    /// The unquoted text that stands for NULL, e.g. '\N' or NULL (default:
+    /// an empty field)
+    #[arg(long = "null", value_name = "STRING", global = true)]
+    pub null: Option<String>,
+
+    /// The files have no header row: their fields are the table's columns in
+    /// order, or fkload.toml's columns
+    #[arg(long = "no-header", global = true)]
+    pub no_header: bool,
+
+    /// The files' encoding, any name COPY's ENCODING takes (LATIN1, WIN1252,
+    /// ...; default UTF8)
+    #[arg(long = "encoding", value_name = "NAME", global = true)]
+    pub encoding: Option<String>,
+
     /// Write a JSON account of the run to FILE (- for stdout): the plan, the
     /// rows loaded, skipped and nulled per table, the keys and indexes set
     /// aside and put back, every problem found, how it ended (the shape:
@@ -249,6 +278,19 @@ fn selection(args: &Args) -> fkload::pattern::Selection {
     s.exclude_tables.clone_from(&args.exclude_table);
     s.exclude_schemas.clone_from(&args.exclude_schema);
     s
+}
+
+/// How the files are written, from --delimiter, --quote, --escape, --null,
+/// --no-header and --encoding (fkload.toml says the rest).
+fn dialect(args: &Args) -> fkload::dialect::DialectOptions {
+    let mut d = fkload::dialect::DialectOptions::default();
+    d.delimiter.clone_from(&args.delimiter);
+    d.quote.clone_from(&args.quote);
+    d.escape.clone_from(&args.escape);
+    d.null.clone_from(&args.null);
+    d.header = args.no_header.then_some(false);
+    d.encoding.clone_from(&args.encoding);
+    d
 }
 
 /// A PostgreSQL duration as the settings take it: a number and an optional unit
@@ -439,6 +481,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         .resume(args.resume)
         .max_examples(args.max_examples)
         .select(selection(args))
+        .dialect(dialect(args))
         .on_orphan(args.on_orphan.into())
         .reject_dir(&args.reject_dir);
     if let Some(Command::Check { dir, truncate }) = &args.command {

@@ -1,0 +1,398 @@
+//! How a data file is written: the CSV dialect of PostgreSQL's `COPY ...
+//! (FORMAT csv)`, with its delimiter, quote, escape, NULL string, header and
+//! encoding.
+//!
+//! A dialect is put together in layers ([`DialectOptions`]), each filling
+//! what the one above it leaves open: a file's own table in `fkload.toml`,
+//! then the command line, then the top of `fkload.toml`, then what the file's
+//! name says (`.tsv` means tab), then COPY's own defaults. It is checked
+//! by the rules COPY checks its options by, so that a dialect the server
+//! would refuse is refused before anything is written, with the place it
+//! came from.
+//!
+//! The options go to the server as COPY's own ([`Dialect::copy_options`]):
+//! the file's bytes still go through unparsed. fkload reads them itself only
+//! to find where records end ([`crate::scan`]), to read the header, and to
+//! change fields under `--on-orphan`; all of these follow the same dialect.
+
+use crate::sql::literal;
+
+/// The dialect of one file, complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Dialect {
+    /// The byte between fields.
+    pub delimiter: u8,
+    /// The byte that quotes a field.
+    pub quote: u8,
+    /// The byte that, inside quotes, makes the next quote (or escape) a
+    /// character; the quote itself by default (`""`).
+    pub escape: u8,
+    /// The text that stands for NULL when unquoted (empty by default).
+    pub null: String,
+    /// Whether the first record names the columns.
+    pub header: bool,
+    /// The file's encoding, as given (any name PostgreSQL's `ENCODING`
+    /// option takes); `None` is the client's, UTF-8.
+    pub encoding: Option<String>,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect {
+            delimiter: b',',
+            quote: b'"',
+            escape: b'"',
+            null: String::new(),
+            header: true,
+            encoding: None,
+        }
+    }
+}
+
+impl Dialect {
+    /// Whether this is COPY's own CSV with a header, in UTF-8.
+    pub fn is_default(&self) -> bool {
+        *self == Dialect::default()
+    }
+
+    /// COPY's options for this dialect but `HEADER`, each as `, NAME 'x'`,
+    /// only those that differ from COPY's defaults.
+    pub fn copy_options(&self) -> String {
+        let mut out = String::new();
+        let byte = |b: u8| literal(&char::from(b).to_string());
+        if self.delimiter != b',' {
+            out.push_str(&format!(", DELIMITER {}", byte(self.delimiter)));
+        }
+        if self.quote != b'"' {
+            out.push_str(&format!(", QUOTE {}", byte(self.quote)));
+        }
+        if self.escape != self.quote {
+            out.push_str(&format!(", ESCAPE {}", byte(self.escape)));
+        }
+        if !self.null.is_empty() {
+            out.push_str(&format!(", NULL {}", literal(&self.null)));
+        }
+        if let Some(e) = &self.encoding {
+            out.push_str(&format!(", ENCODING {}", literal(e)));
+        }
+        out
+    }
+
+    /// `text` as one quoted field of this dialect, in the file's encoding
+    /// (where fkload has no encoder for it, characters outside ASCII become
+    /// `?`).
+    pub fn quoted_field(&self, text: &str) -> Vec<u8> {
+        let bytes: Vec<u8> = match self.encoding.as_deref() {
+            None | Some("UTF8") => text.as_bytes().to_vec(),
+            Some(name) => match decoder(name) {
+                Some(enc) => enc.encode(text).0.into_owned(),
+                None => text
+                    .chars()
+                    .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+                    .collect(),
+            },
+        };
+        let mut out = Vec::with_capacity(bytes.len() + 2);
+        out.push(self.quote);
+        for b in bytes {
+            if b == self.quote || (b == self.escape && self.escape != self.quote) {
+                out.push(self.escape);
+            }
+            out.push(b);
+        }
+        out.push(self.quote);
+        out
+    }
+
+    /// What differs from the default, for people: `delimiter ';', null
+    /// '\N', no header`; empty for the default.
+    pub fn describe(&self) -> String {
+        let show = |b: u8| match b {
+            b'\t' => "tab".to_string(),
+            b' ' => "space".to_string(),
+            other => format!("'{}'", char::from(other)),
+        };
+        let mut parts = Vec::new();
+        if self.delimiter != b',' {
+            parts.push(format!("delimiter {}", show(self.delimiter)));
+        }
+        if self.quote != b'"' {
+            parts.push(format!("quote {}", show(self.quote)));
+        }
+        if self.escape != self.quote {
+            parts.push(format!("escape {}", show(self.escape)));
+        }
+        if !self.null.is_empty() {
+            parts.push(format!("null '{}'", self.null));
+        }
+        if !self.header {
+            parts.push("no header".into());
+        }
+        if let Some(e) = &self.encoding {
+            parts.push(format!("encoding {e}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Part of a dialect: what one layer (an option, a manifest table) says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DialectOptions {
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+    pub escape: Option<String>,
+    pub null: Option<String>,
+    pub header: Option<bool>,
+    pub encoding: Option<String>,
+}
+
+impl DialectOptions {
+    /// These options, with what they leave open taken from `below`.
+    pub fn over(&self, below: &DialectOptions) -> DialectOptions {
+        DialectOptions {
+            delimiter: self.delimiter.clone().or_else(|| below.delimiter.clone()),
+            quote: self.quote.clone().or_else(|| below.quote.clone()),
+            escape: self.escape.clone().or_else(|| below.escape.clone()),
+            null: self.null.clone().or_else(|| below.null.clone()),
+            header: self.header.or(below.header),
+            encoding: self.encoding.clone().or_else(|| below.encoding.clone()),
+        }
+    }
+
+    /// Whether no option is set.
+    pub fn is_empty(&self) -> bool {
+        *self == DialectOptions::default()
+    }
+
+    /// The complete dialect, COPY's defaults filling what is open (and tab
+    /// for the delimiter of a `.tsv` file), checked as COPY checks its
+    /// options.
+    ///
+    /// # Errors
+    /// The rule broken, in COPY's words where COPY has them.
+    pub fn resolve(&self, tsv: bool) -> Result<Dialect, String> {
+        let one = |what: &str, value: &Option<String>, default: u8| -> Result<u8, String> {
+            match value {
+                None => Ok(default),
+                Some(v) => single_byte(v).ok_or_else(|| {
+                    format!("the {what} must be a single one-byte character, not {v:?}")
+                }),
+            }
+        };
+        let delimiter = one("delimiter", &self.delimiter, if tsv { b'\t' } else { b',' })?;
+        let quote = one("quote", &self.quote, b'"')?;
+        let escape = one("escape", &self.escape, quote)?;
+        let null = self.null.clone().unwrap_or_default();
+        if delimiter == b'\n' || delimiter == b'\r' {
+            return Err("the delimiter cannot be newline or carriage return".into());
+        }
+        if null.contains(['\n', '\r']) {
+            return Err("the NULL string cannot hold a newline or carriage return".into());
+        }
+        if delimiter == quote {
+            return Err("the delimiter and the quote must be different".into());
+        }
+        if null.as_bytes().contains(&delimiter) {
+            return Err(format!(
+                "the delimiter {:?} must not appear in the NULL string {null:?}",
+                char::from(delimiter)
+            ));
+        }
+        if null.as_bytes().contains(&quote) {
+            return Err(format!(
+                "the quote {:?} must not appear in the NULL string {null:?}",
+                char::from(quote)
+            ));
+        }
+        if let Some(e) = &self.encoding
+            && (e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(format!("{e:?} is not an encoding name"));
+        }
+        Ok(Dialect {
+            delimiter,
+            quote,
+            escape,
+            null,
+            header: self.header.unwrap_or(true),
+            encoding: self.encoding.clone(),
+        })
+    }
+}
+
+/// The one byte of `value` when it is a single ASCII character; `\t` written
+/// as two characters (as a shell passes it) is a tab.
+fn single_byte(value: &str) -> Option<u8> {
+    match value.as_bytes() {
+        [b] if b.is_ascii() && *b != 0 => Some(*b),
+        b"\\t" => Some(b'\t'),
+        _ => None,
+    }
+}
+
+/// The server's name of an encoding in which a byte below 0x80 can be part
+/// of a multibyte character (PostgreSQL's client-only encodings), so that a
+/// scan for ASCII bytes can misread the file. `canonical` is the name as
+/// `pg_encoding_to_char` gives it.
+pub fn embeds_ascii(canonical: &str) -> bool {
+    matches!(
+        canonical,
+        "SJIS" | "BIG5" | "GBK" | "UHC" | "GB18030" | "JOHAB" | "SHIFT_JIS_2004"
+    )
+}
+
+/// Whether `b` can be the second byte of a character in an encoding where
+/// [`embeds_ascii`] holds (0x40 to 0x7E).
+pub fn may_be_trail_byte(b: u8) -> bool {
+    (0x40..=0x7e).contains(&b)
+}
+
+/// The decoder for an encoding, by the server's canonical name; `None` when
+/// fkload has none (only ASCII can then be read client-side).
+pub fn decoder(canonical: &str) -> Option<&'static encoding_rs::Encoding> {
+    let label: &[u8] = match canonical {
+        "UTF8" => b"utf-8",
+        // WHATWG's latin1 is windows-1252, which reads every LATIN1 byte
+        // outside 0x80..0x9F (control characters) the same.
+        "LATIN1" | "WIN1252" => b"windows-1252",
+        "LATIN2" => b"iso-8859-2",
+        "LATIN3" => b"iso-8859-3",
+        "LATIN4" => b"iso-8859-4",
+        "ISO_8859_5" => b"iso-8859-5",
+        "ISO_8859_6" => b"iso-8859-6",
+        "ISO_8859_7" => b"iso-8859-7",
+        "ISO_8859_8" => b"iso-8859-8",
+        "LATIN5" => b"windows-1254",
+        "LATIN6" => b"iso-8859-10",
+        "LATIN7" => b"iso-8859-13",
+        "LATIN8" => b"iso-8859-14",
+        "LATIN9" => b"iso-8859-15",
+        "LATIN10" => b"iso-8859-16",
+        "WIN866" => b"ibm866",
+        "WIN874" => b"windows-874",
+        "WIN1250" => b"windows-1250",
+        "WIN1251" => b"windows-1251",
+        "WIN1253" => b"windows-1253",
+        "WIN1254" => b"windows-1254",
+        "WIN1255" => b"windows-1255",
+        "WIN1256" => b"windows-1256",
+        "WIN1257" => b"windows-1257",
+        "WIN1258" => b"windows-1258",
+        "KOI8R" => b"koi8-r",
+        "KOI8U" => b"koi8-u",
+        "EUC_JP" => b"euc-jp",
+        "EUC_KR" | "UHC" => b"euc-kr",
+        "SJIS" => b"shift_jis",
+        "BIG5" => b"big5",
+        "GBK" => b"gbk",
+        "GB18030" => b"gb18030",
+        _ => return None,
+    };
+    encoding_rs::Encoding::for_label(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(f: impl FnOnce(&mut DialectOptions)) -> DialectOptions {
+        let mut o = DialectOptions::default();
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn defaults_are_copys_and_tsv_means_tab() {
+        let d = DialectOptions::default().resolve(false).unwrap();
+        assert!(d.is_default());
+        assert_eq!(d.copy_options(), "");
+        assert_eq!(d.describe(), "");
+        let t = DialectOptions::default().resolve(true).unwrap();
+        assert_eq!(t.delimiter, b'\t');
+        assert_eq!(t.copy_options(), ", DELIMITER '\t'");
+        assert_eq!(t.describe(), "delimiter tab");
+    }
+
+    #[test]
+    fn options_render_as_copy_options() {
+        let d = opts(|o| {
+            o.delimiter = Some(";".into());
+            o.quote = Some("'".into());
+            o.escape = Some("\\".into());
+            o.null = Some("\\N".into());
+            o.header = Some(false);
+            o.encoding = Some("LATIN1".into());
+        })
+        .resolve(false)
+        .unwrap();
+        assert_eq!(
+            d.copy_options(),
+            ", DELIMITER ';', QUOTE '''', ESCAPE E'\\\\', NULL E'\\\\N', ENCODING 'LATIN1'"
+        );
+        assert_eq!(
+            d.describe(),
+            "delimiter ';', quote ''', escape '\\', null '\\N', no header, encoding LATIN1"
+        );
+    }
+
+    #[test]
+    fn escape_follows_the_quote_unless_given() {
+        let d = opts(|o| o.quote = Some("'".into())).resolve(false).unwrap();
+        assert_eq!((d.quote, d.escape), (b'\'', b'\''));
+        assert_eq!(d.copy_options(), ", QUOTE ''''");
+    }
+
+    #[test]
+    fn upper_layers_win() {
+        let top = opts(|o| o.delimiter = Some(";".into()));
+        let below = opts(|o| {
+            o.delimiter = Some("|".into());
+            o.null = Some("NULL".into());
+        });
+        let d = top.over(&below).resolve(true).unwrap();
+        assert_eq!((d.delimiter, d.null.as_str()), (b';', "NULL"));
+    }
+
+    #[test]
+    fn bad_dialects_are_refused_as_copy_refuses_them() {
+        let bad = |f: fn(&mut DialectOptions)| opts(f).resolve(false).unwrap_err();
+        assert!(bad(|o| o.delimiter = Some(";;".into())).contains("single one-byte"));
+        assert!(bad(|o| o.delimiter = Some("é".into())).contains("single one-byte"));
+        assert!(bad(|o| o.delimiter = Some(String::new())).contains("single one-byte"));
+        assert!(bad(|o| o.delimiter = Some("\n".into())).contains("newline"));
+        assert!(bad(|o| o.delimiter = Some("\"".into())).contains("must be different"));
+        assert!(bad(|o| o.null = Some("a,b".into())).contains("NULL string"));
+        assert!(bad(|o| o.null = Some("\"x".into())).contains("NULL string"));
+        assert!(bad(|o| o.null = Some("a\nb".into())).contains("newline"));
+        assert!(bad(|o| o.quote = Some("ab".into())).contains("quote"));
+        assert!(bad(|o| o.encoding = Some("latin 1".into())).contains("encoding"));
+    }
+
+    #[test]
+    fn quoted_fields_escape_as_the_dialect_does() {
+        let d = Dialect::default();
+        assert_eq!(d.quoted_field("a \"b\", c"), b"\"a \"\"b\"\", c\"");
+        let e = opts(|o| {
+            o.quote = Some("'".into());
+            o.escape = Some("\\".into());
+            o.encoding = Some("LATIN1".into());
+        })
+        .resolve(false)
+        .unwrap();
+        assert_eq!(e.quoted_field("Zoë's \\"), b"'Zo\xeb\\'s \\\\'");
+    }
+
+    #[test]
+    fn every_canonical_name_fkload_maps_has_a_decoder() {
+        for name in [
+            "UTF8", "LATIN1", "WIN1252", "LATIN9", "KOI8R", "SJIS", "UHC",
+        ] {
+            assert!(decoder(name).is_some(), "{name}");
+        }
+        assert!(decoder("MULE_INTERNAL").is_none());
+        let (text, _, bad) = decoder("LATIN1").unwrap().decode(b"Jos\xe9");
+        assert_eq!((text.as_ref(), bad), ("José", false));
+    }
+}
