@@ -14,6 +14,7 @@ mod crash_points;
 mod cycles;
 mod datasets;
 mod deferred;
+mod dialects;
 mod enforce;
 mod errors;
 mod faults;
