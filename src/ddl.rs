@@ -42,10 +42,34 @@ pub(crate) fn truncate_upfront(tx: &mut Transaction<'_>, plan: &Plan) -> Result<
     if plan.truncate != crate::plan::Truncate::Upfront {
         return Ok(());
     }
+    // A table outside the load that the plan found empty must still be so,
+    // now that the load holds its lock: rows written since are not emptied
+    // without --cascade.
+    let during = "checking that the tables --truncate also empties are still empty";
+    for a in &plan.truncate_also {
+        let target = truncate_target(&a.table);
+        db::exec(
+            tx,
+            &format!("LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE"),
+            during,
+        )?;
+        if a.rows == 0 && !plan.cascade {
+            let row = db::query_one(tx, &format!("SELECT count(*) FROM {target}"), &[], during)?;
+            let rows = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+            if rows > 0 {
+                let now = crate::plan::AlsoEmptied { rows, ..a.clone() };
+                return Err(Error::new(crate::error::ErrorKind::TruncateReferenced {
+                    tables: vec![now.describe()],
+                }));
+            }
+        }
+    }
     let names: Vec<String> = plan
         .steps
         .iter()
-        .map(|s| truncate_target(&s.table))
+        .map(|s| &s.table)
+        .chain(plan.truncate_also.iter().map(|a| &a.table))
+        .map(truncate_target)
         .collect();
     db::exec(
         tx,

@@ -79,20 +79,33 @@ impl Dialect {
         out
     }
 
-    /// `text` as one quoted field of this dialect, in the file's encoding
-    /// (where fkload has no encoder for it, characters outside ASCII become
-    /// `?`).
-    pub fn quoted_field(&self, text: &str) -> Vec<u8> {
-        let bytes: Vec<u8> = match self.encoding.as_deref() {
+    /// `text` in the file's encoding. A character the encoding lacks
+    /// becomes `?` in LATIN1 and in encodings fkload has no encoder for, and
+    /// an HTML numeric reference (`&#8364;`) in the others.
+    pub fn encode(&self, text: &str) -> Vec<u8> {
+        let ascii_or = |keep: fn(char) -> Option<u8>| -> Vec<u8> {
+            text.chars().map(|c| keep(c).unwrap_or(b'?')).collect()
+        };
+        match self.encoding.as_deref() {
             None | Some("UTF8") => text.as_bytes().to_vec(),
+            // windows-1252 (encoding_rs's latin1) would write C1 controls.
+            Some("LATIN1") => ascii_or(|c| u8::try_from(u32::from(c)).ok()),
             Some(name) => match decoder(name) {
                 Some(enc) => enc.encode(text).0.into_owned(),
-                None => text
-                    .chars()
-                    .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
-                    .collect(),
+                None => ascii_or(|c| c.is_ascii().then_some(c as u8)),
             },
-        };
+        }
+    }
+
+    /// The NULL string in the file's encoding.
+    pub fn null_bytes(&self) -> Vec<u8> {
+        self.encode(&self.null)
+    }
+
+    /// `text` as one quoted field of this dialect, in the file's encoding
+    /// (see [`Dialect::encode`]).
+    pub fn quoted_field(&self, text: &str) -> Vec<u8> {
+        let bytes = self.encode(text);
         let mut out = Vec::with_capacity(bytes.len() + 2);
         out.push(self.quote);
         for b in bytes {
@@ -149,12 +162,20 @@ pub struct DialectOptions {
 }
 
 impl DialectOptions {
-    /// These options, with what they leave open taken from `below`.
+    /// These options, with what they leave open taken from `below`. A
+    /// quote given without an escape brings its own default escape (the
+    /// quote), not the escape of a layer below, which went with another
+    /// quote.
     pub fn over(&self, below: &DialectOptions) -> DialectOptions {
+        let escape = match (&self.escape, &self.quote) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(_)) => None,
+            (None, None) => below.escape.clone(),
+        };
         DialectOptions {
             delimiter: self.delimiter.clone().or_else(|| below.delimiter.clone()),
             quote: self.quote.clone().or_else(|| below.quote.clone()),
-            escape: self.escape.clone().or_else(|| below.escape.clone()),
+            escape,
             null: self.null.clone().or_else(|| below.null.clone()),
             header: self.header.or(below.header),
             encoding: self.encoding.clone().or_else(|| below.encoding.clone()),
@@ -232,21 +253,19 @@ fn single_byte(value: &str) -> Option<u8> {
     }
 }
 
-/// The server's name of an encoding in which a byte below 0x80 can be part
-/// of a multibyte character (PostgreSQL's client-only encodings), so that a
-/// scan for ASCII bytes can misread the file. `canonical` is the name as
-/// `pg_encoding_to_char` gives it.
-pub fn embeds_ascii(canonical: &str) -> bool {
-    matches!(
-        canonical,
-        "SJIS" | "BIG5" | "GBK" | "UHC" | "GB18030" | "JOHAB" | "SHIFT_JIS_2004"
-    )
-}
-
-/// Whether `b` can be the second byte of a character in an encoding where
-/// [`embeds_ascii`] holds (0x40 to 0x7E).
-pub fn may_be_trail_byte(b: u8) -> bool {
-    (0x40..=0x7e).contains(&b)
+/// The lowest byte below 0x80 that can be the second (or a later) byte of a
+/// character in `canonical` (the server's name of an encoding), for the
+/// encodings where that happens (PostgreSQL's client-only encodings): a scan
+/// for ASCII bytes can then misread the file. `None` for the others.
+pub fn lowest_trail_byte(canonical: &str) -> Option<u8> {
+    match canonical {
+        // Four-byte characters have digits as their second and fourth bytes.
+        "GB18030" => Some(0x30),
+        "JOHAB" => Some(0x31),
+        "SJIS" | "SHIFT_JIS_2004" | "BIG5" | "GBK" => Some(0x40),
+        "UHC" => Some(0x41),
+        _ => None,
+    }
 }
 
 /// The decoder for an encoding, by the server's canonical name; `None` when
@@ -342,6 +361,37 @@ mod tests {
         let d = opts(|o| o.quote = Some("'".into())).resolve(false).unwrap();
         assert_eq!((d.quote, d.escape), (b'\'', b'\''));
         assert_eq!(d.copy_options(), ", QUOTE ''''");
+    }
+
+    #[test]
+    fn a_quote_given_alone_does_not_take_the_escape_of_another_layer() {
+        let below = opts(|o| {
+            o.quote = Some("'".into());
+            o.escape = Some("\\".into());
+        });
+        let d = opts(|o| o.quote = Some("\"".into()))
+            .over(&below)
+            .resolve(false)
+            .unwrap();
+        assert_eq!((d.quote, d.escape), (b'"', b'"'));
+        let d = opts(|o| o.delimiter = Some(";".into()))
+            .over(&below)
+            .resolve(false)
+            .unwrap();
+        assert_eq!((d.quote, d.escape), (b'\'', b'\\'));
+    }
+
+    #[test]
+    fn text_is_written_in_the_files_encoding() {
+        let d = |e: &str| {
+            opts(|o| o.encoding = Some(e.into()))
+                .resolve(false)
+                .unwrap()
+        };
+        assert_eq!(d("LATIN1").encode("é€"), b"\xe9?");
+        assert_eq!(d("WIN1252").encode("é€"), b"\xe9\x80");
+        assert_eq!(d("MULE_INTERNAL").encode("aé"), b"a?");
+        assert_eq!(d("UTF8").encode("é"), "é".as_bytes());
     }
 
     #[test]

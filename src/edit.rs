@@ -158,7 +158,7 @@ pub fn edit(dialect: &Dialect, record: &[u8], null: &[usize], strip: usize) -> V
             out.push(dialect.delimiter);
         }
         if null.contains(&i) {
-            out.extend_from_slice(dialect.null.as_bytes());
+            out.extend_from_slice(&dialect.null_bytes());
         } else {
             out.extend_from_slice(&body[r.clone()]);
         }

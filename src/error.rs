@@ -213,7 +213,7 @@ pub enum ErrorKind {
     #[error("\"{}\" is not a regular file", path.display())]
     NotAFile { path: PathBuf },
     /// The data directory holds no data file; `ignored` is what it holds.
-    #[error("{}: no data files: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst{}", dir.display(), ignored_text(ignored))]
+    #[error("{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names{}", dir.display(), ignored_text(ignored))]
     NoDataFiles {
         dir: PathBuf,
         ignored: Vec<crate::source::Ignored>,
@@ -282,6 +282,13 @@ pub enum ErrorKind {
         "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
     )]
     TruncateInParallel,
+    /// `--truncate` would have to empty tables outside the load that hold
+    /// rows, because they reference an emptied table.
+    #[error(
+        "--truncate would have to empty tables outside the load, which reference the loaded ones and hold rows:\n{}\nHINT:  Load those tables too (a file each), or give --cascade to empty them as well.",
+        tables.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n")
+    )]
+    TruncateReferenced { tables: Vec<String> },
     /// A loader without a connector was asked to connect.
     #[error("this loader has no connector: plan and load on a connection of yours instead")]
     NoConnector,
@@ -308,11 +315,14 @@ pub enum ErrorKind {
     #[error("table {table} is named by more than one file: {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     DuplicateFile { table: String, paths: Vec<PathBuf> },
     /// A header names a column the table does not have.
-    #[error("{}:1: column \"{column}\" of the header row does not exist in table {table}\nDETAIL:  The table's columns are: {}.{}", path.display(), available.join(", "), hint.as_ref().map(|h| format!("\nHINT:  {h}")).unwrap_or_default())]
+    #[error("{}:1: column \"{column}\" of {source_of_names} does not exist in table {table}\nDETAIL:  The table's columns are: {}.{}", path.display(), available.join(", "), hint.as_ref().map(|h| format!("\nHINT:  {h}")).unwrap_or_default())]
     UnknownColumn {
         path: PathBuf,
         table: String,
         column: String,
+        /// Where the name comes from: "the header row", "fkload.toml's
+        /// columns".
+        source_of_names: String,
         available: Vec<String>,
         /// What seems to be wrong (another delimiter), when fkload can tell.
         hint: Option<String>,

@@ -55,6 +55,9 @@ pub(crate) struct Options {
     pub selection: crate::pattern::Selection,
     /// How the files are written, where `fkload.toml` does not say per file.
     pub dialect: crate::dialect::DialectOptions,
+    /// With `truncate`: also empty tables outside the load that reference
+    /// an emptied one when they hold rows.
+    pub cascade: bool,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
             selection: crate::pattern::Selection::default(),
             dialect: crate::dialect::DialectOptions::default(),
+            cascade: false,
         }
     }
 }
@@ -151,6 +155,18 @@ impl LoaderBuilder {
     #[must_use]
     pub fn truncate(mut self, truncate: bool) -> LoaderBuilder {
         self.options.truncate = truncate;
+        self
+    }
+
+    /// With [`LoaderBuilder::truncate`]: tables outside the load that
+    /// reference an emptied table (directly or through each other) must be
+    /// emptied in the same `TRUNCATE`. Empty ones always are (the plan lists
+    /// them in [`Plan::truncate_also`](crate::Plan)); ones that hold rows
+    /// make the plan fail ([`ErrorKind::TruncateReferenced`](crate::ErrorKind))
+    /// unless `cascade` is true.
+    #[must_use]
+    pub fn cascade(mut self, cascade: bool) -> LoaderBuilder {
+        self.options.cascade = cascade;
         self
     }
 

@@ -856,6 +856,8 @@ mod tests {
             batch_bytes: 1,
             jobs: 2,
             truncate: Truncate::No,
+            truncate_also: Vec::new(),
+            cascade: false,
             max_examples: 20,
             search_on_error: true,
             in_file_order: Vec::new(),

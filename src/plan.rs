@@ -131,6 +131,12 @@ pub struct Plan {
     pub jobs: usize,
     /// Whether and how the tables are emptied first.
     pub truncate: Truncate,
+    /// Tables outside the load that `--truncate` empties too, because they
+    /// reference (directly or through each other) a table it empties and
+    /// `TRUNCATE` takes them together or not at all.
+    pub truncate_also: Vec<AlsoEmptied>,
+    /// `--cascade`: empty such tables even when they hold rows.
+    pub cascade: bool,
     /// The most examples an error or a check lists per problem.
     pub max_examples: usize,
     /// A violated key's orphan rows are searched for when the load fails on
@@ -153,6 +159,33 @@ pub struct Plan {
     pub keys: Vec<PlannedKey>,
     /// Each cycle and the keys that break it.
     pub cycles: Vec<Cycle>,
+}
+
+/// A table outside the load that `--truncate` empties too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AlsoEmptied {
+    pub table: Table,
+    /// A table it references that is emptied: why it is emptied.
+    pub references: QualName,
+    /// Its rows when the plan was made.
+    pub rows: u64,
+}
+
+impl AlsoEmptied {
+    /// `public.review (3 rows; references public.product)`.
+    pub fn describe(&self) -> String {
+        let rows = match self.rows {
+            0 => "empty".to_string(),
+            1 => "1 row".to_string(),
+            n => format!("{n} rows"),
+        };
+        format!(
+            "{} ({rows}; references {})",
+            self.table.name.human(),
+            self.references.human()
+        )
+    }
 }
 
 /// One file loaded into one table.
@@ -374,14 +407,76 @@ fn read_and_assemble(
         triggers: options.truncate,
     };
     let details = Details::read(client, &tables, needs)?;
-    assemble(Input {
+    let mut plan = assemble(Input {
         dir,
         catalog,
         details: &details,
         targets,
         headers,
         options,
-    })
+    })?;
+    if plan.truncate != Truncate::No {
+        plan.cascade = options.cascade;
+        plan.truncate_also = also_emptied(client, catalog, &plan)?;
+        let held: Vec<&AlsoEmptied> = plan.truncate_also.iter().filter(|a| a.rows > 0).collect();
+        if !held.is_empty() && !options.cascade {
+            return Err(Error::new(ErrorKind::TruncateReferenced {
+                tables: held.iter().map(|a| a.describe()).collect(),
+            }));
+        }
+    }
+    Ok(plan)
+}
+
+/// The tables outside the load that a `TRUNCATE` of the loaded ones must
+/// take too: every table with a key to an emptied table, and to those, and
+/// so on; each with its row count (one count per table).
+fn also_emptied(
+    client: &mut impl GenericClient,
+    catalog: &Catalog,
+    plan: &Plan,
+) -> Result<Vec<AlsoEmptied>, Error> {
+    let mut emptied: Vec<Table> = plan.steps.iter().map(|s| s.table.clone()).collect();
+    let mut also: Vec<(Table, QualName)> = Vec::new();
+    loop {
+        let found = catalog.foreign_keys.iter().find_map(|fk| {
+            let referenced = emptied.iter().find(|t| covers(catalog, t, fk.ref_table))?;
+            let child = catalog.table(fk.table)?;
+            // Emptied only by a TRUNCATE of itself or of a partitioned
+            // ancestor: a loaded partition leaves its siblings' rows (and
+            // their copies of the key) in place.
+            let inside = emptied
+                .iter()
+                .any(|t| t.oid == child.oid || child.ancestors.contains(&t.oid));
+            (!inside).then(|| (child.clone(), referenced.name.clone()))
+        });
+        match found {
+            Some((child, referenced)) => {
+                emptied.push(child.clone());
+                also.push((child, referenced));
+            }
+            None => break,
+        }
+    }
+    let mut out = Vec::with_capacity(also.len());
+    for (table, references) in also {
+        let row = crate::db::query_one(
+            client,
+            &format!(
+                "SELECT count(*) FROM {}",
+                crate::ddl::truncate_target(&table)
+            ),
+            &[],
+            "counting the rows of a table --truncate would empty too",
+        )?;
+        let rows = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+        out.push(AlsoEmptied {
+            table,
+            references,
+            rows,
+        });
+    }
+    Ok(out)
 }
 
 /// Replaces each file's encoding by the server's name of it (which also
@@ -414,10 +509,10 @@ fn check_encodings(
         let d = &file.dialect;
         let message = if canonical.is_empty() {
             Some(format!("{given:?} is not an encoding PostgreSQL knows"))
-        } else if crate::dialect::embeds_ascii(&canonical) {
+        } else if let Some(lowest) = crate::dialect::lowest_trail_byte(&canonical) {
             [("delimiter", d.delimiter), ("quote", d.quote), ("escape", d.escape)]
                 .into_iter()
-                .find(|(_, b)| crate::dialect::may_be_trail_byte(*b))
+                .find(|(_, b)| (lowest..0x80).contains(b))
                 .map(|(what, b)| {
                     format!(
                         "in {canonical} the byte of the {what} {:?} can be part of a character, so fkload cannot tell where records end: choose another {what}",
@@ -514,7 +609,7 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
         if header.from == source::ColumnsFrom::TableOrder {
             header.columns = in_table_order(&file, &table, &table_columns, header.fields)?;
         }
-        check_header(&file, &table, &header.columns, &table_columns)?;
+        check_header(&file, &table, &header, &table_columns)?;
         let sequences = details
             .sequences
             .iter()
@@ -734,17 +829,27 @@ fn seeming_delimiter(file: &DataFile, header: &[String]) -> Option<String> {
 fn check_header(
     file: &DataFile,
     table: &Table,
-    header: &[String],
+    header: &Header,
     columns: &[Column],
 ) -> Result<(), Error> {
-    for name in header {
+    let from_header = header.from == source::ColumnsFrom::Header;
+    for name in &header.columns {
         match columns.iter().find(|c| &c.name == name) {
             None => {
                 return Err(Error::new(ErrorKind::UnknownColumn {
                     path: file.path.clone(),
                     table: table.name.human(),
                     column: name.clone(),
-                    hint: seeming_delimiter(file, header),
+                    source_of_names: if from_header {
+                        "the header row".into()
+                    } else {
+                        "fkload.toml's columns".into()
+                    },
+                    hint: if from_header {
+                        seeming_delimiter(file, &header.columns)
+                    } else {
+                        None
+                    },
                     available: columns
                         .iter()
                         .filter(|c| !c.generated)
@@ -830,6 +935,8 @@ fn order(
         batch_bytes: crate::copy::BATCH_BYTES,
         jobs: 1,
         truncate: Truncate::No,
+        truncate_also: Vec::new(),
+        cascade: false,
         max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
         search_on_error: true,
         in_file_order: Vec::new(),

@@ -191,7 +191,72 @@ fn decide(
         edits[s] = e;
         rejected[s] = r;
     }
+    write_reject_manifest(plan, reject_dir, rejected)?;
     Ok(edits)
+}
+
+/// Writes `fkload.toml` into the reject directory, naming each reject file
+/// of this run with its table and its dialect (and a header, which reject
+/// files always have), so that the directory loads as it is. Nothing is
+/// written when no reject file was.
+fn write_reject_manifest(
+    plan: &Plan,
+    reject_dir: &Path,
+    rejected: &[Rejected],
+) -> Result<(), Error> {
+    let mut text = String::from(
+        "# Written by fkload: each reject file with its table and how it is written.\n",
+    );
+    let mut any = false;
+    for (step, r) in plan.steps.iter().zip(rejected) {
+        let Some(file) = &r.file else { continue };
+        let Ok(rel) = file.strip_prefix(reject_dir) else {
+            continue;
+        };
+        any = true;
+        let rel = rel.to_string_lossy();
+        let table = if rel.contains('/') {
+            step.table.name.name.clone()
+        } else {
+            format!("{}.{}", step.table.name.schema, step.table.name.name)
+        };
+        let d = &step.file.dialect;
+        let byte = |b: u8| toml_string(&char::from(b).to_string());
+        text.push_str(&format!("\n[files.{}]\n", toml_string(&rel)));
+        text.push_str(&format!("table = {}\n", toml_string(&table)));
+        text.push_str(&format!("delimiter = {}\n", byte(d.delimiter)));
+        text.push_str(&format!("quote = {}\n", byte(d.quote)));
+        text.push_str(&format!("escape = {}\n", byte(d.escape)));
+        text.push_str(&format!("null = {}\n", toml_string(&d.null)));
+        text.push_str("header = true\n");
+        if let Some(e) = &d.encoding {
+            text.push_str(&format!("encoding = {}\n", toml_string(e)));
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    let path = reject_dir.join(crate::manifest::NAME);
+    std::fs::write(&path, text).map_err(|source| Error::new(ErrorKind::Io { path, source }))
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Every column of a key the file's rows are judged by must be in the file:
@@ -554,6 +619,24 @@ pub(crate) fn reject_path(reject_dir: &Path, rel: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_strings_read_back() {
+        for s in [
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "\t",
+            "\\N",
+            "line\nend\r",
+            "\u{1}x",
+            "é",
+        ] {
+            let text = format!("null = {}\n", toml_string(s));
+            let m = crate::manifest::Manifest::parse(Path::new("fkload.toml"), &text).unwrap();
+            assert_eq!(m.all.null.as_deref(), Some(s), "{text}");
+        }
+    }
 
     #[test]
     fn reject_files_are_named_after_their_file() {

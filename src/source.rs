@@ -458,33 +458,104 @@ pub enum HeaderProblem {
     Bad(String),
 }
 
-/// The first record of `input` in `dialect`, or `None` for an empty input.
-/// A header must be on the first line (COPY's HEADER skips the first line,
-/// blank or not).
+/// The longest first record fkload reads for a header: longer is an
+/// unterminated quote, not a header.
+const MAX_FIRST_RECORD: usize = 16 * 1024 * 1024;
+
+/// The fields of the first record of `input` in `dialect`, unquoted as COPY
+/// unquotes them, or `None` for an empty input. A header must be on the
+/// first line (COPY's HEADER skips the first line, blank or not); a file
+/// without one must not start with a byte-order mark, which COPY would load
+/// as part of the first value.
 fn first_record<R: Read>(
-    input: R,
+    mut input: R,
     dialect: &Dialect,
     header: bool,
-) -> Result<Option<csv::ByteRecord>, HeaderProblem> {
-    let mut input = std::io::BufReader::new(input);
-    // The csv reader skips blank lines; COPY's HEADER skips the first line,
-    // blank or not, and would read the real header as data.
-    let start = std::io::BufRead::fill_buf(&mut input).map_err(HeaderProblem::Io)?;
-    let start = start.strip_prefix(BOM.as_bytes()).unwrap_or(start);
-    if header && start.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
+) -> Result<Option<Vec<Vec<u8>>>, HeaderProblem> {
+    let mut scanner = crate::scan::Scanner::with(dialect);
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut end: Option<u64> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end.is_none() {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(HeaderProblem::Io(e)),
+        };
+        bytes.extend_from_slice(&buf[..n]);
+        scanner.feed(&buf[..n], &mut |r| {
+            end.get_or_insert(r.end);
+        });
+        if end.is_none() && bytes.len() > MAX_FIRST_RECORD {
+            return Err(HeaderProblem::Bad(format!(
+                "the first record is longer than {} MiB: is a quote left open?",
+                MAX_FIRST_RECORD >> 20
+            )));
+        }
+    }
+    if end.is_none() {
+        scanner.finish(&mut |r| {
+            end.get_or_insert(r.end);
+        });
+    }
+    let Some(end) = end else {
+        return Ok(None);
+    };
+    let record = &bytes[..usize::try_from(end).unwrap_or(bytes.len()).min(bytes.len())];
+    let utf8 = matches!(dialect.encoding.as_deref(), None | Some("UTF8"));
+    let record = match record.strip_prefix(BOM.as_bytes()) {
+        Some(_) if !header => {
+            return Err(HeaderProblem::Bad(
+                "the file starts with a UTF-8 byte-order mark and has no header: COPY would load the mark as part of the first value; remove it".into(),
+            ));
+        }
+        Some(rest) if utf8 => rest,
+        _ => record,
+    };
+    if header && record.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
         return Err(HeaderProblem::Bad(
             "the first line is empty: the header row must be the file's first line".into(),
         ));
     }
-    let mut reader = csv_reader(input, dialect);
-    let mut record = csv::ByteRecord::new();
-    let got = reader
-        .read_byte_record(&mut record)
-        .map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(e) => HeaderProblem::Io(e),
-            other => HeaderProblem::Bad(format!("first row is not valid CSV: {other:?}")),
-        })?;
-    Ok(got.then_some(record))
+    let (body, _) = crate::edit::split_terminator(record);
+    Ok(Some(
+        crate::edit::fields(dialect, body)
+            .into_iter()
+            .map(|r| unquote(dialect, &body[r]))
+            .collect(),
+    ))
+}
+
+/// A field's value as COPY reads it in `dialect` (copyfromparse.c,
+/// CopyReadAttributesCSV): quoted parts lose their quotes, and inside them
+/// an escape before a quote or an escape stands for that byte.
+fn unquote(dialect: &Dialect, field: &[u8]) -> Vec<u8> {
+    let (q, e) = (dialect.quote, dialect.escape);
+    let mut out = Vec::with_capacity(field.len());
+    let mut in_quote = false;
+    let mut i = 0;
+    while i < field.len() {
+        let c = field[i];
+        if in_quote {
+            if c == e && field.get(i + 1).is_some_and(|&n| n == q || n == e) {
+                out.push(field[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                in_quote = false;
+            } else {
+                out.push(c);
+            }
+        } else if c == q {
+            in_quote = true;
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Parses the first record of `input` as a header row in `dialect`.
@@ -546,25 +617,6 @@ pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>,
         columns.push(name);
     }
     Ok(columns)
-}
-
-/// A CSV reader configured as PostgreSQL's `FORMAT csv` reads files in
-/// `dialect`: its delimiter and quote, quotes escaped by doubling or by the
-/// escape, no comments, records of any length.
-pub fn csv_reader<R: Read>(input: R, dialect: &Dialect) -> csv::Reader<R> {
-    let mut b = csv::ReaderBuilder::new();
-    b.has_headers(false)
-        .flexible(true)
-        .delimiter(dialect.delimiter)
-        .quote(dialect.quote)
-        .quoting(true)
-        .comment(None);
-    if dialect.escape == dialect.quote {
-        b.double_quote(true);
-    } else {
-        b.double_quote(false).escape(Some(dialect.escape));
-    }
-    b.from_reader(input)
 }
 
 #[cfg(test)]
@@ -712,6 +764,112 @@ mod tests {
                 stem: "Order Lines".into()
             }
         );
+    }
+
+    #[test]
+    fn scan_gives_each_file_its_dialect_by_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "a.csv",
+            "b.tsv",
+            "c.tsv.gz",
+            "d.csv",
+            "Sales/odd.dat",
+            "Sales/e.csv",
+        ] {
+            if let Some((d, _)) = name.split_once('/') {
+                std::fs::create_dir_all(dir.path().join(d)).unwrap();
+            }
+            std::fs::write(dir.path().join(name), "x\n").unwrap();
+        }
+        std::fs::write(
+            dir.path().join("fkload.toml"),
+            "null = 'NULL'\nquote = \"'\"\n[files.\"d.csv\"]\ndelimiter = \"|\"\nnull = ''\n[files.\"Sales/odd.dat\"]\ntable = \"orders\"\ncolumns = [\"x\"]\n",
+        )
+        .unwrap();
+        let cli = DialectOptions {
+            delimiter: Some(";".into()),
+            quote: Some("\"".into()),
+            ..Default::default()
+        };
+        let listing = scan(dir.path(), &cli).unwrap();
+        assert!(listing.ignored.is_empty(), "{:?}", listing.ignored);
+        let got: Vec<String> = listing
+            .files
+            .iter()
+            .map(|f| format!("{} {:?} [{}]", f.rel, f.name, f.dialect.describe()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Sales/e.csv InSchema { schema: \"Sales\", stem: \"e\" } [delimiter ';', null 'NULL']",
+                "Sales/odd.dat InSchema { schema: \"Sales\", stem: \"orders\" } [delimiter ';', null 'NULL']",
+                "a.csv Bare { stem: \"a\" } [delimiter ';', null 'NULL']",
+                "b.tsv Bare { stem: \"b\" } [delimiter ';', null 'NULL']",
+                "c.tsv.gz Bare { stem: \"c\" } [delimiter ';', null 'NULL']",
+                "d.csv Bare { stem: \"d\" } [delimiter '|']",
+            ]
+        );
+        assert_eq!(listing.files[1].columns, Some(vec!["x".to_string()]));
+        // Without the command line, .tsv is tab and the manifest's quote holds.
+        let listing = scan(dir.path(), &DialectOptions::default()).unwrap();
+        assert_eq!(
+            listing.files[3].dialect.describe(),
+            "delimiter tab, quote ''', null 'NULL'"
+        );
+        // A dialect COPY would refuse names the file and where it came from.
+        let bad = DialectOptions {
+            delimiter: Some("'".into()),
+            ..Default::default()
+        };
+        let e = scan(dir.path(), &bad).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "the delimiter and the quote must be different (options from the command line, "
+            ) && e.contains("fkload.toml)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn header_fields_are_read_as_copy_reads_them() {
+        let d = crate::dialect::DialectOptions {
+            escape: Some("\\".into()),
+            ..Default::default()
+        }
+        .resolve(false)
+        .unwrap();
+        let names = |text: &[u8], d: &Dialect| parse_header(text, d).map_err(|e| format!("{e:?}"));
+        // An escape before anything but a quote or an escape is itself.
+        assert_eq!(
+            names(b"\"C:\\tmp\",\"a\\\"b\",\"c\\\\\"\n", &d).unwrap(),
+            ["C:\\tmp", "a\"b", "c\\"]
+        );
+        // A quote in the middle of a field starts quoting, as in COPY.
+        assert_eq!(
+            names(b"a\"b,c\",d\n", &Dialect::default()).unwrap(),
+            ["ab,c", "d"]
+        );
+        // A quoted line break belongs to the header.
+        assert_eq!(
+            names(b"\"x\ny\",z\r\n1,2\r\n", &Dialect::default()).unwrap(),
+            ["x\ny", "z"]
+        );
+        let no_header = crate::dialect::DialectOptions {
+            header: Some(false),
+            ..Default::default()
+        }
+        .resolve(false)
+        .unwrap();
+        let bom = first_record(&b"\xef\xbb\xbf1,2\n"[..], &no_header, false).unwrap_err();
+        assert!(format!("{bom:?}").contains("byte-order mark"));
+        assert_eq!(
+            first_record(&b"1,\"a,b\",3"[..], &no_header, false)
+                .unwrap()
+                .map(|r| r.len()),
+            Some(3)
+        );
+        assert!(first_record(&b""[..], &no_header, false).unwrap().is_none());
     }
 
     #[test]

@@ -96,6 +96,14 @@ fn heading(out: &mut String, plan: &Plan) {
             );
         }
     }
+    for a in &plan.truncate_also {
+        let _ = writeln!(
+            out,
+            "truncate also: {}, which is not loaded{}",
+            a.describe(),
+            if a.rows > 0 { " (--cascade)" } else { "" }
+        );
+    }
 }
 
 /// The files in load order, with their levels and tables.

@@ -43,8 +43,8 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// Makes the plan (of `DIR`, or of the whole database) on the control
-/// connection and prints its graph.
+/// Makes the plan (of `DIR`, with the tables and dialect `choice` gives, or
+/// of the whole database) on the control connection and prints its graph.
 ///
 /// # Errors
 /// As [`Loader::plan`] for a directory, [`fkload::overview::plan`] for
@@ -53,10 +53,13 @@ pub fn run(
     args: &GraphArgs,
     mut client: postgres::Client,
     session: fkload::Session,
+    choice: (fkload::pattern::Selection, fkload::dialect::DialectOptions),
 ) -> Result<(), Error> {
     let plan = match &args.dir {
         Some(dir) => Loader::builder()
             .control(client, session)
+            .select(choice.0)
+            .dialect(choice.1)
             .build()
             .plan(dir)?,
         None => fkload::overview::plan(&mut client)?,

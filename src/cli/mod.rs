@@ -164,6 +164,11 @@ pub struct Args {
     )]
     pub exclude_schema: Vec<String>,
 
+    /// With --truncate, also empty the tables outside the load that
+    /// reference a loaded one and hold rows (empty ones always are)
+    #[arg(long = "cascade", global = true)]
+    pub cascade: bool,
+
     /// The files' field delimiter, one character (\t for tab; default ',',
     /// tab for .tsv files)
     #[arg(long = "delimiter", value_name = "CHAR", global = true)]
@@ -469,7 +474,13 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         eprintln!("fkload: {}", describe_session(&session));
     }
     if let Some(Command::Graph(graph_args)) = &args.command {
-        return graph::run(graph_args, client, session).map(|()| exit::OK);
+        return graph::run(
+            graph_args,
+            client,
+            session,
+            (selection(args), dialect(args)),
+        )
+        .map(|()| exit::OK);
     }
     let loader = Loader::builder()
         .connector(connector)
@@ -482,6 +493,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         .max_examples(args.max_examples)
         .select(selection(args))
         .dialect(dialect(args))
+        .cascade(args.cascade)
         .on_orphan(args.on_orphan.into())
         .reject_dir(&args.reject_dir);
     if let Some(Command::Check { dir, truncate }) = &args.command {
@@ -516,6 +528,14 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
                 "fkload: warning: not loading {}: {}",
                 plan.dir.join(&i.rel).display(),
                 i.why
+            );
+        }
+        for a in &plan.truncate_also {
+            let what = if a.rows == 0 { "note" } else { "warning" };
+            eprintln!(
+                "fkload: {what}: --truncate{} also empties {}, which is not loaded",
+                if a.rows > 0 { " --cascade" } else { "" },
+                a.describe()
             );
         }
     }

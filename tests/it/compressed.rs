@@ -248,7 +248,7 @@ fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
         SCHEMA,
         &[
             ("customers.csv", "id,name\n1,a\n"),
-            ("orders.tsv", "id\tcustomer_id\tnote\n1\t1\tx\n"),
+            ("orders.txt", "id\tcustomer_id\tnote\n1\t1\tx\n"),
             ("orders.csv.bz2", "BZh"),
             ("README", "about"),
             (".DS_Store", ""),
@@ -256,9 +256,9 @@ fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
     );
     let listed = s.run(&["-l"]).ok();
     for line in [
-        "not loaded:\n  README: not a data file: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst\n",
+        "not loaded:\n  README: not a data file: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names\n",
         "  orders.csv.bz2: compressed as .bz2, which fkload does not read: decompress it, or compress it as .csv.gz or .csv.zst\n",
-        "  orders.tsv: not a data file",
+        "  orders.txt: not a data file",
     ] {
         assert!(
             listed.stdout.contains(line),
@@ -278,7 +278,7 @@ fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
         loaded.stderr
     );
     assert!(
-        loaded.stderr.contains("orders.tsv: not a data file"),
+        loaded.stderr.contains("orders.txt: not a data file"),
         "{}",
         loaded.stderr
     );
@@ -290,14 +290,14 @@ fn files_not_loaded_are_listed_warned_about_and_no_data_is_an_error() {
         "no_data",
         SCHEMA,
         &[
-            ("orders.tsv", "id\tcustomer_id\tnote\n1\t1\tx\n"),
+            ("orders.txt", "id\tcustomer_id\tnote\n1\t1\tx\n"),
             (".gitkeep", ""),
         ],
     );
     let before = snapshot(&none.db);
     for args in [&[][..], &["-l"], &["check"]] {
         none.run(args).fails(1).stderr_has(&format!(
-            "{}: no data files: fkload loads <table>.csv, <table>.csv.gz and <table>.csv.zst\nDETAIL:  orders.tsv: not a data file",
+            "{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names\nDETAIL:  orders.txt: not a data file",
             none.path().display()
         ));
     }

@@ -479,6 +479,18 @@ fn orphans_in_a_dialect_are_found_at_their_line_skipped_nulled_and_rejected_byte
             String::from_utf8_lossy(lines[0])
         );
 
+        // The reject directory loads as it is, once the parent is there:
+        // its fkload.toml gives each reject file its table and dialect.
+        db.exec("INSERT INTO person (id) VALUES (999)");
+        let run = fkload(&db, rejects.path(), &[]);
+        assert_eq!(run.code, 0, "{}: {}", case.label, run.stderr);
+        assert_eq!(
+            db.query_strings("SELECT concat_ws(' ', owner, name) FROM pet WHERE id = 1000"),
+            [format!("999 {ORPHAN}")],
+            "{}",
+            case.label
+        );
+
         // null: the orphan's owner becomes NULL (written as the dialect's
         // NULL string), the rest as it was.
         let db = TestDb::new(&format!("dialect_null_{}", case.label));

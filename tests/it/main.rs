@@ -35,3 +35,4 @@ mod report;
 mod select;
 mod strategy;
 mod timeouts;
+mod truncate_subset;
