@@ -12,7 +12,7 @@
 //!
 //! The options go to the server as COPY's own ([`Dialect::copy_options`]):
 //! the file's bytes still go through unparsed. fkload reads them itself only
-//! to find where records end ([`crate::scan`]), to read the header, and to
+//! to find where records end (the record scanner), to read the header, and to
 //! change fields under `--on-orphan`; all of these follow the same dialect.
 
 use crate::sql::literal;
