@@ -272,8 +272,15 @@ fn stream_edited(
     let mut skipped: u64 = 0;
     let mut read: u64 = 0;
     let mut unsent: u64 = 0;
-    let scanner =
-        crate::edit::for_each_record(copy.path, copy.dialect, part, &mut |start, span, bytes| {
+    // Progress counts the file's own bytes (compressed, where it is), as
+    // the plan counts its size.
+    let file_read = std::cell::Cell::new(0u64);
+    let scanner = crate::edit::for_each_record_counted(
+        copy.path,
+        copy.dialect,
+        part,
+        &mut |n| file_read.set(n),
+        &mut |start, span, bytes| {
             let header = part.header && span.index == 0;
             read += bytes.len() as u64;
             match edits.apply(copy.dialect, start, header, bytes) {
@@ -288,11 +295,12 @@ fn stream_edited(
             unsent += bytes.len() as u64;
             if unsent >= CHUNK as u64 {
                 unsent = 0;
-                progress(read);
+                progress(file_read.get());
             }
             Ok(true)
-        })
-        .map_err(CopyFailure::File)?;
+        },
+    )
+    .map_err(CopyFailure::File)?;
     if let Some(f) = failed {
         return Err(f);
     }
@@ -301,7 +309,7 @@ fn stream_edited(
             line: part.line_base + line,
         });
     }
-    progress(read);
+    progress(file_read.get());
     let rows = writer.finish().map_err(server)?;
     let file_rows = scanner
         .records()

@@ -186,7 +186,23 @@ pub fn for_each_record(
     part: Part,
     visit: &mut Visit<'_>,
 ) -> io::Result<Scanner> {
+    for_each_record_counted(path, dialect, part, &mut |_| {}, visit)
+}
+
+/// [`for_each_record`], telling `file_bytes` after each read how many bytes
+/// of the file itself (compressed, where it is) have been read.
+///
+/// # Errors
+/// When the file cannot be read, or `visit` fails.
+pub fn for_each_record_counted(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    file_bytes: &mut dyn FnMut(u64),
+    visit: &mut Visit<'_>,
+) -> io::Result<Scanner> {
     let file = crate::input::open_at(path, part.start)?;
+    let read = file.bytes_read_handle();
     let mut file = file.take(part.end.saturating_sub(part.start));
     let mut scanner = Scanner::with(dialect);
     let mut buf = vec![0u8; CHUNK];
@@ -222,6 +238,7 @@ pub fn for_each_record(
             Err(e) => return Err(e),
         };
         carry.extend_from_slice(&buf[..n]);
+        file_bytes(read.get());
         scanner.feed(&buf[..n], &mut |r| spans.push(*r));
         if scanner.end_marker().is_some() {
             // The server would stop there: the caller reports it.

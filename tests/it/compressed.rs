@@ -348,3 +348,45 @@ fn both_sizes_of_a_compressed_file_are_reported() {
         (customers.len() + orders.len()) as u64
     );
 }
+
+/// Progress counts a compressed file's own bytes, as the plan counts its
+/// size, also when rows are left out on the way (`--on-orphan`): it ends at
+/// the file's size and never passes it.
+#[test]
+fn progress_of_an_edited_compressed_file_ends_at_its_size() {
+    let (customers, mut orders) = texts();
+    orders.push_str("99999,424242,orphan\n");
+    let s = scenario(
+        "gz_progress",
+        &[
+            ("customers.csv.gz", gzip(customers.as_bytes(), 1 << 20)),
+            ("orders.csv.gz", gzip(orders.as_bytes(), 1 << 20)),
+        ],
+    );
+    let config: postgres::Config = s.db.url.parse().unwrap();
+    let rejects = tempfile::tempdir().unwrap();
+    let loader = fkload::Loader::builder()
+        .connector(fkload::Connector::from_config(config))
+        .on_orphan(fkload::OnOrphan::Skip)
+        .reject_dir(rejects.path())
+        .build();
+    let plan = loader.plan(s.path()).unwrap();
+    let mut last: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    loader
+        .load(&plan, &mut |e| {
+            if let fkload::Event::Progress { step, sent } = e {
+                let entry = last.entry(step.file.rel.clone()).or_insert((0, step.bytes));
+                assert!(
+                    sent <= step.bytes,
+                    "{}: {sent} of {} bytes",
+                    step.file.rel,
+                    step.bytes
+                );
+                entry.0 = sent;
+            }
+        })
+        .unwrap();
+    let orders = &last["orders.csv.gz"];
+    assert_eq!(orders.0, orders.1, "progress ends at the file's size");
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 30_000);
+}
