@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::plan::{KeyAction, Plan, Strategy, StrategyReason, Truncate};
+use crate::plan::{ColumnsFrom, KeyAction, Plan, Strategy, StrategyReason, Truncate};
 use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
 use crate::report::Report;
 use crate::sql::QualName;
@@ -89,6 +89,11 @@ fn plan(p: &Plan) -> Value {
             Truncate::Upfront => "upfront",
             Truncate::PerStep => "per_table",
         },
+        "truncate_also": p.truncate_also.iter().map(|a| json!({
+            "table": name(&a.table.name),
+            "references": name(&a.references),
+            "rows": a.rows,
+        })).collect::<Vec<_>>(),
         "bytes": p.bytes(),
         "keys": p.keys.iter().map(|k| json!({
             "constraint": k.key.name,
@@ -126,6 +131,13 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
                 "table": name(&s.table.name),
                 "file": s.file.path.display().to_string(),
                 "level": s.level,
+                "columns": s.columns,
+                "columns_from": match s.columns_from {
+                    ColumnsFrom::Header => "header",
+                    ColumnsFrom::Manifest => "manifest",
+                    ColumnsFrom::TableOrder => "table_order",
+                },
+                "dialect": dialect(&s.file.dialect),
                 "bytes": s.bytes,
                 "text_bytes": done.map(|t| t.text_bytes),
                 "rows": done.map(|t| t.rows),
@@ -135,6 +147,19 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// A file's dialect, each byte as a one-character string.
+fn dialect(d: &crate::dialect::Dialect) -> Value {
+    let text = |b: u8| char::from(b).to_string();
+    json!({
+        "delimiter": text(d.delimiter),
+        "quote": text(d.quote),
+        "escape": text(d.escape),
+        "null": d.null,
+        "header": d.header,
+        "encoding": d.encoding,
+    })
 }
 
 fn result(r: &Report) -> Value {

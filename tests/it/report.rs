@@ -155,3 +155,37 @@ fn a_failed_connection_is_reported_too_and_the_schema_catches_drift() {
     retyped["exit_code"] = "2".into();
     assert!(!v.is_valid(&retyped));
 }
+
+#[test]
+fn dialects_columns_and_tables_also_emptied_are_reported() {
+    let s = Scenario::new(
+        "report_dialect",
+        "CREATE TABLE person (id int PRIMARY KEY, name text);
+         CREATE TABLE pet (id int PRIMARY KEY, owner int REFERENCES person);",
+        &[("person.csv", "1;ann\n")],
+    );
+    let (code, report) = run(
+        &s,
+        &[
+            "-l",
+            "--truncate",
+            "--delimiter",
+            ";",
+            "--no-header",
+            "--null",
+            "\\N",
+        ],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let t = &report["tables"][0];
+    assert_eq!(t["columns"], serde_json::json!(["id", "name"]));
+    assert_eq!(t["columns_from"], "table_order");
+    assert_eq!(
+        t["dialect"],
+        serde_json::json!({"delimiter": ";", "quote": "\"", "escape": "\"", "null": "\\N", "header": false, "encoding": null})
+    );
+    let also = &report["plan"]["truncate_also"][0];
+    assert_eq!(also["table"]["name"], "pet", "{report:#}");
+    assert_eq!(also["references"]["name"], "person");
+    assert_eq!(also["rows"], 0);
+}
