@@ -282,6 +282,9 @@ pub enum ErrorKind {
         "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
     )]
     TruncateInParallel,
+    /// A throwaway server (`--schema-file`) could not be found or started.
+    #[error("throwaway server: {message}")]
+    Throwaway { message: String },
     /// `--truncate` would have to empty tables outside the load that hold
     /// rows, because they reference an emptied table.
     #[error(

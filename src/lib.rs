@@ -110,6 +110,7 @@ pub mod render;
 mod report;
 mod scan;
 mod sequences;
+pub mod server;
 mod source;
 mod sql;
 pub mod tls;

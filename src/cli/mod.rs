@@ -69,6 +69,18 @@ pub struct Args {
     #[arg(short = 'W', long = "password", global = true)]
     pub password: bool,
 
+    /// Start a throwaway PostgreSQL server from this machine's server
+    /// binaries, create the database from FILE (SQL, e.g. pg_dump
+    /// --schema-only), do the job there, and remove the server (instead of
+    /// connecting: not with -d, -h, -p, -U)
+    #[arg(
+        long = "schema-file",
+        value_name = "FILE",
+        global = true,
+        conflicts_with_all = ["dbname", "host", "port", "username", "password"]
+    )]
+    pub schema_file: Option<PathBuf>,
+
     /// Print the load plan (order, levels, cycles, deferred and dropped keys) and
     /// write nothing
     #[arg(short = 'l', long = "list")]
@@ -255,8 +267,20 @@ where
     let mut command = Args::command();
     let matches = command.try_get_matches_from_mut(args)?;
     let args = Args::from_arg_matches(&matches)?;
+    if matches.subcommand_name() == Some("up") && args.schema_file.is_none() {
+        return Err(command.error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "up starts a throwaway server: give the schema to create with --schema-file FILE",
+        ));
+    }
+    // up is a load: only the directory (its own) and -l do not go with it.
+    let refused: &[&str] = if matches.subcommand_name() == Some("up") {
+        &LOAD_ONLY[..2]
+    } else {
+        &LOAD_ONLY
+    };
     if args.command.is_some()
-        && let Some(id) = LOAD_ONLY
+        && let Some(id) = refused
             .iter()
             .find(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
     {
@@ -365,6 +389,18 @@ pub enum Command {
         #[arg(long = "truncate")]
         truncate: bool,
     },
+    /// Start a throwaway server (--schema-file FILE is required), load DIR
+    /// into it, print its connection URI on stdout and keep it running until
+    /// Ctrl-C, then remove it: a seeded development database in one command.
+    #[command(
+        disable_help_flag = true,
+        override_usage = "fkload --schema-file FILE up DIR"
+    )]
+    Up {
+        /// The data directory.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `--on-orphan`'s values.
@@ -418,6 +454,7 @@ pub fn run(args: &Args) -> u8 {
         command: match (&args.command, args.list) {
             (Some(Command::Check { .. }), _) => "check",
             (Some(Command::Repair), _) => "repair",
+            (Some(Command::Up { .. }), _) => "load",
             (Some(_), _) => "graph",
             (None, true) => "plan",
             (None, false) => "load",
@@ -469,7 +506,15 @@ fn write_account(
 }
 
 fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
-    let (connector, client, session) = connect(args)?;
+    // (parse_from makes sure that up has --schema-file.)
+    let throwaway = match &args.schema_file {
+        Some(schema) => Some(throwaway(args, schema)?),
+        None => None,
+    };
+    let (connector, client, session) = match &throwaway {
+        Some(t) => connect_with(args, t.conninfo(THROWAWAY_DB)?)?,
+        None => connect(args)?,
+    };
     if args.verbose {
         eprintln!("fkload: {}", describe_session(&session));
     }
@@ -513,8 +558,21 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         }
         return Ok(exit::OK);
     }
-    let Some(dir) = &args.dir else {
-        return Ok(exit::OK);
+    let dir = match (&args.command, &args.dir) {
+        (Some(Command::Up { dir }), _) | (_, Some(dir)) => dir,
+        _ => return Ok(exit::OK),
+    };
+    // up: Ctrl-C stops the server once it is loaded (a Ctrl-C during the load
+    // takes effect when the load has ended).
+    let stop = match (&args.command, &throwaway) {
+        (Some(Command::Up { .. }), Some(_)) => {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let _ = ctrlc::set_handler(move || {
+                let _ = tx.send(());
+            });
+            Some(rx)
+        }
+        _ => None,
     };
     let plan = loader.plan(dir)?;
     outcome.plan = Some(plan.clone());
@@ -566,7 +624,24 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         out(&format!("{report}\n"));
     }
     outcome.report = Some(report);
+    if let (Some(stop), Some(server)) = (stop, &throwaway) {
+        serve(server, &stop);
+    }
     Ok(exit::OK)
+}
+
+/// `up`: prints the loaded database's URI on stdout and waits for Ctrl-C.
+fn serve(server: &fkload::server::Throwaway, stop: &std::sync::mpsc::Receiver<()>) {
+    eprintln!(
+        "fkload: PostgreSQL {} serves the loaded database until Ctrl-C (then it is removed):",
+        server.version()
+    );
+    out(&format!("{}\n", server.uri(THROWAWAY_DB)));
+    let _ = stop.recv();
+    eprintln!(
+        "fkload: stopping the server and removing {}",
+        server.dir().display()
+    );
 }
 
 /// `fkload check DIR`: every problem to stderr, in psql's layout, then a
@@ -629,6 +704,30 @@ fn out(text: &str) {
 /// answer. Returns the connector (the password a prompt gave included), its
 /// first connection and what the server says of that session. libpq's
 /// warnings (a password file others can read) go to stderr.
+/// The database a throwaway server's schema is created in.
+const THROWAWAY_DB: &str = "fkload";
+
+/// Starts a throwaway server and creates [`THROWAWAY_DB`] in it from
+/// `schema`; `-v` says where.
+fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Throwaway, Error> {
+    if matches!(args.command, Some(Command::Repair)) {
+        return Err(Error::from(ErrorKind::Settings {
+            message: "repair works on an existing database: --schema-file does not go with it"
+                .into(),
+        }));
+    }
+    let server = fkload::server::Throwaway::start()?;
+    if args.verbose {
+        eprintln!(
+            "fkload: throwaway server PostgreSQL {} in {}",
+            server.version(),
+            server.dir().display()
+        );
+    }
+    server.create_database(THROWAWAY_DB, schema)?;
+    Ok(server)
+}
+
 fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     let overrides = Overrides {
         dbname: args.dbname.clone(),
@@ -636,11 +735,18 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session)
         port: args.port.clone(),
         user: args.username.clone(),
     };
-    let mut info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| {
+    let info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| {
         ErrorKind::Settings {
             message: e.to_string(),
         }
     })?;
+    connect_with(args, info)
+}
+
+fn connect_with(
+    args: &Args,
+    mut info: ConnInfo,
+) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     for w in info.warnings() {
         eprintln!("fkload: WARNING:  {w}");
     }

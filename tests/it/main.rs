@@ -34,5 +34,6 @@ mod repair;
 mod report;
 mod select;
 mod strategy;
+mod throwaway;
 mod timeouts;
 mod truncate_subset;
