@@ -8,6 +8,24 @@
 //! every key holds. A failure rolls everything back and says which file, line,
 //! constraint and key.
 //!
+//! Three ways to use it:
+//!
+//! - **The command line**: `fkload -d shop ./data`, or with no database
+//!   service at all, `fkload --schema-file schema.sql ./data` (a throwaway
+//!   server, [`server::Throwaway`]). See the README for every option.
+//! - **A load from a program**: [`load_dir`] in one call on a connection of
+//!   yours, or a [`Loader`] (below).
+//! - **Test fixtures** (cargo feature `testing`): a fresh seeded database per
+//!   test in milliseconds, copied from a template loaded once:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), fkload::Error> {
+//! let db = fkload::testing::seeded("fixtures/shop/schema.sql", "fixtures/shop/data")?;
+//! let mut client = db.connect()?; // or any client, at db.url()
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! A [`Loader`] is made from options and a [`Connector`]; it plans (reads only)
 //! and loads:
 //!
@@ -113,6 +131,8 @@ mod sequences;
 pub mod server;
 mod source;
 mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 mod transaction;
 

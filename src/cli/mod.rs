@@ -625,6 +625,9 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
     }
     outcome.report = Some(report);
     if let (Some(stop), Some(server)) = (stop, &throwaway) {
+        // Its connections go: the database is the user's now (and can be a
+        // template only without them).
+        drop(loader);
         serve(server, &stop);
     }
     Ok(exit::OK)

@@ -34,6 +34,7 @@ mod repair;
 mod report;
 mod select;
 mod strategy;
+mod testing;
 mod throwaway;
 mod timeouts;
 mod truncate_subset;

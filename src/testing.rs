@@ -1,0 +1,404 @@
+//! Seeded databases for tests, in milliseconds (cargo feature `testing`).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), fkload::Error> {
+//! // In a test: a fresh database with the fixtures' schema and rows.
+//! let db = fkload::testing::seeded("fixtures/shop/schema.sql", "fixtures/shop/data")?;
+//! let mut client = postgres::Client::connect(&db.url(), postgres::NoTls)
+//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
+//! let n: i64 = client.query_one("SELECT count(*) FROM customer", &[]).map(|r| r.get(0))
+//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
+//! assert_eq!(n, 3);
+//! # Ok(())
+//! # } // the database is dropped with `db`
+//! ```
+//!
+//! - **One server per test process**: a throwaway server
+//!   ([`crate::server::Throwaway`]) started at the first call and removed when
+//!   the process ends; or, when `FKLOAD_TESTING_URL` is set, that server (the
+//!   role needs `CREATEDB`).
+//! - **One template database per fixture set** (schema file and data
+//!   directory), made once per process: the schema applied and the data
+//!   loaded by fkload, in one transaction, every key checked. On a server of
+//!   `FKLOAD_TESTING_URL` it is kept between runs and reused while the schema
+//!   and the files are unchanged (its name holds a digest of their bytes).
+//! - **A fresh database per call**, `CREATE DATABASE ... TEMPLATE` (a file
+//!   copy: milliseconds), dropped when the returned [`TestDatabase`] drops.
+//!   Calls from parallel tests are safe.
+//!
+//! Every call does its work on a thread of its own, so it may be made from
+//! inside an async runtime (`#[tokio::test]`), where the synchronous
+//! `postgres` client would panic; the test then connects with its own
+//! client (`tokio_postgres::connect(&db.url(), NoTls)`).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::error::{Error, ErrorKind};
+use crate::server::Throwaway;
+use crate::sql::ident;
+
+/// The environment variable naming an existing server to use instead of a
+/// throwaway one.
+pub const URL_VAR: &str = "FKLOAD_TESTING_URL";
+
+/// A database made for one test; dropped (`DROP DATABASE ... WITH (FORCE)`)
+/// when this drops.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    url: String,
+    server: &'static Server,
+}
+
+impl TestDatabase {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A connection URI (`postgresql://...`) for any client.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// A new connection with the synchronous `postgres` client (not from
+    /// inside an async runtime: use [`TestDatabase::url`] there).
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn connect(&self) -> Result<postgres::Client, Error> {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .map_err(|e| Error::server(e, "connecting to a test database"))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&self.name));
+        let server = self.server;
+        // On a thread of its own: a drop may happen inside an async runtime.
+        let _ = std::thread::spawn(move || server.admin(&sql)).join();
+    }
+}
+
+/// A fresh database holding the schema of `schema` (an SQL file) and the
+/// rows of the data directory `data`, loaded by fkload once per process and
+/// copied for each call.
+///
+/// # Errors
+/// When no server can be started or reached ([`ErrorKind::Throwaway`]),
+/// the schema fails, or the fixtures do not load (the load's own error:
+/// file, line, key).
+pub fn seeded(schema: impl AsRef<Path>, data: impl AsRef<Path>) -> Result<TestDatabase, Error> {
+    let schema = schema.as_ref().to_path_buf();
+    let data = data.as_ref().to_path_buf();
+    std::thread::spawn(move || seeded_here(&schema, &data))
+        .join()
+        .unwrap_or_else(|_| {
+            Err(Error::new(ErrorKind::Throwaway {
+                message: "the thread making a test database panicked".into(),
+            }))
+        })
+}
+
+/// An empty database with only the schema (no rows).
+///
+/// # Errors
+/// As [`seeded`].
+pub fn with_schema(schema: impl AsRef<Path>) -> Result<TestDatabase, Error> {
+    let schema = schema.as_ref().to_path_buf();
+    std::thread::spawn(move || {
+        let server = server()?;
+        let template = server.template(&schema, None)?;
+        server.copy_of(&template)
+    })
+    .join()
+    .unwrap_or_else(|_| {
+        Err(Error::new(ErrorKind::Throwaway {
+            message: "the thread making a test database panicked".into(),
+        }))
+    })
+}
+
+fn seeded_here(schema: &Path, data: &Path) -> Result<TestDatabase, Error> {
+    let server = server()?;
+    let template = server.template(schema, Some(data))?;
+    server.copy_of(&template)
+}
+
+/// The process's server and its templates.
+#[derive(Debug)]
+struct Server {
+    target: Target,
+    version_num: i32,
+    /// Each template's name, made once (the lock is held while it is made).
+    templates: Mutex<HashMap<String, Arc<Made>>>,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug)]
+enum Target {
+    Throwaway(Throwaway),
+    Url(String),
+}
+
+/// A template, once made: its name, or why it could not be made.
+type Made = OnceLock<Result<String, String>>;
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+
+fn server() -> Result<&'static Server, Error> {
+    SERVER
+        .get_or_init(|| Server::start().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|message| {
+            Error::new(ErrorKind::Throwaway {
+                message: message.clone(),
+            })
+        })
+}
+
+impl Server {
+    fn start() -> Result<Server, Error> {
+        let target = match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => Target::Url(url),
+            _ => Target::Throwaway(Throwaway::start()?),
+        };
+        let mut server = Server {
+            target,
+            version_num: 0,
+            templates: Mutex::new(HashMap::new()),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        };
+        let row = server
+            .connect("postgres")?
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .map_err(|e| Error::server(e, "asking the test server its version"))?;
+        server.version_num = row.get(0);
+        Ok(server)
+    }
+
+    fn url(&self, dbname: &str) -> String {
+        match &self.target {
+            Target::Throwaway(t) => t.uri(dbname),
+            Target::Url(url) => with_dbname(url, dbname),
+        }
+    }
+
+    fn connect(&self, dbname: &str) -> Result<postgres::Client, Error> {
+        match &self.target {
+            Target::Throwaway(t) => t.connect(dbname),
+            Target::Url(_) => postgres::Client::connect(&self.url(dbname), postgres::NoTls)
+                .map_err(|e| Error::server(e, "connecting to the test server")),
+        }
+    }
+
+    fn admin(&self, sql: &str) -> Result<(), Error> {
+        self.connect("postgres")?
+            .batch_execute(sql)
+            .map_err(|e| Error::server(e, "managing test databases"))
+    }
+
+    /// The template of `schema` (and `data`), made if this process has not
+    /// made it yet.
+    fn template(&self, schema: &Path, data: Option<&Path>) -> Result<String, Error> {
+        let name = template_name(schema, data)?;
+        let cell = {
+            let mut all = self
+                .templates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(all.entry(name.clone()).or_default())
+        };
+        cell.get_or_init(|| {
+            self.make_template(&name, schema, data)
+                .map(|()| name.clone())
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|message| Error::new(ErrorKind::Throwaway { message }))
+    }
+
+    fn make_template(&self, name: &str, schema: &Path, data: Option<&Path>) -> Result<(), Error> {
+        const DONE: &str = "fkload testing template: complete";
+        let mut admin = self.connect("postgres")?;
+        let during = "making a template database";
+        let state: Option<Option<String>> = admin
+            .query_opt(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .map_err(|e| Error::server(e, during))?
+            .map(|r| r.get(0));
+        match state {
+            Some(Some(comment)) if comment == DONE => return Ok(()),
+            Some(_) => admin
+                .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", ident(name)))
+                .map_err(|e| Error::server(e, during))?,
+            None => {}
+        }
+        match &self.target {
+            Target::Throwaway(t) => t.create_database(name, schema)?,
+            Target::Url(_) => {
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {}", ident(name)))
+                    .map_err(|e| Error::server(e, during))?;
+                let text = std::fs::read_to_string(schema).map_err(|source| {
+                    Error::new(ErrorKind::Io {
+                        path: schema.to_path_buf(),
+                        source,
+                    })
+                })?;
+                self.connect(name)?
+                    .batch_execute(&text)
+                    .map_err(|e| Error::server(e, &format!("running {}", schema.display())))?;
+            }
+        }
+        if let Some(data) = data {
+            let mut client = self.connect(name)?;
+            let mut tx = client.transaction().map_err(|e| Error::server(e, during))?;
+            crate::load_dir(&mut tx, data)?;
+            tx.commit().map_err(|e| Error::server(e, during))?;
+        }
+        admin
+            .batch_execute(&format!(
+                "COMMENT ON DATABASE {} IS {}",
+                ident(name),
+                crate::sql::literal(DONE)
+            ))
+            .map_err(|e| Error::server(e, during))
+    }
+
+    /// A new database copied from `template`.
+    fn copy_of(&'static self, template: &str) -> Result<TestDatabase, Error> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("fkload_test_{}_{n}", std::process::id());
+        // FILE_COPY (PostgreSQL 15 and later) copies the files whole: faster
+        // than WAL_LOG for small databases.
+        let strategy = if self.version_num >= 150_000 {
+            " STRATEGY FILE_COPY"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}{strategy}",
+            ident(&name),
+            ident(template)
+        );
+        let mut admin = self.connect("postgres")?;
+        // Another process's CREATE DATABASE from the same template holds it
+        // for a moment: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match admin.batch_execute(&sql) {
+                Ok(()) => break,
+                Err(e)
+                    if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(Error::server(e, "copying a template database")),
+            }
+        }
+        Ok(TestDatabase {
+            url: self.url(&name),
+            name,
+            server: self,
+        })
+    }
+}
+
+/// `fkload_tpl_<digest>`: a digest of the schema's bytes and of every data
+/// file's name and bytes, so that a changed fixture makes a new template.
+fn template_name(schema: &Path, data: Option<&Path>) -> Result<String, Error> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::new(ErrorKind::Io { path, source })
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(schema).map_err(io(schema))?.hash(&mut h);
+    if let Some(dir) = data {
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).map_err(io(&d))? {
+                let p = e.map_err(io(&d))?.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for f in files {
+            f.strip_prefix(dir).unwrap_or(&f).hash(&mut h);
+            std::fs::read(&f).map_err(io(&f))?.hash(&mut h);
+        }
+    } else {
+        "schema only".hash(&mut h);
+    }
+    Ok(format!("fkload_tpl_{:016x}", h.finish()))
+}
+
+/// `url` with its database replaced by `dbname` (a URI's path, or a
+/// key=value string's dbname).
+fn with_dbname(url: &str, dbname: &str) -> String {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let authority_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        let mut out = format!("{}/{dbname}", &base[..authority_end]);
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        out
+    } else {
+        format!("{url} dbname={dbname}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_take_the_test_database() {
+        assert_eq!(
+            with_dbname("postgres://u@h:5/app?sslmode=disable", "t1"),
+            "postgres://u@h:5/t1?sslmode=disable"
+        );
+        assert_eq!(with_dbname("postgresql://u@h", "t1"), "postgresql://u@h/t1");
+        assert_eq!(
+            with_dbname("host=/tmp user=u", "t1"),
+            "host=/tmp user=u dbname=t1"
+        );
+    }
+
+    #[test]
+    fn template_names_follow_the_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let schema = d.path().join("s.sql");
+        std::fs::write(&schema, "CREATE TABLE t (id int);").unwrap();
+        std::fs::create_dir(d.path().join("data")).unwrap();
+        std::fs::write(d.path().join("data/t.csv"), "id\n1\n").unwrap();
+        let data = d.path().join("data");
+        let a = template_name(&schema, Some(&data)).unwrap();
+        assert_eq!(a, template_name(&schema, Some(&data)).unwrap());
+        std::fs::write(d.path().join("data/t.csv"), "id\n2\n").unwrap();
+        assert_ne!(a, template_name(&schema, Some(&data)).unwrap());
+        assert_ne!(a, template_name(&schema, None).unwrap());
+    }
+}
