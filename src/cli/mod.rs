@@ -15,6 +15,24 @@ use clap::{ArgAction, Parser};
 use fkload::conninfo::{ConnInfo, Overrides};
 use fkload::{Connector, Error, ErrorKind, Event, Loader, OnOrphan, StrategyChoice};
 
+/// Examples and exit codes, after the options.
+const AFTER_HELP: &str = "\
+Examples:
+  fkload -d shop ./data                        load ./data into database shop
+  fkload -d shop -l ./data                     print the plan, write nothing
+  fkload -d shop check ./data                  list every problem, load nothing
+  fkload -d shop -j 2 ./data                   load over two connections
+  fkload --schema-file schema.sql check ./data check fixtures with no database service
+  fkload --delimiter ';' --null '\\N' -d shop ./export
+                                               load semicolon files with MySQL's NULL
+
+Exit codes:
+  0  loaded (check: the data would load)
+  1  fkload's own error (usage, files, headers, the plan; check: problems found);
+     nothing was written
+  2  the connection failed or was lost, or its settings are invalid
+  3  the server rejected a row or a statement; everything was rolled back";
+
 /// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
 ///
 /// Each `<table>.csv`, `<schema>.<table>.csv` or `<schema>/<table>.csv` file of
@@ -26,7 +44,8 @@ use fkload::{Connector, Error, ErrorKind, Event, Loader, OnOrphan, StrategyChoic
     version,
     disable_help_flag = true,
     disable_help_subcommand = true,
-    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] check [OPTIONS] DIR\n       fkload [OPTIONS] graph [--format dot|mermaid] DIR|--all\n       fkload [OPTIONS] repair [OPTIONS]",
+    override_usage = "fkload [OPTIONS] DIR\n       fkload [OPTIONS] check [OPTIONS] DIR\n       fkload [OPTIONS] graph [--format dot|mermaid] DIR|--all\n       fkload [OPTIONS] repair [OPTIONS]\n       fkload --schema-file FILE [OPTIONS] up DIR",
+    after_help = AFTER_HELP,
     subcommand_negates_reqs = true,
     args_conflicts_with_subcommands = false
 )]
@@ -40,20 +59,44 @@ pub struct Args {
 
     /// Database name, or a postgres:// URI or "key=value" connection string
     /// [default: $DATABASE_URL, then $PGDATABASE, then the user name]
-    #[arg(short = 'd', long = "dbname", value_name = "DBNAME", global = true)]
+    #[arg(
+        short = 'd',
+        long = "dbname",
+        value_name = "DBNAME",
+        global = true,
+        help_heading = "Connection options"
+    )]
     pub dbname: Option<String>,
 
     /// Database server host or socket directory [default: $PGHOST, then
     /// /var/run/postgresql, then localhost]
-    #[arg(short = 'h', long = "host", value_name = "HOSTNAME", global = true)]
+    #[arg(
+        short = 'h',
+        long = "host",
+        value_name = "HOSTNAME",
+        global = true,
+        help_heading = "Connection options"
+    )]
     pub host: Option<String>,
 
     /// Database server port [default: $PGPORT, then 5432]
-    #[arg(short = 'p', long = "port", value_name = "PORT", global = true)]
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        global = true,
+        help_heading = "Connection options"
+    )]
     pub port: Option<String>,
 
     /// Database user name [default: $PGUSER, then the OS user]
-    #[arg(short = 'U', long = "username", value_name = "USERNAME", global = true)]
+    #[arg(
+        short = 'U',
+        long = "username",
+        value_name = "USERNAME",
+        global = true,
+        help_heading = "Connection options"
+    )]
     pub username: Option<String>,
 
     /// Never prompt for a password
@@ -61,12 +104,18 @@ pub struct Args {
         short = 'w',
         long = "no-password",
         conflicts_with = "password",
-        global = true
+        global = true,
+        help_heading = "Connection options"
     )]
     pub no_password: bool,
 
     /// Prompt for a password before connecting
-    #[arg(short = 'W', long = "password", global = true)]
+    #[arg(
+        short = 'W',
+        long = "password",
+        global = true,
+        help_heading = "Connection options"
+    )]
     pub password: bool,
 
     /// Start a throwaway PostgreSQL server from this machine's server
@@ -77,46 +126,53 @@ pub struct Args {
         long = "schema-file",
         value_name = "FILE",
         global = true,
-        conflicts_with_all = ["dbname", "host", "port", "username", "password"]
+        conflicts_with_all = ["dbname", "host", "port", "username", "password"],
+        help_heading = "Connection options"
     )]
     pub schema_file: Option<PathBuf>,
 
     /// Print the load plan (order, levels, cycles, deferred and dropped keys) and
     /// write nothing
-    #[arg(short = 'l', long = "list")]
+    #[arg(short = 'l', long = "list", help_heading = "Load options")]
     pub list: bool,
 
     /// How foreign keys are checked: keep (in place, per row), revalidate
     /// (dropped, then re-added with one validating pass; indexes of empty
     /// tables built after the data), or auto (by input size)
-    #[arg(long = "strategy", value_enum, default_value_t = StrategyArg::Auto)]
+    #[arg(long = "strategy", value_enum, default_value_t = StrategyArg::Auto, help_heading = "Load options")]
     pub strategy: StrategyArg,
 
     /// Load over N connections, one transaction per file (not atomic while it
     /// runs; a failure takes the committed rows out again)
-    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 1)]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Load options"
+    )]
     pub jobs: usize,
 
     /// Empty the loaded tables first, in the same transaction (then COPY writes
     /// the rows frozen where it can); a failure gives the old rows back
-    #[arg(long = "truncate")]
+    #[arg(long = "truncate", help_heading = "Load options")]
     pub truncate: bool,
 
     /// Give up waiting for a lock after this long (as PostgreSQL's lock_timeout:
     /// 500ms, 5s, 2min; 0 waits forever), and name the sessions holding it
-    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration, global = true)]
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration, global = true, help_heading = "Connection options")]
     pub lock_timeout: String,
 
     /// Cancel any statement that runs longer than this (statement_timeout;
     /// 0, the default, never)
-    #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration, global = true)]
+    #[arg(long = "statement-timeout", value_name = "DURATION", default_value = "0", value_parser = parse_duration, global = true, help_heading = "Connection options")]
     pub statement_timeout: String,
 
     /// What to do with rows whose foreign key has no parent row: error (fail
     /// and report every violated key), skip (leave them out), null (set
     /// their key to NULL where that satisfies it, else leave them out);
     /// skipped and changed rows go to the reject files
-    #[arg(long = "on-orphan", value_enum, default_value_t = OnOrphanArg::Error)]
+    #[arg(long = "on-orphan", value_enum, default_value_t = OnOrphanArg::Error, help_heading = "Load options")]
     pub on_orphan: OnOrphanArg,
 
     /// Where --on-orphan writes the rows it skips or changes: one
@@ -125,18 +181,19 @@ pub struct Args {
     #[arg(
         long = "reject-dir",
         value_name = "DIR",
-        default_value = "fkload-rejects"
+        default_value = "fkload-rejects",
+        help_heading = "Load options"
     )]
     pub reject_dir: PathBuf,
 
     /// Finish a parallel load that did not finish (killed, server lost): load the
     /// files it had not committed, then put back every key and index
-    #[arg(long = "resume")]
+    #[arg(long = "resume", help_heading = "Load options")]
     pub resume: bool,
 
     /// Send each file as COPY statements of about this size, cut at record
     /// boundaries (an error stops the load within one batch); k, M, G suffixes
-    #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long = "batch-size", value_name = "BYTES", default_value = "64M", value_parser = parse_size, help_heading = "Load options")]
     pub batch_size: u64,
 
     /// List at most N examples per problem (orphan rows, missing parent keys,
@@ -145,17 +202,30 @@ pub struct Args {
         long = "max-examples",
         value_name = "N",
         default_value_t = 20,
-        global = true
+        global = true,
+        help_heading = "Load options"
     )]
     pub max_examples: usize,
 
     /// Load only the tables matching PATTERN (psql's patterns, as pg_dump -t;
     /// repeatable; then -n and -N do not apply)
-    #[arg(short = 't', long = "table", value_name = "PATTERN", global = true)]
+    #[arg(
+        short = 't',
+        long = "table",
+        value_name = "PATTERN",
+        global = true,
+        help_heading = "Load options"
+    )]
     pub table: Vec<String>,
 
     /// Load only the tables of the schemas matching PATTERN (repeatable)
-    #[arg(short = 'n', long = "schema", value_name = "PATTERN", global = true)]
+    #[arg(
+        short = 'n',
+        long = "schema",
+        value_name = "PATTERN",
+        global = true,
+        help_heading = "Load options"
+    )]
     pub schema: Vec<String>,
 
     /// Leave out the tables matching PATTERN (repeatable)
@@ -163,7 +233,8 @@ pub struct Args {
         short = 'T',
         long = "exclude-table",
         value_name = "PATTERN",
-        global = true
+        global = true,
+        help_heading = "Load options"
     )]
     pub exclude_table: Vec<String>,
 
@@ -172,61 +243,127 @@ pub struct Args {
         short = 'N',
         long = "exclude-schema",
         value_name = "PATTERN",
-        global = true
+        global = true,
+        help_heading = "Load options"
     )]
     pub exclude_schema: Vec<String>,
 
     /// With --truncate, also empty the tables outside the load that
     /// reference a loaded one and hold rows (empty ones always are)
-    #[arg(long = "cascade", global = true)]
+    #[arg(long = "cascade", global = true, help_heading = "Load options")]
     pub cascade: bool,
 
     /// The files' field delimiter, one character (\t for tab; default ',',
     /// tab for .tsv files)
-    #[arg(long = "delimiter", value_name = "CHAR", global = true)]
+    #[arg(
+        long = "delimiter",
+        value_name = "CHAR",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub delimiter: Option<String>,
 
     /// The files' quote character (default ")
-    #[arg(long = "quote", value_name = "CHAR", global = true)]
+    #[arg(
+        long = "quote",
+        value_name = "CHAR",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub quote: Option<String>,
 
     /// The character that escapes a quote inside quotes (default: the quote,
     /// doubled)
-    #[arg(long = "escape", value_name = "CHAR", global = true)]
+    #[arg(
+        long = "escape",
+        value_name = "CHAR",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub escape: Option<String>,
 
     /// The unquoted text that stands for NULL, e.g. '\N' or NULL (default:
     /// an empty field)
-    #[arg(long = "null", value_name = "STRING", global = true)]
+    #[arg(
+        long = "null",
+        value_name = "STRING",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub null: Option<String>,
 
     /// The files have no header row: their fields are the table's columns in
     /// order, or fkload.toml's columns
-    #[arg(long = "no-header", global = true)]
+    #[arg(
+        long = "no-header",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub no_header: bool,
 
     /// The files' encoding, any name COPY's ENCODING takes (LATIN1, WIN1252,
     /// ...; default UTF8)
-    #[arg(long = "encoding", value_name = "NAME", global = true)]
+    #[arg(
+        long = "encoding",
+        value_name = "NAME",
+        global = true,
+        help_heading = "File format options"
+    )]
     pub encoding: Option<String>,
 
     /// Write a JSON account of the run to FILE (- for stdout): the plan, the
     /// rows loaded, skipped and nulled per table, the keys and indexes set
     /// aside and put back, every problem found, how it ended (the shape:
     /// schema/report.schema.json)
-    #[arg(long = "report", value_name = "FILE", global = true)]
+    #[arg(
+        long = "report",
+        value_name = "FILE",
+        global = true,
+        help_heading = "Output options"
+    )]
     pub report: Option<PathBuf>,
 
     /// Print a line as each table starts and finishes loading
-    #[arg(short = 'v', long = "verbose", global = true)]
+    #[arg(
+        short = 'v',
+        long = "verbose",
+        global = true,
+        help_heading = "Output options"
+    )]
     pub verbose: bool,
 
     /// Print nothing but errors
-    #[arg(short = 'q', long = "quiet", conflicts_with = "verbose", global = true)]
+    #[arg(
+        short = 'q',
+        long = "quiet",
+        conflicts_with = "verbose",
+        global = true,
+        help_heading = "Output options"
+    )]
     pub quiet: bool,
 
+    /// Print the shell completions for SHELL (bash, zsh, fish, elvish,
+    /// powershell) and exit
+    #[arg(
+        long = "completions",
+        value_name = "SHELL",
+        exclusive = true,
+        help_heading = "Other options"
+    )]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the manual page (roff, for man -l -) and exit
+    #[arg(long = "man", exclusive = true, help_heading = "Other options")]
+    pub man: bool,
+
     /// Print help (-h is the host, as in psql)
-    #[arg(short = '?', long = "help", action = ArgAction::Help, global = true)]
+    #[arg(
+        short = '?',
+        long = "help",
+        action = ArgAction::HelpShort,
+        global = true,
+        help_heading = "Other options"
+    )]
     pub help: Option<bool>,
 }
 
@@ -234,13 +371,24 @@ pub struct Args {
 /// which fkload keeps for connection failures).
 pub fn parse() -> Result<Args, u8> {
     parse_from(std::env::args_os()).map_err(|e| {
-        let _ = e.print();
         if e.use_stderr() {
+            eprint!("{}", usage_error(&e));
             exit::FATAL
         } else {
+            let _ = e.print();
             exit::OK
         }
     })
+}
+
+/// A usage error as fkload's other errors start: `fkload: ...` (clap says
+/// `error: ...`).
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    match text.strip_prefix("error: ") {
+        Some(rest) => format!("fkload: {rest}"),
+        None => format!("fkload: {text}"),
+    }
 }
 
 /// The load's own arguments: given with a subcommand, they would be ignored,
@@ -450,6 +598,26 @@ struct Outcome {
 
 /// Runs the command and returns the exit code.
 pub fn run(args: &Args) -> u8 {
+    if let Some(shell) = args.completions {
+        use clap::CommandFactory;
+        let mut command = Args::command();
+        clap_complete::generate(shell, &mut command, "fkload", &mut std::io::stdout());
+        return exit::OK;
+    }
+    if args.man {
+        use clap::CommandFactory;
+        let mut page = Vec::new();
+        return match clap_mangen::Man::new(Args::command()).render(&mut page) {
+            Ok(()) => {
+                out(&String::from_utf8_lossy(&page));
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("fkload: could not write the manual page: {e}");
+                exit::FATAL
+            }
+        };
+    }
     let mut outcome = Outcome {
         command: match (&args.command, args.list) {
             (Some(Command::Check { .. }), _) => "check",

@@ -30,6 +30,83 @@ fn help() {
     insta::assert_snapshot!("repair_help", out.stdout);
 }
 
+/// `-?` and `--help` print the same, for every command; usage errors start
+/// with `fkload:` as the other errors do, and exit 1.
+#[test]
+fn help_flags_agree_and_usage_errors_say_fkload() {
+    for cmd in [&[][..], &["check"], &["graph"], &["repair"], &["up"]] {
+        let short = output(command().args(cmd).arg("-?").output().unwrap());
+        let long = output(command().args(cmd).arg("--help").output().unwrap());
+        assert_eq!(short.code, 0, "{cmd:?}: {}", short.stderr);
+        assert_eq!(short.stdout, long.stdout, "{cmd:?}");
+    }
+    for args in [
+        &["--bogus", "x"][..],
+        &[],
+        &["--jobs", "two", "x"],
+        &["up", "x"],
+    ] {
+        let out = output(command().args(args).output().unwrap());
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("fkload: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("error:"), "{args:?}: {}", out.stderr);
+    }
+}
+
+/// Shell completions and the manual page come from the same definition as
+/// the help, and are valid for their readers.
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    let bash = output(command().args(["--completions", "bash"]).output().unwrap());
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("--schema-file"), "{}", bash.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fkload.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = output(command().args(["--completions", shell]).output().unwrap());
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains("fkload"), "{shell}");
+    }
+    let man = output(command().arg("--man").output().unwrap());
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.contains(".TH fkload 1"), "{}", man.stdout);
+    for option in ["schema\\-file", "delimiter", "on\\-orphan"] {
+        assert!(man.stdout.contains(option), "{option}");
+    }
+    // Rendered by man itself where the machine has it.
+    let page = dir.path().join("fkload.1");
+    std::fs::write(&page, &man.stdout).unwrap();
+    if let Ok(rendered) = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+    {
+        assert!(
+            rendered.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        assert!(String::from_utf8_lossy(&rendered.stdout).contains("foreign"));
+    }
+}
+
 /// The plan of the bundled example, which has a self-reference, under
 /// either strategy.
 #[test]
