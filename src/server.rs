@@ -231,9 +231,14 @@ impl Throwaway {
                 source,
             })
         })?;
-        self.connect(name)?
-            .batch_execute(&text)
-            .map_err(|e| Error::server(e, &format!("running the schema {}", schema.display())))
+        // Reported as psql's failure is: the schema, then the server's words.
+        self.connect(name)?.batch_execute(&text).map_err(|e| {
+            let why = match e.as_db_error() {
+                Some(db) => format!("ERROR:  {}", db.message()),
+                None => e.to_string(),
+            };
+            fail(format!("the schema {} failed:\n{why}", schema.display()))
+        })
     }
 }
 

@@ -653,6 +653,13 @@ fn a_load_never_lands_on_a_standby() {
         );
         return;
     };
+    if crate::util::pg::tool("pg_basebackup").is_none() {
+        skip(
+            test,
+            "the server's installation has no pg_basebackup to make a standby with",
+        );
+        return;
+    }
     primary.exec("postgres", "CREATE DATABASE shop");
     primary.exec("shop", "CREATE TABLE t (id int PRIMARY KEY)");
     let standby = primary.standby();
