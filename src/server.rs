@@ -50,9 +50,18 @@ impl Throwaway {
     /// [`ErrorKind::Throwaway`] when no binaries are found (saying what to
     /// install), or initdb or the server fails (with the server's log).
     pub fn start() -> Result<Throwaway, Error> {
+        Throwaway::start_in(&std::env::temp_dir())
+    }
+
+    /// [`Throwaway::start`], with the server's directory made in `parent`
+    /// (`/dev/shm` keeps a small server in memory).
+    ///
+    /// # Errors
+    /// As [`Throwaway::start`].
+    pub fn start_in(parent: &Path) -> Result<Throwaway, Error> {
         let bindir = find_bindir()?;
         let as_root = running_as_root();
-        let base = temp_dir()?;
+        let base = temp_dir(parent)?;
         let watchdog = spawn_watchdog(&bindir, &base, as_root)?;
         let mut server = Throwaway {
             socket: base.join("socket"),
@@ -253,10 +262,8 @@ impl Drop for Throwaway {
     }
 }
 
-/// A new directory `fkload-pg-<pid>-<n>` in the temporary directory, only
-/// ours.
-fn temp_dir() -> Result<PathBuf, Error> {
-    let tmp = std::env::temp_dir();
+/// A new directory `fkload-pg-<pid>-<n>` in `tmp`, only ours.
+fn temp_dir(tmp: &Path) -> Result<PathBuf, Error> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -14,8 +14,8 @@
 //! ```
 //!
 //! - **One server per test process**: a throwaway server
-//!   ([`crate::server::Throwaway`]) started at the first call and removed when
-//!   the process ends; or, when `FKLOAD_TESTING_URL` is set, that server (the
+//!   ([`crate::server::Throwaway`], in `/dev/shm` where there is one) started
+//!   at the first call and removed when the process ends; or, when `FKLOAD_TESTING_URL` is set, that server (the
 //!   role needs `CREATEDB`).
 //! - **One template database per fixture set** (schema file and data
 //!   directory), made once per process: the schema applied and the data
@@ -165,7 +165,17 @@ impl Server {
     fn start() -> Result<Server, Error> {
         let target = match std::env::var(URL_VAR) {
             Ok(url) if !url.is_empty() => Target::Url(url),
-            _ => Target::Throwaway(Throwaway::start()?),
+            // In memory where the machine has a tmpfs: a test suite makes
+            // and drops databases by the hundred, which is file creation.
+            _ => {
+                let shm = Path::new("/dev/shm");
+                let parent = if shm.is_dir() {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                };
+                Target::Throwaway(Throwaway::start_in(&parent)?)
+            }
         };
         let mut server = Server {
             target,
