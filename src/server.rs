@@ -124,9 +124,12 @@ impl Throwaway {
             return Err(fail(format!("{e}\nthe server's log:\n{tail}")));
         }
         let mut client = self.connect("postgres")?;
-        let row = client
-            .query_one("SELECT current_setting('server_version')", &[])
-            .map_err(|e| Error::server(e, "asking the throwaway server its version"))?;
+        let row = crate::db::query_one(
+            &mut client,
+            "SELECT current_setting('server_version')",
+            &[],
+            "asking the throwaway server its version",
+        )?;
         self.version = row.get(0);
         Ok(())
     }
@@ -206,9 +209,11 @@ impl Throwaway {
     /// with psql's (or the server's) message when the SQL fails.
     pub fn create_database(&self, name: &str, schema: &Path) -> Result<(), Error> {
         let mut admin = self.connect("postgres")?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {}", crate::sql::ident(name)))
-            .map_err(|e| Error::server(e, "creating the database"))?;
+        crate::db::exec(
+            &mut admin,
+            &format!("CREATE DATABASE {}", crate::sql::ident(name)),
+            "creating the database",
+        )?;
         let psql = self.bindir.join("psql");
         if psql.is_file() {
             let out = Command::new(&psql)
@@ -241,7 +246,7 @@ impl Throwaway {
             })
         })?;
         // Reported as psql's failure is: the schema, then the server's words.
-        self.connect(name)?.batch_execute(&text).map_err(|e| {
+        crate::db::try_exec(&mut self.connect(name)?, &text).map_err(|e| {
             let why = match e.as_db_error() {
                 Some(db) => format!("ERROR:  {}", db.message()),
                 None => e.to_string(),

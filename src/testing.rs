@@ -36,6 +36,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::db;
 use crate::error::{Error, ErrorKind};
 use crate::server::Throwaway;
 use crate::sql::ident;
@@ -183,10 +184,12 @@ impl Server {
             templates: Mutex::new(HashMap::new()),
             counter: std::sync::atomic::AtomicU64::new(0),
         };
-        let row = server
-            .connect("postgres")?
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
-            .map_err(|e| Error::server(e, "asking the test server its version"))?;
+        let row = db::query_one(
+            &mut server.connect("postgres")?,
+            "SELECT current_setting('server_version_num')::int",
+            &[],
+            "asking the test server its version",
+        )?;
         server.version_num = row.get(0);
         Ok(server)
     }
@@ -207,9 +210,11 @@ impl Server {
     }
 
     fn admin(&self, sql: &str) -> Result<(), Error> {
-        self.connect("postgres")?
-            .batch_execute(sql)
-            .map_err(|e| Error::server(e, "managing test databases"))
+        db::exec(
+            &mut self.connect("postgres")?,
+            sql,
+            "managing test databases",
+        )
     }
 
     /// The template of `schema` (and `data`), made if this process has not
@@ -236,50 +241,59 @@ impl Server {
         const DONE: &str = "fkload testing template: complete";
         let mut admin = self.connect("postgres")?;
         let during = "making a template database";
-        let state: Option<Option<String>> = admin
-            .query_opt(
-                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-                &[&name],
-            )
-            .map_err(|e| Error::server(e, during))?
-            .map(|r| r.get(0));
+        let state: Option<Option<String>> = db::query(
+            &mut admin,
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&name],
+            during,
+        )?
+        .first()
+        .map(|r| r.get(0));
         match state {
             Some(Some(comment)) if comment == DONE => return Ok(()),
-            Some(_) => admin
-                .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", ident(name)))
-                .map_err(|e| Error::server(e, during))?,
+            Some(_) => db::exec(
+                &mut admin,
+                &format!("DROP DATABASE {} WITH (FORCE)", ident(name)),
+                during,
+            )?,
             None => {}
         }
         match &self.target {
             Target::Throwaway(t) => t.create_database(name, schema)?,
             Target::Url(_) => {
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {}", ident(name)))
-                    .map_err(|e| Error::server(e, during))?;
+                db::exec(
+                    &mut admin,
+                    &format!("CREATE DATABASE {}", ident(name)),
+                    during,
+                )?;
                 let text = std::fs::read_to_string(schema).map_err(|source| {
                     Error::new(ErrorKind::Io {
                         path: schema.to_path_buf(),
                         source,
                     })
                 })?;
-                self.connect(name)?
-                    .batch_execute(&text)
-                    .map_err(|e| Error::server(e, &format!("running {}", schema.display())))?;
+                db::exec(
+                    &mut self.connect(name)?,
+                    &text,
+                    &format!("running {}", schema.display()),
+                )?;
             }
         }
         if let Some(data) = data {
             let mut client = self.connect(name)?;
-            let mut tx = client.transaction().map_err(|e| Error::server(e, during))?;
+            let mut tx = db::begin(&mut client, during)?;
             crate::load_dir(&mut tx, data)?;
-            tx.commit().map_err(|e| Error::server(e, during))?;
+            db::commit(tx, during)?;
         }
-        admin
-            .batch_execute(&format!(
+        db::exec(
+            &mut admin,
+            &format!(
                 "COMMENT ON DATABASE {} IS {}",
                 ident(name),
                 crate::sql::literal(DONE)
-            ))
-            .map_err(|e| Error::server(e, during))
+            ),
+            during,
+        )
     }
 
     /// A new database copied from `template`.
@@ -305,7 +319,7 @@ impl Server {
         // for a moment: wait for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            match admin.batch_execute(&sql) {
+            match db::try_exec(&mut admin, &sql) {
                 Ok(()) => break,
                 Err(e)
                     if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE)
