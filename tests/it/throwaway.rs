@@ -158,11 +158,9 @@ fn a_bad_schema_or_connection_options_are_errors_and_leave_nothing() {
     );
 }
 
-#[test]
-fn up_serves_the_loaded_database_until_ctrl_c_then_removes_it() {
-    let Some(mut c) = fkload("throwaway_up") else {
-        return;
-    };
+/// Starts `fkload --schema-file <shop> -v up <shop data>` with `c` and
+/// returns it with the URI it prints once the data is loaded.
+fn up(mut c: std::process::Command) -> (std::process::Child, String) {
     let (schema, data) = shop();
     let mut child = c
         .arg("--schema-file")
@@ -179,6 +177,15 @@ fn up_serves_the_loaded_database_until_ctrl_c_then_removes_it() {
         .map_while(Result::ok)
         .find(|l| l.starts_with("postgresql://"))
         .expect("a URI on stdout");
+    (child, uri)
+}
+
+#[test]
+fn up_serves_the_loaded_database_until_ctrl_c_then_removes_it() {
+    let Some(c) = fkload("throwaway_up") else {
+        return;
+    };
+    let (child, uri) = up(c);
     // Another client reaches the loaded data at the URI.
     let psql = tool("psql");
     if let Some(psql) = psql {
@@ -220,25 +227,10 @@ fn up_serves_the_loaded_database_until_ctrl_c_then_removes_it() {
 
 #[test]
 fn a_killed_fkload_leaves_no_server_behind() {
-    let Some(mut c) = fkload("throwaway_killed") else {
+    let Some(c) = fkload("throwaway_killed") else {
         return;
     };
-    let (schema, data) = shop();
-    let mut child = c
-        .arg("--schema-file")
-        .arg(&schema)
-        .args(["-v", "up"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let uri = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("postgresql://"))
-        .expect("a URI on stdout");
+    let (mut child, uri) = up(c);
     let socket = uri
         .split_once("host=")
         .and_then(|(_, rest)| rest.split('&').next())
