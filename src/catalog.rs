@@ -261,6 +261,8 @@ pub struct Table {
     pub partitioned: bool,
     /// Partition ancestors, nearest first.
     pub ancestors: Vec<u32>,
+    /// What Citus makes of it; `None` for a table Citus does not manage.
+    pub citus: Option<crate::citus::Kind>,
 }
 
 /// A column of a table to load.
@@ -352,6 +354,10 @@ pub struct Catalog {
     pub search_path_setting: String,
     pub tables: Vec<Table>,
     pub foreign_keys: Vec<ForeignKey>,
+    /// Citus in the database (its version), if it has it.
+    pub citus: Option<String>,
+    /// The ids of Citus's shards.
+    pub citus_shards: Vec<i64>,
     by_oid: HashMap<u32, usize>,
 }
 
@@ -380,13 +386,18 @@ impl Catalog {
             None => (0, Vec::new(), String::new()),
         };
         query(client, PIN_SEARCH_PATH, &[], during)?;
+        let citus = crate::citus::read(client)?;
         let tables: Vec<Table> = query(client, TABLES, &[], during)?
             .iter()
-            .map(|r| Table {
-                oid: r.get(0),
-                name: QualName::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-                partitioned: r.get::<_, String>(3) == "p",
-                ancestors: r.get(4),
+            .map(|r| {
+                let oid: u32 = r.get(0);
+                Table {
+                    oid,
+                    name: QualName::new(r.get::<_, String>(1), r.get::<_, String>(2)),
+                    partitioned: r.get::<_, String>(3) == "p",
+                    ancestors: r.get(4),
+                    citus: citus.as_ref().and_then(|c| c.tables.get(&oid).cloned()),
+                }
             })
             .collect();
         let foreign_keys = query(client, FOREIGN_KEYS, &[], during)?
@@ -440,6 +451,8 @@ impl Catalog {
             search_path_setting,
             tables,
             foreign_keys,
+            citus_shards: citus.as_ref().map(|c| c.shards.clone()).unwrap_or_default(),
+            citus: citus.map(|c| c.version),
             by_oid,
         })
     }
@@ -458,6 +471,8 @@ impl Catalog {
             search_path_setting: "public".into(),
             tables,
             foreign_keys,
+            citus: None,
+            citus_shards: Vec::new(),
             by_oid,
         }
     }

@@ -44,6 +44,7 @@ pub(crate) fn run(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Problems, Error> {
     let mut tx = db::begin(client, "starting the check's transaction")?;
+    crate::citus::carry_timeouts(&mut tx, plan)?;
     let sequences = saved_sequences(&mut tx, plan)?;
     let problems = check_in(&mut tx, plan, observer);
     // Set back before the rollback: the tables are still locked, so no

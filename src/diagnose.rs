@@ -27,11 +27,11 @@ pub(crate) fn statement_error(
     during: &str,
     key: Option<&PlannedKey>,
 ) -> Error {
-    if let Some(db) = e.as_db_error()
-        && e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
-    {
-        let info = DbErrorInfo::from_db(db);
-        if let Some(k) = key.or_else(|| violated_key(tx, plan, &info)) {
+    if let Some(db) = e.as_db_error() {
+        let info = DbErrorInfo::from_db(db).unsharded(&plan.citus_shards);
+        if info.code == SqlState::FOREIGN_KEY_VIOLATION.code()
+            && let Some(k) = key.or_else(|| violated_key(tx, plan, &info))
+        {
             return violation(tx, plan, k, info, Some(e));
         }
     }
@@ -51,8 +51,8 @@ pub(crate) fn copy_error(
     let Some(db) = e.as_db_error() else {
         return Error::server(e, &format!("loading {}", step.file.path.display()));
     };
-    let info = DbErrorInfo::from_db(db);
-    if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+    let info = DbErrorInfo::from_db(db).unsharded(&plan.citus_shards);
+    if info.code == SqlState::FOREIGN_KEY_VIOLATION.code() {
         // A key of this file's rows: list every orphan. Anything else (a trigger
         // writing elsewhere, say) is reported as the COPY error it is.
         if let Some(k) =
@@ -124,10 +124,13 @@ pub(crate) fn index_error(
     e: postgres::Error,
     during: &str,
 ) -> Error {
-    let (Some(db), Some(&SqlState::UNIQUE_VIOLATION)) = (e.as_db_error(), e.code()) else {
+    let Some(info) = e
+        .as_db_error()
+        .map(|db| DbErrorInfo::from_db(db).unsharded(&plan.citus_shards))
+        .filter(|info| info.code == SqlState::UNIQUE_VIOLATION.code())
+    else {
         return Error::server(e, during);
     };
-    let info = DbErrorInfo::from_db(db);
     Error::caused_by(
         ErrorKind::Duplicate(Box::new(DuplicateKeys {
             db: info,

@@ -282,6 +282,27 @@ pub enum ErrorKind {
         "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
     )]
     TruncateInParallel,
+    /// A mode that cannot work on the Citus tables of the load, refused before
+    /// anything is written.
+    #[error("{what} cannot work on Citus tables ({tables}): {why}")]
+    CitusUnsupported {
+        /// The mode (`-j 2`, `--resume`, `repair`).
+        what: String,
+        /// The Citus tables concerned, with their kinds.
+        tables: String,
+        why: String,
+    },
+    /// Taking a run's rows out again would have deleted another number of rows
+    /// than the run loaded: nothing was deleted.
+    #[error(
+        "taking the rows run {run} loaded into {table} out again would delete {found} rows, but the run loaded {loaded}: nothing was deleted"
+    )]
+    UndoMismatch {
+        run: String,
+        table: String,
+        loaded: u64,
+        found: u64,
+    },
     /// A throwaway server (`--schema-file`) could not be found or started.
     #[error("throwaway server: {message}")]
     Throwaway { message: String },
@@ -526,6 +547,68 @@ impl DbErrorInfo {
             constraint: e.constraint().map(str::to_string),
         }
     }
+}
+
+impl DbErrorInfo {
+    /// This report with the names of Citus shards (`<name>_<shardid>`, for
+    /// one of `shards`) written as the names the user declared.
+    pub(crate) fn unsharded(mut self, shards: &[i64]) -> DbErrorInfo {
+        if shards.is_empty() {
+            return self;
+        }
+        let fix = |s: &mut String| *s = crate::citus::unshard(s, shards);
+        fix(&mut self.message);
+        if let Some(s) = &mut self.detail {
+            fix(s);
+        }
+        // A shard's COPY counts the lines Citus sent it, not the file's: such
+        // a context line says nothing true about the file.
+        self.context = self.context.as_deref().and_then(|c| {
+            let kept: Vec<&str> = c
+                .lines()
+                .filter(|l| !crate::citus::is_shard_copy_context(l, shards))
+                .collect();
+            (!kept.is_empty()).then(|| crate::citus::unshard(&kept.join("\n"), shards))
+        });
+        // A worker's error relayed by the coordinator's COPY comes as an
+        // internal error (XX000, Citus's ReportCopyError): the message says
+        // which it is.
+        if self.code == "XX000" {
+            let kinds = [
+                ("violates foreign key constraint", "23503"),
+                ("violates unique constraint", "23505"),
+                ("violates check constraint", "23514"),
+                ("violates not-null constraint", "23502"),
+                ("violates exclusion constraint", "23P01"),
+            ];
+            if let Some((_, code)) = kinds.iter().find(|(m, _)| self.message.contains(m)) {
+                self.code = (*code).to_string();
+            }
+        }
+        // A worker's error relayed by the coordinator carries no table or
+        // constraint field: the message names them.
+        if self.constraint.is_none() {
+            self.constraint = quoted_after(&self.message, " constraint \"");
+        }
+        if self.table.is_none() {
+            self.table = quoted_after(&self.message, " on table \"");
+        }
+        for s in [&mut self.table, &mut self.constraint]
+            .into_iter()
+            .flatten()
+        {
+            *s = crate::citus::unshard_name(s, shards).to_string();
+        }
+        self
+    }
+}
+
+/// The double-quoted name right after `marker` (which ends with the opening
+/// quote) in `message`.
+fn quoted_after(message: &str, marker: &str) -> Option<String> {
+    let start = message.find(marker)? + marker.len();
+    let len = message[start..].find('"')?;
+    Some(message[start..start + len].to_string())
 }
 
 impl fmt::Display for DbErrorInfo {

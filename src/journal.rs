@@ -341,12 +341,16 @@ pub fn loaded(
     seq: i32,
     target: &str,
     file: &str,
+    rows: u64,
 ) -> Result<(), Error> {
+    // A table's entry keeps the number of rows loaded in `expect`, which
+    // describes a key or index in theirs.
+    let rows = rows.to_string();
     db::execute(
         client,
-        "INSERT INTO fkload.journal (run, seq, kind, target, name, txid, state)
-         VALUES ($1, $2, 'table', $3, $4, txid_current(), 'loaded')",
-        &[&run, &seq, &target, &file],
+        "INSERT INTO fkload.journal (run, seq, kind, target, name, txid, state, expect)
+         VALUES ($1, $2, 'table', $3, $4, txid_current(), 'loaded', $5)",
+        &[&run, &seq, &target, &file, &rows],
         "writing the journal",
     )
     .map(|_| ())
@@ -408,24 +412,37 @@ pub fn unlock(client: &mut impl GenericClient) {
     let _ = db::exec(client, UNLOCK, "unlocking the journal");
 }
 
+/// A table a run loaded and committed, from its journal entry.
+pub struct Loaded {
+    pub seq: i32,
+    pub target: String,
+    /// The transaction id of its rows.
+    pub xid: String,
+    /// How many rows it loaded; `None` in a journal written before fkload
+    /// counted them.
+    pub rows: Option<u64>,
+}
+
 /// Tables `run` loaded and committed, last loaded first (children before their
-/// parents): (seq, target, xid of their rows).
+/// parents).
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the read fails.
-pub fn loaded_tables(
-    client: &mut impl GenericClient,
-    run: &str,
-) -> Result<Vec<(i32, String, String)>, Error> {
+pub fn loaded_tables(client: &mut impl GenericClient, run: &str) -> Result<Vec<Loaded>, Error> {
     Ok(db::query(
         client,
-        "SELECT seq, target, xmin::text FROM fkload.journal
+        "SELECT seq, target, xmin::text, expect FROM fkload.journal
           WHERE run = $1 AND kind = 'table' AND state = 'loaded' ORDER BY seq DESC",
         &[&run],
         "reading the journal",
     )?
     .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .map(|r| Loaded {
+        seq: r.get(0),
+        target: r.get(1),
+        xid: r.get(2),
+        rows: r.get::<_, Option<String>>(3).and_then(|n| n.parse().ok()),
+    })
     .collect())
 }
 

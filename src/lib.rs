@@ -100,6 +100,7 @@
 pub mod account;
 mod catalog;
 mod check;
+pub mod citus;
 mod connect;
 pub mod conninfo;
 mod copy;

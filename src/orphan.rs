@@ -64,13 +64,17 @@ pub(crate) fn find(
         parent: pk.ref_table.human(),
         ..KeyViolation::default()
     };
+    let copied = copy_parents(client, plan, pk).map_err(sql_err)?;
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
-        let found = if plan.in_file_order.contains(&step.table.oid) {
-            find_in_table(client, pk, step, max)
+        // A Citus table's rows are in its shards: no ctid orders them.
+        let found = if plan.in_file_order.contains(&step.table.oid)
+            && !plan.citus_tables.contains(&step.table.oid)
+        {
+            find_in_table(client, pk, step, copied, max)
         } else {
             let own_rows_are_parents = pk.parent_steps.contains(&s);
-            find_in_file(client, pk, step, own_rows_are_parents, max)
+            find_in_file(client, pk, step, own_rows_are_parents, copied, max)
         }?;
         out.rows += found.rows;
         out.missing_keys += found.missing_keys;
@@ -79,7 +83,46 @@ pub(crate) fn find(
         out.missing_examples.extend(found.missing_examples);
         out.missing_examples.truncate(max);
     }
+    if copied {
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{PARENT_KEYS}")).map_err(sql_err)?;
+    }
     Ok(out)
+}
+
+/// The temporary table a Citus parent's keys are copied into (see
+/// [`copy_parents`]).
+pub(crate) const PARENT_KEYS: &str = "fkload_parent_keys";
+
+/// Copies the key columns of `pk`'s referenced table into
+/// `pg_temp.fkload_parent_keys` when Citus manages that table: Citus joins no
+/// temporary table with a distributed or reference one ("direct joins between
+/// distributed and local tables are not supported"), but reads one into a
+/// temporary table. Returns whether it did ([`Parents::Copied`] then).
+///
+/// # Errors
+/// The server's, when the copy fails.
+pub(crate) fn copy_parents(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    pk: &PlannedKey,
+) -> Result<bool, postgres::Error> {
+    if !plan.citus_tables.contains(&pk.key.ref_table) {
+        return Ok(false);
+    }
+    let columns: Vec<String> = pk.key.ref_columns.iter().map(|c| ident(c)).collect();
+    db::try_exec(
+        client,
+        &format!("DROP TABLE IF EXISTS pg_temp.{PARENT_KEYS}"),
+    )?;
+    db::try_exec(
+        client,
+        &format!(
+            "CREATE TEMP TABLE {PARENT_KEYS} AS SELECT DISTINCT {} FROM {}",
+            columns.join(", "),
+            pk.ref_table
+        ),
+    )?;
+    Ok(true)
 }
 
 /// Where the rows of a file are searched: `t`, with `c` the column that
@@ -99,9 +142,10 @@ fn find_in_table(
     client: &mut impl GenericClient,
     pk: &PlannedKey,
     step: &Step,
+    copied: bool,
     max: usize,
 ) -> Result<KeyViolation, String> {
-    let rows = orphan_rows(pk, step, Source::Table, false);
+    let rows = orphan_rows(pk, step, Source::Table, false, copied);
     let mut found = summarize(client, pk, &rows, max)?;
     // Each example's record number is its rank in the table: the rows
     // before the first example, between it and the next, and so on, are
@@ -142,6 +186,7 @@ fn find_in_file(
     pk: &PlannedKey,
     step: &Step,
     own_rows_are_parents: bool,
+    copied: bool,
     max: usize,
 ) -> Result<KeyViolation, String> {
     let counter = load_rows(client, step, &pk.key.columns)?;
@@ -150,6 +195,7 @@ fn find_in_file(
         step,
         Source::File { counter: &counter },
         own_rows_are_parents && parent_cols_in(pk, step),
+        copied,
     );
     let mut found = summarize(client, pk, &rows, max)?;
     db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}")).map_err(sql_err)?;
@@ -520,9 +566,14 @@ fn orphan_rows(
     step: &Step,
     source: Source<'_>,
     own_rows_are_parents: bool,
+    copied: bool,
 ) -> String {
     let fk = &pk.key;
-    let mut parents = vec![Parents::Table];
+    let mut parents = vec![if copied {
+        Parents::Copied
+    } else {
+        Parents::Table
+    }];
     if own_rows_are_parents {
         parents.push(Parents::Staged {
             table: ROWS_TABLE,
@@ -552,6 +603,9 @@ pub(crate) enum Parents<'a> {
     /// The referenced table's rows (as the key sees them: `ONLY`, unless it is
     /// partitioned).
     Table,
+    /// The referenced table's key columns, copied into
+    /// `pg_temp.fkload_parent_keys` ([`copy_parents`]).
+    Copied,
     /// A file's rows in a temporary table of text columns (`pg_temp.table`),
     /// those whose boolean column `kept` is false left out.
     Staged {
@@ -610,6 +664,15 @@ pub(crate) fn orphan_condition(pk: &PlannedKey, step: &Step, parents: &[Parents<
                 format!(
                     "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
                     pk.ref_table,
+                    matches.join(" AND ")
+                )
+            }
+            Parents::Copied => {
+                let matches: Vec<String> = (0..n)
+                    .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
+                    .collect();
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM pg_temp.{PARENT_KEYS} p WHERE {})",
                     matches.join(" AND ")
                 )
             }
@@ -739,6 +802,7 @@ mod tests {
             &key('s'),
             &step(),
             Source::File { counter: "n" },
+            false,
             false
         ));
     }
@@ -749,6 +813,7 @@ mod tests {
             &key('f'),
             &step(),
             Source::File { counter: "n" },
+            false,
             false
         ));
     }
@@ -763,6 +828,18 @@ mod tests {
             &k,
             &step(),
             Source::File { counter: "n" },
+            true,
+            false
+        ));
+    }
+
+    #[test]
+    fn a_citus_parent_is_searched_in_its_copied_keys() {
+        insta::assert_snapshot!(orphan_rows(
+            &key('s'),
+            &step(),
+            Source::File { counter: "n" },
+            false,
             true
         ));
     }

@@ -372,12 +372,34 @@ fn unrestore_keys(client: &mut Client, run: &str) -> Result<(), Error> {
 /// Takes out the rows the run committed, the last loaded table first: exactly
 /// the rows whose `xmin` is the transaction that loaded the file. (Never
 /// TRUNCATE: other sessions may have written to a table once it committed.)
+///
+/// The number of rows deleted must be the number the run loaded (a journal
+/// written before fkload counted them has no count): otherwise nothing is
+/// deleted and the error says so. Fewer means rows of the run were changed or
+/// deleted since (their `xmin` is another's now), or live where this server's
+/// transaction ids mean nothing (Citus workers); more, rows that are not the
+/// run's.
 fn undo_loads(client: &mut Client, run: &str) -> Result<(), Error> {
-    for (seq, target, xid) in journal::loaded_tables(client, run)? {
+    for journal::Loaded {
+        seq,
+        target,
+        xid,
+        rows,
+    } in journal::loaded_tables(client, run)?
+    {
         let during = format!("taking the rows loaded into {target} out again");
         let sql = format!("DELETE FROM {target} WHERE xmin = $1::text::xid");
         journaled(client, run, seq, "undone", &during, |tx| {
-            db::execute(tx, &sql, &[&xid], &during).map(|_| ())
+            let found = db::execute(tx, &sql, &[&xid], &during)?;
+            match rows {
+                Some(loaded) if loaded != found => Err(Error::new(ErrorKind::UndoMismatch {
+                    run: run.to_string(),
+                    table: target.clone(),
+                    loaded,
+                    found,
+                })),
+                _ => Ok(()),
+            }
         })?;
     }
     Ok(())
@@ -683,7 +705,7 @@ fn load_one(
         &mut |n| {
             let _ = send.send(Note::Progress(u, n));
         },
-        Some(&mut |tx| journal::loaded(tx, &run.id, seq, &target, &unit.name)),
+        Some(&mut |tx, rows| journal::loaded(tx, &run.id, seq, &target, &unit.name, rows)),
     )?;
     db::commit(tx, &during)?;
     Ok(table)
@@ -861,6 +883,9 @@ mod tests {
             max_examples: 20,
             search_on_error: true,
             in_file_order: Vec::new(),
+            citus: None,
+            citus_tables: Vec::new(),
+            citus_shards: Vec::new(),
             ignored: Vec::new(),
             indexes: vec![PlannedIndex {
                 index: Index {

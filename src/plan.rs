@@ -149,6 +149,14 @@ pub struct Plan {
     /// come (see `check::in_file_order`). Their orphans are found in the
     /// table, the file not read again.
     pub(crate) in_file_order: Vec<u32>,
+    /// Citus in the database (its version), if it has it.
+    pub citus: Option<String>,
+    /// Every table Citus manages (oids), loaded or not.
+    pub citus_tables: Vec<u32>,
+    /// The ids of Citus's shards, whose names (`<name>_<shardid>`) errors
+    /// from shards carry, to name tables, keys and indexes as the user
+    /// declared them.
+    pub(crate) citus_shards: Vec<i64>,
     /// The entries of the directory that are not loaded, and why.
     pub ignored: Vec<Ignored>,
     /// Indexes dropped before the data and built after it, in build order.
@@ -641,6 +649,38 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
     plan.batch_bytes = options.batch_bytes.max(1);
     plan.jobs = options.jobs.max(1);
     plan.max_examples = options.max_examples;
+    plan.citus = catalog.citus.clone();
+    plan.citus_shards = catalog.citus_shards.clone();
+    plan.citus_tables = catalog
+        .tables
+        .iter()
+        .filter(|t| t.citus.is_some())
+        .map(|t| t.oid)
+        .collect();
+    let on_citus = citus_tables(catalog, &plan);
+    if !on_citus.is_empty() {
+        if plan.jobs > 1 {
+            return Err(Error::new(ErrorKind::CitusUnsupported {
+                what: if options.resume {
+                    "--resume".to_string()
+                } else {
+                    format!("-j {}", plan.jobs)
+                },
+                tables: on_citus.join(", "),
+                why: "a parallel load commits table by table and takes the rows out again \
+                      on failure by the transaction id that wrote them, which on Citus is \
+                      each worker's own, not the coordinator's"
+                    .into(),
+            }));
+        }
+        // SET CONSTRAINTS ... DEFERRED does not reach the shards: a key of a
+        // Citus table that breaks a cycle is dropped and added back instead.
+        for pk in plan.keys.iter_mut() {
+            if pk.action == KeyAction::Defer && key_on_citus(catalog, &pk.key) {
+                pk.action = drop_action(pk, catalog.server_version_num);
+            }
+        }
+    }
     if plan.jobs > 1 {
         // A deferred key is checked at its transaction's commit; with one
         // transaction per file, a cycle key must be dropped instead.
@@ -662,9 +702,28 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
         plan.indexes = rebuildable_indexes(catalog, details, &plan);
     }
     if catalog.server_version_num >= UNENFORCE {
-        unenforce_where_cheaper(&mut plan);
+        unenforce_where_cheaper(&mut plan, catalog);
     }
     Ok(plan)
+}
+
+/// The loaded tables Citus manages, each with its kind, as `-l` and errors
+/// name them.
+pub(crate) fn citus_tables(catalog: &Catalog, plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter_map(|s| {
+            let kind = catalog.table(s.table.oid)?.citus.as_ref()?;
+            Some(format!("{} ({kind})", s.table.name.human()))
+        })
+        .collect()
+}
+
+/// Whether a table on either side of `fk` is managed by Citus.
+fn key_on_citus(catalog: &Catalog, fk: &ForeignKey) -> bool {
+    [fk.table, fk.ref_table]
+        .iter()
+        .any(|&oid| catalog.table(oid).is_some_and(|t| t.citus.is_some()))
 }
 
 /// How many columns at the end of a header are the ones a reject file adds
@@ -692,7 +751,9 @@ fn reject_columns(header: &[String], table: &[Column]) -> usize {
 /// back as the same catalog object. Dropping stays where it buys more: the key's
 /// referenced index is built after the data, or each table is truncated alone
 /// so that COPY can freeze its rows.
-fn unenforce_where_cheaper(plan: &mut Plan) {
+/// Not for keys of Citus tables, where `ALTER CONSTRAINT ... NOT ENFORCED`
+/// has not been seen to reach the shards.
+fn unenforce_where_cheaper(plan: &mut Plan, catalog: &Catalog) {
     if plan.truncate == Truncate::PerStep {
         return;
     }
@@ -701,6 +762,7 @@ fn unenforce_where_cheaper(plan: &mut Plan) {
         if matches!(pk.action, KeyAction::Drop { .. })
             && pk.key.validated
             && !rebuilt.contains(&pk.key.ref_index)
+            && !key_on_citus(catalog, &pk.key)
         {
             pk.action = KeyAction::Unenforce;
         }
@@ -940,6 +1002,9 @@ fn order(
         max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
         search_on_error: true,
         in_file_order: Vec::new(),
+        citus: None,
+        citus_tables: Vec::new(),
+        citus_shards: Vec::new(),
         ignored: Vec::new(),
         indexes: Vec::new(),
         steps,

@@ -363,8 +363,15 @@ fn mark(
         && k.parent_steps
             .iter()
             .any(|&p| plan.steps[p].table.oid == fk.ref_table);
+    let during = format!("finding the orphan rows of key \"{}\"", fk.name);
+    let copied =
+        !emptied && orphan::copy_parents(tx, plan, k).map_err(|e| Error::server(e, &during))?;
     if !emptied {
-        parents.push(Parents::Table);
+        parents.push(if copied {
+            Parents::Copied
+        } else {
+            Parents::Table
+        });
     }
     for (&p, name) in k.parent_steps.iter().zip(&names) {
         if let Some(pa) = &aux[p] {
@@ -447,12 +454,15 @@ fn mark(
         why = ident(&a.why),
         keys = ident(&a.keys),
     );
-    db::execute(
-        tx,
-        &sql,
-        &[],
-        &format!("finding the orphan rows of key \"{}\"", fk.name),
-    )
+    let marked = db::execute(tx, &sql, &[], &during)?;
+    if copied {
+        db::exec(
+            tx,
+            &format!("DROP TABLE pg_temp.{}", orphan::PARENT_KEYS),
+            &during,
+        )?;
+    }
+    Ok(marked)
 }
 
 /// The rows of `step`'s staged file that were set aside or changed, in file

@@ -54,6 +54,7 @@ pub(crate) fn run(
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut tx = db::begin(client, "starting the transaction")?;
+    crate::citus::carry_timeouts(&mut tx, plan)?;
     let mut report = Report::default();
 
     for k in plan.deferred() {
@@ -161,8 +162,9 @@ fn verify_restored(
     }
 }
 
-/// What a caller runs in a step's savepoint right after its COPY.
-pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>) -> Result<(), Error> + 'a;
+/// What a caller runs in a step's savepoint right after its COPY, given the
+/// number of rows the COPY wrote.
+pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>, u64) -> Result<(), Error> + 'a;
 
 /// Loads one file (or `part` of it) under a savepoint of `tx`; on failure,
 /// rolls the savepoint back and works out the error a user can act on (file
@@ -217,7 +219,7 @@ pub(crate) fn load_step(
     // Still inside the savepoint: what the hook writes shares the COPY's
     // transaction id (see crate::journal::loaded).
     if let Some(hook) = after_copy {
-        hook(&mut sp)?;
+        hook(&mut sp, copied.rows)?;
     }
     db::commit(sp, "loading")?;
     Ok(TableReport {

@@ -96,6 +96,14 @@ fn heading(out: &mut String, plan: &Plan) {
             );
         }
     }
+    if let Some(version) = &plan.citus {
+        let _ = writeln!(
+            out,
+            "citus: {version}; keys of Citus tables that break a cycle are dropped and added \
+             back, never deferred (SET CONSTRAINTS does not reach the shards); -j and --resume \
+             cannot load Citus tables"
+        );
+    }
     for a in &plan.truncate_also {
         let _ = writeln!(
             out,
@@ -135,6 +143,9 @@ fn steps(out: &mut String, plan: &Plan) {
         );
         let dialect = s.file.dialect.describe();
         let mut how: Vec<String> = Vec::new();
+        if let Some(kind) = &s.table.citus {
+            how.push(format!("Citus: {kind}"));
+        }
         if !dialect.is_empty() {
             how.push(dialect);
         }
@@ -238,7 +249,11 @@ fn describe_action(k: &PlannedKey) -> String {
             } else {
                 "added back with a validating pass (partitioned table)"
             };
-            format!("dropped (not deferrable), {back}")
+            if k.key.deferrable {
+                format!("dropped, {back}")
+            } else {
+                format!("dropped (not deferrable), {back}")
+            }
         }
         KeyAction::Unenforce => "set NOT ENFORCED (not deferrable), then ENFORCED: one \
                                  validating pass, the key never leaves the catalog"

@@ -1011,6 +1011,12 @@ fn hint(e: &Error) -> Option<String> {
         ErrorKind::TruncateInParallel => {
             "--truncate cannot go with -j: load in one transaction, or empty the tables first yourself."
         }
+        ErrorKind::CitusUnsupported { .. } => {
+            "Load in one transaction (without -j): it is atomic on Citus, and fkload repair or --resume are not needed."
+        }
+        ErrorKind::UndoMismatch { .. } => {
+            "Rows of the run were changed or deleted since it loaded them, or they are not the run's: take them out by hand, then run fkload repair again."
+        }
         _ => return None,
     }))
 }

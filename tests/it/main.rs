@@ -6,6 +6,7 @@ mod util;
 
 mod batches;
 mod check;
+mod citus;
 mod cli;
 mod compressed;
 mod connecting;

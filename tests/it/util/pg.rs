@@ -54,6 +54,10 @@ pub struct TestDb {
     pub name: String,
     /// `postgres://postgres@127.0.0.1:PORT/NAME` for a booted server.
     pub url: String,
+    /// Where the database lives when not on the shared server alone: the
+    /// maintenance URL of every node of a cluster (see `citus`), each of
+    /// which drops its copy when the value is dropped.
+    pub(crate) nodes: Vec<String>,
 }
 
 impl TestDb {
@@ -77,6 +81,7 @@ impl TestDb {
                     return TestDb {
                         url: server.url(&name),
                         name,
+                        nodes: Vec::new(),
                     };
                 }
                 Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
@@ -108,6 +113,7 @@ impl TestDb {
                     return TestDb {
                         url: server.url(&name),
                         name,
+                        nodes: Vec::new(),
                     };
                 }
                 Err(e)
@@ -200,6 +206,17 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if keep() {
             eprintln!("FKLOAD_TEST_KEEP is set: kept database {}", self.url);
+            return;
+        }
+        if !self.nodes.is_empty() {
+            for node in &self.nodes {
+                if let Ok(mut admin) = Client::connect(node, NoTls) {
+                    let _ = admin.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        self.name
+                    ));
+                }
+            }
             return;
         }
         let Some(Ok(server)) = SERVER.get() else {
@@ -513,6 +530,11 @@ fn start_server() -> Result<Server, String> {
 
 /// Initializes and starts a private server; see the module documentation.
 fn boot() -> Result<Server, String> {
+    boot_with("")
+}
+
+/// [`boot`], with more server options (`-c name=value ...`).
+fn boot_with(options: &str) -> Result<Server, String> {
     let place = Place::new()?;
     // --no-sync: the cluster is thrown away, so flushing it to disk is waste.
     run(
@@ -523,7 +545,7 @@ fn boot() -> Result<Server, String> {
             .args(["--locale=C", "--no-sync"]),
     )
     .map_err(|e| root_hint(e, place.as_root))?;
-    place.start()
+    place.start_with(options)
 }
 
 /// Where a booted server lives: its binaries, its temporary directory (with
@@ -588,6 +610,11 @@ impl Place {
 
     /// Starts the server of this place on a free port.
     fn start(self) -> Result<Server, String> {
+        self.start_with("")
+    }
+
+    /// [`Place::start`], with more server options.
+    fn start_with(self, extra: &str) -> Result<Server, String> {
         let Place {
             bindir,
             as_root,
@@ -602,7 +629,7 @@ impl Place {
             // -F and the -c settings trade durability, useless here, for speed.
             let options = format!(
                 "-F -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {extra}",
                 sh_quote(&datadir.to_string_lossy())
             );
             let started = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
@@ -985,4 +1012,121 @@ fn tail(path: &Path, lines: usize) -> String {
 /// `s` quoted for a POSIX shell.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A Citus cluster for the scale-out tests: a coordinator and two workers on
+/// 127.0.0.1, each a booted server with `shared_preload_libraries = citus`,
+/// shared by every Citus test of the process and cleaned up as the shared
+/// server is.
+struct Citus {
+    coordinator: Server,
+    workers: Vec<Server>,
+}
+
+static CITUS: OnceLock<Result<Citus, String>> = OnceLock::new();
+
+/// Server options every node of the cluster needs: Citus loaded at start, and
+/// background workers for its maintenance daemon in each test database.
+const CITUS_OPTIONS: &str = "-c shared_preload_libraries=citus -c max_worker_processes=64";
+
+/// Why no Citus cluster can be had here, or `None` when one can.
+///
+/// With `FKLOAD_TEST_CITUS=required` (as CI sets it) a missing Citus is a
+/// failure of the calling test instead of a skip.
+pub fn citus_unavailable() -> Option<String> {
+    let reason = if env::var_os("FKLOAD_TEST_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
+        Some("FKLOAD_TEST_DATABASE_URL is set: the Citus tests boot a cluster of their own".into())
+    } else {
+        match find_bindir() {
+            Err(e) => Some(e),
+            Ok(bindir) => {
+                let lib = bindir.join("../lib/citus.so");
+                let pkglib = Command::new(bindir.join("pg_config"))
+                    .arg("--pkglibdir")
+                    .output()
+                    .ok()
+                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+                let found = lib.is_file() || pkglib.is_some_and(|d| d.join("citus.so").is_file());
+                (!found).then(|| {
+                    format!(
+                        "Citus is not installed for the server in {} (no citus.so); \
+                         ../shared/citus/build.sh builds it for PostgreSQL 15",
+                        bindir.display()
+                    )
+                })
+            }
+        }
+    };
+    if let Some(reason) = &reason
+        && env::var("FKLOAD_TEST_CITUS").is_ok_and(|v| v == "required")
+    {
+        panic!("FKLOAD_TEST_CITUS=required, but {reason}");
+    }
+    reason
+}
+
+fn citus() -> &'static Citus {
+    let made = CITUS.get_or_init(|| {
+        let coordinator = boot_with(CITUS_OPTIONS)?;
+        let workers = (0..2)
+            .map(|_| boot_with(CITUS_OPTIONS))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Citus {
+            coordinator,
+            workers,
+        })
+    });
+    match made {
+        Ok(citus) => citus,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+impl Server {
+    fn port(&self) -> u16 {
+        match &self.target {
+            Target::Booted { port, .. } => *port,
+            Target::External { .. } => 0,
+        }
+    }
+}
+
+/// A fresh database on a Citus cluster: created on the coordinator and on
+/// both workers, with the extension in each, the workers added. Its `url` is
+/// the coordinator's; dropping it drops it on every node.
+pub fn citus_db(label: &str) -> TestDb {
+    let citus = citus();
+    let name = unique_name(label);
+    let nodes: Vec<&Server> = std::iter::once(&citus.coordinator)
+        .chain(&citus.workers)
+        .collect();
+    let db = TestDb {
+        url: citus.coordinator.url(&name),
+        name: name.clone(),
+        nodes: nodes.iter().map(|n| n.maintenance_url()).collect(),
+    };
+    for node in &nodes {
+        let sql = format!("CREATE DATABASE {name} TEMPLATE template0");
+        connect(&node.maintenance_url())
+            .batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("test harness: {}", describe(&e, &sql)));
+        let sql = "CREATE EXTENSION citus";
+        connect(&node.url(&name))
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("test harness: {}", describe(&e, sql)));
+    }
+    let mut sql = format!(
+        "SELECT citus_set_coordinator_host('127.0.0.1', {});",
+        citus.coordinator.port()
+    );
+    for w in &citus.workers {
+        let _ = write!(sql, "SELECT citus_add_node('127.0.0.1', {});", w.port());
+    }
+    db.exec(&sql);
+    db
+}
+
+/// The URL of database `dbname` on each worker of the Citus cluster.
+pub fn citus_worker_urls(dbname: &str) -> Vec<String> {
+    citus().workers.iter().map(|w| w.url(dbname)).collect()
 }
