@@ -308,6 +308,61 @@ SELECT format('pid %s (%s, %s, transaction open for %s): %s',
                   WHERE l.granted AND l.relation = ANY($1) AND l.pid <> pg_backend_pid())
  ORDER BY a.pid";
 
+/// On a Citus worker: who holds locks on the shards of the named tables
+/// (`{names}`, a text array of qualified names), one line each.
+const WORKER_HOLDERS: &str = "
+SELECT string_agg(format('pid %s (%s, %s, transaction open for %s): %s',
+                         a.pid, coalesce(a.usename::text, '?'), coalesce(a.state, '?'),
+                         coalesce(date_trunc('second', now() - a.xact_start)::text, '?'),
+                         left(coalesce(a.query, ''), 200)), E'\\n' ORDER BY a.pid)
+  FROM pg_stat_activity a
+ WHERE a.pid IN (SELECT l.pid FROM pg_locks l
+                   JOIN pg_dist_shard s
+                     ON l.relation = to_regclass(shard_name(s.logicalrelid, s.shardid))
+                  WHERE l.granted AND l.pid <> pg_backend_pid()
+                    AND s.logicalrelid IN (SELECT to_regclass(n) FROM unnest({names}::text[]) n))";
+
+/// The sessions on Citus workers that hold locks on shards of the load's
+/// Citus tables (`run_command_on_workers`), named with their worker; none
+/// when the question fails.
+fn worker_holders(client: &mut impl GenericClient, plan: &Plan) -> Vec<String> {
+    let names: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| plan.citus_tables.contains(&s.table.oid))
+        .map(|s| s.table.name.to_string())
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let array = crate::sql::literal(&format!(
+        "{{{}}}",
+        names
+            .iter()
+            .map(|n| format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(",")
+    ));
+    let command = WORKER_HOLDERS.replace("{names}", &array);
+    let Ok(rows) = db::try_query(
+        client,
+        "SELECT nodename::text, nodeport::int, result FROM run_command_on_workers($1)
+          WHERE success AND result <> '' ORDER BY 1, 2",
+        &[&command],
+    ) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .flat_map(|r| {
+            let (node, port, result): (String, i32, String) = (r.get(0), r.get(1), r.get(2));
+            result
+                .lines()
+                .map(|l| format!("on worker {node}:{port}: {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Adds the sessions that hold locks on the load's tables to an error that a
 /// lock wait (`lock_timeout`) or a cancelled statement (`statement_timeout`)
 /// caused; other errors come back as they are. Ask on a fresh connection: the
@@ -323,9 +378,12 @@ pub(crate) fn explain_wait(client: &mut impl GenericClient, plan: &Plan, e: Erro
     for k in &plan.keys {
         tables.extend([k.key.table, k.key.ref_table]);
     }
-    let blockers = db::try_query(client, HOLDERS, &[&tables])
+    let mut blockers: Vec<String> = db::try_query(client, HOLDERS, &[&tables])
         .map(|rows| rows.iter().map(|r| r.get(0)).collect())
         .unwrap_or_default();
+    if plan.citus.is_some() {
+        blockers.extend(worker_holders(client, plan));
+    }
     Error::new(ErrorKind::Blocked {
         error: Box::new(e),
         blockers,

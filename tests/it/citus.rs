@@ -425,6 +425,12 @@ fn the_lock_timeout_reaches_the_workers() {
     .expect("fkload still waited for the worker's lock after 60 s: the timeout did not reach it");
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("lock timeout"), "{}", run.stderr);
+    // The error names the sessions on the workers that hold the locks.
+    assert!(
+        run.stderr.contains("on worker 127.0.0.1:") && run.stderr.contains("LOCK TABLE"),
+        "{}",
+        run.stderr
+    );
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
     drop(holders);
 }

@@ -192,3 +192,73 @@ fn repair_refuses_to_report_success_when_a_key_is_not_back_as_it_was() {
         "the journal is kept"
     );
 }
+
+/// The undo deletes exactly the rows the run loaded, or nothing: a row of the
+/// run that another session changed after the run committed it carries that
+/// session's transaction id, so the delete by the run's id would leave it
+/// behind; `repair` says so, deletes nothing, and leaves the journal to
+/// finish once it is dealt with.
+#[test]
+fn repair_deletes_nothing_when_the_rows_are_not_exactly_the_ones_the_run_loaded() {
+    let s = Scenario::new(
+        "undo_count",
+        "CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p);",
+        &[
+            ("p.csv", "id\n1\n2\n3\n"),
+            ("c.csv", "id,p_id\n1,1\n2,2\n3,3\n"),
+        ],
+    );
+    let args = ["-j", "2", "--strategy", "keep"];
+    // Killed at each statement in turn until a table's rows are committed.
+    let loaded = "SELECT count(*) FROM fkload.journal WHERE kind = 'table' AND state = 'loaded'";
+    let total = crate::util::crash::statements(&s, &args);
+    let mut killed_at = None;
+    for n in 1..=total {
+        assert!(
+            crate::util::crash::run_killed_at(&s, &args, n),
+            "not killed at {n}"
+        );
+        let has_journal =
+            s.db.query_strings("SELECT to_regclass('fkload.journal') IS NOT NULL")[0] == "t";
+        if has_journal && s.db.query_i64(loaded) > 0 {
+            killed_at = Some(n);
+            break;
+        }
+    }
+    assert!(
+        killed_at.is_some(),
+        "no statement of {total} left a loaded table"
+    );
+    let table = s.db.query_strings(
+        "SELECT target FROM fkload.journal WHERE kind = 'table' AND state = 'loaded' LIMIT 1",
+    )[0]
+    .clone();
+    let before = s.db.query_i64(&format!("SELECT count(*) FROM {table}"));
+    assert!(before > 0);
+    // Another session changes one of the run's rows.
+    s.db.exec(&format!(
+        "UPDATE {table} SET id = id + 100 WHERE id = (SELECT min(id) FROM {table})"
+    ));
+    let repair = output(
+        command()
+            .args(["-d", &s.db.url, "repair"])
+            .output()
+            .expect("run fkload repair"),
+    );
+    assert_eq!(repair.code, 1, "{}{}", repair.stdout, repair.stderr);
+    assert!(
+        repair.stderr.contains(&format!(
+            "out again would delete {} rows, but the run loaded {before}: nothing was deleted",
+            before - 1
+        )),
+        "{}",
+        repair.stderr
+    );
+    assert_eq!(
+        s.db.query_i64(&format!("SELECT count(*) FROM {table}")),
+        before,
+        "rows were deleted"
+    );
+    assert_eq!(s.db.query_i64(loaded), 1, "the journal forgot the table");
+}
