@@ -38,8 +38,10 @@ pub enum Kind {
     /// One copy on every node.
     Reference,
     /// Kept on the coordinator, managed by Citus (it may reference or be
-    /// referenced by reference tables).
-    Local,
+    /// referenced by reference tables). `auto`: Citus made it one because of
+    /// a key to or from a reference table, and makes it a plain table again
+    /// when the last such key is dropped (then a new shard when one is added).
+    Local { auto: bool },
 }
 
 impl fmt::Display for Kind {
@@ -54,7 +56,10 @@ impl fmt::Display for Kind {
                 colocation,
             } => write!(f, "distributed (single shard), colocation {colocation}"),
             Kind::Reference => f.write_str("reference"),
-            Kind::Local => f.write_str("Citus local"),
+            Kind::Local { auto: false } => f.write_str("local"),
+            Kind::Local { auto: true } => {
+                f.write_str("local, made so by its keys to or from reference tables")
+            }
         }
     }
 }
@@ -76,11 +81,13 @@ const EXTENSION: &str =
 /// Every table Citus manages. `partmethod` is `h` for hash-distributed tables
 /// and `n` for the rest: reference tables replicate (`repmodel = 't'`), a
 /// single-shard distributed table has a colocation group, a Citus-local table
-/// none.
+/// none. `autoconverted` (Citus 11 on; read through `to_jsonb` so that one
+/// query serves every version) marks a local table Citus made one by itself.
 const TABLES: &str = "
 SELECT p.logicalrelid::oid, p.partmethod::text, p.repmodel::text, p.colocationid::oid,
        CASE WHEN p.partmethod = 'h'
-            THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END
+            THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END,
+       coalesce((to_jsonb(p) ->> 'autoconverted')::bool, false)
   FROM pg_catalog.pg_dist_partition p";
 
 /// Every shard's id.
@@ -118,7 +125,7 @@ pub(crate) fn read(client: &mut impl GenericClient) -> Result<Option<Citus>, Err
                     colocation,
                 }
             } else {
-                Kind::Local
+                Kind::Local { auto: r.get(5) }
             };
             (r.get::<_, u32>(0), kind)
         })

@@ -696,4 +696,51 @@ mod tests {
              HINT:  Use a number.\nCONTEXT:  COPY orders, line 5, column id: \"x\""
         );
     }
+
+    /// What Citus's coordinator relays of a worker's key violation in a
+    /// COPY: an internal error, shard names, no table or constraint field,
+    /// and the shard COPY's own line.
+    #[test]
+    fn a_relayed_shard_error_names_the_declared_table_and_key() {
+        let relayed = DbErrorInfo {
+            severity: "ERROR".into(),
+            code: "XX000".into(),
+            message: "insert or update on table \"orders_102012\" violates foreign key constraint \"orders_customer_email_fkey_102012\"".into(),
+            detail: Some("Key (customer_email)=(x) is not present in table \"customer_102009\".".into()),
+            context: Some("COPY orders_102012, line 3\nwhile executing command on 127.0.0.1:5433".into()),
+            ..Default::default()
+        };
+        let info = relayed.clone().unsharded(&[102009, 102012]);
+        assert_eq!(info.code, "23503");
+        assert_eq!(info.table.as_deref(), Some("orders"));
+        assert_eq!(
+            info.constraint.as_deref(),
+            Some("orders_customer_email_fkey")
+        );
+        assert_eq!(
+            info.message,
+            "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_email_fkey\""
+        );
+        assert_eq!(
+            info.detail.as_deref(),
+            Some("Key (customer_email)=(x) is not present in table \"customer\".")
+        );
+        assert_eq!(
+            info.context.as_deref(),
+            Some("while executing command on 127.0.0.1:5433")
+        );
+        // Without Citus (no shard ids), nothing changes.
+        assert_eq!(relayed.clone().unsharded(&[]), relayed);
+        // A duplicate, likewise.
+        let dup = DbErrorInfo {
+            code: "XX000".into(),
+            message: "duplicate key value violates unique constraint \"orders_pkey_102012\"".into(),
+            ..Default::default()
+        }
+        .unsharded(&[102012]);
+        assert_eq!(
+            (dup.code.as_str(), dup.constraint.as_deref()),
+            ("23505", Some("orders_pkey"))
+        );
+    }
 }

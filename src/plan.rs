@@ -680,6 +680,16 @@ pub(crate) fn assemble(input: Input<'_>) -> Result<Plan, Error> {
                 pk.action = drop_action(pk, catalog.server_version_num);
             }
         }
+        // Dropping the key of a table Citus made local by itself makes it a
+        // plain table again, and adding it back a Citus table with a new
+        // shard: such a key stays in place unless it breaks a cycle.
+        let breaks: Vec<usize> = plan.cycles.iter().flat_map(|c| c.broken.clone()).collect();
+        for (i, pk) in plan.keys.iter_mut().enumerate() {
+            if pk.action.sets_aside() && !breaks.contains(&i) && key_on_auto_local(catalog, &pk.key)
+            {
+                pk.action = KeyAction::Keep;
+            }
+        }
     }
     if plan.jobs > 1 {
         // A deferred key is checked at its transaction's commit; with one
@@ -717,6 +727,15 @@ pub(crate) fn citus_tables(catalog: &Catalog, plan: &Plan) -> Vec<String> {
             Some(format!("{} ({kind})", s.table.name.human()))
         })
         .collect()
+}
+
+/// Whether a table on either side of `fk` is one Citus made local by itself.
+fn key_on_auto_local(catalog: &Catalog, fk: &ForeignKey) -> bool {
+    [fk.table, fk.ref_table].iter().any(|&oid| {
+        catalog
+            .table(oid)
+            .is_some_and(|t| matches!(t.citus, Some(crate::citus::Kind::Local { auto: true })))
+    })
 }
 
 /// Whether a table on either side of `fk` is managed by Citus.

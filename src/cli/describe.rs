@@ -198,6 +198,21 @@ fn keys(out: &mut String, plan: &Plan) {
     for k in dropped {
         let _ = writeln!(out, "  {}: {}", describe_key(k), k.key.definition);
     }
+    if plan.strategy == Strategy::Revalidate {
+        // A NOT VALID key, or one whose dropping would change what it is on
+        // (a table Citus made local by itself), stays in place.
+        let kept: Vec<&PlannedKey> = plan
+            .keys
+            .iter()
+            .filter(|k| k.action == KeyAction::Keep)
+            .collect();
+        if !kept.is_empty() {
+            let _ = writeln!(out, "keys kept in place (they check each row):");
+            for k in kept {
+                let _ = writeln!(out, "  {}", describe_key(k));
+            }
+        }
+    }
     let unenforced: Vec<&PlannedKey> = plan.unenforced().collect();
     if !unenforced.is_empty() {
         let _ = writeln!(

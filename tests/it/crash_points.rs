@@ -150,6 +150,15 @@ fn every_state() -> bool {
     std::env::var("FKLOAD_TEST_CRASH").is_ok_and(|v| v == "all")
 }
 
+/// `FKLOAD_TEST_CRASH=revalidate` enumerates only the revalidate paths: on
+/// PostgreSQL 18 those are the ones that differ from 15's (keys set NOT
+/// ENFORCED instead of dropped); keep's differ only for cycle keys, which
+/// take the same NOT ENFORCED statements.
+fn enumerates(strategy: &str) -> bool {
+    strategy == "revalidate"
+        || std::env::var("FKLOAD_TEST_CRASH").map_or(true, |v| v != "revalidate")
+}
+
 #[test]
 fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() {
     let test = "a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was";
@@ -158,6 +167,9 @@ fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() 
     }
     for case in CASES {
         for strategy in ["keep", "revalidate"] {
+            if !enumerates(strategy) {
+                continue;
+            }
             let load = crash::one_transaction(case, &["--strategy", strategy]);
             let count = Count {
                 load,
@@ -170,6 +182,10 @@ fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() 
 
 fn parallel(test: &str, strategy: &str) {
     if !crash::enumerate(test) {
+        return;
+    }
+    if !enumerates(strategy) {
+        skip(test, "FKLOAD_TEST_CRASH=revalidate");
         return;
     }
     if std::env::var_os("FKLOAD_TEST_DATABASE_URL").is_some() {
