@@ -43,7 +43,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 ports=(55441 55442 55443)
 nodes=()
 cleanup() {
-  for n in "${nodes[@]}"; do as_pg "$bindir/pg_ctl" -D "$n" -m immediate stop >/dev/null 2>&1 || :; done
+  for n in ${nodes[@]+"${nodes[@]}"}; do as_pg "$bindir/pg_ctl" -D "$n" -m immediate stop >/dev/null 2>&1 || :; done
 }
 trap cleanup EXIT
 rm -rf "$work/nodes" && mkdir -p "$work/nodes"

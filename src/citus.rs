@@ -9,7 +9,8 @@
 //!   deferred;
 //! - a row's `xmin` is the transaction id of the node and shard transaction that
 //!   wrote it, not the coordinator's: a parallel load (`-j`), whose undo takes
-//!   out rows by `xmin`, and its `--resume` and `repair` are refused;
+//!   out rows by `xmin`, and `--resume` are refused (and an undo that would
+//!   not delete as many rows as the run loaded stops, on every server);
 //! - errors from shards carry shard names (`<name>_<shardid>`), which
 //!   [`unshard`] maps back to the names the user knows;
 //! - settings given at connection time stay on the coordinator: the load
@@ -28,6 +29,7 @@ use crate::error::Error;
 
 /// What Citus makes of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// Sharded by `column` (none for a single-shard table), in colocation
     /// group `colocation`.
@@ -67,6 +69,7 @@ impl fmt::Display for Kind {
 /// Citus in the target database: its version and the kind of each table it
 /// manages (by oid); tables it does not manage are plain.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Citus {
     pub version: String,
     pub tables: HashMap<u32, Kind>,
@@ -79,13 +82,13 @@ const EXTENSION: &str =
     "SELECT extversion::text FROM pg_catalog.pg_extension WHERE extname = 'citus'";
 
 /// Every table Citus manages. `partmethod` is `h` for hash-distributed tables
-/// and `n` for the rest: reference tables replicate (`repmodel = 't'`), a
-/// single-shard distributed table has a colocation group, a Citus-local table
-/// none. `autoconverted` (Citus 11 on; read through `to_jsonb` so that one
+/// (`a` and `r` for the old append and range ones) and `n` for the rest:
+/// reference tables replicate (`repmodel = 't'`), a single-shard distributed
+/// table has a colocation group, a Citus-local table none. `autoconverted` (Citus 11 on; read through `to_jsonb` so that one
 /// query serves every version) marks a local table Citus made one by itself.
 const TABLES: &str = "
 SELECT p.logicalrelid::oid, p.partmethod::text, p.repmodel::text, p.colocationid::oid,
-       CASE WHEN p.partmethod = 'h'
+       CASE WHEN p.partmethod <> 'n'
             THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END,
        coalesce((to_jsonb(p) ->> 'autoconverted')::bool, false)
   FROM pg_catalog.pg_dist_partition p";
@@ -112,7 +115,7 @@ pub(crate) fn read(client: &mut impl GenericClient) -> Result<Option<Citus>, Err
             let method: String = r.get(1);
             let model: String = r.get(2);
             let colocation: u32 = r.get(3);
-            let kind = if method == "h" {
+            let kind = if method != "n" {
                 Kind::Distributed {
                     column: r.get(4),
                     colocation,
@@ -184,8 +187,10 @@ pub(crate) fn is_shard_copy_context(line: &str, shards: &[i64]) -> bool {
         .is_some_and(|rel| unshard_name(rel, shards) != rel)
 }
 
-/// The session's own `lock_timeout` and `statement_timeout` (given at
-/// connection time), which stay on the coordinator.
+/// The session's `lock_timeout` and `statement_timeout` where they are not
+/// the server's defaults (set for the connection, the role, the database or
+/// in the configuration): the coordinator's session has them, the workers'
+/// connections do not.
 const SESSION_TIMEOUTS: &str =
     "SELECT name::text, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings
   WHERE name IN ('lock_timeout', 'statement_timeout') AND source <> 'default' ORDER BY 1";
@@ -256,7 +261,7 @@ mod tests {
             r#"Key (x)=(1) is not present in table "customer"."#
         );
         // Not a shard of a known name: left as it is.
-        // Not a shard id: left as it is.
+        // A number that is no shard id, or no number: left as it is.
         assert_eq!(unshard(r#"table "t_2024""#, &names), r#"table "t_2024""#);
         assert_eq!(unshard_name("orders_", &names), "orders_");
         assert_eq!(unshard_name("_102009", &names), "_102009");

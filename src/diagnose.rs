@@ -38,6 +38,15 @@ pub(crate) fn statement_error(
     Error::server(e, during)
 }
 
+/// Whether a server error is a foreign-key violation, also when Citus's
+/// coordinator relays it from a shard as an internal error.
+pub(crate) fn is_key_violation(plan: &Plan, e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        DbErrorInfo::from_db(db).unsharded(&plan.citus_shards).code
+            == SqlState::FOREIGN_KEY_VIOLATION.code()
+    })
+}
+
 /// A failed COPY of `step`'s file (or of the part that started at byte
 /// `start`): the file and the line the server's line maps to; a key violation
 /// of this file's rows lists every orphan row instead.
@@ -320,18 +329,28 @@ SELECT string_agg(format('pid %s (%s, %s, transaction open for %s): %s',
                    JOIN pg_dist_shard s
                      ON l.relation = to_regclass(shard_name(s.logicalrelid, s.shardid))
                   WHERE l.granted AND l.pid <> pg_backend_pid()
+                    AND l.database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())
                     AND s.logicalrelid IN (SELECT to_regclass(n) FROM unnest({names}::text[]) n))";
 
-/// The sessions on Citus workers that hold locks on shards of the load's
-/// Citus tables (`run_command_on_workers`), named with their worker; none
+/// The sessions on Citus workers that hold locks on shards of the Citus
+/// tables the load writes or its keys reach (`run_command_on_workers`), named with their worker; none
 /// when the question fails.
 fn worker_holders(client: &mut impl GenericClient, plan: &Plan) -> Vec<String> {
-    let names: Vec<String> = plan
+    let mut names: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| plan.citus_tables.contains(&s.table.oid))
-        .map(|s| s.table.name.to_string())
+        .map(|s| (s.table.oid, &s.table.name))
+        .chain(
+            plan.keys
+                .iter()
+                .flat_map(|k| [(k.key.table, &k.table), (k.key.ref_table, &k.ref_table)]),
+        )
+        .filter(|(oid, _)| plan.citus_tables.contains(oid))
+        .map(|(_, name)| name.to_string())
         .collect();
+    names.sort();
+    names.dedup();
     if names.is_empty() {
         return Vec::new();
     }

@@ -16,6 +16,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use postgres::error::SqlState;
+
 pub use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
 
 /// An error from planning or running a load.
@@ -286,7 +288,7 @@ pub enum ErrorKind {
     /// anything is written.
     #[error("{what} cannot work on Citus tables ({tables}): {why}")]
     CitusUnsupported {
-        /// The mode (`-j 2`, `--resume`, `repair`).
+        /// The mode (`-j 2`, `--resume`).
         what: String,
         /// The Citus tables concerned, with their kinds.
         tables: String,
@@ -573,16 +575,24 @@ impl DbErrorInfo {
         // A worker's error relayed by the coordinator's COPY comes as an
         // internal error (XX000, Citus's ReportCopyError): the message says
         // which it is.
-        if self.code == "XX000" {
+        // (The message is read in English, the workers' lc_messages by
+        // default; in another language the code stays XX000.)
+        if self.code == SqlState::INTERNAL_ERROR.code() {
             let kinds = [
-                ("violates foreign key constraint", "23503"),
-                ("violates unique constraint", "23505"),
-                ("violates check constraint", "23514"),
-                ("violates not-null constraint", "23502"),
-                ("violates exclusion constraint", "23P01"),
+                (
+                    "violates foreign key constraint",
+                    SqlState::FOREIGN_KEY_VIOLATION,
+                ),
+                ("violates unique constraint", SqlState::UNIQUE_VIOLATION),
+                ("violates check constraint", SqlState::CHECK_VIOLATION),
+                ("violates not-null constraint", SqlState::NOT_NULL_VIOLATION),
+                (
+                    "violates exclusion constraint",
+                    SqlState::EXCLUSION_VIOLATION,
+                ),
             ];
             if let Some((_, code)) = kinds.iter().find(|(m, _)| self.message.contains(m)) {
-                self.code = (*code).to_string();
+                self.code = code.code().to_string();
             }
         }
         // A worker's error relayed by the coordinator carries no table or

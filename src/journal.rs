@@ -2,7 +2,7 @@
 //! before anything is dropped, that says what a run dropped (with the
 //! statements that put it back and the catalog's description of it, to check
 //! the result against) and which tables it loaded (with the transaction that
-//! did it).
+//! did it and, in `expect`, the number of rows).
 //!
 //! A parallel load commits table by table, so a key or index it dropped lives
 //! only in this journal until the run restores it. Every exit path the run
@@ -146,8 +146,9 @@ pub struct Entry {
     /// earlier fkload wrote has none: then `script` holds them all.
     pub statements: Vec<String>,
     pub script: String,
-    /// How the catalog described it before the run dropped it (see
-    /// [`crate::catalog::describe`]); none in an earlier fkload's journal.
+    /// How the catalog described a key or index before the run dropped it
+    /// (see [`crate::catalog::describe`]), or how many rows a table's entry
+    /// loaded; none in an earlier fkload's journal.
     pub expect: Option<String>,
     pub state: String,
 }

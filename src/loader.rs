@@ -316,7 +316,7 @@ impl Loader {
         let replanned;
         let mut plan = plan;
         if !self.options.resume
-            && let Some(run) = parallel::repair(client)?
+            && let Some(run) = parallel::repair(client, false)?
         {
             observer(Event::Repaired { run: &run });
             replanned = self.plan_in(client, &plan.dir)?;
@@ -481,12 +481,29 @@ impl Loader {
     ///
     /// # Errors
     /// Journal, lock and server errors; [`ErrorKind::NotRestored`] (the
-    /// journal is then kept); [`ErrorKind::NoConnector`] without a connector.
+    /// journal is then kept); [`ErrorKind::NoConnector`] without a connector;
+    /// [`ErrorKind::UndoMismatch`] when a table would lose another number of
+    /// rows than the run loaded into it (nothing is taken out of it then).
     pub fn repair(&self) -> Result<Option<String>, Error> {
+        self.repair_with(false)
+    }
+
+    /// [`Loader::repair`], taking out of each table the rows still carrying
+    /// the run's transaction id even when their number is not the number the
+    /// run loaded (rows of the run others changed since stay, with their
+    /// changes).
+    ///
+    /// # Errors
+    /// As [`Loader::repair`], but never [`ErrorKind::UndoMismatch`].
+    pub fn repair_force(&self) -> Result<Option<String>, Error> {
+        self.repair_with(true)
+    }
+
+    fn repair_with(&self, force: bool) -> Result<Option<String>, Error> {
         let mut control = self.control()?;
         let (client, session) = control_client(&mut control)?;
         self.writable(session)?;
-        parallel::repair(client)
+        parallel::repair(client, force)
     }
 
     /// Refuses a session a load may not write to (a standby or a read-only

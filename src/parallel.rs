@@ -165,7 +165,7 @@ fn run_locked(
         // deletes), the rows the run committed (the interrupted run's too: the
         // end state is all or nothing) are taken out, children first, then
         // every key and index is put back, on the control connection.
-        return Err(match undo(client, &run.id) {
+        return Err(match undo(client, &run.id, false) {
             Ok(()) => e,
             Err(c) => Error::new(ErrorKind::Cleanup {
                 error: Box::new(e),
@@ -223,25 +223,29 @@ struct Work<'a> {
 /// is back as it was; then removes the journal. Returns the run's id, or
 /// `None` when there was nothing to repair.
 ///
+/// With `force`, each table loses the rows still carrying the run's
+/// transaction id even when their number is not the number the run loaded.
+///
 /// # Errors
 /// As [`run`]: journal, lock and server errors; [`ErrorKind::NotRestored`]
-/// (the journal is kept) when a key or index is not back as it was.
-pub fn repair(client: &mut Client) -> Result<Option<String>, Error> {
+/// (the journal is kept) when a key or index is not back as it was;
+/// [`ErrorKind::UndoMismatch`] (without `force`).
+pub fn repair(client: &mut Client, force: bool) -> Result<Option<String>, Error> {
     if !journal::exists(client)? {
         return Ok(None);
     }
-    let result = repair_locked(client);
+    let result = repair_locked(client, force);
     journal::unlock(client);
     result
 }
 
-fn repair_locked(client: &mut Client) -> Result<Option<String>, Error> {
+fn repair_locked(client: &mut Client, force: bool) -> Result<Option<String>, Error> {
     let Some(prior) = journal::open(client, true)? else {
         // A run killed right after creating the journal left it empty.
         journal::close(client, "")?;
         return Ok(None);
     };
-    undo(client, &prior.run)?;
+    undo(client, &prior.run, force)?;
     Ok(Some(prior.run))
 }
 
@@ -250,9 +254,9 @@ fn repair_locked(client: &mut Client) -> Result<Option<String>, Error> {
 /// checks them, and forgets the run. Each step reads the journal afresh and
 /// records what it did in the transaction that did it, so that a crash at any
 /// point leaves a journal from which this same function finishes the work.
-fn undo(client: &mut Client, run: &str) -> Result<(), Error> {
+fn undo(client: &mut Client, run: &str, force: bool) -> Result<(), Error> {
     unrestore_keys(client, run)?;
-    undo_loads(client, run)?;
+    undo_loads(client, run, force)?;
     restore_dropped(client, run)?;
     verify(client, run)?;
     journal::close(client, run)
@@ -375,11 +379,12 @@ fn unrestore_keys(client: &mut Client, run: &str) -> Result<(), Error> {
 ///
 /// The number of rows deleted must be the number the run loaded (a journal
 /// written before fkload counted them has no count): otherwise nothing is
-/// deleted and the error says so. Fewer means rows of the run were changed or
-/// deleted since (their `xmin` is another's now), or live where this server's
-/// transaction ids mean nothing (Citus workers); more, rows that are not the
-/// run's.
-fn undo_loads(client: &mut Client, run: &str) -> Result<(), Error> {
+/// deleted from that table (tables taken out before it stay out) and the
+/// error says so, unless `force` (`fkload repair --force`). Fewer means rows
+/// of the run were changed or deleted since (their `xmin` is another's now),
+/// or live where this server's transaction ids mean nothing (Citus workers);
+/// more, rows that are not the run's, or rows a trigger of the table added.
+fn undo_loads(client: &mut Client, run: &str, force: bool) -> Result<(), Error> {
     for journal::Loaded {
         seq,
         target,
@@ -392,12 +397,14 @@ fn undo_loads(client: &mut Client, run: &str) -> Result<(), Error> {
         journaled(client, run, seq, "undone", &during, |tx| {
             let found = db::execute(tx, &sql, &[&xid], &during)?;
             match rows {
-                Some(loaded) if loaded != found => Err(Error::new(ErrorKind::UndoMismatch {
-                    run: run.to_string(),
-                    table: target.clone(),
-                    loaded,
-                    found,
-                })),
+                Some(loaded) if loaded != found && !force => {
+                    Err(Error::new(ErrorKind::UndoMismatch {
+                        run: run.to_string(),
+                        table: target.clone(),
+                        loaded,
+                        found,
+                    }))
+                }
                 _ => Ok(()),
             }
         })?;

@@ -20,7 +20,6 @@
 
 use std::time::Instant;
 
-use postgres::error::SqlState;
 use postgres::{GenericClient, Transaction};
 
 use crate::catalog;
@@ -207,7 +206,7 @@ pub(crate) fn load_step(
             // savepoint; any other error is reported as it is, without a round
             // trip (a COPY that failed as it started can leave the connection
             // out of step).
-            if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+            if diagnose::is_key_violation(plan, &error) {
                 db::rollback(sp, "loading")?;
             } else {
                 drop(sp);

@@ -521,7 +521,14 @@ pub enum Command {
     /// this first, unless --resume finishes the interrupted load instead).
     /// The connection options go before or after the word repair.
     #[command(disable_help_flag = true)]
-    Repair,
+    Repair {
+        /// Take out of each table the rows that still carry the run's
+        /// transaction id even when their number is not the number the run
+        /// loaded (without it, such a table is left as it is and the repair
+        /// stops)
+        #[arg(long)]
+        force: bool,
+    },
     /// Check DIR without loading it: every file is loaded in a transaction
     /// that is rolled back, and every problem is reported (each file the
     /// server rejects, every violated foreign key with its orphan rows, every
@@ -621,7 +628,7 @@ pub fn run(args: &Args) -> u8 {
     let mut outcome = Outcome {
         command: match (&args.command, args.list) {
             (Some(Command::Check { .. }), _) => "check",
-            (Some(Command::Repair), _) => "repair",
+            (Some(Command::Repair { .. }), _) => "repair",
             (Some(Command::Up { .. }), _) => "load",
             (Some(_), _) => "graph",
             (None, true) => "plan",
@@ -713,8 +720,12 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         return check(args, loader.truncate(*truncate).build(), dir, outcome);
     }
     let loader = loader.build();
-    if let Some(Command::Repair) = args.command {
-        let repaired = loader.repair()?;
+    if let Some(Command::Repair { force }) = args.command {
+        let repaired = if force {
+            loader.repair_force()?
+        } else {
+            loader.repair()?
+        };
         if !args.quiet {
             out(&match repaired {
                 Some(run) => format!(
@@ -881,7 +892,7 @@ const THROWAWAY_DB: &str = "fkload";
 /// Starts a throwaway server and creates [`THROWAWAY_DB`] in it from
 /// `schema`; `-v` says where.
 fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Throwaway, Error> {
-    if matches!(args.command, Some(Command::Repair)) {
+    if matches!(args.command, Some(Command::Repair { .. })) {
         return Err(Error::from(ErrorKind::Settings {
             message: "repair works on an existing database: --schema-file does not go with it"
                 .into(),
@@ -1015,7 +1026,7 @@ fn hint(e: &Error) -> Option<String> {
             "Load in one transaction (without -j): it is atomic on Citus, and fkload repair or --resume are not needed."
         }
         ErrorKind::UndoMismatch { .. } => {
-            "Rows of the run were changed or deleted since it loaded them, or they are not the run's: take them out by hand, then run fkload repair again."
+            "Rows of the run were changed or deleted since it loaded them, or rows that are not the run's carry its transaction id (on Citus, none do): see what the table holds, then run fkload repair --force to take out the rows that still carry it."
         }
         _ => return None,
     }))

@@ -261,4 +261,23 @@ fn repair_deletes_nothing_when_the_rows_are_not_exactly_the_ones_the_run_loaded(
         "rows were deleted"
     );
     assert_eq!(s.db.query_i64(loaded), 1, "the journal forgot the table");
+    // --force takes out the rows that still carry the run's id: the changed
+    // row stays, with its change, and the journal is gone.
+    let forced = output(
+        command()
+            .args(["-d", &s.db.url, "repair", "--force"])
+            .output()
+            .expect("run fkload repair --force"),
+    );
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    assert_eq!(
+        s.db.query_strings(&format!("SELECT id FROM {table}")),
+        ["101"],
+        "only the changed row stays"
+    );
+    assert_eq!(
+        s.db.query_i64("SELECT count(*) FROM pg_namespace WHERE nspname = 'fkload'"),
+        0,
+        "the journal is still there"
+    );
 }

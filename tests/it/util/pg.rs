@@ -1025,9 +1025,12 @@ struct Citus {
 
 static CITUS: OnceLock<Result<Citus, String>> = OnceLock::new();
 
-/// Server options every node of the cluster needs: Citus loaded at start, and
-/// background workers for its maintenance daemon in each test database.
-const CITUS_OPTIONS: &str = "-c shared_preload_libraries=citus -c max_worker_processes=64";
+/// Server options every node of the cluster needs: Citus loaded at start,
+/// background workers for its maintenance daemon in each test database, and
+/// connections for the coordinator's sessions to the workers (a later `-c`
+/// overrides the shared server's `max_connections`).
+const CITUS_OPTIONS: &str =
+    "-c shared_preload_libraries=citus -c max_worker_processes=64 -c max_connections=400";
 
 /// Why no Citus cluster can be had here, or `None` when one can.
 ///
@@ -1115,14 +1118,27 @@ pub fn citus_db(label: &str) -> TestDb {
             .batch_execute(sql)
             .unwrap_or_else(|e| panic!("test harness: {}", describe(&e, sql)));
     }
-    let mut sql = format!(
-        "SELECT citus_set_coordinator_host('127.0.0.1', {});",
+    let statements = std::iter::once(format!(
+        "SELECT citus_set_coordinator_host('127.0.0.1', {})",
         citus.coordinator.port()
+    ))
+    .chain(
+        citus
+            .workers
+            .iter()
+            .map(|w| format!("SELECT citus_add_node('127.0.0.1', {})", w.port())),
     );
-    for w in &citus.workers {
-        let _ = write!(sql, "SELECT citus_add_node('127.0.0.1', {});", w.port());
+    // Each is idempotent. Under the load of a whole test run a worker's first
+    // connection from the coordinator has failed ("failure on connection
+    // marked as essential"), so each is tried a few times.
+    for sql in statements {
+        let mut tries = 0;
+        while let Err(e) = connect(&db.url).batch_execute(&sql) {
+            tries += 1;
+            assert!(tries < 5, "test harness: {}", describe(&e, &sql));
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
     }
-    db.exec(&sql);
     db
 }
 
