@@ -151,12 +151,24 @@ fn every_state() -> bool {
 }
 
 /// `FKLOAD_TEST_CRASH=revalidate` enumerates only the revalidate paths: on
-/// PostgreSQL 18 those are the ones that differ from 15's (keys set NOT
+/// PostgreSQL 18 those are the ones that differ from 15's (valid keys set NOT
 /// ENFORCED instead of dropped); keep's differ only for cycle keys, which
 /// take the same NOT ENFORCED statements.
 fn enumerates(strategy: &str) -> bool {
-    strategy == "revalidate"
-        || std::env::var("FKLOAD_TEST_CRASH").map_or(true, |v| v != "revalidate")
+    strategy == "revalidate" || !revalidate_only()
+}
+
+fn revalidate_only() -> bool {
+    std::env::var("FKLOAD_TEST_CRASH").is_ok_and(|v| v == "revalidate")
+}
+
+/// The cases to enumerate: with `FKLOAD_TEST_CRASH=revalidate`, not the one
+/// whose keys are all NOT VALID, which PostgreSQL 18 drops as 15 does (only a
+/// valid key is set NOT ENFORCED).
+fn cases() -> impl Iterator<Item = &'static Case> {
+    CASES
+        .into_iter()
+        .filter(|c| !(revalidate_only() && c.name == NOT_VALID.name))
 }
 
 #[test]
@@ -165,7 +177,7 @@ fn a_one_transaction_load_killed_at_any_statement_leaves_everything_as_it_was() 
     if !crash::enumerate(test) {
         return;
     }
-    for case in CASES {
+    for case in cases() {
         for strategy in ["keep", "revalidate"] {
             if !enumerates(strategy) {
                 continue;
@@ -195,7 +207,7 @@ fn parallel(test: &str, strategy: &str) {
         );
         return;
     }
-    for case in CASES {
+    for case in cases() {
         let args = ["--strategy", strategy, "-j", "2"];
         let count = crash::parallel(case, &args, every_state());
         report(case, &format!("-j 2, {strategy}"), &count);
