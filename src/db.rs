@@ -3,13 +3,20 @@
 //! unit of failure), and a server error classified once ([`server_error`]).
 //!
 //! In builds with the `failpoints` feature (tests only; release builds carry
-//! no such code path), each statement is also a crash point: with
-//! `FKLOAD_FAILPOINT=N` in the environment, the process kills itself with
-//! SIGKILL just before its Nth statement reaches the server, counting every
-//! connection of the process. No destructor runs and nothing is cleaned up,
-//! as with `kill -9`; the fault tests enumerate N to reach every state a crash
-//! can leave. Nothing else in the crate may call the client's statement
-//! methods itself (a unit test reads the sources to make sure).
+//! no such code path), each statement is also a crash point and a failure
+//! point, counting every statement of the process over all its connections:
+//! - `FKLOAD_FAILPOINT=N`: the process kills itself with SIGKILL just before
+//!   its Nth statement reaches the server. No destructor runs and nothing is
+//!   cleaned up, as with `kill -9`;
+//! - `FKLOAD_FAILPOINT=N:FAULT`: the Nth statement fails instead, with the
+//!   error the server gives, and fkload goes on handling it. FAULT is
+//!   `lock-timeout` (SQLSTATE 55P03), `serialization` (40001) or `disconnect`
+//!   (the server ends the session: 57P01, and the connection is gone); the
+//!   error is raised by the server itself, in place of the statement.
+//!
+//! The fault tests enumerate N (and FAULT) to reach every state a crash or a
+//! failure can leave. Nothing else in the crate may call the client's
+//! statement methods itself (a unit test reads the sources to make sure).
 
 use postgres::types::ToSql;
 use postgres::{CopyInWriter, GenericClient, Row, Transaction};
@@ -24,8 +31,19 @@ pub fn server_error(e: postgres::Error, during: &str) -> Error {
 /// Runs one statement without parameters, keeping the client's error for a
 /// caller that examines it (a key violation, a duplicate).
 pub(crate) fn try_exec(c: &mut impl GenericClient, sql: &str) -> Result<(), postgres::Error> {
-    failpoint::statement(sql);
+    point(c, sql)?;
     c.batch_execute(sql)
+}
+
+/// A statement is about to be sent: a crash point, or in a failure test the
+/// statement's error (see the module docs).
+#[inline(always)]
+fn point(c: &mut impl GenericClient, sql: &str) -> Result<(), postgres::Error> {
+    match failpoint::statement(sql) {
+        // The server raises the failure in place of the statement.
+        Some(fail) => c.batch_execute(fail),
+        None => Ok(()),
+    }
 }
 
 /// Runs one statement without parameters.
@@ -40,7 +58,7 @@ pub(crate) fn execute(
     params: &[&(dyn ToSql + Sync)],
     during: &str,
 ) -> Result<u64, Error> {
-    failpoint::statement(sql);
+    point(c, sql).map_err(|e| server_error(e, during))?;
     c.execute(sql, params).map_err(|e| server_error(e, during))
 }
 
@@ -60,7 +78,7 @@ pub(crate) fn try_query(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<Row>, postgres::Error> {
-    failpoint::statement(sql);
+    point(c, sql)?;
     c.query(sql, params)
 }
 
@@ -71,7 +89,7 @@ pub(crate) fn query_one(
     params: &[&(dyn ToSql + Sync)],
     during: &str,
 ) -> Result<Row, Error> {
-    failpoint::statement(sql);
+    point(c, sql).map_err(|e| server_error(e, during))?;
     c.query_one(sql, params)
         .map_err(|e| server_error(e, during))
 }
@@ -82,20 +100,21 @@ pub(crate) fn begin<'a>(
     c: &'a mut impl GenericClient,
     during: &str,
 ) -> Result<Transaction<'a>, Error> {
-    failpoint::statement("BEGIN");
+    point(c, "BEGIN").map_err(|e| server_error(e, during))?;
     c.transaction().map_err(|e| server_error(e, during))
 }
 
 /// Commits a transaction from [`begin`].
-pub(crate) fn commit(tx: Transaction<'_>, during: &str) -> Result<(), Error> {
-    failpoint::statement("COMMIT");
+pub(crate) fn commit(mut tx: Transaction<'_>, during: &str) -> Result<(), Error> {
+    // A failed COMMIT: the transaction rolls back as it is dropped.
+    point(&mut tx, "COMMIT").map_err(|e| server_error(e, during))?;
     tx.commit().map_err(|e| server_error(e, during))
 }
 
 /// Rolls back a transaction (or, for a savepoint from [`begin`], to it) from
 /// which a failure is to be examined.
-pub(crate) fn rollback(tx: Transaction<'_>, during: &str) -> Result<(), Error> {
-    failpoint::statement("ROLLBACK");
+pub(crate) fn rollback(mut tx: Transaction<'_>, during: &str) -> Result<(), Error> {
+    point(&mut tx, "ROLLBACK").map_err(|e| server_error(e, during))?;
     tx.rollback().map_err(|e| server_error(e, during))
 }
 
@@ -104,24 +123,62 @@ pub(crate) fn copy_in<'a>(
     c: &'a mut impl GenericClient,
     sql: &str,
 ) -> Result<CopyInWriter<'a>, postgres::Error> {
-    failpoint::statement(sql);
+    point(c, sql)?;
     c.copy_in(sql)
 }
 
-/// Crash points for the fault tests (see the module docs).
+/// Crash and failure points for the fault tests (see the module docs).
 #[cfg(feature = "failpoints")]
 pub(crate) mod failpoint {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// The environment variable that names the statement to die before.
+    /// The environment variable that names the statement to die before, or
+    /// to fail.
     pub const VAR: &str = "FKLOAD_FAILPOINT";
 
     static SEEN: AtomicU64 = AtomicU64::new(0);
 
-    fn target() -> Option<u64> {
-        static TARGET: OnceLock<Option<u64>> = OnceLock::new();
-        *TARGET.get_or_init(|| std::env::var(VAR).ok()?.trim().parse().ok())
+    /// What happens at the statement `FKLOAD_FAILPOINT` names.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Fault {
+        Kill,
+        /// The statement fails with the error this SQL raises.
+        Fail(&'static str),
+    }
+
+    /// The statement the server runs in place of one that is to fail.
+    pub fn failure(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "lock-timeout" => {
+                "DO $fkload_failpoint$BEGIN RAISE EXCEPTION USING
+                   ERRCODE = 'lock_not_available',
+                   MESSAGE = 'canceling statement due to lock timeout',
+                   DETAIL = 'fkload failpoint'; END$fkload_failpoint$"
+            }
+            "serialization" => {
+                "DO $fkload_failpoint$BEGIN RAISE EXCEPTION USING
+                   ERRCODE = 'serialization_failure',
+                   MESSAGE = 'could not serialize access due to concurrent update',
+                   DETAIL = 'fkload failpoint'; END$fkload_failpoint$"
+            }
+            "disconnect" => "SELECT pg_terminate_backend(pg_backend_pid())",
+            _ => return None,
+        })
+    }
+
+    /// `N` or `N:FAULT`; anything else is no failpoint.
+    pub fn parse(value: &str) -> Option<(u64, Fault)> {
+        let (n, fault) = match value.trim().split_once(':') {
+            Some((n, name)) => (n, Fault::Fail(failure(name)?)),
+            None => (value.trim(), Fault::Kill),
+        };
+        Some((n.parse().ok()?, fault))
+    }
+
+    fn target() -> Option<(u64, Fault)> {
+        static TARGET: OnceLock<Option<(u64, Fault)>> = OnceLock::new();
+        *TARGET.get_or_init(|| parse(&std::env::var(VAR).ok()?))
     }
 
     /// With this variable naming a file, each statement's number and first
@@ -130,8 +187,9 @@ pub(crate) mod failpoint {
     pub const TRACE: &str = "FKLOAD_FAILPOINT_TRACE";
 
     /// Counts a statement about to be sent; dies as `kill -9` would when it
-    /// is the one `FKLOAD_FAILPOINT` names.
-    pub fn statement(sql: &str) {
+    /// is the one `FKLOAD_FAILPOINT` names, or returns the statement to send
+    /// in its place when that one is to fail.
+    pub fn statement(sql: &str) -> Option<&'static str> {
         let n = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
         let first = sql.trim().lines().next().unwrap_or_default();
         if let Some(path) = std::env::var_os(TRACE) {
@@ -143,25 +201,53 @@ pub(crate) mod failpoint {
                 .open(path)
                 .and_then(|mut f| f.write_all(line.as_bytes()));
         }
-        if target() == Some(n) {
-            eprintln!("fkload: failpoint {n}: killed before {first}");
-            // SAFETY: kill(2) on this process's own pid; SIGKILL cannot be
-            // caught, so nothing after it runs.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
+        match target() {
+            Some((at, Fault::Kill)) if at == n => {
+                eprintln!("fkload: failpoint {n}: killed before {first}");
+                // SAFETY: kill(2) on this process's own pid; SIGKILL cannot be
+                // caught, so nothing after it runs.
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                // SIGKILL is delivered before kill(2) returns to a single
+                // target process; should it not be, no statement may follow.
+                std::process::abort();
             }
-            // SIGKILL is delivered before kill(2) returns to a single target
-            // process; should it not be, no statement may follow.
-            std::process::abort();
+            Some((at, Fault::Fail(sql))) if at == n => {
+                eprintln!("fkload: failpoint {n}: failing {first}");
+                Some(sql)
+            }
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_failpoint_is_a_number_and_maybe_a_fault() {
+            assert_eq!(parse("7"), Some((7, Fault::Kill)));
+            assert_eq!(parse(" 12 "), Some((12, Fault::Kill)));
+            for name in ["lock-timeout", "serialization", "disconnect"] {
+                let (n, fault) = parse(&format!("3:{name}")).expect(name);
+                assert_eq!(n, 3);
+                assert!(matches!(fault, Fault::Fail(_)), "{name}");
+            }
+            assert_eq!(parse("3:explode"), None);
+            assert_eq!(parse("x"), None);
         }
     }
 }
 
-/// Without the `failpoints` feature a statement is not a crash point.
+/// Without the `failpoints` feature a statement is neither a crash point nor
+/// a failure point.
 #[cfg(not(feature = "failpoints"))]
 pub(crate) mod failpoint {
     #[inline(always)]
-    pub fn statement(_sql: &str) {}
+    pub fn statement(_sql: &str) -> Option<&'static str> {
+        None
+    }
 }
 
 #[cfg(test)]

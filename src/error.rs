@@ -268,7 +268,7 @@ pub enum ErrorKind {
     /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
     #[error(
-        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal does not exist: no parallel load was killed here after it changed anything, or the last one finished."
+        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal names no unfinished run: no parallel load was killed here after it changed anything, or the last one finished."
     )]
     NothingToResume,
     /// Another parallel load holds the journal of this database.

@@ -18,6 +18,11 @@
 //!   `parallel::journaled`): "dropped" means the object is not in place now,
 //!   "restored" that it is, "loaded" that the entry's rows are committed,
 //!   "undone" that they were taken out again;
+//! - a run that finished says so in the transaction that makes its last
+//!   change ([`finish`]): an entry of kind `run`. From then on nothing may undo
+//!   it: recovery of a finished run only clears its entries ([`close`]), which
+//!   can fail (another session reading the journal holds a lock the `DROP
+//!   TABLE` needs) without any harm;
 //! - what must be restored is read from the journal when it is restored,
 //!   never from an earlier reading (a step of the repair may have changed it).
 
@@ -33,7 +38,8 @@ const CREATE: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS fkload.journal (
     run text NOT NULL,
     seq int NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('key', 'unenforced', 'index', 'table')),
+    kind text NOT NULL CONSTRAINT journal_kind_check
+        CHECK (kind IN ('key', 'unenforced', 'index', 'table', 'run')),
     target text NOT NULL,
     name text NOT NULL,
     restore text,
@@ -47,13 +53,26 @@ const CREATE: [&str; 2] = [
 ];
 
 /// Brings a journal an earlier fkload made up to date (it lacked the
-/// statements and the description of each object), and labels it.
-const UPGRADE: [&str; 3] = [
-    "ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS statements text[]",
-    "ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS expect text",
-    "COMMENT ON TABLE fkload.journal IS
-    'fkload: what a parallel load dropped and loaded; do not edit while a load runs'",
-];
+/// statements and the description of each object, and could not say that a
+/// run finished), and labels it. One statement, and it alters the table only
+/// when it is out of date: an `ALTER TABLE` waits for every session reading the
+/// journal (a monitoring query, `pg_dump`), which must not stop a load.
+const UPGRADE: &str = "DO $$BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                  WHERE attrelid = 'fkload.journal'::regclass AND attname = 'expect')
+     OR NOT EXISTS (SELECT 1 FROM pg_constraint
+                     WHERE conrelid = 'fkload.journal'::regclass
+                       AND conname = 'journal_kind_check'
+                       AND pg_get_constraintdef(oid) LIKE '%''run''%') THEN
+    ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS statements text[];
+    ALTER TABLE fkload.journal ADD COLUMN IF NOT EXISTS expect text;
+    ALTER TABLE fkload.journal DROP CONSTRAINT IF EXISTS journal_kind_check;
+    ALTER TABLE fkload.journal ADD CONSTRAINT journal_kind_check
+      CHECK (kind IN ('key', 'unenforced', 'index', 'table', 'run'));
+    COMMENT ON TABLE fkload.journal IS
+      'fkload: what a parallel load dropped and loaded; do not edit while a load runs';
+  END IF;
+END$$";
 
 /// The journal is trusted only when this role owns its schema and table, nobody
 /// else was granted anything on them, and the table has no triggers or rules:
@@ -74,10 +93,11 @@ SELECT n.nspowner = r.oid AND c.relowner = r.oid
 const LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('fkload journal'))";
 const UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('fkload journal'))";
 
-/// Runs that did not finish: a finished run deletes its entries.
+/// Runs that did not finish: a finished run has an entry of kind `run`
+/// (until its entries are deleted).
 const UNFINISHED: &str = "
-SELECT run, count(*) FILTER (WHERE kind <> 'table' AND state = 'dropped')
-  FROM fkload.journal GROUP BY run ORDER BY run";
+SELECT run, count(*) FILTER (WHERE kind IN ('key', 'unenforced', 'index') AND state = 'dropped')
+  FROM fkload.journal GROUP BY run HAVING NOT bool_or(kind = 'run') ORDER BY run";
 
 /// Every entry of a run, in sequence order.
 const ENTRIES: &str = "
@@ -106,6 +126,8 @@ pub enum Kind {
     Unenforced,
     Index,
     Table,
+    /// The run itself: present once the run finished.
+    Run,
 }
 
 impl Kind {
@@ -115,6 +137,7 @@ impl Kind {
             Kind::Unenforced => "unenforced",
             Kind::Index => "index",
             Kind::Table => "table",
+            Kind::Run => "run",
         }
     }
 
@@ -123,8 +146,14 @@ impl Kind {
             "key" => Kind::Key,
             "unenforced" => Kind::Unenforced,
             "index" => Kind::Index,
+            "run" => Kind::Run,
             _ => Kind::Table,
         }
+    }
+
+    /// A key or an index: something a run sets aside and puts back.
+    pub fn is_object(self) -> bool {
+        matches!(self, Kind::Key | Kind::Unenforced | Kind::Index)
     }
 
     /// A key, dropped or unenforced.
@@ -182,7 +211,8 @@ pub fn exists(client: &mut impl GenericClient) -> Result<bool, Error> {
 /// Creates the journal if needed. An unfinished earlier run is refused unless
 /// `resume`, in which case what it left is returned.
 ///
-/// With `resume` and no journal at all there is nothing to resume: a
+/// With `resume` and no journal at all, or one whose runs all finished,
+/// there is nothing to resume: a
 /// parallel load makes the journal before it changes anything and removes
 /// it, in one transaction with its last entries, once it has finished, so
 /// that no journal means "not started" or "finished", which a resumed run
@@ -212,11 +242,14 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
     if !trusted {
         return Err(Error::new(ErrorKind::JournalNotTrusted));
     }
-    for sql in UPGRADE {
-        db::exec(client, sql, "creating the journal fkload.journal")?;
-    }
+    db::exec(client, UPGRADE, "creating the journal fkload.journal")?;
     let rows = db::query(client, UNFINISHED, &[], "reading the journal")?;
     let Some(first) = rows.first() else {
+        // Only finished runs (whose journal could not be removed) are nothing
+        // to resume; loading again would double their rows.
+        if resume && !finished_runs(client)?.is_empty() {
+            return Err(Error::new(ErrorKind::NothingToResume));
+        }
         return Ok(None);
     };
     let run: String = first.get(0);
@@ -232,12 +265,10 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
     };
     for e in entries(client, &run)? {
         left.max_seq = left.max_seq.max(e.seq);
-        if e.kind == Kind::Table {
-            if e.state == "loaded" {
-                left.loaded.push((e.seq, e.target, e.name));
-            }
-        } else {
-            left.objects.push(e);
+        match e.kind {
+            Kind::Table if e.state == "loaded" => left.loaded.push((e.seq, e.target, e.name)),
+            Kind::Table | Kind::Run => {}
+            Kind::Key | Kind::Unenforced | Kind::Index => left.objects.push(e),
         }
     }
     Ok(Some(left))
@@ -376,18 +407,68 @@ pub fn mark(
     .map(|_| ())
 }
 
-/// Forgets a finished run, and removes the journal when no run is left in it,
-/// in one transaction: see [`open`] for why a crash must not leave an empty
-/// journal behind a finished run.
+/// Records that `run` finished, in the transaction `tx` that makes its last
+/// change: from its commit on, nothing undoes the run (see the module docs).
 ///
 /// # Errors
-/// [`ErrorKind::Sql`] when the statements fail.
+/// [`ErrorKind::Sql`] when the insert fails.
+pub fn finish(tx: &mut impl GenericClient, run: &str) -> Result<(), Error> {
+    db::execute(
+        tx,
+        "INSERT INTO fkload.journal (run, seq, kind, target, name, state)
+         VALUES ($1, 0, 'run', '', '', 'finished')",
+        &[&run],
+        "recording that the load finished",
+    )
+    .map(|_| ())
+}
+
+/// The runs the journal says finished (their entries are still there when the
+/// journal could not be removed).
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn finished_runs(client: &mut impl GenericClient) -> Result<Vec<String>, Error> {
+    Ok(db::query(
+        client,
+        "SELECT run FROM fkload.journal WHERE kind = 'run' ORDER BY run",
+        &[],
+        "reading the journal",
+    )?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
+}
+
+/// Whether `run` finished (its journal entries may still be there).
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn finished(client: &mut impl GenericClient, run: &str) -> Result<bool, Error> {
+    Ok(db::query_one(
+        client,
+        "SELECT to_regclass('fkload.journal') IS NOT NULL
+                AND EXISTS (SELECT 1 FROM fkload.journal WHERE run = $1 AND kind = 'run')",
+        &[&run],
+        "reading the journal",
+    )?
+    .get(0))
+}
+
+/// Forgets `run` and every run that finished, and removes the journal when no
+/// run is left in it, in one transaction: see [`open`] for why a crash must not
+/// leave an empty journal behind a finished run.
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the statements fail (a session reading the journal
+/// holds a lock the `DROP TABLE` waits for, until a lock timeout).
 pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
     let during = "removing the journal";
     let mut tx = db::begin(client, during)?;
     db::execute(
         &mut tx,
-        "DELETE FROM fkload.journal WHERE run = $1",
+        "DELETE FROM fkload.journal
+          WHERE run = $1 OR run IN (SELECT run FROM fkload.journal WHERE kind = 'run')",
         &[&run],
         during,
     )?;
@@ -453,7 +534,13 @@ mod tests {
 
     #[test]
     fn kinds_read_back_as_written() {
-        for kind in [Kind::Key, Kind::Unenforced, Kind::Index, Kind::Table] {
+        for kind in [
+            Kind::Key,
+            Kind::Unenforced,
+            Kind::Index,
+            Kind::Table,
+            Kind::Run,
+        ] {
             assert_eq!(Kind::parse(kind.as_str()), kind);
         }
         assert!(Kind::Key.is_key() && Kind::Unenforced.is_key());
@@ -464,7 +551,7 @@ mod tests {
     /// connection sends each alone (a script would be one unit of failure).
     #[test]
     fn the_journal_is_made_one_statement_at_a_time() {
-        for sql in CREATE.iter().chain(UPGRADE.iter()) {
+        for sql in CREATE {
             // Outside string literals ('...'), no statement separator.
             let outside: String = sql.split('\'').step_by(2).collect::<Vec<_>>().concat();
             assert!(!outside.trim().trim_end_matches(';').contains(';'), "{sql}");

@@ -155,43 +155,69 @@ fn run_locked(
         run: &run,
         jobs,
     };
+    // Once the data is final and every key is back, the sequences move past
+    // the loaded values and the journal records that the run finished, in one
+    // transaction ([`finish`]): once it commits, nothing undoes the run; until
+    // it does, the run has not finished, and a failure is undone as any other.
     let outcome = load_all(&work, &units, &skip, observer, &mut report)
         .and_then(|()| restore_all(client, &work, observer, &mut report))
         // What the interrupted run left dropped and this plan could not see.
         .and_then(|()| restore_dropped(client, &run.id))
-        .and_then(|()| verify(client, &run.id));
+        .and_then(|()| verify(client, &run.id))
+        .and_then(|()| finish(client, plan, &run.id, &mut report));
     if let Err(e) = outcome {
-        // Every key back in place is dropped again (none may block or cascade the
-        // deletes), the rows the run committed (the interrupted run's too: the
-        // end state is all or nothing) are taken out, children first, then
-        // every key and index is put back, on the control connection.
-        return Err(match undo(client, &run.id, false) {
-            Ok(()) => e,
-            Err(c) => Error::new(ErrorKind::Cleanup {
-                error: Box::new(e),
-                cleanup: Box::new(c),
-            }),
-        });
-    }
-
-    // The data is final and every key is back: what fails now is reported, not
-    // undone.
-    let moved = db::begin(client, "advancing sequences").and_then(|mut tx| {
-        sequences::advance(&mut tx, plan, &mut report)?;
-        db::commit(tx, "advancing sequences")
-    });
-    if let Err(e) = moved {
-        report
-            .warnings
-            .push(format!("the sequences were not advanced: {e}"));
+        if finished_after_all(client, connector, &run.id) {
+            report.warnings.push(format!(
+                "the connection was lost as the load finished ({e}); the journal says \
+                 it finished"
+            ));
+        } else {
+            // Every key back in place is dropped again (none may block or
+            // cascade the deletes), the rows the run committed (the interrupted
+            // run's too: the end state is all or nothing) are taken out,
+            // children first, then every key and index is put back, on the
+            // control connection.
+            return Err(match undo(client, &run.id, false) {
+                Ok(()) => e,
+                Err(c) => Error::new(ErrorKind::Cleanup {
+                    error: Box::new(e),
+                    cleanup: Box::new(c),
+                }),
+            });
+        }
     }
     if let Err(e) = journal::close(client, &run.id) {
-        report
-            .warnings
-            .push(format!("the journal fkload.journal was not removed: {e}"));
+        report.warnings.push(format!(
+            "the journal fkload.journal was not removed ({e}); it records that this run \
+             finished, and the next fkload command that reads it removes it"
+        ));
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// The last change of a run: the sequences move past the loaded values, and
+/// the journal records that the run finished, in one transaction. (`setval` is
+/// not transactional: a failed commit can leave a sequence advanced, which
+/// only skips values.)
+fn finish(client: &mut Client, plan: &Plan, run: &str, report: &mut Report) -> Result<(), Error> {
+    let during = "finishing the load";
+    let mut tx = db::begin(client, during)?;
+    sequences::advance(&mut tx, plan, report)?;
+    journal::finish(&mut tx, run)?;
+    db::commit(tx, during)
+}
+
+/// After an error with the control connection lost: whether the run finished
+/// all the same (the connection went after the server committed [`finish`],
+/// before its answer came). Asked on a new connection; `false` when it cannot
+/// be asked (the undo then fails too, and the journal stays for `repair`).
+fn finished_after_all(client: &Client, connector: &Connector, run: &str) -> bool {
+    client.is_closed()
+        && connector
+            .connect()
+            .and_then(|mut fresh| journal::finished(&mut fresh, run))
+            .unwrap_or(false)
 }
 
 /// The units an interrupted run committed (by table and name in its journal).
@@ -240,9 +266,18 @@ pub fn repair(client: &mut Client, force: bool) -> Result<Option<String>, Error>
 }
 
 fn repair_locked(client: &mut Client, force: bool) -> Result<Option<String>, Error> {
-    let Some(prior) = journal::open(client, true)? else {
-        // A run killed right after creating the journal left it empty.
-        journal::close(client, "")?;
+    let Some(prior) = journal::open(client, true).or_else(|e| match e.kind() {
+        // Only finished runs: nothing to undo.
+        ErrorKind::NothingToResume => Ok(None),
+        _ => Err(e),
+    })?
+    else {
+        // A run killed right after creating the journal left it empty; a
+        // finished run whose journal could not be removed left its entries.
+        // Removing them is tidying: should it fail (a session reading the
+        // journal holds it), the next command tries again, and nothing was to
+        // be repaired either way.
+        let _ = journal::close(client, "");
         return Ok(None);
     };
     undo(client, &prior.run, force)?;
@@ -268,7 +303,7 @@ fn undo(client: &mut Client, run: &str, force: bool) -> Result<(), Error> {
 fn restore_dropped(client: &mut Client, run: &str) -> Result<(), Error> {
     let mut dropped: Vec<journal::Entry> = journal::entries(client, run)?
         .into_iter()
-        .filter(|e| e.kind != Kind::Table && e.state == "dropped")
+        .filter(|e| e.kind.is_object() && e.state == "dropped")
         .collect();
     dropped.sort_by_key(|e| (e.kind.is_key(), e.seq));
     for e in dropped {
@@ -295,7 +330,7 @@ fn restore_dropped(client: &mut Client, run: &str) -> Result<(), Error> {
 fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
     let objects: Vec<journal::Entry> = journal::entries(client, run)?
         .into_iter()
-        .filter(|e| e.kind != Kind::Table)
+        .filter(|e| e.kind.is_object())
         .collect();
     let described: Vec<crate::catalog::Described<'_>> = objects
         .iter()

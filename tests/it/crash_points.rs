@@ -8,6 +8,7 @@
 //! journal state the kills left.
 
 use crate::util::crash::{self, Case, Count};
+use crate::util::failure;
 use crate::util::pg::server_version_num;
 use crate::util::support::skip;
 
@@ -228,4 +229,92 @@ fn a_parallel_keep_load_killed_at_any_statement_is_repaired_or_resumed_exactly()
         "a_parallel_keep_load_killed_at_any_statement_is_repaired_or_resumed_exactly",
         "keep",
     );
+}
+
+/// One line of the failure report the closing note quotes.
+fn report_failures(case: &Case, path: &str, what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "failure points on PostgreSQL {}: {} {path}: {what}",
+        server_version_num(),
+        case.name,
+    );
+}
+
+#[test]
+fn a_one_transaction_load_failing_at_any_statement_reports_it_and_changes_nothing() {
+    let test = "a_one_transaction_load_failing_at_any_statement_reports_it_and_changes_nothing";
+    if !crash::enumerate(test) {
+        return;
+    }
+    for case in cases() {
+        for strategy in ["keep", "revalidate"] {
+            if !enumerates(strategy) {
+                continue;
+            }
+            let tally = failure::one_transaction(case, &["--strategy", strategy]);
+            report_failures(
+                case,
+                &format!("one transaction, {strategy}"),
+                &tally.to_string(),
+            );
+        }
+    }
+}
+
+fn parallel_failures(test: &str, strategy: &str) {
+    if !crash::enumerate(test) {
+        return;
+    }
+    if !enumerates(strategy) {
+        skip(test, "FKLOAD_TEST_CRASH=revalidate");
+        return;
+    }
+    if std::env::var_os("FKLOAD_TEST_DATABASE_URL").is_some() {
+        skip(
+            test,
+            "FKLOAD_TEST_DATABASE_URL is set: these tests copy databases by the hundred",
+        );
+        return;
+    }
+    for case in cases() {
+        let args = ["--strategy", strategy, "-j", "2"];
+        let tally = failure::parallel(case, &args, every_state());
+        report_failures(case, &format!("-j 2, {strategy}"), &tally.to_string());
+        let (repair, resume) = failure::recovery(case, &args);
+        report_failures(
+            case,
+            &format!("-j 2, {strategy}, interrupted"),
+            &format!("repair {repair} failure points, --resume {resume}"),
+        );
+    }
+}
+
+#[test]
+fn a_parallel_revalidate_load_failing_at_any_statement_is_undone_or_left_to_repair() {
+    parallel_failures(
+        "a_parallel_revalidate_load_failing_at_any_statement_is_undone_or_left_to_repair",
+        "revalidate",
+    );
+}
+
+#[test]
+fn a_parallel_keep_load_failing_at_any_statement_is_undone_or_left_to_repair() {
+    parallel_failures(
+        "a_parallel_keep_load_failing_at_any_statement_is_undone_or_left_to_repair",
+        "keep",
+    );
+}
+
+#[test]
+fn check_failing_at_any_statement_never_says_the_data_would_load() {
+    let test = "check_failing_at_any_statement_never_says_the_data_would_load";
+    if !crash::enumerate(test) {
+        return;
+    }
+    for case in cases() {
+        let points = failure::check(case);
+        report_failures(case, "check", &format!("{points} failure points"));
+    }
 }

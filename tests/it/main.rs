@@ -19,6 +19,7 @@ mod dialects;
 mod enforce;
 mod errors;
 mod faults;
+mod finished;
 mod graph;
 mod identity;
 mod jobs;

@@ -60,7 +60,7 @@ pub enum Outcome {
 }
 
 /// Runs `fkload -d <db> args [dir]` with `env` set.
-fn fkload_env(db: &TestDb, args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> Output {
+pub fn fkload_env(db: &TestDb, args: &[&str], dir: Option<&Path>, env: &[(&str, &str)]) -> Output {
     let mut c = command();
     c.arg("-d").arg(&db.url).args(args);
     if let Some(dir) = dir {
@@ -104,6 +104,10 @@ pub fn interrupt(s: &crate::util::support::Scenario, args: &[&str]) -> u64 {
             "{args:?}: not killed at {n} of {total}"
         );
         let journal = journal_state(&s.db).unwrap_or_default();
+        assert!(
+            !finished(&journal),
+            "{args:?}: killed at {n}, the run had finished before leaving anything to finish"
+        );
         if journal.contains(":loaded") || journal.contains(":dropped") {
             return n;
         }
@@ -140,7 +144,7 @@ pub fn statements(s: &crate::util::support::Scenario, args: &[&str]) -> u64 {
 }
 
 /// Runs fkload without a crash point.
-fn fkload_plain(db: &TestDb, args: &[&str], dir: Option<&Path>) -> Run {
+pub fn fkload_plain(db: &TestDb, args: &[&str], dir: Option<&Path>) -> Run {
     output(fkload_env(db, args, dir, &[]))
 }
 
@@ -238,6 +242,12 @@ pub fn journal_state(db: &TestDb) -> Option<String> {
     )
 }
 
+/// Whether a journal state (see [`journal_state`]) says its run finished:
+/// its entries are only left to be cleared.
+pub fn finished(journal: &str) -> bool {
+    journal.split(',').any(|e| e == "run :finished")
+}
+
 /// A scenario: a schema (with any rows that are there before the load) and
 /// its files.
 pub struct Case {
@@ -285,7 +295,7 @@ pub fn one_transaction(case: &Case, args: &[&str]) -> u64 {
 }
 
 /// The state a clean load with `args` leaves (on a copy).
-fn clean_load(s: &crate::util::support::Scenario, args: &[&str]) -> Vec<String> {
+pub fn clean_load(s: &crate::util::support::Scenario, args: &[&str]) -> Vec<String> {
     let copy = s.db.copy("clean");
     let run = fkload_plain(&copy, args, Some(s.path()));
     assert_eq!(run.code, 0, "clean load {args:?}: {}", run.stderr);
@@ -349,6 +359,20 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Count {
             }
             continue;
         };
+        if finished(&journal) {
+            // Killed after the run recorded that it finished: nothing may undo
+            // it. --resume has nothing to resume; repair only clears the journal.
+            assert_eq!(now, after, "{}: the run finished, yet", label(n));
+            let run = fkload_plain(&work, &resume, dir);
+            assert_eq!(run.code, 1, "{}, then --resume: {}", label(n), run.stderr);
+            assert_eq!(state(&work), after, "{}, then --resume", label(n));
+            let run = fkload_plain(&work, &["repair"], None);
+            assert_eq!(run.code, 0, "{}, then repair: {}", label(n), run.stderr);
+            assert_eq!(state(&work), after, "{}, then repair", label(n));
+            assert_eq!(journal_state(&work), None, "{}, then repair", label(n));
+            work = s.db.copy("parallel");
+            continue;
+        }
         let first = match seen.get(&journal) {
             Some(was) => {
                 assert_eq!(
@@ -394,7 +418,7 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Count {
 /// `repair`, which must give back exactly `before`; one that leaves none came
 /// after the recovery finished, and the database must be exactly `done` (what
 /// that recovery gives). Returns the number of crash points.
-fn recovery(
+pub fn recovery(
     crashed: &TestDb,
     args: &[&str],
     dir: Option<&Path>,
@@ -415,9 +439,15 @@ fn recovery(
                 assert_eq!(state(&x), done, "{then}: no journal left");
             }
             Outcome::Killed => {
+                // A recovery that finished (a resumed load records it) is kept.
+                let expect = if journal_state(&x).is_some_and(|j| finished(&j)) {
+                    done
+                } else {
+                    before
+                };
                 let run = fkload_plain(&x, &["repair"], None);
                 assert_eq!(run.code, 0, "{then}, then repair: {}", run.stderr);
-                assert_eq!(state(&x), before, "{then}, then repair");
+                assert_eq!(state(&x), expect, "{then}, then repair");
             }
         }
     }

@@ -10,6 +10,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod crash;
+pub mod failure;
 pub mod pg;
 pub mod pki;
 pub mod support;
