@@ -34,6 +34,7 @@ mod passwords;
 mod repair;
 mod report;
 mod select;
+mod skips;
 mod strategy;
 mod testing;
 mod throwaway;
