@@ -36,6 +36,7 @@ mod report;
 mod select;
 mod skips;
 mod strategy;
+mod streams;
 mod testing;
 mod throwaway;
 mod timeouts;
