@@ -1010,6 +1010,9 @@ fn prompt(info: &ConnInfo) -> Result<String, Error> {
     })
 }
 
+/// What to do about orphan rows a load found.
+const ORPHAN_HINT: &str = "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading.";
+
 /// What a user of the command line can do about an error, in its flags.
 fn hint(e: &Error) -> Option<String> {
     if let ErrorKind::Copy {
@@ -1024,15 +1027,15 @@ fn hint(e: &Error) -> Option<String> {
             if *rows == 1 { "it" } else { "them" },
         ));
     }
+    if e.problems().is_some_and(|p| !p.keys.is_empty()) {
+        return Some(ORPHAN_HINT.into());
+    }
     Some(String::from(match e.kind() {
         ErrorKind::Interrupted { .. } => {
             "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
         ErrorKind::NothingToResume => "Load without --resume.",
         ErrorKind::Duplicate(_) => "Keep one row per key.",
-        ErrorKind::Problems(p) if !p.keys.is_empty() => {
-            "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading."
-        }
         ErrorKind::Cleanup { .. } => "Fix the cause and rerun with --resume.",
         ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
             "End those transactions, or give fkload more time (--lock-timeout)."
@@ -1058,7 +1061,8 @@ fn print_error(e: &Error) {
 /// An error as psql prints one: `fkload: ` before the first line, then the
 /// command line's hint.
 fn render_error(e: &Error) -> String {
-    if let ErrorKind::Problems(p) = e.kind() {
+    // One violated key (ErrorKind::ForeignKey) or several: the same layout.
+    if let Some(p) = e.problems() {
         let blocks: Vec<String> = p.blocks().iter().map(|b| format!("fkload: {b}")).collect();
         let hint = hint(e).map(|h| format!("\nHINT:  {h}")).unwrap_or_default();
         return format!(
