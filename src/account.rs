@@ -48,10 +48,7 @@ impl<'a> Account<'a> {
 
     /// The account as JSON.
     pub fn to_json(&self) -> Value {
-        let problems = self.problems.or(match self.error.map(Error::kind) {
-            Some(crate::ErrorKind::Problems(p)) => Some(p.as_ref()),
-            _ => None,
-        });
+        let problems = self.problems.or(self.error.and_then(Error::problems));
         json!({
             "fkload_report": VERSION,
             "fkload_version": env!("CARGO_PKG_VERSION"),

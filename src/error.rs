@@ -29,6 +29,10 @@ struct Inner {
     kind: ErrorKind,
     /// The client's error behind a server report or a lost connection.
     source: Option<postgres::Error>,
+    /// What the check after a failed load found, when the kind is not
+    /// [`ErrorKind::Problems`] itself (one violated key is
+    /// [`ErrorKind::ForeignKey`]).
+    problems: Option<Box<Problems>>,
 }
 
 /// Where in the input an error is: a file, and the line its record starts on
@@ -52,7 +56,11 @@ fn ends_the_session(db: &DbErrorInfo) -> bool {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Error {
-        Error(Box::new(Inner { kind, source: None }))
+        Error(Box::new(Inner {
+            kind,
+            source: None,
+            problems: None,
+        }))
     }
 
     /// `kind`, caused by the client's error `source` (kept as the source).
@@ -60,6 +68,7 @@ impl Error {
         Error(Box::new(Inner {
             kind,
             source: Some(source),
+            problems: None,
         }))
     }
 
@@ -79,6 +88,31 @@ impl Error {
         Error::caused_by(kind, e)
     }
 
+    /// This error, of a load that failed on a foreign key, with what the
+    /// check of its data found: one violated key and nothing else stays
+    /// [`ErrorKind::ForeignKey`] (now carrying every orphan row of it the
+    /// check listed, and the client's error as its source), anything more is
+    /// [`ErrorKind::Problems`]. Either way [`Error::problems`] and
+    /// [`Error::violations`] give what was found.
+    pub(crate) fn with_problems(mut self, mut problems: Problems) -> Error {
+        let ErrorKind::ForeignKey(v) = &mut self.0.kind else {
+            return self;
+        };
+        problems.db = Some(v.db.clone());
+        let one_key = problems.keys.len() == 1
+            && problems.errors.is_empty()
+            && problems.duplicates.is_empty()
+            && problems.unchecked.is_empty();
+        match problems.keys.first() {
+            Some(key) if one_key => {
+                v.violation = key.clone();
+                self.0.problems = Some(Box::new(problems));
+                self
+            }
+            _ => Error::new(ErrorKind::Problems(Box::new(problems))),
+        }
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.0.kind
@@ -91,6 +125,50 @@ impl Error {
     /// Unwraps the kind (the source goes).
     pub fn into_kind(self) -> ErrorKind {
         self.0.kind
+    }
+
+    /// Everything that keeps the data from loading, when a failed load
+    /// checked its data to list it (as `fkload check` does): the
+    /// [`ErrorKind::Problems`] itself, or behind an
+    /// [`ErrorKind::ForeignKey`] the check found alone. `None` for other
+    /// errors, and for a key violation whose rows could not be listed (its
+    /// [`KeyViolation::search_failed`] says why).
+    pub fn problems(&self) -> Option<&Problems> {
+        match self.kind() {
+            ErrorKind::Problems(p) => Some(p),
+            _ => self.0.problems.as_deref(),
+        }
+    }
+
+    /// The violated foreign keys, each with its orphan rows (file, line,
+    /// key), whatever the kind: one ([`ErrorKind::ForeignKey`]), or all of
+    /// them among other problems ([`ErrorKind::Problems`]), also behind
+    /// [`ErrorKind::Blocked`] and [`ErrorKind::Cleanup`]. Empty when the
+    /// error is not about foreign keys. A program reads this rather than
+    /// matching on both kinds:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let mut client = postgres::Client::connect("host=localhost dbname=shop", postgres::NoTls)?;
+    /// if let Err(e) = fkload::load_dir(&mut client, "fixtures/shop/data") {
+    ///     for key in e.violations() {
+    ///         for row in &key.examples {
+    ///             eprintln!("{}:{}: {} has no parent", row.path.display(), row.line, row.key);
+    ///         }
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn violations(&self) -> &[KeyViolation] {
+        match self.kind() {
+            ErrorKind::ForeignKey(v) => std::slice::from_ref(&v.violation),
+            ErrorKind::Problems(p) => &p.keys,
+            ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
+                error.violations()
+            }
+            _ => &[],
+        }
     }
 
     /// The server's report, when the error is one (or wraps one).
@@ -418,7 +496,9 @@ pub enum ErrorKind {
         /// was not emptied): the table, and how many rows it held.
         held: Option<(String, u64)>,
     },
-    /// Rows whose foreign key has no parent row.
+    /// Rows whose foreign key has no parent row: the one key a load found
+    /// violated (with every orphan row of it the check after the load
+    /// listed; [`Error::problems`] has that check's account).
     #[error("{0}")]
     ForeignKey(Box<ForeignKeyViolation>),
     /// Rows whose key a unique index, built after the data, finds twice.
@@ -428,7 +508,9 @@ pub enum ErrorKind {
     #[error("{}: {message}", path.display())]
     OrphanPolicy { path: PathBuf, message: String },
     /// Everything that keeps the data from loading, found in one run (a
-    /// load that failed on a key reports every violated key this way).
+    /// load that failed on a key reports this way several violated keys, or
+    /// a key among other problems; one key alone is
+    /// [`ErrorKind::ForeignKey`]). See [`Error::violations`].
     #[error("{0}")]
     Problems(Box<Problems>),
 }

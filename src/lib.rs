@@ -78,7 +78,12 @@
 //!
 //! Errors are [`Error`]s: [`Error::kind`] carries the file, line, constraint
 //! and orphan rows; [`Error::sqlstate`], [`Error::position`] and
-//! [`Error::is_connection`] are for programs.
+//! [`Error::is_connection`] are for programs. A load that fails on foreign
+//! keys lists their orphan rows before it returns, the same way on every
+//! entry point ([`Loader::load`], [`Loader::load_in`], [`load_dir`], and
+//! `testing::seeded`): one violated key alone is [`ErrorKind::ForeignKey`],
+//! several (or a key among other problems) [`ErrorKind::Problems`], and
+//! [`Error::violations`] gives the violated keys either way.
 //!
 //! Inside, one idea per module: the data directory (`source`), records and
 //! lines as COPY reads them (`scan`, `lines`), what the database says

@@ -409,7 +409,10 @@ impl Loader {
 
     /// A load that failed on a key reports every problem of its data, as
     /// `check` finds them, not only the key the server stopped at (which
-    /// depends on the strategy and the order). The load is rolled back (or,
+    /// depends on the strategy and the order): one violated key alone stays
+    /// [`ErrorKind::ForeignKey`], with every orphan row of it, whatever the
+    /// entry point; more is [`ErrorKind::Problems`] (see
+    /// [`Error::violations`]). The load is rolled back (or,
     /// in parallel, undone) by then; should the check itself fail or find
     /// nothing, the load's own error stands, and says why it lists no rows.
     fn every_problem(
@@ -419,16 +422,12 @@ impl Loader {
         e: Error,
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Error {
-        let db = match e.kind() {
-            ErrorKind::ForeignKey(v) => v.db.clone(),
-            _ => return e,
-        };
+        if !matches!(e.kind(), ErrorKind::ForeignKey(_)) {
+            return e;
+        }
         observer(Event::ListingProblems);
         let why = match self.check_in(client, &plan.dir, observer) {
-            Ok(mut problems) if !problems.is_empty() => {
-                problems.db = Some(db);
-                return Error::new(ErrorKind::Problems(Box::new(problems)));
-            }
+            Ok(problems) if !problems.is_empty() => return e.with_problems(problems),
             Ok(_) => "the check after the rollback found no orphan row: the rows \
                       or their parents were not the same the second time"
                 .to_string(),
@@ -450,7 +449,9 @@ impl Loader {
     ///
     /// # Errors
     /// [`ErrorKind::Copy`] with file and line when the server rejects a row;
-    /// [`ErrorKind::ForeignKey`] with every orphan row when a key is violated;
+    /// [`ErrorKind::ForeignKey`] with every orphan row when one key is
+    /// violated, [`ErrorKind::Problems`] when several are or the data has
+    /// other problems too ([`Error::violations`] lists the keys either way);
     /// [`ErrorKind::Duplicate`]; [`ErrorKind::NotRestored`]; [`ErrorKind::Io`];
     /// [`ErrorKind::Sql`] and [`ErrorKind::ConnectionLost`]. The load's own
     /// transaction (or savepoint) is rolled back.

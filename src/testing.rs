@@ -146,8 +146,11 @@ enum Target {
     Url(String),
 }
 
-/// A template, once made: its name, or why it could not be made.
-type Made = OnceLock<Result<String, String>>;
+/// A template's name once made. A failure is not kept: the next call makes
+/// it again and returns the same error with its structure (the load's own
+/// [`ErrorKind`], file, line, key and SQLSTATE), which a string could not
+/// carry and [`Error`] cannot be cloned to keep.
+type Made = Mutex<Option<String>>;
 
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 
@@ -228,13 +231,16 @@ impl Server {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(all.entry(name.clone()).or_default())
         };
-        cell.get_or_init(|| {
-            self.make_template(&name, schema, data)
-                .map(|()| name.clone())
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|message| Error::new(ErrorKind::Throwaway { message }))
+        // Held while the template is made: parallel calls wait for it.
+        let mut made = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(name) = made.as_ref() {
+            return Ok(name.clone());
+        }
+        self.make_template(&name, schema, data)?;
+        *made = Some(name.clone());
+        Ok(name)
     }
 
     fn make_template(&self, name: &str, schema: &Path, data: Option<&Path>) -> Result<(), Error> {

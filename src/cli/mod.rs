@@ -3,6 +3,15 @@
 //!
 //! Exit codes are psql's (see [`exit`]).
 
+/// `eprintln!` for the command's own lines, which never fails: a stderr
+/// closed by its reader (`2>&1 | head`) must not abort or undo a load, so a
+/// line that cannot be written is dropped (see [`err`]).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::err(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod describe;
 pub mod exit;
 mod graph;
@@ -372,7 +381,7 @@ pub struct Args {
 pub fn parse() -> Result<Args, u8> {
     parse_from(std::env::args_os()).map_err(|e| {
         if e.use_stderr() {
-            eprint!("{}", usage_error(&e));
+            err(&usage_error(&e));
             exit::FATAL
         } else {
             let _ = e.print();
@@ -620,7 +629,7 @@ pub fn run(args: &Args) -> u8 {
                 exit::OK
             }
             Err(e) => {
-                eprintln!("fkload: could not write the manual page: {e}");
+                errln!("fkload: could not write the manual page: {e}");
                 exit::FATAL
             }
         };
@@ -648,7 +657,7 @@ pub fn run(args: &Args) -> u8 {
         Some(path) => match write_account(path, &outcome, result.as_ref().err(), code) {
             Ok(()) => code,
             Err(why) => {
-                eprintln!(
+                errln!(
                     "fkload: could not write the report \"{}\": {why}",
                     path.display()
                 );
@@ -691,7 +700,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         None => connect(args)?,
     };
     if args.verbose {
-        eprintln!("fkload: {}", describe_session(&session));
+        errln!("fkload: {}", describe_session(&session));
     }
     if let Some(Command::Graph(graph_args)) = &args.command {
         return graph::run(
@@ -761,7 +770,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
     }
     if !args.quiet {
         for i in &plan.ignored {
-            eprintln!(
+            errln!(
                 "fkload: warning: not loading {}: {}",
                 plan.dir.join(&i.rel).display(),
                 i.why
@@ -769,7 +778,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         }
         for a in &plan.truncate_also {
             let what = if a.rows == 0 { "note" } else { "warning" };
-            eprintln!(
+            errln!(
                 "fkload: {what}: --truncate{} also empties {}, which is not loaded",
                 if a.rows > 0 { " --cascade" } else { "" },
                 a.describe()
@@ -797,7 +806,7 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
     progress.finish();
     let report = result?;
     for w in &report.warnings {
-        eprintln!("fkload: WARNING:  {w}");
+        errln!("fkload: WARNING:  {w}");
     }
     if !args.quiet {
         out(&format!("{report}\n"));
@@ -814,13 +823,13 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
 
 /// `up`: prints the loaded database's URI on stdout and waits for Ctrl-C.
 fn serve(server: &fkload::server::Throwaway, stop: &std::sync::mpsc::Receiver<()>) {
-    eprintln!(
+    errln!(
         "fkload: PostgreSQL {} serves the loaded database until Ctrl-C (then it is removed):",
         server.version()
     );
     out(&format!("{}\n", server.uri(THROWAWAY_DB)));
     let _ = stop.recv();
-    eprintln!(
+    errln!(
         "fkload: stopping the server and removing {}",
         server.dir().display()
     );
@@ -837,19 +846,19 @@ fn check(
     let verbose = args.verbose;
     let mut observer = |e: Event<'_>| {
         if verbose && let Event::TableStarted { step } = e {
-            eprintln!(
+            errln!(
                 "fkload: checking {} into {}",
                 step.file.path.display(),
                 step.table.name.human()
             );
         } else if verbose && let Event::RestoringKey { key } = e {
-            eprintln!(
+            errln!(
                 "fkload: checking key \"{}\" of {}",
                 key.key.name,
                 key.table.human()
             );
         } else if verbose && let Event::ListingOrphans { key, in_place } = e {
-            eprintln!("fkload: {}", progress::listing_orphans(key, in_place));
+            errln!("fkload: {}", progress::listing_orphans(key, in_place));
         }
     };
     let problems = loader.check(dir, &mut observer)?;
@@ -862,9 +871,9 @@ fn check(
         exit::OK
     } else {
         for block in problems.blocks() {
-            eprintln!("fkload: {block}\n");
+            errln!("fkload: {block}\n");
         }
-        eprintln!("fkload: check: {}", problems.summary());
+        errln!("fkload: check: {}", problems.summary());
         exit::FATAL
     };
     outcome.problems = Some(problems);
@@ -879,6 +888,15 @@ fn out(text: &str) {
     let _ = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush());
+}
+
+/// Writes `text` to stderr in one write, ignoring a failure: what fkload says
+/// is not the load, and a reader that went away (`2>&1 | head`) must not end
+/// it (`eprintln!` panics on a closed stderr, and the panic rolled the load
+/// back).
+pub(crate) fn err(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Connects as psql would: settings by libpq's precedence, a password prompt
@@ -900,7 +918,7 @@ fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Th
     }
     let server = fkload::server::Throwaway::start()?;
     if args.verbose {
-        eprintln!(
+        errln!(
             "fkload: throwaway server PostgreSQL {} in {}",
             server.version(),
             server.dir().display()
@@ -930,7 +948,7 @@ fn connect_with(
     mut info: ConnInfo,
 ) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     for w in info.warnings() {
-        eprintln!("fkload: WARNING:  {w}");
+        errln!("fkload: WARNING:  {w}");
     }
     if args.password {
         info.set_password(prompt(&info)?);
@@ -992,6 +1010,9 @@ fn prompt(info: &ConnInfo) -> Result<String, Error> {
     })
 }
 
+/// What to do about orphan rows a load found.
+const ORPHAN_HINT: &str = "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading.";
+
 /// What a user of the command line can do about an error, in its flags.
 fn hint(e: &Error) -> Option<String> {
     if let ErrorKind::Copy {
@@ -1006,15 +1027,15 @@ fn hint(e: &Error) -> Option<String> {
             if *rows == 1 { "it" } else { "them" },
         ));
     }
+    if e.problems().is_some_and(|p| !p.keys.is_empty()) {
+        return Some(ORPHAN_HINT.into());
+    }
     Some(String::from(match e.kind() {
         ErrorKind::Interrupted { .. } => {
             "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
         ErrorKind::NothingToResume => "Load without --resume.",
         ErrorKind::Duplicate(_) => "Keep one row per key.",
-        ErrorKind::Problems(p) if !p.keys.is_empty() => {
-            "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading."
-        }
         ErrorKind::Cleanup { .. } => "Fix the cause and rerun with --resume.",
         ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
             "End those transactions, or give fkload more time (--lock-timeout)."
@@ -1034,13 +1055,14 @@ fn hint(e: &Error) -> Option<String> {
 
 /// Prints an error as psql does (see [`render_error`]).
 fn print_error(e: &Error) {
-    eprintln!("{}", render_error(e));
+    errln!("{}", render_error(e));
 }
 
 /// An error as psql prints one: `fkload: ` before the first line, then the
 /// command line's hint.
 fn render_error(e: &Error) -> String {
-    if let ErrorKind::Problems(p) = e.kind() {
+    // One violated key (ErrorKind::ForeignKey) or several: the same layout.
+    if let Some(p) = e.problems() {
         let blocks: Vec<String> = p.blocks().iter().map(|b| format!("fkload: {b}")).collect();
         let hint = hint(e).map(|h| format!("\nHINT:  {h}")).unwrap_or_default();
         return format!(

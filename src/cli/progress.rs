@@ -40,7 +40,7 @@ impl Progress {
         match e {
             Event::Repaired { run } => {
                 self.bar.suspend(|| {
-                    eprintln!(
+                    errln!(
                         "fkload: WARNING:  an earlier parallel load (run {run}) did not finish; its rows were taken out and its keys and indexes put back"
                     );
                 });
@@ -135,7 +135,7 @@ impl Progress {
 
     fn say(&self, line: String) {
         if self.verbose {
-            self.bar.suspend(|| eprintln!("fkload: {line}"));
+            self.bar.suspend(|| errln!("fkload: {line}"));
         }
     }
 

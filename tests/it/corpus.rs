@@ -106,9 +106,9 @@ fn an_unreadable_file_is_named_with_the_reason() {
         let mut reach = std::process::Command::new("runuser");
         reach.args(["-u", "nobody", "--", exe, "-V"]);
         if !reach.output().is_ok_and(|o| o.status.success()) {
-            println!(
-                "an_unreadable_file_is_named_with_the_reason: skipped: running as root, \
-                 and the user nobody cannot run {exe}"
+            crate::util::support::skip(
+                "an_unreadable_file_is_named_with_the_reason",
+                &format!("running as root, and the user nobody cannot run {exe}"),
             );
             return;
         }

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::util::pg::TestDb;
-use crate::util::support::{fkload, indexes, keys};
+use crate::util::support::{fkload, indexes, keys, skip};
 
 fn datasets_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
@@ -17,7 +17,10 @@ fn datasets_dir() -> Option<PathBuf> {
 
 fn round_trip(name: &str, args: &[&str]) {
     let Some(root) = datasets_dir() else {
-        eprintln!("skipped: ../shared/datasets is absent (it ships beside the repository in CI)");
+        skip(
+            &format!("dataset_{name}"),
+            "../shared/datasets is absent (it ships beside the repository in CI)",
+        );
         return;
     };
     let ds = root.join(name);
@@ -40,7 +43,10 @@ fn round_trip(name: &str, args: &[&str]) {
             ext.replace('\'', "''")
         ));
         if n == 0 {
-            eprintln!("skipped {name}: this server build lacks the extension {ext}");
+            skip(
+                &format!("dataset_{name}"),
+                &format!("this server build lacks the extension {ext}"),
+            );
             return;
         }
     }

@@ -5,13 +5,16 @@
 
 use crate::util::pg::server_version_num;
 use crate::util::support::{
-    PARTITIONED_CYCLE as CYCLE, Scenario, assert_unchanged, command, keys, output, snapshot,
+    PARTITIONED_CYCLE as CYCLE, Scenario, assert_unchanged, command, keys, output, skip, snapshot,
 };
 
 fn on_18(test: &str) -> bool {
     let v = server_version_num();
     if v < 180000 {
-        println!("{test}: skipped: the server is {v}, NOT ENFORCED keys came with 180000");
+        skip(
+            test,
+            &format!("the server is {v}, NOT ENFORCED keys came with 180000"),
+        );
         return false;
     }
     true

@@ -185,7 +185,10 @@ fn an_owner_without_superuser_loads_cycles_with_every_strategy() {
 #[test]
 fn fifty_killed_parallel_loads_lose_no_key() {
     if std::env::var_os("FKLOAD_TEST_SOAK").is_none() {
-        eprintln!("skipped: set FKLOAD_TEST_SOAK=1 to kill 50 parallel loads");
+        crate::util::support::skip(
+            "fifty_killed_parallel_loads_lose_no_key",
+            "set FKLOAD_TEST_SOAK=1 to kill 50 parallel loads",
+        );
         return;
     }
     let s = scenario("soak");
@@ -227,7 +230,10 @@ fn fifty_killed_parallel_loads_lose_no_key() {
 #[test]
 fn server_restart_mid_load_exits_2_and_leaves_nothing() {
     let Some(server) = crate::util::pg::PrivateServer::boot() else {
-        eprintln!("skipped: FKLOAD_TEST_DATABASE_URL points at a server the tests may not restart");
+        crate::util::support::skip(
+            "server_restart_mid_load_exits_2_and_leaves_nothing",
+            "FKLOAD_TEST_DATABASE_URL points at a server the tests may not restart",
+        );
         return;
     };
     let template = scenario("restart_files");

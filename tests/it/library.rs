@@ -108,9 +108,7 @@ fn errors_carry_their_sqlstate_position_and_source() {
     let e = load_error(&s);
     assert_eq!(e.sqlstate(), Some("23503"), "{e}");
     assert_eq!(e.position().and_then(|p| p.line), Some(3));
-    assert!(
-        matches!(e.kind(), fkload::ErrorKind::Problems(p) if p.keys.len() == 1 && p.keys[0].rows == 1)
-    );
+    assert!(matches!(e.kind(), fkload::ErrorKind::ForeignKey(f) if f.violation.rows == 1));
 
     // A header naming no column: no SQLSTATE, line 1.
     let s = scenario("lib_header", "id,parent,n\n1,1,1\n");
@@ -129,4 +127,109 @@ fn errors_carry_their_sqlstate_position_and_source() {
     assert!(e.is_connection(), "{e}");
     assert!(!e.needs_password());
     assert!(std::error::Error::source(&e).is_some());
+}
+
+/// What a program matching on the kind must see for one violated key.
+fn assert_one_key(e: &fkload::Error, s: &Scenario, entry: &str) {
+    let fkload::ErrorKind::ForeignKey(f) = e.kind() else {
+        panic!("{entry}: one violated key is ErrorKind::ForeignKey, got {e:?}");
+    };
+    assert_eq!(f.violation.constraint, "child_parent_id_fkey", "{entry}");
+    assert_eq!(
+        (f.violation.rows, f.violation.missing_keys),
+        (2, 1),
+        "{entry}"
+    );
+    let rows: Vec<(u64, &str)> = f
+        .violation
+        .examples
+        .iter()
+        .map(|o| (o.line, o.key.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [(3, "(parent_id)=(9)"), (4, "(parent_id)=(9)")],
+        "{entry}: every orphan row of the key"
+    );
+    assert!(
+        f.violation
+            .examples
+            .iter()
+            .all(|o| o.path == s.path().join("child.csv")),
+        "{entry}"
+    );
+    assert_eq!(e.sqlstate(), Some("23503"), "{entry}");
+    assert_eq!(e.position().and_then(|p| p.line), Some(3), "{entry}");
+    assert_eq!(
+        e.violations(),
+        std::slice::from_ref(&f.violation),
+        "{entry}"
+    );
+    assert_eq!(
+        e.problems().map(|p| p.keys.len()),
+        Some(1),
+        "{entry}: the check's account"
+    );
+}
+
+/// `load_dir` once returned ErrorKind::Problems for one violated key, so
+/// that a program matching ErrorKind::ForeignKey missed it: every entry
+/// point now gives the same kind for the same data.
+#[test]
+fn one_violated_key_is_a_foreign_key_error_on_every_entry_point() {
+    let s = scenario("lib_one_key", "id,parent_id,n\n1,1,1\n2,9,2\n3,9,3\n");
+    let before = crate::util::support::snapshot(&s.db);
+    assert_one_key(&load_error(&s), &s, "load_dir");
+
+    let loader = Loader::builder().build();
+    let mut client = s.db.client();
+    let plan = loader.plan_in(&mut client, s.path()).unwrap();
+    let e = loader.load_in(&mut client, &plan, &mut |_| {}).unwrap_err();
+    assert_one_key(&e, &s, "Loader::load_in");
+
+    let config: postgres::Config = s.db.url.parse().unwrap();
+    for jobs in [1, 2] {
+        let loader = Loader::builder()
+            .connector(Connector::from_config(config.clone()))
+            .jobs(jobs)
+            .build();
+        let plan = loader.plan(s.path()).unwrap();
+        let e = loader.load(&plan, &mut |_| {}).unwrap_err();
+        assert_one_key(&e, &s, &format!("Loader::load, {jobs} jobs"));
+    }
+    crate::util::support::assert_unchanged(&s.db, &before);
+}
+
+/// Two violated keys are ErrorKind::Problems; `violations()` lists them as
+/// it lists the one of ErrorKind::ForeignKey.
+#[test]
+fn several_violated_keys_are_problems_and_violations_lists_them() {
+    let s = Scenario::new(
+        "lib_two_keys",
+        "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE other (id int PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent,
+                             other_id int REFERENCES other);",
+        &[
+            ("parent.csv", "id\n1\n"),
+            ("other.csv", "id\n1\n"),
+            ("child.csv", "id,parent_id,other_id\n1,1,1\n2,9,1\n3,1,8\n"),
+        ],
+    );
+    let e = load_error(&s);
+    assert!(
+        matches!(e.kind(), fkload::ErrorKind::Problems(p) if p.keys.len() == 2),
+        "{e:?}"
+    );
+    let mut keys: Vec<&str> = e
+        .violations()
+        .iter()
+        .map(|v| v.constraint.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["child_other_id_fkey", "child_parent_id_fkey"]);
+    assert_eq!(e.sqlstate(), Some("23503"));
+    // Not about keys: none.
+    let s = scenario("lib_no_keys", "id,parent_id,n\n1,1,x\n");
+    assert!(load_error(&s).violations().is_empty());
 }

@@ -128,3 +128,49 @@ fn a_fixture_that_does_not_load_names_its_file_and_line() {
     assert!(e.contains("orders.csv:"), "{e}");
     assert!(e.contains("oops"), "{e}");
 }
+
+/// A fixture with an orphan row: `seeded` once returned
+/// ErrorKind::Throwaway with the load's error flattened into its message
+/// (no kind, no file, no SQLSTATE). It returns the load's own error, on
+/// every call (a failure is not cached as text).
+#[test]
+fn a_fixture_with_an_orphan_gives_the_loads_own_error() {
+    if !available("testing_orphan_fixture") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.sql");
+    std::fs::write(
+        &schema,
+        "CREATE TABLE parent (id int PRIMARY KEY);
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent);",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("parent.csv"), "id\n1\n").unwrap();
+    std::fs::write(data.join("child.csv"), "id,parent_id\n1,1\n2,7\n").unwrap();
+    for call in 1..=2 {
+        let e = seeded(&schema, &data).unwrap_err();
+        let fkload::ErrorKind::ForeignKey(f) = e.kind() else {
+            panic!("call {call}: expected the load's ForeignKey error, got {e:?}");
+        };
+        assert_eq!(
+            f.violation.constraint, "child_parent_id_fkey",
+            "call {call}"
+        );
+        let orphan = &f.violation.examples[..];
+        assert_eq!(orphan.len(), 1, "call {call}: {e}");
+        assert_eq!(
+            orphan[0].path.file_name(),
+            Some(std::ffi::OsStr::new("child.csv"))
+        );
+        assert_eq!(
+            (orphan[0].line, orphan[0].key.as_str()),
+            (3, "(parent_id)=(7)")
+        );
+        assert_eq!(e.sqlstate(), Some("23503"), "call {call}");
+        assert_eq!(e.position().and_then(|p| p.line), Some(3));
+        assert_eq!(e.violations().len(), 1);
+    }
+}

@@ -90,10 +90,87 @@ pub fn set_aside() -> (&'static str, &'static str) {
 
 /// Says that `test` skips, and why, where the test run's own output shows it:
 /// straight to the process's stderr, which the test harness does not capture
-/// (it captures `print!` and `eprint!`).
+/// (it captures `print!` and `eprint!`). The skip is also counted: the
+/// process's last lines, after the harness's own `test result:` line, list
+/// every test that skipped (see [`skipped_summary`]).
 pub fn skip(test: &str, why: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "skipped {test}: {why}");
+    // One write: stderr is unbuffered, and the harness prints its own lines
+    // from other threads meanwhile.
+    let line = format!("skipped {test}: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    register_skip(test, why);
+}
+
+/// The tests that skipped in this process, each with its reason (the first
+/// one given, when a test skips twice).
+static SKIPPED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn register_skip(test: &str, why: &str) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    {
+        let mut all = SKIPPED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !all.iter().any(|(t, _)| t == test) {
+            all.push((test.to_string(), why.to_string()));
+        }
+    }
+    // libtest prints its `test result:` line and then returns from main (or
+    // calls `exit` when a test failed): either way `exit` runs the handlers
+    // registered here, after that line.
+    AT_EXIT.call_once(|| {
+        // SAFETY: atexit only stores the function pointer; the handler is an
+        // `extern "C" fn()` that does not unwind (it catches any panic).
+        unsafe {
+            libc::atexit(print_skipped);
+        }
+    });
+}
+
+extern "C" fn print_skipped() {
+    let _ = std::panic::catch_unwind(|| {
+        use std::io::Write as _;
+        // A test thread still running (the harness does not wait for a
+        // detached one) may hold the lock: then say nothing rather than hang.
+        let Ok(all) = SKIPPED.try_lock() else {
+            return;
+        };
+        if let Some(text) = skipped_summary(&all) {
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().write_all(format!("\n{text}\n").as_bytes());
+        }
+    });
+}
+
+/// The closing lines of a run: how many tests skipped, grouped by reason.
+/// Not the harness's `N passed; N failed` form, which tools read as results.
+pub fn skipped_summary(skipped: &[(String, String)]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (test, why) in skipped {
+        match reasons.iter_mut().find(|(w, _)| *w == why.as_str()) {
+            Some((_, tests)) => tests.push(test),
+            None => reasons.push((why, vec![test])),
+        }
+    }
+    let n = skipped.len();
+    let mut out = format!(
+        "skipped: {n} {} ({} {})",
+        if n == 1 { "test" } else { "tests" },
+        reasons.len(),
+        if reasons.len() == 1 {
+            "reason"
+        } else {
+            "reasons"
+        }
+    );
+    for (why, tests) in reasons {
+        out.push_str(&format!("\n  {}: {why}: {}", tests.len(), tests.join(", ")));
+    }
+    Some(out)
 }
 
 /// Writes a file below `dir`, creating folders on the way.
