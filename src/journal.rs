@@ -208,7 +208,22 @@ pub fn exists(client: &mut impl GenericClient) -> Result<bool, Error> {
     .get(0))
 }
 
-/// Creates the journal if needed. An unfinished earlier run is refused unless
+/// Takes the journal's lock for this session, before [`open`]: one parallel
+/// load (or repair) at a time per database.
+///
+/// # Errors
+/// [`ErrorKind::LoadRunning`] when another session holds it; [`ErrorKind::Sql`].
+pub fn lock(client: &mut impl GenericClient) -> Result<(), Error> {
+    let locked: bool = db::query_one(client, LOCK, &[], "locking the journal")?.get(0);
+    if locked {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::LoadRunning))
+    }
+}
+
+/// Creates the journal if needed (the caller holds its [`lock`]). An
+/// unfinished earlier run is refused unless
 /// `resume`, in which case what it left is returned.
 ///
 /// With `resume` and no journal at all, or one whose runs all finished,
@@ -225,10 +240,6 @@ pub fn exists(client: &mut impl GenericClient) -> Result<bool, Error> {
 /// several); [`ErrorKind::NothingToResume`]; [`ErrorKind::Sql`] when the
 /// journal cannot be created (the role needs CREATE on the database).
 pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfinished>, Error> {
-    let locked: bool = db::query_one(client, LOCK, &[], "locking the journal")?.get(0);
-    if !locked {
-        return Err(Error::new(ErrorKind::LoadRunning));
-    }
     if resume && !exists(client)? {
         return Err(Error::new(ErrorKind::NothingToResume));
     }
@@ -487,6 +498,16 @@ pub fn close(client: &mut impl GenericClient, run: &str) -> Result<(), Error> {
         during,
     )?;
     db::commit(tx, during)
+}
+
+/// After a run that failed, with the lock held: removes the journal when no
+/// run is left in it (a run that failed before it recorded anything made it
+/// for nothing). Tidying: should it fail, an empty journal means only that no
+/// run recorded anything, and the next command removes it.
+pub fn tidy(client: &mut postgres::Client) {
+    if !client.is_closed() && exists(client).unwrap_or(false) {
+        let _ = close(client, "");
+    }
 }
 
 /// Gives the advisory lock back (it also goes with the connection).

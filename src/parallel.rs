@@ -117,7 +117,11 @@ pub(crate) fn run(
     resume: bool,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
+    journal::lock(client)?;
     let result = run_locked(client, connector, plan, jobs, resume, observer);
+    if result.is_err() {
+        journal::tidy(client);
+    }
     journal::unlock(client);
     result
 }
@@ -176,8 +180,8 @@ fn run_locked(
             // cascade the deletes), the rows the run committed (the interrupted
             // run's too: the end state is all or nothing) are taken out,
             // children first, then every key and index is put back, on the
-            // control connection.
-            return Err(match undo(client, &run.id, false) {
+            // control connection (or a new one, when it was lost).
+            return Err(match undo_after_failure(client, connector, &run.id) {
                 Ok(()) => e,
                 Err(c) => Error::new(ErrorKind::Cleanup {
                     error: Box::new(e),
@@ -194,6 +198,34 @@ fn run_locked(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Undoes a failed run on the control connection, or, when that connection
+/// was lost, on a new one that takes the journal's lock over (the server
+/// gives the lost session's lock back once it has ended it; a short wait
+/// covers that). Should another run take the lock first, the journal stays for
+/// it, and the error says so.
+fn undo_after_failure(client: &mut Client, connector: &Connector, run: &str) -> Result<(), Error> {
+    if !client.is_closed() {
+        return undo(client, run, false);
+    }
+    let mut fresh = connector.connect()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match journal::lock(&mut fresh) {
+            Ok(()) => break,
+            Err(e) if matches!(e.kind(), ErrorKind::LoadRunning) => {
+                if std::time::Instant::now() > deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let result = undo(&mut fresh, run, false);
+    journal::unlock(&mut fresh);
+    result
 }
 
 /// The last change of a run: the sequences move past the loaded values, and
@@ -260,6 +292,7 @@ pub fn repair(client: &mut Client, force: bool) -> Result<Option<String>, Error>
     if !journal::exists(client)? {
         return Ok(None);
     }
+    journal::lock(client)?;
     let result = repair_locked(client, force);
     journal::unlock(client);
     result

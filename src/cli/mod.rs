@@ -1036,7 +1036,9 @@ fn hint(e: &Error) -> Option<String> {
         }
         ErrorKind::NothingToResume => "Load without --resume.",
         ErrorKind::Duplicate(_) => "Keep one row per key.",
-        ErrorKind::Cleanup { .. } => "Fix the cause and rerun with --resume.",
+        ErrorKind::Cleanup { .. } => {
+            "Run fkload repair to undo the load, or fix the cause and rerun with --resume to finish it."
+        }
         ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
             "End those transactions, or give fkload more time (--lock-timeout)."
         }
