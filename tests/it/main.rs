@@ -40,3 +40,4 @@ mod testing;
 mod throwaway;
 mod timeouts;
 mod truncate_subset;
+mod unfinished;
