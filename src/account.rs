@@ -1,7 +1,8 @@
 //! The machine-readable account of a run (`--report FILE.json`): what was
 //! planned, what was loaded, skipped and set NULL, which keys were deferred,
 //! dropped or unenforced and put back, which indexes were rebuilt and
-//! sequences moved, every problem found, and how the run ended.
+//! sequences moved, every problem found, how the run ended, and any earlier
+//! parallel load that did not finish.
 //!
 //! The shape is versioned ([`VERSION`], the `"fkload_report"` member) and
 //! described by `schema/report.schema.json` in the repository; a change that
@@ -32,6 +33,9 @@ pub struct Account<'a> {
     pub problems: Option<&'a Problems>,
     /// How the run failed, when it did.
     pub error: Option<&'a Error>,
+    /// Earlier parallel loads that did not finish, as the run found them
+    /// (`-l`; a check that refused them has them in its error).
+    pub interrupted: &'a [crate::plan::Pending],
     /// The process's exit code.
     pub exit_code: u8,
 }
@@ -49,6 +53,10 @@ impl<'a> Account<'a> {
     /// The account as JSON.
     pub fn to_json(&self) -> Value {
         let problems = self.problems.or(self.error.and_then(Error::problems));
+        let interrupted = match self.error.map(Error::kind) {
+            Some(crate::ErrorKind::UnfinishedLoad { runs }) => runs.as_slice(),
+            _ => self.interrupted,
+        };
         json!({
             "fkload_report": VERSION,
             "fkload_version": env!("CARGO_PKG_VERSION"),
@@ -60,6 +68,7 @@ impl<'a> Account<'a> {
             "result": self.report.map(result),
             "problems": problems.map(problems_json),
             "error": self.error.map(error),
+            "unfinished_runs": interrupted.iter().map(unfinished).collect::<Vec<_>>(),
         })
     }
 }
@@ -176,6 +185,26 @@ fn result(r: &Report) -> Value {
         })).collect::<Vec<_>>(),
         "rejects": r.rejects.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "warnings": r.warnings,
+    })
+}
+
+/// An earlier parallel load that did not finish, and what it left.
+fn unfinished(p: &crate::plan::Pending) -> Value {
+    json!({
+        "run": p.run,
+        "loaded": p.loaded.iter().map(|t| json!({
+            "table": name(&t.table),
+            "file": t.file,
+        })).collect::<Vec<_>>(),
+        "set_aside": p.dropped.iter().map(|o| json!({
+            "kind": match o.what {
+                crate::plan::SetAside::Key => "key",
+                crate::plan::SetAside::Unenforced => "unenforced_key",
+                _ => "index",
+            },
+            "name": o.name,
+            "table": name(&o.table),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -37,6 +37,11 @@ const RESTORE_SEARCH_PATH: &str = "SELECT pg_catalog.set_config('search_path', $
 ///   temporary schemas belong to other sessions.
 /// - the partition ancestors (nearest first, the table itself left out) let a key
 ///   declared on a partition count for the partitioned table whose file loads it.
+/// - `fkload.journal` is left out: it is fkload's own record of a parallel load
+///   (see `journal`), never user data. No file may load into it (`journal.csv`
+///   under a `fkload` folder, `fkload.journal.csv`), and neither a plan nor
+///   `graph --all` shows it. Other tables of a schema named `fkload` are the
+///   user's and stay.
 const TABLES: &str = "
 SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
        ARRAY(SELECT a.relid::oid
@@ -47,7 +52,8 @@ SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text,
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')
    AND n.nspname <> 'information_schema'
-   AND n.nspname NOT LIKE 'pg\\_%'";
+   AND n.nspname NOT LIKE 'pg\\_%'
+   AND NOT (n.nspname = 'fkload' AND c.relname = 'journal')";
 
 /// The columns of the tables to load, in table order.
 /// - `attnum > 0` skips system columns (ctid, xmin, ...); `NOT attisdropped` skips

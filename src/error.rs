@@ -343,6 +343,12 @@ pub enum ErrorKind {
         "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each."
     )]
     Interrupted { run: String, dropped: i64 },
+    /// A check found earlier parallel loads that did not finish: some of
+    /// their rows are committed and their keys and indexes set aside, so
+    /// what the check finds is not what a load finds (a load undoes such a
+    /// run first). Each run with what it left.
+    #[error("{}", unfinished_text(runs))]
+    UnfinishedLoad { runs: Vec<crate::plan::Pending> },
     /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
     #[error(
@@ -520,6 +526,42 @@ fn similar(candidates: &[String]) -> String {
         String::new()
     } else {
         format!("\nHINT:  Similar tables: {}.", candidates.join(", "))
+    }
+}
+
+fn unfinished_text(runs: &[crate::plan::Pending]) -> String {
+    let ids: Vec<&str> = runs.iter().map(|p| p.run.as_str()).collect();
+    let (which, left) = match runs {
+        [one] => (
+            format!("an earlier parallel load (run {}) did not finish", one.run),
+            format!("{}.", capitalized(&one.describe())),
+        ),
+        _ => (
+            format!(
+                "earlier parallel loads (runs {}) did not finish",
+                ids.join(", ")
+            ),
+            runs.iter()
+                .map(|p| format!("Run {}: {}.", p.run, p.describe()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    };
+    let whose = if runs.len() == 1 {
+        "its load"
+    } else {
+        "their loads"
+    };
+    format!(
+        "{which}: the database holds part of {whose}, so a check would not say what a load finds\nDETAIL:  {left} fkload.journal lists them, with the SQL that puts each key and index back."
+    )
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

@@ -30,6 +30,7 @@ use postgres::GenericClient;
 
 use crate::db;
 use crate::error::{Error, ErrorKind};
+use crate::sql::QualName;
 
 /// Creates the journal if it is not there, one statement each, in one
 /// transaction: a crash leaves both or neither.
@@ -549,6 +550,190 @@ pub fn loaded_tables(client: &mut impl GenericClient, run: &str) -> Result<Vec<L
     .collect())
 }
 
+/// Whether the journal is there and this role may read it: one row when the
+/// table exists. Read from `pg_class` rather than with
+/// `to_regclass('fkload.journal')`, which fails where the role has no
+/// `USAGE` on the schema (the journal of another role's load).
+const READABLE: &str = "
+SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+  FROM pg_namespace n
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'journal'
+ WHERE n.nspname = 'fkload'";
+
+/// What each unfinished run left: its tables loaded and its keys and indexes
+/// still set aside, in the order it recorded them. A run with neither is
+/// still listed (the outer join), as [`open`] refuses it too; a run with an
+/// entry of kind `run` finished and is left out, whatever its other entries
+/// say (they are only left because the journal could not be removed).
+const PENDING: &str = "
+WITH unfinished AS (
+    SELECT run FROM fkload.journal GROUP BY run HAVING NOT bool_or(kind = 'run')
+)
+SELECT u.run, j.kind, j.target, j.name
+  FROM unfinished u
+  LEFT JOIN fkload.journal j
+    ON j.run = u.run
+   AND ((j.kind = 'table' AND j.state = 'loaded')
+        OR (j.kind IN ('key', 'unenforced', 'index') AND j.state = 'dropped'))
+ ORDER BY u.run, j.seq";
+
+/// A parallel load that did not finish, as a command that only reads
+/// reports it (see [`crate::plan::interrupted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The run's id in the journal.
+    pub run: String,
+    /// The files it committed, with their tables, in the order it loaded
+    /// them: their rows are in the database.
+    pub loaded: Vec<PendingTable>,
+    /// The keys and indexes it set aside and did not put back.
+    pub dropped: Vec<PendingObject>,
+}
+
+/// A file an unfinished run committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTable {
+    pub table: QualName,
+    /// The file (or part of one) as the journal names it.
+    pub file: String,
+}
+
+/// A key or index an unfinished run set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingObject {
+    pub what: SetAside,
+    /// The table it is on.
+    pub table: QualName,
+    pub name: String,
+}
+
+/// How an unfinished run set a key or index aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetAside {
+    /// A key, dropped: it is not in the catalog now.
+    Key,
+    /// A key set `NOT ENFORCED` (PostgreSQL 18): it checks no row now.
+    Unenforced,
+    /// An index, dropped.
+    Index,
+}
+
+impl PendingObject {
+    /// `key "c_p_fkey" on public.c dropped`, for messages.
+    pub fn describe(&self) -> String {
+        let (kind, how) = match self.what {
+            SetAside::Key => ("key", "dropped"),
+            SetAside::Unenforced => ("key", "NOT ENFORCED"),
+            SetAside::Index => ("index", "dropped"),
+        };
+        format!("{kind} \"{}\" on {} {how}", self.name, self.table.human())
+    }
+}
+
+impl Pending {
+    /// What the run left, in one sentence for messages: `it committed rows
+    /// into public.p (p.csv) and left key "c_p_fkey" on public.c dropped`.
+    pub fn describe(&self) -> String {
+        let loaded = if self.loaded.is_empty() {
+            "committed no rows".to_string()
+        } else {
+            let files: Vec<String> = self
+                .loaded
+                .iter()
+                .map(|t| format!("{} ({})", t.table.human(), t.file))
+                .collect();
+            format!("committed rows into {}", files.join(", "))
+        };
+        let dropped = if self.dropped.is_empty() {
+            "left no key or index set aside".to_string()
+        } else {
+            let objects: Vec<String> = self.dropped.iter().map(PendingObject::describe).collect();
+            format!("left {}", objects.join(", "))
+        };
+        format!("it {loaded} and {dropped}")
+    }
+}
+
+/// The runs the journal says did not finish, with what each left, for the
+/// commands that only read (`-l`, `check`, `graph`). Reads only: no lock, no
+/// journal created, nothing upgraded; a standby will do. Empty when there is
+/// no journal, or when this role may not read it (a journal of another
+/// role's load, which that role's commands report).
+///
+/// # Errors
+/// [`ErrorKind::Sql`] when the read fails.
+pub fn pending(client: &mut impl GenericClient) -> Result<Vec<Pending>, Error> {
+    let during = "reading the journal";
+    let readable = db::query(client, READABLE, &[], during)?;
+    if !readable.first().is_some_and(|r| r.get::<_, bool>(0)) {
+        return Ok(Vec::new());
+    }
+    let mut runs: Vec<Pending> = Vec::new();
+    for r in db::query(client, PENDING, &[], during)? {
+        let run: String = r.get(0);
+        if runs.last().is_none_or(|p| p.run != run) {
+            runs.push(Pending {
+                run,
+                loaded: Vec::new(),
+                dropped: Vec::new(),
+            });
+        }
+        let Some(kind) = r.get::<_, Option<&str>>(1) else {
+            continue;
+        };
+        let target: String = r.get(2);
+        let table = qualified(&target).unwrap_or_else(|| QualName::new("", target));
+        let name: String = r.get(3);
+        let Some(last) = runs.last_mut() else {
+            continue;
+        };
+        let what = match Kind::parse(kind) {
+            Kind::Table => {
+                last.loaded.push(PendingTable { table, file: name });
+                continue;
+            }
+            Kind::Key => SetAside::Key,
+            Kind::Unenforced => SetAside::Unenforced,
+            Kind::Index => SetAside::Index,
+            Kind::Run => continue,
+        };
+        last.dropped.push(PendingObject { what, table, name });
+    }
+    Ok(runs)
+}
+
+/// A journal target (`"schema"."table"`, as [`QualName`]'s `Display` writes
+/// it) read back; `None` for anything else.
+fn qualified(target: &str) -> Option<QualName> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = target;
+    loop {
+        let mut chars = rest.strip_prefix('"')?.chars();
+        let mut part = String::new();
+        loop {
+            match chars.next()? {
+                '"' if chars.as_str().starts_with('"') => {
+                    part.push('"');
+                    chars.next();
+                }
+                '"' => break,
+                c => part.push(c),
+            }
+        }
+        parts.push(part);
+        rest = chars.as_str();
+        if rest.is_empty() {
+            break;
+        }
+        rest = rest.strip_prefix('.')?;
+    }
+    match <[String; 2]>::try_from(parts) {
+        Ok([schema, name]) => Some(QualName::new(schema, name)),
+        Err(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +762,18 @@ mod tests {
             let outside: String = sql.split('\'').step_by(2).collect::<Vec<_>>().concat();
             assert!(!outside.trim().trim_end_matches(';').contains(';'), "{sql}");
         }
+    }
+
+    #[test]
+    fn targets_read_back_as_written() {
+        for q in [
+            QualName::new("public", "c"),
+            QualName::new("Sa\"les", "x.y"),
+        ] {
+            assert_eq!(qualified(&q.to_string()), Some(q));
+        }
+        assert_eq!(qualified("public.c"), None);
+        assert_eq!(qualified("\"a\""), None);
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub use crate::catalog::{
 };
 use crate::error::{Error, ErrorKind};
 use crate::graph;
+use crate::journal;
+pub use crate::journal::{Pending, PendingObject, PendingTable, SetAside};
 use crate::loader::Options;
 use crate::source::{self, Header};
 pub use crate::source::{ColumnsFrom, DataFile, FileName, Ignored};
@@ -328,6 +330,20 @@ impl Plan {
     pub fn bytes(&self) -> u64 {
         self.steps.iter().map(|s| s.bytes).sum()
     }
+}
+
+/// The parallel loads that did not finish (`fkload.journal`), with what each
+/// left: some of its rows committed, its keys and indexes set aside (so not
+/// among a plan's [`Plan::keys`] and [`Plan::indexes`]). A plan made now is
+/// of the database as they left it; a load repairs them first and plans
+/// again (unless it resumes one), and a check refuses them. Reads only: no
+/// lock, nothing created; a standby will do.
+///
+/// # Errors
+/// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] when the journal
+/// cannot be read.
+pub fn interrupted(client: &mut impl GenericClient) -> Result<Vec<Pending>, Error> {
+    journal::pending(client)
 }
 
 /// Reads the directory and the catalog and makes the plan. Writes nothing.

@@ -1,11 +1,14 @@
-//! The plan as `fkload -l` prints it: order, levels, cycles and how each is
-//! broken, the keys deferred, dropped or unenforced, the indexes built after
-//! the data, and why the strategy.
+//! The plan as `fkload -l` prints it: first any earlier parallel load that did
+//! not finish (the plan is of the database as it left it), then order, levels,
+//! cycles and how each is broken, the keys deferred, dropped or unenforced
+//! (the unfinished run's among them), the indexes built after the data, and
+//! why the strategy.
 
 use std::fmt::Write as _;
 
 use fkload::plan::{
-    ColumnsFrom, KeyAction, PlannedKey, QualName, REVALIDATE_FROM_BYTES, StrategyReason, Truncate,
+    ColumnsFrom, KeyAction, Pending, PlannedKey, QualName, REVALIDATE_FROM_BYTES, SetAside,
+    StrategyReason, Truncate,
 };
 use fkload::{Plan, Strategy};
 
@@ -30,16 +33,36 @@ fn reason(plan: &Plan) -> String {
     }
 }
 
-/// The plan as `-l` prints it.
-pub fn describe(plan: &Plan) -> String {
+/// The plan as `-l` prints it, made over the unfinished runs `interrupted`.
+pub fn describe(plan: &Plan, interrupted: &[Pending]) -> String {
     let mut out = String::new();
+    for p in interrupted {
+        let _ = writeln!(out, "{}\n", unfinished(p, "this plan"));
+    }
     heading(&mut out, plan);
     steps(&mut out, plan);
     ignored(&mut out, plan);
     cycles(&mut out, plan);
-    keys(&mut out, plan);
-    indexes(&mut out, plan);
+    keys(&mut out, plan, interrupted);
+    indexes(&mut out, plan, interrupted);
     out
+}
+
+/// An unfinished parallel load, in psql's layout, for `-l` (stdout) and
+/// `graph` (stderr): what it is, what it left, that `shown` (the plan, the
+/// graph) is of the database as it left it, and what to do.
+pub fn unfinished(p: &Pending, shown: &str) -> String {
+    let mut what = p.describe();
+    if let Some(first) = what.get(..1) {
+        what = first.to_uppercase() + &what[1..];
+    }
+    format!(
+        "WARNING:  an earlier parallel load (run {run}) did not finish: {shown} is of the \
+         database as it left it\nDETAIL:  {what}.\nHINT:  Run fkload repair to undo it (a load \
+         without --resume does that first), or fkload -j N --resume DIR with its directory \
+         to finish it.",
+        run = p.run
+    )
 }
 
 /// The entries of the directory that are not loaded, and why.
@@ -178,10 +201,13 @@ fn cycles(out: &mut String, plan: &Plan) {
     }
 }
 
-/// The keys deferred, dropped and unenforced.
-fn keys(out: &mut String, plan: &Plan) {
+/// The keys deferred, dropped and unenforced; the keys an unfinished run
+/// left dropped or unenforced are listed with the dropped ones (they are not
+/// in place now, and the plan cannot see them).
+fn keys(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
     let deferred: Vec<&PlannedKey> = plan.deferred().collect();
     let dropped: Vec<&PlannedKey> = plan.dropped().collect();
+    let left: Vec<String> = set_aside_by(interrupted, |w| w != SetAside::Index);
     let _ = writeln!(
         out,
         "\ndeferred keys:{}",
@@ -193,8 +219,15 @@ fn keys(out: &mut String, plan: &Plan) {
     let _ = writeln!(
         out,
         "dropped keys:{}",
-        if dropped.is_empty() { " none" } else { "" }
+        if dropped.is_empty() && left.is_empty() {
+            " none"
+        } else {
+            ""
+        }
     );
+    for l in left {
+        let _ = writeln!(out, "  {l}");
+    }
     for k in dropped {
         let _ = writeln!(out, "  {}: {}", describe_key(k), k.key.definition);
     }
@@ -225,8 +258,29 @@ fn keys(out: &mut String, plan: &Plan) {
     }
 }
 
-/// The indexes built after the data.
-fn indexes(out: &mut String, plan: &Plan) {
+/// What the unfinished runs set aside that `which` selects, each with the
+/// run that did it.
+fn set_aside_by(interrupted: &[Pending], which: impl Fn(SetAside) -> bool) -> Vec<String> {
+    interrupted
+        .iter()
+        .flat_map(|p| {
+            p.dropped
+                .iter()
+                .filter(|o| which(o.what))
+                .map(move |o| format!("{} by the unfinished run {}", o.describe(), p.run))
+        })
+        .collect()
+}
+
+/// The indexes built after the data, and those an unfinished run dropped.
+fn indexes(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
+    let left = set_aside_by(interrupted, |w| w == SetAside::Index);
+    if !left.is_empty() {
+        let _ = writeln!(out, "dropped indexes:");
+        for l in left {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
     if plan.indexes.is_empty() {
         return;
     }

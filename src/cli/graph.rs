@@ -3,7 +3,9 @@
 //! stdout ([`fkload::render`]).
 //!
 //! It only reads (the catalog and the files' headers, as `-l` does), on a
-//! connection that may be a standby's.
+//! connection that may be a standby's. An earlier parallel load that did not
+//! finish is warned of on stderr first: its keys are not drawn (they are
+//! dropped), and a load undoes it before it loads.
 
 use std::path::PathBuf;
 
@@ -55,6 +57,9 @@ pub fn run(
     session: fkload::Session,
     choice: (fkload::pattern::Selection, fkload::dialect::DialectOptions),
 ) -> Result<(), Error> {
+    for p in fkload::plan::interrupted(&mut client)? {
+        eprintln!("fkload: {}", super::describe::unfinished(&p, "the graph"));
+    }
     let plan = match &args.dir {
         Some(dir) => Loader::builder()
             .control(client, session)

@@ -610,6 +610,8 @@ struct Outcome {
     plan: Option<fkload::Plan>,
     report: Option<fkload::Report>,
     problems: Option<fkload::problems::Problems>,
+    /// Earlier parallel loads that did not finish, as `-l` found them.
+    interrupted: Vec<fkload::plan::Pending>,
 }
 
 /// Runs the command and returns the exit code.
@@ -680,6 +682,7 @@ fn write_account(
     account.report = outcome.report.as_ref();
     account.problems = outcome.problems.as_ref();
     account.error = error;
+    account.interrupted = &outcome.interrupted;
     let text = serde_json::to_string_pretty(&account.to_json())? + "\n";
     if path == std::path::Path::new("-") {
         out(&text);
@@ -762,10 +765,18 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         }
         _ => None,
     };
-    let plan = loader.plan(dir)?;
+    if args.list {
+        // Read first: a plan that fails is reported with them.
+        outcome.interrupted = loader.interrupted()?;
+    }
+    let plan = loader.plan(dir).inspect_err(|_| {
+        for p in &outcome.interrupted {
+            eprintln!("fkload: {}", describe::unfinished(p, "the plan"));
+        }
+    })?;
     outcome.plan = Some(plan.clone());
     if args.list {
-        out(&describe::describe(&plan));
+        out(&describe::describe(&plan, &outcome.interrupted));
         return Ok(exit::OK);
     }
     if !args.quiet {
@@ -1035,6 +1046,9 @@ fn hint(e: &Error) -> Option<String> {
             "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
         }
         ErrorKind::NothingToResume => "Load without --resume.",
+        ErrorKind::UnfinishedLoad { .. } => {
+            "Run fkload repair to undo it (a load without --resume does that first), or fkload -j N --resume DIR with its directory to finish it; then check again."
+        }
         ErrorKind::Duplicate(_) => "Keep one row per key.",
         ErrorKind::Cleanup { .. } => {
             "Run fkload repair to undo the load, or fix the cause and rerun with --resume to finish it."
@@ -1115,6 +1129,24 @@ mod tests {
                 .into(),
             ),
             ("nothing_to_resume", ErrorKind::NothingToResume.into()),
+            (
+                "unfinished_load",
+                ErrorKind::UnfinishedLoad {
+                    runs: vec![fkload::plan::Pending {
+                        run: "1796000000-4242".into(),
+                        loaded: vec![fkload::plan::PendingTable {
+                            table: fkload::plan::QualName::new("public", "p"),
+                            file: "p.csv".into(),
+                        }],
+                        dropped: vec![fkload::plan::PendingObject {
+                            what: fkload::plan::SetAside::Key,
+                            table: fkload::plan::QualName::new("public", "c"),
+                            name: "c_p_fkey".into(),
+                        }],
+                    }],
+                }
+                .into(),
+            ),
             ("truncate_in_parallel", ErrorKind::TruncateInParallel.into()),
             (
                 "blocked",

@@ -42,3 +42,4 @@ mod testing;
 mod throwaway;
 mod timeouts;
 mod truncate_subset;
+mod unfinished;
