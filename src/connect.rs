@@ -34,6 +34,10 @@ pub struct Connector {
     writable: bool,
     /// Where it connects, for messages (never with a password).
     describe: String,
+    /// The TLS connector, made on first use and shared by every connection
+    /// and clone: making one reads the trusted certificates again, which costs
+    /// far more than a connection to a server nearby.
+    tls: std::sync::Arc<std::sync::Mutex<Option<postgres_openssl::MakeTlsConnector>>>,
 }
 
 #[derive(Clone)]
@@ -98,6 +102,7 @@ impl Connector {
             target: Target::Info(Box::new(info.clone())),
             settings: String::new(),
             writable: true,
+            tls: std::sync::Arc::default(),
         }
     }
 
@@ -125,6 +130,7 @@ impl Connector {
             settings: String::new(),
             writable: true,
             describe,
+            tls: std::sync::Arc::default(),
         }
     }
 
@@ -175,9 +181,8 @@ impl Connector {
     /// Asks the server to cancel what the session of `token` is running.
     pub fn cancel(&self, token: &CancelToken) {
         let sent = match &self.target {
-            Target::Info(info) if info.tls().mode != tls::SslMode::Disable => info
-                .tls()
-                .connector()
+            Target::Info(info) if info.tls().mode != tls::SslMode::Disable => self
+                .tls_connector(info.tls())
                 .map(|c| token.cancel_query(c).is_ok())
                 .unwrap_or(false),
             _ => false,
@@ -206,8 +211,7 @@ impl Connector {
                     sni: true,
                     ..TlsSettings::default()
                 };
-                let tls = settings.connector().map_err(|e| settings_error(&e))?;
-                config.connect(tls)
+                config.connect(self.tls_connector(&settings)?)
             }
         };
         let mut client = result.map_err(|e| connect_error(&self.describe, e))?;
@@ -286,6 +290,23 @@ impl Connector {
         }
     }
 
+    /// The TLS connector of `info`'s settings, made once (see `tls`).
+    fn tls_connector(
+        &self,
+        settings: &TlsSettings,
+    ) -> Result<postgres_openssl::MakeTlsConnector, Error> {
+        let mut slot = self
+            .tls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(made) = slot.as_ref() {
+            return Ok(made.clone());
+        }
+        let made = settings.connector().map_err(|e| settings_error(&e))?;
+        *slot = Some(made.clone());
+        Ok(made)
+    }
+
     /// Host `i` in each transport its `sslmode` allows, until one connects.
     fn try_host(&self, info: &ConnInfo, i: usize) -> Result<Tried, Error> {
         let transports = tls::attempts(info.tls().mode, info.is_socket(i));
@@ -295,8 +316,7 @@ impl Connector {
             let result = match transport {
                 Transport::Plain => config.connect(NoTls),
                 Transport::Tls => {
-                    let tls = info.tls().connector().map_err(|e| settings_error(&e))?;
-                    config.connect(tls)
+                    config.connect(self.tls_connector(info.tls())?)
                 }
             };
             let e = match result {
