@@ -315,9 +315,7 @@ impl Connector {
             let config = self.with_settings(info.config_for(i, transport));
             let result = match transport {
                 Transport::Plain => config.connect(NoTls),
-                Transport::Tls => {
-                    config.connect(self.tls_connector(info.tls())?)
-                }
+                Transport::Tls => config.connect(self.tls_connector(info.tls())?),
             };
             let e = match result {
                 Ok(client) => {

@@ -20,11 +20,28 @@
 use std::path::Path;
 
 use crate::util::TestDb;
-use crate::util::crash::{self, Case, clean_load, fkload_env, fkload_plain, journal_state, state};
+use crate::util::crash::{
+    self, Case, clean_load, fkload_env, fkload_plain, journal_state, state, without_journal,
+};
 use crate::util::support::{Run, Scenario};
 
 /// The failures each statement is made to meet.
 pub const FAULTS: [&str; 3] = ["lock-timeout", "serialization", "disconnect"];
+
+/// The faults enumerated on a path. Every one on the one-transaction load and
+/// `check`; on the parallel load and its recovery, the two that lead fkload
+/// down different paths (the session survives the error, or it is gone),
+/// unless `FKLOAD_TEST_CRASH=all`: a serialization failure takes the path
+/// of a lock timeout there (nothing in fkload reads SQLSTATE 40001), less the
+/// naming of lock holders, and enumerating it too would add half again to the
+/// longest tests of the suite.
+fn faults(parallel: bool) -> &'static [&'static str] {
+    if parallel && !std::env::var("FKLOAD_TEST_CRASH").is_ok_and(|v| v == "all") {
+        &["lock-timeout", "disconnect"]
+    } else {
+        &FAULTS
+    }
+}
 
 /// What the enumeration covered, for the report: per fault, the failure
 /// points, how many runs reported success, and how many left a journal.
@@ -74,16 +91,6 @@ fn reported(run: &Run, what: &str) {
     );
 }
 
-/// A state (see `crash::state`) without the journal's own lines: what a
-/// user's tables, keys and indexes are.
-fn without_journal(state: &[String]) -> Vec<String> {
-    state
-        .iter()
-        .filter(|l| !l.starts_with("index | fkload | ") && !l.starts_with("fkload."))
-        .cloned()
-        .collect()
-}
-
 /// After a run that reported success: every later command leaves the loaded
 /// database exactly so (and the first of them clears a journal it left).
 fn stays(db: &TestDb, dir: &Path, after: &[String], what: &str) {
@@ -118,7 +125,7 @@ pub fn one_transaction(case: &Case, args: &[&str]) -> Tally {
     let after = clean_load(&s, args);
     let dir = s.path();
     let mut tally = Tally::default();
-    for fault in FAULTS {
+    for &fault in faults(false) {
         let mut work = s.db.copy("one_tx_fail");
         for n in 1.. {
             let what = format!("{} {args:?}, statement {n} failing ({fault})", case.name);
@@ -142,7 +149,10 @@ pub fn one_transaction(case: &Case, args: &[&str]) -> Tally {
 }
 
 /// A parallel load with each statement failing in turn, with each fault.
-pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Tally {
+///
+/// Recovery is killed from the first journal a failure left when `kills`
+/// (from every distinct one when `every_state`).
+pub fn parallel(case: &Case, args: &[&str], every_state: bool, kills: bool) -> Tally {
     let s = Scenario::new(case.name, case.schema, case.files);
     let before = state(&s.db);
     let after = clean_load(&s, args);
@@ -150,7 +160,7 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Tally {
     let resume = ["-j", "2", "--resume"];
     let mut tally = Tally::default();
     let mut seen = std::collections::HashSet::new();
-    for fault in FAULTS {
+    for &fault in faults(true) {
         let mut work = s.db.copy("parallel_fail");
         for n in 1.. {
             let what = format!("{} {args:?}, statement {n} failing ({fault})", case.name);
@@ -184,7 +194,11 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Tally {
                 // A run that recorded nothing, on a connection it lost before
                 // it could remove the journal: nothing to undo, and the next
                 // command removes it.
-                assert_eq!(without_journal(&now), before, "{what}: reported failure, empty journal");
+                assert_eq!(
+                    without_journal(&now),
+                    before,
+                    "{what}: reported failure, empty journal"
+                );
                 let r = fkload_plain(&work, &["repair"], None);
                 assert_eq!(r.code, 0, "{what}, then repair: {}", r.stderr);
                 assert_eq!(journal_state(&work), None, "{what}, then repair");
@@ -206,7 +220,8 @@ pub fn parallel(case: &Case, args: &[&str], every_state: bool) -> Tally {
             let r = fkload_plain(&resumed, &resume, Some(dir));
             assert_eq!(r.code, 0, "{what}, then --resume: {}", r.stderr);
             assert_eq!(state(&resumed), after, "{what}, then --resume");
-            if seen.insert(journal.clone()) && (every_state || tally.recovery_kills == 0) {
+            if seen.insert(journal.clone()) && (every_state || (kills && tally.recovery_kills == 0))
+            {
                 let label = format!("{what} [{journal}]");
                 tally.recovery_kills +=
                     crash::recovery(&crashed, &["repair"], None, &before, &before, &label);
@@ -253,7 +268,7 @@ pub fn recovery(case: &Case, args: &[&str]) -> (u64, u64) {
     let dir = s.path();
     let crashed = interrupted(&s, args);
     let mut points = (0, 0);
-    for fault in FAULTS {
+    for &fault in faults(true) {
         for (path, recovery_args, dir, done) in [
             ("repair", &["repair"][..], None, &before),
             ("--resume", &["-j", "2", "--resume"][..], Some(dir), &after),
@@ -276,7 +291,11 @@ pub fn recovery(case: &Case, args: &[&str]) -> (u64, u64) {
                 crash::wait_for_disconnect(&x);
                 let journal = journal_state(&x);
                 if run.code == 0 {
-                    assert_eq!(without_journal(&state(&x)), *done, "{what}: reported success");
+                    assert_eq!(
+                        without_journal(&state(&x)),
+                        *done,
+                        "{what}: reported success"
+                    );
                     assert!(
                         journal.as_deref().is_none_or(crash::finished),
                         "{what}: reported success, the journal says unfinished"
@@ -307,7 +326,7 @@ pub fn check(case: &Case) -> u64 {
     let s = Scenario::new(case.name, case.schema, case.files);
     let before = state(&s.db);
     let mut points = 0;
-    for fault in FAULTS {
+    for &fault in faults(false) {
         for n in 1.. {
             let what = format!("{} check, statement {n} failing ({fault})", case.name);
             let Some(run) = run_failing(&s.db, &["check"], Some(s.path()), n, fault) else {
