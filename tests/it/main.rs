@@ -18,6 +18,7 @@ mod deferred;
 mod dialects;
 mod enforce;
 mod errors;
+mod failures;
 mod faults;
 mod finished;
 mod graph;
