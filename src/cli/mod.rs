@@ -1276,4 +1276,32 @@ mod tests {
         }
         insta::assert_snapshot!(all);
     }
+
+    /// A stopped parallel load: exit 4, and one line with the run, what it
+    /// left, and the commands (the directory quoted for a shell when needed).
+    #[test]
+    fn an_interrupted_parallel_load_is_one_line_and_exit_4() {
+        let args = Args::parse_from(["fkload", "-j", "3", "my data"]);
+        let mut s = fkload::error::Stopped::default();
+        s.units_total = 5;
+        s.jobs = 3;
+        let e = |s: &fkload::error::Stopped| Error::from(ErrorKind::Stopped(Box::new(s.clone())));
+        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        assert_eq!(
+            interrupted(&s, &args),
+            "interrupted: the load stopped before it changed anything; the database is as it was"
+        );
+        s.run = Some("1765-123".into());
+        s.units_loaded = Some(3);
+        s.dropped = Some(2);
+        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        assert_eq!(
+            interrupted(&s, &args),
+            "interrupted: run 1765-123 committed 3 of 5 files (or parts) and left 2 keys or \
+             indexes dropped; fkload -j 3 --resume 'my data' finishes it, fkload repair undoes it"
+        );
+        s.units_loaded = None;
+        assert!(!interrupted(&s, &args).contains('\n'));
+        assert!(interrupted(&s, &args).starts_with("interrupted: run 1765-123 stopped"));
+    }
 }
