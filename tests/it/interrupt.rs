@@ -28,7 +28,9 @@ INSERT INTO a VALUES (0, 0); INSERT INTO b VALUES (0, 0);
 CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS
   $$BEGIN PERFORM pg_sleep(0.01); RETURN NEW; END$$;
 CREATE TRIGGER slow BEFORE INSERT ON a FOR EACH ROW EXECUTE FUNCTION slow();
-CREATE TRIGGER slow BEFORE INSERT ON b FOR EACH ROW EXECUTE FUNCTION slow();";
+CREATE TRIGGER slow BEFORE INSERT ON b FOR EACH ROW EXECUTE FUNCTION slow();
+CREATE FUNCTION slow_delete() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN PERFORM pg_sleep(0.01); RETURN OLD; END$$;";
 
 const ROWS: u32 = 300;
 
@@ -307,5 +309,82 @@ fn ctrl_c_on_a_terminal_stops_a_parallel_load_with_exit_4() {
             && run.stdout.contains("fkload repair undoes it"),
         "{}",
         run.stdout
+    );
+}
+
+/// A second Ctrl-C right after the first exits at once (or the stop has
+/// ended already): exit 4 either way, with a line that names the commands,
+/// and repair gives back the database of before.
+#[test]
+fn a_second_ctrl_c_exits_at_once_with_exit_4() {
+    let s = scenario("int_twice");
+    let before = snapshot(&s.db);
+    let mut child = spawn(&s, &["-j", "2", "--strategy", "revalidate"]);
+    wait_for_a_commit(&s, &mut child);
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let sent = Instant::now();
+    for _ in 0..2 {
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let run = output(child.wait_with_output().expect("wait for fkload"));
+    assert_eq!(run.code, 4, "exit code, stderr:\n{}", run.stderr);
+    assert!(sent.elapsed() < Duration::from_secs(2));
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("fkload: interrupted")
+            && l.ends_with("fkload repair undoes it")),
+        "{}",
+        run.stderr
+    );
+    crate::util::crash::wait_for_disconnect(&s.db);
+    let repair = command()
+        .args(["-d", &s.db.url, "repair"])
+        .output()
+        .expect("run fkload repair");
+    output(repair).ok();
+    assert_eq!(snapshot(&s.db), before);
+}
+
+/// Ctrl-C while a failed parallel load takes its rows out again (slowly: a
+/// trigger sleeps on each deleted row of a) does not cut the undo halfway:
+/// it finishes, says so, and the load's own error and exit code stand, with
+/// the database as before and no journal left.
+#[test]
+fn ctrl_c_lets_the_undo_of_a_failed_parallel_load_finish() {
+    let s = scenario("int_undo");
+    // An orphan at the end of a: the key fails when it is added back.
+    let mut a = std::fs::read_to_string(s.path().join("a.csv")).expect("read a.csv");
+    a.push_str("9999,9999\n");
+    std::fs::write(s.path().join("a.csv"), a).expect("write a.csv");
+    s.db.exec(
+        "CREATE TRIGGER slow_delete BEFORE DELETE ON a FOR EACH ROW EXECUTE FUNCTION slow_delete()",
+    );
+    let before = snapshot(&s.db);
+    let mut child = spawn(&s, &["-j", "2", "--strategy", "revalidate"]);
+    wait_until(
+        &s,
+        &mut child,
+        None,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'
+                AND application_name = 'fkload' AND query LIKE 'DELETE%' AND state = 'active'",
+            s.db.name
+        ),
+        "the failed load took its rows out",
+    );
+    let (run, _) = signal_and_wait(child, libc::SIGINT);
+    assert_eq!(run.code, 3, "exit code, stderr:\n{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("fkload: interrupted: the failed load is being undone and finishes first"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("a_p_fk"), "{}", run.stderr);
+    assert_eq!(snapshot(&s.db), before);
+    assert_eq!(
+        s.db.query_i64("SELECT count(*) FROM pg_class WHERE oid = to_regclass('fkload.journal')"),
+        0
     );
 }
