@@ -122,10 +122,20 @@ fn signal_and_wait(child: Child, signal: libc::c_int) -> (Run, Duration) {
 /// A parallel load interrupted with `signal` once a table is committed: exit
 /// 4 within 2 s, one line naming the run and the commands; nothing undone.
 fn interrupt_parallel(s: &Scenario, signal: libc::c_int) -> String {
-    let mut child = spawn(s, &["-j", "2", "--strategy", "revalidate"]);
+    let report = tempfile::NamedTempFile::new().expect("report file");
+    let path = report.path().to_str().expect("utf-8");
+    let mut child = spawn(
+        s,
+        &["-j", "2", "--strategy", "revalidate", "--report", path],
+    );
     wait_for_a_commit(s, &mut child);
     let (run, took) = signal_and_wait(child, signal);
     assert_eq!(run.code, 4, "exit code, stderr:\n{}", run.stderr);
+    let account: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the report")).expect("JSON");
+    crate::report::assert_valid(&account);
+    assert_eq!(account["exit_code"], 4);
+    assert_eq!(account["ok"], false);
     assert!(
         took < Duration::from_secs(2),
         "took {took:?}:\n{}",
