@@ -279,6 +279,26 @@ impl From<ErrorKind> for Error {
     }
 }
 
+/// What a stopped parallel load left, from its journal: the data of
+/// [`ErrorKind::Stopped`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stopped {
+    /// The run whose journal lists what it left; `None` when it had changed
+    /// nothing (the database is as before, and no journal names it).
+    pub run: Option<String>,
+    /// Files (or parts of big files) it committed; `None` when the journal
+    /// could not be read after the stop.
+    pub units_loaded: Option<usize>,
+    /// How many files (or parts) it had to load.
+    pub units_total: usize,
+    /// Keys and indexes it left dropped; `None` when the journal could not be
+    /// read after the stop.
+    pub dropped: Option<usize>,
+    /// How many connections it loaded over.
+    pub jobs: usize,
+}
+
 /// The kinds of [`Error`]. More may be added.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -349,6 +369,11 @@ pub enum ErrorKind {
     /// run first). Each run with what it left.
     #[error("{}", unfinished_text(runs))]
     UnfinishedLoad { runs: Vec<crate::plan::Pending> },
+    /// A parallel load was stopped on request (a signal): not undone, its
+    /// journal lists what it committed and dropped, for a resumed load to
+    /// finish or a repair to undo.
+    #[error("{}", stopped_text(_0))]
+    Stopped(Box<Stopped>),
     /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
     #[error(
@@ -801,6 +826,22 @@ impl fmt::Display for DuplicateKeys {
         write!(f, "{}", self.db)?;
         self.violation.details(f, "")
     }
+}
+
+fn stopped_text(s: &Stopped) -> String {
+    let Some(run) = &s.run else {
+        return "the parallel load was stopped before it changed anything".to_string();
+    };
+    let counted = match (s.units_loaded, s.dropped) {
+        (Some(loaded), Some(dropped)) => format!(
+            ": it committed {loaded} of {} files or parts and left {dropped} keys or indexes dropped",
+            s.units_total
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "the parallel load (run {run}) was stopped{counted}\nDETAIL:  fkload.journal lists what it committed and dropped: a resumed load finishes it, a repair undoes it."
+    )
 }
 
 #[cfg(test)]

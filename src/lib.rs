@@ -137,6 +137,7 @@ mod sequences;
 pub mod server;
 mod source;
 mod sql;
+mod stop;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;

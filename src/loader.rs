@@ -10,9 +10,9 @@
 //! can load inside its own transaction and roll it back.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use postgres::{CancelToken, Client, GenericClient};
+use postgres::{Client, GenericClient};
 
 use crate::check;
 use crate::connect::{Connector, Session};
@@ -25,6 +25,7 @@ use crate::plan::{self, Plan, StrategyChoice};
 use crate::policy::{self, OnOrphan, Rejected};
 use crate::problems::Problems;
 use crate::report::Report;
+use crate::stop::Stop;
 use crate::transaction;
 
 /// How many examples an error or a check lists per problem by default.
@@ -321,11 +322,30 @@ impl Loader {
     /// [`ErrorKind::LoadRunning`], [`ErrorKind::JournalNotTrusted`],
     /// [`ErrorKind::NothingToResume`], [`ErrorKind::Cleanup`];
     /// [`ErrorKind::Blocked`] around an error a lock wait caused;
+    /// [`ErrorKind::Stopped`] when a parallel load was stopped by
+    /// [`Cancel::cancel`];
     /// [`ErrorKind::NoConnector`] without a connector.
     pub fn load(&self, plan: &Plan, observer: &mut dyn FnMut(Event<'_>)) -> Result<Report, Error> {
         let mut control = self.control()?;
         let (client, session) = control_client(&mut control)?;
         self.writable(session)?;
+        let stop = &self.cancel.0;
+        stop.arm(self.connector()?.clone());
+        let result = {
+            let _control = stop.register(client.cancel_token());
+            self.load_armed(client, plan, observer)
+        };
+        stop.disarm();
+        result
+    }
+
+    /// [`Loader::load`] once a cancel can reach it.
+    fn load_armed(
+        &self,
+        client: &mut Client,
+        plan: &Plan,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Report, Error> {
         let replanned;
         let mut plan = plan;
         if !self.options.resume
@@ -353,14 +373,11 @@ impl Loader {
                 plan,
                 plan.jobs,
                 self.options.resume,
+                &self.cancel.0,
                 observer,
             )
         } else {
-            self.cancel
-                .arm(client.cancel_token(), self.connector()?.clone());
-            let result = transaction::run(client, plan, observer);
-            self.cancel.disarm();
-            result
+            transaction::run(client, plan, observer)
         };
         let result = result
             .map(|r| with_rejected(r, plan, &rejected))
@@ -556,9 +573,10 @@ impl Loader {
         Ok(session.clone())
     }
 
-    /// A handle that cancels a running one-transaction load from another
-    /// thread (a Ctrl-C handler): the running statement fails and everything
-    /// rolls back.
+    /// A handle that stops a running load from another thread (a Ctrl-C
+    /// handler): a one-transaction load's running statement fails and
+    /// everything rolls back; a parallel load stops and returns
+    /// [`ErrorKind::Stopped`], resumable (see [`Cancel`]).
     pub fn cancel_handle(&self) -> Cancel {
         self.cancel.clone()
     }
@@ -610,33 +628,25 @@ fn control_client<'a>(
         .ok_or_else(|| Error::new(ErrorKind::NoConnector))
 }
 
-/// Cancels a running one-transaction load (see [`Loader::cancel_handle`]).
+/// Stops a running load (see [`Loader::cancel_handle`]): a one-transaction
+/// load rolls back; a parallel load starts nothing more, cancels the running
+/// statement of each of its connections and returns [`ErrorKind::Stopped`],
+/// leaving its journal for a resumed load or a repair.
 #[derive(Clone, Default)]
-pub struct Cancel(Arc<Mutex<Option<(CancelToken, Connector)>>>);
+pub struct Cancel(Stop);
 
 impl Cancel {
-    fn arm(&self, token: CancelToken, connector: Connector) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((token, connector));
-        }
-    }
-
-    fn disarm(&self) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = None;
-        }
-    }
-
-    /// Asks the server to cancel the statement the load is running; nothing
-    /// when no load runs. Returns whether a request was sent.
+    /// Asks the server to cancel the statements the load is running, and
+    /// stops a parallel load; nothing when no load runs. Returns whether a
+    /// load was running. While a failed parallel load is being undone, the
+    /// undo is not cancelled: it runs to its end (see [`Cancel::is_undoing`]).
     pub fn cancel(&self) -> bool {
-        let armed = self.0.lock().ok().and_then(|slot| slot.clone());
-        match armed {
-            Some((token, connector)) => {
-                connector.cancel(&token);
-                true
-            }
-            None => false,
-        }
+        self.0.stop()
+    }
+
+    /// Whether a failed parallel load is being undone now: a cancel lets the
+    /// undo finish.
+    pub fn is_undoing(&self) -> bool {
+        self.0.is_undoing()
     }
 }

@@ -44,6 +44,7 @@ use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
 use crate::pool::Pool;
 use crate::report::{Report, TableReport};
 use crate::sequences;
+use crate::stop::{self, Stop};
 use crate::transaction;
 
 /// Files above twice the COPY batch size (128 MiB by default) are cut into
@@ -107,6 +108,9 @@ fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
 /// when a key or index did not come back as it was (the journal is then
 /// kept).
 ///
+/// [`ErrorKind::Stopped`] when `stop` stopped it: then nothing is undone,
+/// and the journal keeps what it did for `--resume` or `repair`.
+///
 /// [`ErrorKind::Interrupted`]: crate::ErrorKind::Interrupted
 /// [`ErrorKind::NotRestored`]: crate::ErrorKind::NotRestored
 pub(crate) fn run(
@@ -115,10 +119,12 @@ pub(crate) fn run(
     plan: &Plan,
     jobs: usize,
     resume: bool,
+    stop: &Stop,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
+    stop.check()?;
     journal::lock(client)?;
-    let result = run_locked(client, connector, plan, jobs, resume, observer);
+    let result = run_locked(client, connector, plan, jobs, resume, stop, observer);
     if result.is_err() {
         journal::tidy(client);
     }
@@ -132,6 +138,7 @@ fn run_locked(
     plan: &Plan,
     jobs: usize,
     resume: bool,
+    stop: &Stop,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let started = Instant::now();
@@ -151,13 +158,22 @@ fn run_locked(
         ));
     }
 
-    drop_all(client, plan, &run)?;
+    // Stopped: nothing is undone; the journal says what the run left.
+    let stopped = |client: &mut Client| stop::left(client, connector, &run.id, units.len(), jobs);
+    if let Err(e) = drop_all(client, plan, &run) {
+        return Err(if stop.is_stopped() {
+            stopped(client)
+        } else {
+            e
+        });
+    }
 
     let work = Work {
         connector,
         plan,
         run: &run,
         jobs,
+        stop,
     };
     // Once the data is final and every key is back, the sequences move past
     // the loaded values and the journal records that the run finished, in one
@@ -175,7 +191,11 @@ fn run_locked(
                 "the connection was lost as the load finished ({e}); the journal says \
                  it finished"
             ));
+        } else if stop.is_stopped() {
+            return Err(stopped(client));
         } else {
+            // A stop from now on lets the undo finish.
+            stop.undoing();
             // Every key back in place is dropped again (none may block or
             // cascade the deletes), the rows the run committed (the interrupted
             // run's too: the end state is all or nothing) are taken out,
@@ -273,6 +293,7 @@ struct Work<'a> {
     plan: &'a Plan,
     run: &'a Run,
     jobs: usize,
+    stop: &'a Stop,
 }
 
 /// Repairs what an interrupted parallel load left: takes out the rows it
@@ -659,7 +680,7 @@ fn load_all(
     for &u in &pending {
         remaining[units[u].step.index] += 1;
     }
-    let pool = Pool::new(pending, remaining.clone(), "load");
+    let pool = Pool::new(pending, remaining.clone(), "load").stopped_by(work.stop);
     let waits: Vec<Vec<usize>> = (0..plan.steps.len()).map(|i| waits_for(plan, i)).collect();
     let (send, receive) = mpsc::channel::<Note>();
     // Per unit and per step: what was sent and loaded, for events and the report.
@@ -737,6 +758,7 @@ fn load_worker(
         Ok(c) => c,
         Err(e) => return pool.fail(e),
     };
+    let _cancel = work.stop.register(client.cancel_token());
     // A unit starts once every step its kept keys reference has committed.
     let ready = |remaining: &Vec<usize>, &u: &usize| {
         waits[units[u].step.index]
@@ -770,6 +792,7 @@ fn load_one(
     let step = unit.step;
     let during = format!("loading {}", step.file.path.display());
     let mut tx = db::begin(client, &during)?;
+    work.stop.check()?;
     let target = step.table.name.to_string();
     let (run, seq) = (work.run, work.run.unit_seq(u));
     let table = transaction::load_step(
@@ -866,7 +889,7 @@ fn run_tasks(
         return Ok(());
     }
     let workers = work.jobs.max(1).min(tasks.len());
-    let pool = Pool::new(tasks, Vec::new(), "restore");
+    let pool = Pool::new(tasks, Vec::new(), "restore").stopped_by(work.stop);
     let (send, receive) = mpsc::channel::<Restore<'_>>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -891,6 +914,7 @@ fn task_worker<'a>(
         Ok(c) => c,
         Err(e) => return pool.fail(e),
     };
+    let _cancel = work.stop.register(client.cancel_token());
     // A task starts once no running task locks a table of its.
     let free = |busy: &Vec<u32>, t: &Task<'_>| t.locks.iter().all(|l| !busy.contains(l));
     let lock = |busy: &mut Vec<u32>, t: &Task<'_>| busy.extend(t.locks.iter().copied());

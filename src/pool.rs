@@ -2,12 +2,13 @@
 //! the items not started yet, in the order to try them, and a state that says
 //! which may start now (a parallel load's tables whose parents have not
 //! committed yet; the restore tasks' locked tables). The first error stops
-//! the handing out.
+//! the handing out, and so does a stop ([`Pool::stopped_by`]).
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::stop::Stop;
 
 struct Queue<T, S> {
     pending: Vec<T>,
@@ -22,6 +23,8 @@ pub(crate) struct Pool<T, S> {
     wake: Condvar,
     /// Who works here, for the error a panicking worker leaves.
     who: &'static str,
+    /// Once it is stopped, nothing more is handed out.
+    stop: Option<Stop>,
 }
 
 impl<T, S> Pool<T, S> {
@@ -35,12 +38,20 @@ impl<T, S> Pool<T, S> {
             }),
             wake: Condvar::new(),
             who,
+            stop: None,
         }
+    }
+
+    /// Hands out nothing once `stop` is stopped: the pool fails with
+    /// [`ErrorKind::Stopped`] (waiting workers see it within a wait's 200 ms).
+    pub fn stopped_by(mut self, stop: &Stop) -> Pool<T, S> {
+        self.stop = Some(stop.clone());
+        self
     }
 
     /// Hands a worker the first pending item that `ready` lets start (`start`
     /// records it in the state), waiting while others run. `None` when nothing
-    /// is left, a worker failed, or nothing runs and nothing can start (then it
+    /// is left, a worker failed, the pool was stopped, or nothing runs and nothing can start (then it
     /// fails the pool with `stuck` rather than wait forever).
     pub fn take(
         &self,
@@ -50,6 +61,10 @@ impl<T, S> Pool<T, S> {
     ) -> Option<T> {
         let mut q = self.queue.lock().ok()?;
         loop {
+            if let Some(Err(e)) = self.stop.as_ref().map(Stop::check) {
+                q.failed.get_or_insert(e);
+                self.wake.notify_all();
+            }
             if q.failed.is_some() || q.pending.is_empty() {
                 return None;
             }

@@ -40,7 +40,9 @@ Exit codes:
   1  fkload's own error (usage, files, headers, the plan; check: problems found);
      nothing was written
   2  the connection failed or was lost, or its settings are invalid
-  3  the server rejected a row or a statement; everything was rolled back";
+  3  the server rejected a row or a statement; everything was rolled back
+  4  interrupted (SIGINT, SIGTERM): a parallel load stopped, left for --resume
+     or repair (a one-transaction load rolls back and exits 3)";
 
 /// Bulk-load a directory of CSV files into PostgreSQL in foreign-key order.
 ///
@@ -651,7 +653,10 @@ pub fn run(args: &Args) -> u8 {
     let code = match &result {
         Ok(code) => *code,
         Err(e) => {
-            print_error(e);
+            match e.kind() {
+                ErrorKind::Stopped(s) => errln!("fkload: {}", interrupted(s, args)),
+                _ => print_error(e),
+            }
             exit::for_error(e)
         }
     };
@@ -798,18 +803,40 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
     }
     let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
-    // Ctrl-C during a one-transaction load cancels the running statement on the
-    // server, which rolls everything back and reports it; a second Ctrl-C
-    // exits at once (the server rolls back when the connection goes). A
-    // parallel load keeps the default: the process ends, and --resume finishes.
-    if plan.jobs == 1 {
+    // Ctrl-C (or SIGTERM) during a one-transaction load cancels the running
+    // statement on the server, which rolls everything back and reports it. A
+    // parallel load stops: its running statements are cancelled, nothing new
+    // starts, and it is left for --resume or repair (undoing gigabytes is not
+    // what an interrupt asks for), said in one line, exit 4; the undo of a
+    // failed run is let finish. A second signal exits at once.
+    {
         let cancel = loader.cancel_handle();
         let pressed = std::sync::atomic::AtomicBool::new(false);
+        let parallel = plan.jobs > 1;
+        let commands = finish_or_undo(plan.jobs, &plan.dir);
         let _ = ctrlc::set_handler(move || {
             if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                if parallel {
+                    errln!(
+                        "fkload: interrupted again: exiting at once; if the load changed \
+                         anything, fkload.journal lists it: {commands}"
+                    );
+                    std::process::exit(i32::from(exit::INTERRUPTED));
+                }
+                errln!(
+                    "fkload: interrupted again: exiting at once; the server rolls the load \
+                     back as the connection closes"
+                );
                 std::process::exit(i32::from(exit::SQL));
             }
-            eprintln!("fkload: cancelling: the load rolls back");
+            if !parallel {
+                errln!("fkload: cancelling: the load rolls back");
+            } else if cancel.is_undoing() {
+                errln!(
+                    "fkload: interrupted: the failed load is being undone and finishes \
+                     first (interrupt again to exit at once: then fkload repair undoes the rest)"
+                );
+            }
             cancel.cancel();
         });
     }
@@ -830,6 +857,54 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         serve(server, &stop);
     }
     Ok(exit::OK)
+}
+
+/// The one line for a parallel load that a signal stopped: what the database
+/// holds, and the commands that finish or undo it.
+fn interrupted(s: &fkload::error::Stopped, args: &Args) -> String {
+    let Some(run) = &s.run else {
+        return "interrupted: the load stopped before it changed anything; the database \
+                is as it was"
+            .to_string();
+    };
+    let dir = args
+        .dir
+        .as_deref()
+        .unwrap_or_else(|| std::path::Path::new("DIR"));
+    let commands = finish_or_undo(s.jobs, dir);
+    match (s.units_loaded, s.dropped) {
+        (Some(loaded), Some(dropped)) => format!(
+            "interrupted: run {run} committed {loaded} of {} {} and left {dropped} {} dropped; \
+             {commands}",
+            s.units_total,
+            if s.units_total == 1 {
+                "file"
+            } else {
+                "files (or parts)"
+            },
+            if dropped == 1 {
+                "key or index"
+            } else {
+                "keys or indexes"
+            },
+        ),
+        _ => format!(
+            "interrupted: run {run} stopped; fkload.journal lists what it committed and \
+             dropped; {commands}"
+        ),
+    }
+}
+
+/// The commands that finish an interrupted parallel load of `dir` or undo it.
+fn finish_or_undo(jobs: usize, dir: &std::path::Path) -> String {
+    let dir = dir.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@=".contains(c);
+    let dir = if !dir.is_empty() && dir.chars().all(plain) {
+        dir
+    } else {
+        format!("'{}'", dir.replace('\'', "'\\''"))
+    };
+    format!("fkload -j {jobs} --resume {dir} finishes it, fkload repair undoes it")
 }
 
 /// `up`: prints the loaded database's URI on stdout and waits for Ctrl-C.
@@ -1200,5 +1275,33 @@ mod tests {
             ));
         }
         insta::assert_snapshot!(all);
+    }
+
+    /// A stopped parallel load: exit 4, and one line with the run, what it
+    /// left, and the commands (the directory quoted for a shell when needed).
+    #[test]
+    fn an_interrupted_parallel_load_is_one_line_and_exit_4() {
+        let args = Args::parse_from(["fkload", "-j", "3", "my data"]);
+        let mut s = fkload::error::Stopped::default();
+        s.units_total = 5;
+        s.jobs = 3;
+        let e = |s: &fkload::error::Stopped| Error::from(ErrorKind::Stopped(Box::new(s.clone())));
+        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        assert_eq!(
+            interrupted(&s, &args),
+            "interrupted: the load stopped before it changed anything; the database is as it was"
+        );
+        s.run = Some("1765-123".into());
+        s.units_loaded = Some(3);
+        s.dropped = Some(2);
+        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        assert_eq!(
+            interrupted(&s, &args),
+            "interrupted: run 1765-123 committed 3 of 5 files (or parts) and left 2 keys or \
+             indexes dropped; fkload -j 3 --resume 'my data' finishes it, fkload repair undoes it"
+        );
+        s.units_loaded = None;
+        assert!(!interrupted(&s, &args).contains('\n'));
+        assert!(interrupted(&s, &args).starts_with("interrupted: run 1765-123 stopped"));
     }
 }

@@ -23,6 +23,7 @@ mod faults;
 mod finished;
 mod graph;
 mod identity;
+mod interrupt;
 mod jobs;
 mod key_identity;
 mod library;

@@ -35,7 +35,7 @@ fn run(s: &Scenario, args: &[&str]) -> (i32, Value) {
     (code, report)
 }
 
-fn assert_valid(report: &Value) {
+pub fn assert_valid(report: &Value) {
     let errors: Vec<String> = validator()
         .iter_errors(report)
         .map(|e| format!("{} at {}", e, e.instance_path))
