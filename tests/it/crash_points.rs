@@ -231,6 +231,17 @@ fn a_parallel_keep_load_killed_at_any_statement_is_repaired_or_resumed_exactly()
     );
 }
 
+/// A row that breaks a key of the scenario: (its file, the row).
+fn orphan(case: &Case) -> (&'static str, &'static str) {
+    match case.name {
+        "crash_tpch" => ("lineitem.csv", "9,1,9,9"),
+        "crash_cycle" => ("staff.csv", "9,9"),
+        "crash_partitioned" => ("member.csv", "19,a,9"),
+        "crash_deferrable" => ("staff.csv", "9,1,9"),
+        _ => ("toy.csv", "9,9"),
+    }
+}
+
 /// Whether the failure enumeration runs here: as the crash enumeration, but
 /// not under `FKLOAD_TEST_CRASH=revalidate` (CI's PostgreSQL 18 leg, where
 /// only the statements differ from 15's, not how fkload handles their
@@ -339,7 +350,7 @@ fn check_failing_at_any_statement_never_says_the_data_would_load() {
         return;
     }
     for case in cases() {
-        let points = failure::check(case);
+        let points = failure::check(case, orphan(case));
         report_failures(case, "check", &format!("{points} failure points"));
     }
 }
