@@ -186,28 +186,28 @@ fn run_locked(
         .and_then(|()| verify(client, &run.id))
         .and_then(|()| finish(client, plan, &run.id, &mut report));
     if let Err(e) = outcome {
-        if finished_after_all(client, connector, &run.id) {
-            report.warnings.push(format!(
+        if stop.is_stopped() {
+            return Err(stopped(client));
+        }
+        // A stop from now on lets the undo finish.
+        stop.undoing();
+        // Every key back in place is dropped again (none may block or cascade
+        // the deletes), the rows the run committed (the interrupted run's too:
+        // the end state is all or nothing) are taken out, children first, then
+        // every key and index is put back, on the control connection (or a new
+        // one, when it was lost).
+        match undo_after_failure(client, connector, &run.id) {
+            Ok(Recovered::Undone) => return Err(e),
+            Ok(Recovered::Finished) => report.warnings.push(format!(
                 "the connection was lost as the load finished ({e}); the journal says \
                  it finished"
-            ));
-        } else if stop.is_stopped() {
-            return Err(stopped(client));
-        } else {
-            // A stop from now on lets the undo finish.
-            stop.undoing();
-            // Every key back in place is dropped again (none may block or
-            // cascade the deletes), the rows the run committed (the interrupted
-            // run's too: the end state is all or nothing) are taken out,
-            // children first, then every key and index is put back, on the
-            // control connection (or a new one, when it was lost).
-            return Err(match undo_after_failure(client, connector, &run.id) {
-                Ok(()) => e,
-                Err(c) => Error::new(ErrorKind::Cleanup {
+            )),
+            Err(c) => {
+                return Err(Error::new(ErrorKind::Cleanup {
                     error: Box::new(e),
                     cleanup: Box::new(c),
-                }),
-            });
+                }));
+            }
         }
     }
     if let Err(e) = journal::close(client, &run.id) {
@@ -220,14 +220,33 @@ fn run_locked(
     Ok(report)
 }
 
-/// Undoes a failed run on the control connection, or, when that connection
-/// was lost, on a new one that takes the journal's lock over (the server
-/// gives the lost session's lock back once it has ended it; a short wait
-/// covers that). Should another run take the lock first, the journal stays for
-/// it, and the error says so.
-fn undo_after_failure(client: &mut Client, connector: &Connector, run: &str) -> Result<(), Error> {
+/// What became of a failed run.
+enum Recovered {
+    /// Its rows are out, and everything it dropped is back.
+    Undone,
+    /// It had finished after all: the connection went after the server
+    /// committed [`finish`], before its answer came.
+    Finished,
+}
+
+/// Undoes a failed run on the control connection, or, once that connection
+/// is found lost (by the error or by the undo failing on it), on a new one
+/// that takes the journal's lock over (the server gives the lost session's
+/// lock back once it has ended it; a short wait covers that). There the
+/// journal is asked first whether the run finished after all. Should another
+/// run take the lock first, the journal stays for it, and the error says so.
+fn undo_after_failure(
+    client: &mut Client,
+    connector: &Connector,
+    run: &str,
+) -> Result<Recovered, Error> {
     if !client.is_closed() {
-        return undo(client, run, false);
+        match undo(client, run, false) {
+            Ok(()) => return Ok(Recovered::Undone),
+            Err(c) if !(c.is_connection() || client.is_closed()) => return Err(c),
+            // The control connection is gone: go on on a new one.
+            Err(_) => {}
+        }
     }
     let mut fresh = connector.connect()?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -243,7 +262,11 @@ fn undo_after_failure(client: &mut Client, connector: &Connector, run: &str) -> 
             Err(e) => return Err(e),
         }
     }
-    let result = undo(&mut fresh, run, false);
+    let result = match journal::finished(&mut fresh, run) {
+        Ok(true) => Ok(Recovered::Finished),
+        Ok(false) => undo(&mut fresh, run, false).map(|()| Recovered::Undone),
+        Err(e) => Err(e),
+    };
     journal::unlock(&mut fresh);
     result
 }
@@ -258,18 +281,6 @@ fn finish(client: &mut Client, plan: &Plan, run: &str, report: &mut Report) -> R
     sequences::advance(&mut tx, plan, report)?;
     journal::finish(&mut tx, run)?;
     db::commit(tx, during)
-}
-
-/// After an error with the control connection lost: whether the run finished
-/// all the same (the connection went after the server committed [`finish`],
-/// before its answer came). Asked on a new connection; `false` when it cannot
-/// be asked (the undo then fails too, and the journal stays for `repair`).
-fn finished_after_all(client: &Client, connector: &Connector, run: &str) -> bool {
-    client.is_closed()
-        && connector
-            .connect()
-            .and_then(|mut fresh| journal::finished(&mut fresh, run))
-            .unwrap_or(false)
 }
 
 /// The units an interrupted run committed (by table and name in its journal).
