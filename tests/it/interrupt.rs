@@ -161,12 +161,14 @@ fn interrupt_parallel(s: &Scenario, signal: libc::c_int) -> String {
         )),
         "{line}"
     );
-    // Nothing was undone: a table's rows stay, and no key is back.
+    // Nothing was undone: a table's rows stay, and no key is back (dropped,
+    // or on PostgreSQL 18 still NOT ENFORCED).
     assert!(
         s.db.query_i64("SELECT count(*) FROM p") + s.db.query_i64("SELECT count(*) FROM q") > 2,
         "{line}"
     );
-    assert!(keys(&s.db).is_empty(), "{:?}", keys(&s.db));
+    let left = keys(&s.db);
+    assert!(left.iter().all(|k| k.contains("NOT ENFORCED")), "{left:?}");
     // No session of the load is left running.
     let deadline = Instant::now() + Duration::from_secs(5);
     while s.db.query_i64(&format!(
