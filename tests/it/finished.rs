@@ -57,6 +57,18 @@ fn load_while_the_journal_is_read(s: &Scenario) -> (crate::util::support::Run, p
     (run, reader)
 }
 
+/// Runs `fkload repair` on the scenario's database; it must succeed.
+fn repaired(s: &Scenario) -> crate::util::support::Run {
+    let run = output(
+        command()
+            .args(["-d", &s.db.url, "repair"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "repair: {}", run.stderr);
+    run
+}
+
 /// The defect of issue 21: the load succeeded, its journal could not be
 /// dropped (another session was reading it), and the next command took the
 /// run for an unfinished one and deleted its 200 committed rows.
@@ -84,13 +96,7 @@ fn a_finished_parallel_load_whose_journal_was_not_removed_is_never_undone() {
         resume.stderr
     );
     assert_eq!(state(&s.db), loaded, "--resume changed the loaded database");
-    let repair = output(
-        command()
-            .args(["-d", &s.db.url, "repair"])
-            .output()
-            .unwrap(),
-    );
-    assert_eq!(repair.code, 0, "repair: {}", repair.stderr);
+    let repair = repaired(&s);
     assert!(
         repair.stdout.contains("nothing to repair"),
         "{}",
@@ -123,13 +129,7 @@ fn a_finished_parallel_load_whose_journal_was_not_removed_is_never_undone() {
 
     // Once nobody reads it, the next command removes the journal.
     reader.batch_execute("COMMIT").unwrap();
-    let repair = output(
-        command()
-            .args(["-d", &s.db.url, "repair"])
-            .output()
-            .unwrap(),
-    );
-    assert_eq!(repair.code, 0, "repair: {}", repair.stderr);
+    repaired(&s);
     assert_eq!(
         journal_state(&s.db),
         None,
