@@ -11,8 +11,8 @@
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::error::{DuplicateViolation, KeyViolation, Orphan, Problems};
 use crate::plan::{ColumnsFrom, KeyAction, Plan, Strategy, StrategyReason, Truncate};
-use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
 use crate::report::Report;
 use crate::sql::QualName;
 
@@ -35,7 +35,7 @@ pub struct Account<'a> {
     pub error: Option<&'a Error>,
     /// Earlier parallel loads that did not finish, as the run found them
     /// (`-l`; a check that refused them has them in its error).
-    pub interrupted: &'a [crate::plan::Pending],
+    pub interrupted: &'a [crate::error::Pending],
     /// The process's exit code.
     pub exit_code: u8,
 }
@@ -189,7 +189,7 @@ fn result(r: &Report) -> Value {
 }
 
 /// An earlier parallel load that did not finish, and what it left.
-fn unfinished(p: &crate::plan::Pending) -> Value {
+fn unfinished(p: &crate::error::Pending) -> Value {
     json!({
         "run": p.run,
         "loaded": p.loaded.iter().map(|t| json!({
@@ -198,8 +198,8 @@ fn unfinished(p: &crate::plan::Pending) -> Value {
         })).collect::<Vec<_>>(),
         "set_aside": p.dropped.iter().map(|o| json!({
             "kind": match o.what {
-                crate::plan::SetAside::Key => "key",
-                crate::plan::SetAside::Unenforced => "unenforced_key",
+                crate::error::SetAside::Key => "key",
+                crate::error::SetAside::Unenforced => "unenforced_key",
                 _ => "index",
             },
             "name": o.name,

@@ -25,9 +25,9 @@ use crate::db;
 use crate::ddl;
 use crate::diagnose;
 use crate::error::{Error, ErrorKind};
+use crate::error::{Problems, Unchecked};
 use crate::event::Event;
 use crate::plan::Plan;
-use crate::problems::{Problems, Unchecked};
 use crate::transaction;
 
 /// Checks `plan` (made with every key set aside: see

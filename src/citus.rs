@@ -23,9 +23,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use postgres::GenericClient;
+use postgres::error::SqlState;
 
 use crate::db;
-use crate::error::Error;
+use crate::error::{DbErrorInfo, Error};
 
 /// What Citus makes of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +242,76 @@ pub(crate) fn propagate(settings: &[(String, String)]) -> Vec<String> {
     out
 }
 
+impl DbErrorInfo {
+    /// This report with the names of Citus shards (`<name>_<shardid>`, for
+    /// one of `shards`) written as the names the user declared.
+    pub(crate) fn unsharded(mut self, shards: &[i64]) -> DbErrorInfo {
+        if shards.is_empty() {
+            return self;
+        }
+        let fix = |s: &mut String| *s = unshard(s, shards);
+        fix(&mut self.message);
+        if let Some(s) = &mut self.detail {
+            fix(s);
+        }
+        // A shard's COPY counts the lines Citus sent it, not the file's: such
+        // a context line says nothing true about the file.
+        self.context = self.context.as_deref().and_then(|c| {
+            let kept: Vec<&str> = c
+                .lines()
+                .filter(|l| !is_shard_copy_context(l, shards))
+                .collect();
+            (!kept.is_empty()).then(|| unshard(&kept.join("\n"), shards))
+        });
+        // A worker's error relayed by the coordinator's COPY comes as an
+        // internal error (XX000, Citus's ReportCopyError): the message says
+        // which it is.
+        // (The message is read in English, the workers' lc_messages by
+        // default; in another language the code stays XX000.)
+        if self.code == SqlState::INTERNAL_ERROR.code() {
+            let kinds = [
+                (
+                    "violates foreign key constraint",
+                    SqlState::FOREIGN_KEY_VIOLATION,
+                ),
+                ("violates unique constraint", SqlState::UNIQUE_VIOLATION),
+                ("violates check constraint", SqlState::CHECK_VIOLATION),
+                ("violates not-null constraint", SqlState::NOT_NULL_VIOLATION),
+                (
+                    "violates exclusion constraint",
+                    SqlState::EXCLUSION_VIOLATION,
+                ),
+            ];
+            if let Some((_, code)) = kinds.iter().find(|(m, _)| self.message.contains(m)) {
+                self.code = code.code().to_string();
+            }
+        }
+        // A worker's error relayed by the coordinator carries no table or
+        // constraint field: the message names them.
+        if self.constraint.is_none() {
+            self.constraint = quoted_after(&self.message, " constraint \"");
+        }
+        if self.table.is_none() {
+            self.table = quoted_after(&self.message, " on table \"");
+        }
+        for s in [&mut self.table, &mut self.constraint]
+            .into_iter()
+            .flatten()
+        {
+            *s = unshard_name(s, shards).to_string();
+        }
+        self
+    }
+}
+
+/// The double-quoted name right after `marker` (which ends with the opening
+/// quote) in `message`.
+fn quoted_after(message: &str, marker: &str) -> Option<String> {
+    let start = message.find(marker)? + marker.len();
+    let len = message[start..].find('"')?;
+    Some(message[start..start + len].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +375,53 @@ mod tests {
                 "SET LOCAL citus.propagate_set_commands = 'local'",
                 "SET LOCAL \"lock_timeout\" = '5s'"
             ]
+        );
+    }
+
+    /// What Citus's coordinator relays of a worker's key violation in a
+    /// COPY: an internal error, shard names, no table or constraint field,
+    /// and the shard COPY's own line.
+    #[test]
+    fn a_relayed_shard_error_names_the_declared_table_and_key() {
+        let relayed = DbErrorInfo {
+            severity: "ERROR".into(),
+            code: "XX000".into(),
+            message: "insert or update on table \"orders_102012\" violates foreign key constraint \"orders_customer_email_fkey_102012\"".into(),
+            detail: Some("Key (customer_email)=(x) is not present in table \"customer_102009\".".into()),
+            context: Some("COPY orders_102012, line 3\nwhile executing command on 127.0.0.1:5433".into()),
+            ..Default::default()
+        };
+        let info = relayed.clone().unsharded(&[102009, 102012]);
+        assert_eq!(info.code, "23503");
+        assert_eq!(info.table.as_deref(), Some("orders"));
+        assert_eq!(
+            info.constraint.as_deref(),
+            Some("orders_customer_email_fkey")
+        );
+        assert_eq!(
+            info.message,
+            "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_email_fkey\""
+        );
+        assert_eq!(
+            info.detail.as_deref(),
+            Some("Key (customer_email)=(x) is not present in table \"customer\".")
+        );
+        assert_eq!(
+            info.context.as_deref(),
+            Some("while executing command on 127.0.0.1:5433")
+        );
+        // Without Citus (no shard ids), nothing changes.
+        assert_eq!(relayed.clone().unsharded(&[]), relayed);
+        // A duplicate, likewise.
+        let dup = DbErrorInfo {
+            code: "XX000".into(),
+            message: "duplicate key value violates unique constraint \"orders_pkey_102012\"".into(),
+            ..Default::default()
+        }
+        .unsharded(&[102012]);
+        assert_eq!(
+            (dup.code.as_str(), dup.constraint.as_deref()),
+            ("23505", Some("orders_pkey"))
         );
     }
 }

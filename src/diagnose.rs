@@ -11,10 +11,10 @@ use postgres::{GenericClient, Transaction};
 
 use crate::db;
 use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
+use crate::error::{DuplicateViolation, KeyViolation};
 use crate::lines;
 use crate::orphan;
 use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
-use crate::problems::{DuplicateViolation, KeyViolation};
 
 /// A failed statement that is not a COPY (adding a key back, checking the
 /// deferred keys): a foreign-key violation of one of the plan's keys (`key`,

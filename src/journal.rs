@@ -29,7 +29,7 @@
 use postgres::GenericClient;
 
 use crate::db;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Pending, PendingObject, PendingTable, SetAside};
 use crate::sql::QualName;
 
 /// Creates the journal if it is not there, one statement each, in one
@@ -576,84 +576,6 @@ SELECT u.run, j.kind, j.target, j.name
    AND ((j.kind = 'table' AND j.state = 'loaded')
         OR (j.kind IN ('key', 'unenforced', 'index') AND j.state = 'dropped'))
  ORDER BY u.run, j.seq";
-
-/// A parallel load that did not finish, as a command that only reads
-/// reports it (see [`crate::plan::interrupted`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    /// The run's id in the journal.
-    pub run: String,
-    /// The files it committed, with their tables, in the order it loaded
-    /// them: their rows are in the database.
-    pub loaded: Vec<PendingTable>,
-    /// The keys and indexes it set aside and did not put back.
-    pub dropped: Vec<PendingObject>,
-}
-
-/// A file an unfinished run committed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingTable {
-    pub table: QualName,
-    /// The file (or part of one) as the journal names it.
-    pub file: String,
-}
-
-/// A key or index an unfinished run set aside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingObject {
-    pub what: SetAside,
-    /// The table it is on.
-    pub table: QualName,
-    pub name: String,
-}
-
-/// How an unfinished run set a key or index aside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SetAside {
-    /// A key, dropped: it is not in the catalog now.
-    Key,
-    /// A key set `NOT ENFORCED` (PostgreSQL 18): it checks no row now.
-    Unenforced,
-    /// An index, dropped.
-    Index,
-}
-
-impl PendingObject {
-    /// `key "c_p_fkey" on public.c dropped`, for messages.
-    pub fn describe(&self) -> String {
-        let (kind, how) = match self.what {
-            SetAside::Key => ("key", "dropped"),
-            SetAside::Unenforced => ("key", "NOT ENFORCED"),
-            SetAside::Index => ("index", "dropped"),
-        };
-        format!("{kind} \"{}\" on {} {how}", self.name, self.table.human())
-    }
-}
-
-impl Pending {
-    /// What the run left, in one sentence for messages: `it committed rows
-    /// into public.p (p.csv) and left key "c_p_fkey" on public.c dropped`.
-    pub fn describe(&self) -> String {
-        let loaded = if self.loaded.is_empty() {
-            "committed no rows".to_string()
-        } else {
-            let files: Vec<String> = self
-                .loaded
-                .iter()
-                .map(|t| format!("{} ({})", t.table.human(), t.file))
-                .collect();
-            format!("committed rows into {}", files.join(", "))
-        };
-        let dropped = if self.dropped.is_empty() {
-            "left no key or index set aside".to_string()
-        } else {
-            let objects: Vec<String> = self.dropped.iter().map(PendingObject::describe).collect();
-            format!("left {}", objects.join(", "))
-        };
-        format!("it {loaded} and {dropped}")
-    }
-}
 
 /// The runs the journal says did not finish, with what each left, for the
 /// commands that only read (`-l`, `check`, `graph`). Reads only: no lock, no

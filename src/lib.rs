@@ -57,7 +57,7 @@
 //! ```
 //!
 //! Or check a directory without loading it, every problem in one run (see
-//! [`problems::Problems`]), and load with the rows that break a key set aside
+//! [`error::Problems`]), and load with the rows that break a key set aside
 //! ([`OnOrphan`]):
 //!
 //! ```no_run
@@ -90,7 +90,7 @@
 //! (`catalog`), order and cycles (`graph`), what a load will do ([`plan`]),
 //! one COPY (`copy`), every statement (`db`), the DDL a load issues (`ddl`),
 //! why a load failed (`diagnose`), checking (`check`, `policy`,
-//! [`problems`]), the JSON account ([`account`]), sequences (`sequences`), the
+//! [`error::Problems`]), the JSON account ([`account`]), sequences (`sequences`), the
 //! one-transaction runner (`transaction`), the parallel runner and its journal
 //! (`parallel`, `journal`, `pool`), connections ([`Connector`],
 //! [`conninfo`]), the entry point ([`Loader`]).
@@ -129,7 +129,6 @@ pub mod pattern;
 pub mod plan;
 mod policy;
 mod pool;
-pub mod problems;
 pub mod render;
 mod report;
 mod scan;

@@ -25,9 +25,9 @@ use postgres::GenericClient;
 use crate::copy;
 use crate::db;
 use crate::error::DbErrorInfo;
+use crate::error::{DuplicateViolation, KeyViolation, Orphan};
 use crate::lines;
 use crate::plan::{Plan, PlannedKey, Step};
-use crate::problems::{DuplicateViolation, KeyViolation, Orphan};
 use crate::sql::{QualName, human_ident, ident};
 
 /// The row counter of a file copied into a temporary table: numbered in

@@ -44,13 +44,14 @@ use crate::catalog::{Catalog, Details, Needs};
 pub use crate::catalog::{
     Column, ForeignKey, Index, IndexConstraint, KeyClone, SequenceFeed, Table,
 };
+pub use crate::error::Ignored;
 use crate::error::{Error, ErrorKind};
+pub use crate::error::{Pending, PendingObject, PendingTable, SetAside};
 use crate::graph;
 use crate::journal;
-pub use crate::journal::{Pending, PendingObject, PendingTable, SetAside};
 use crate::loader::Options;
 use crate::source::{self, Header};
-pub use crate::source::{ColumnsFrom, DataFile, FileName, Ignored};
+pub use crate::source::{ColumnsFrom, DataFile, FileName};
 pub use crate::sql::QualName;
 
 /// The first server version whose partitioned tables accept `NOT VALID` keys.

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::dialect::{Dialect, DialectOptions};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Ignored};
 use crate::input::{self, Compression};
 use crate::manifest::{self, Manifest};
 
@@ -91,15 +91,6 @@ impl FileName {
             }
         }
     }
-}
-
-/// A file of the data directory that fkload does not load, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Ignored {
-    /// The name relative to the data directory.
-    pub rel: String,
-    pub why: String,
 }
 
 /// What [`scan`] finds: the data files, and every other entry (but those

@@ -611,7 +611,7 @@ struct Outcome {
     command: &'static str,
     plan: Option<fkload::Plan>,
     report: Option<fkload::Report>,
-    problems: Option<fkload::problems::Problems>,
+    problems: Option<fkload::error::Problems>,
     /// Earlier parallel loads that did not finish, as `-l` found them.
     interrupted: Vec<fkload::plan::Pending>,
 }

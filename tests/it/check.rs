@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use fkload::problems::{KeyViolation, Problems};
+use fkload::error::{KeyViolation, Problems};
 
 use crate::util::pg::TestDb;
 use crate::util::support::{

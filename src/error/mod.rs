@@ -16,9 +16,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use postgres::error::SqlState;
+mod found;
+mod server;
+mod state;
 
-pub use crate::problems::{DuplicateViolation, KeyViolation, Orphan, Problems};
+use found::plural;
+pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
+pub use server::DbErrorInfo;
+pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
 
 /// An error from planning or running a load.
 #[derive(Debug)]
@@ -279,26 +284,6 @@ impl From<ErrorKind> for Error {
     }
 }
 
-/// What a stopped parallel load left, from its journal: the data of
-/// [`ErrorKind::Stopped`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stopped {
-    /// The run whose journal lists what it left; `None` when it had changed
-    /// nothing (the database is as before, and no journal names it).
-    pub run: Option<String>,
-    /// Files (or parts of big files) it committed; `None` when the journal
-    /// could not be read after the stop.
-    pub units_loaded: Option<usize>,
-    /// How many files (or parts) it had to load.
-    pub units_total: usize,
-    /// Keys and indexes it left dropped; `None` when the journal could not be
-    /// read after the stop.
-    pub dropped: Option<usize>,
-    /// How many connections it loaded over.
-    pub jobs: usize,
-}
-
 /// The kinds of [`Error`]. More may be added.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -314,10 +299,7 @@ pub enum ErrorKind {
     NotAFile { path: PathBuf },
     /// The data directory holds no data file; `ignored` is what it holds.
     #[error("{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names{}", dir.display(), ignored_text(ignored))]
-    NoDataFiles {
-        dir: PathBuf,
-        ignored: Vec<crate::source::Ignored>,
-    },
+    NoDataFiles { dir: PathBuf, ignored: Vec<Ignored> },
     /// A `-t`/`-n`/`-T`/`-N` pattern that cannot be read or matched.
     #[error("{switch} {pattern}: {message}")]
     Selection {
@@ -327,10 +309,7 @@ pub enum ErrorKind {
     },
     /// The table patterns leave no file of the directory to load.
     #[error("{}: no file names a table the patterns select{}", dir.display(), ignored_text(ignored))]
-    NothingSelected {
-        dir: PathBuf,
-        ignored: Vec<crate::source::Ignored>,
-    },
+    NothingSelected { dir: PathBuf, ignored: Vec<Ignored> },
     /// The header row of a file cannot be used.
     #[error("{}:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
@@ -368,7 +347,7 @@ pub enum ErrorKind {
     /// what the check finds is not what a load finds (a load undoes such a
     /// run first). Each run with what it left.
     #[error("{}", unfinished_text(runs))]
-    UnfinishedLoad { runs: Vec<crate::plan::Pending> },
+    UnfinishedLoad { runs: Vec<Pending> },
     /// A parallel load was stopped on request (a signal): not undone, its
     /// journal lists what it committed and dropped, for a resumed load to
     /// finish or a repair to undo.
@@ -554,7 +533,7 @@ fn similar(candidates: &[String]) -> String {
     }
 }
 
-fn unfinished_text(runs: &[crate::plan::Pending]) -> String {
+fn unfinished_text(runs: &[Pending]) -> String {
     let ids: Vec<&str> = runs.iter().map(|p| p.run.as_str()).collect();
     let (which, left) = match runs {
         [one] => (
@@ -622,7 +601,7 @@ fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
 }
 
 /// The entries a directory with no data files holds, one per line.
-fn ignored_text(ignored: &[crate::source::Ignored]) -> String {
+fn ignored_text(ignored: &[Ignored]) -> String {
     ignored
         .iter()
         .map(|i| format!("\nDETAIL:  {}: {}", i.rel, i.why))
@@ -661,134 +640,6 @@ impl std::error::Error for Error {
             Some(e) => Some(e),
             None => std::error::Error::source(&self.0.kind),
         }
-    }
-}
-
-/// Every field of a server error report, kept because the user needs them all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DbErrorInfo {
-    pub severity: String,
-    /// SQLSTATE, e.g. `23503`.
-    pub code: String,
-    pub message: String,
-    pub detail: Option<String>,
-    pub hint: Option<String>,
-    /// The CONTEXT lines (`where` in libpq).
-    pub context: Option<String>,
-    pub schema: Option<String>,
-    pub table: Option<String>,
-    pub column: Option<String>,
-    pub constraint: Option<String>,
-}
-
-impl DbErrorInfo {
-    /// Copies the fields of a server error.
-    pub fn from_db(e: &postgres::error::DbError) -> DbErrorInfo {
-        DbErrorInfo {
-            severity: e.severity().to_string(),
-            code: e.code().code().to_string(),
-            message: e.message().to_string(),
-            detail: e.detail().map(str::to_string),
-            hint: e.hint().map(str::to_string),
-            context: e.where_().map(str::to_string),
-            schema: e.schema().map(str::to_string),
-            table: e.table().map(str::to_string),
-            column: e.column().map(str::to_string),
-            constraint: e.constraint().map(str::to_string),
-        }
-    }
-}
-
-impl DbErrorInfo {
-    /// This report with the names of Citus shards (`<name>_<shardid>`, for
-    /// one of `shards`) written as the names the user declared.
-    pub(crate) fn unsharded(mut self, shards: &[i64]) -> DbErrorInfo {
-        if shards.is_empty() {
-            return self;
-        }
-        let fix = |s: &mut String| *s = crate::citus::unshard(s, shards);
-        fix(&mut self.message);
-        if let Some(s) = &mut self.detail {
-            fix(s);
-        }
-        // A shard's COPY counts the lines Citus sent it, not the file's: such
-        // a context line says nothing true about the file.
-        self.context = self.context.as_deref().and_then(|c| {
-            let kept: Vec<&str> = c
-                .lines()
-                .filter(|l| !crate::citus::is_shard_copy_context(l, shards))
-                .collect();
-            (!kept.is_empty()).then(|| crate::citus::unshard(&kept.join("\n"), shards))
-        });
-        // A worker's error relayed by the coordinator's COPY comes as an
-        // internal error (XX000, Citus's ReportCopyError): the message says
-        // which it is.
-        // (The message is read in English, the workers' lc_messages by
-        // default; in another language the code stays XX000.)
-        if self.code == SqlState::INTERNAL_ERROR.code() {
-            let kinds = [
-                (
-                    "violates foreign key constraint",
-                    SqlState::FOREIGN_KEY_VIOLATION,
-                ),
-                ("violates unique constraint", SqlState::UNIQUE_VIOLATION),
-                ("violates check constraint", SqlState::CHECK_VIOLATION),
-                ("violates not-null constraint", SqlState::NOT_NULL_VIOLATION),
-                (
-                    "violates exclusion constraint",
-                    SqlState::EXCLUSION_VIOLATION,
-                ),
-            ];
-            if let Some((_, code)) = kinds.iter().find(|(m, _)| self.message.contains(m)) {
-                self.code = code.code().to_string();
-            }
-        }
-        // A worker's error relayed by the coordinator carries no table or
-        // constraint field: the message names them.
-        if self.constraint.is_none() {
-            self.constraint = quoted_after(&self.message, " constraint \"");
-        }
-        if self.table.is_none() {
-            self.table = quoted_after(&self.message, " on table \"");
-        }
-        for s in [&mut self.table, &mut self.constraint]
-            .into_iter()
-            .flatten()
-        {
-            *s = crate::citus::unshard_name(s, shards).to_string();
-        }
-        self
-    }
-}
-
-/// The double-quoted name right after `marker` (which ends with the opening
-/// quote) in `message`.
-fn quoted_after(message: &str, marker: &str) -> Option<String> {
-    let start = message.find(marker)? + marker.len();
-    let len = message[start..].find('"')?;
-    Some(message[start..start + len].to_string())
-}
-
-impl fmt::Display for DbErrorInfo {
-    /// psql's layout: `ERROR:  message`, then DETAIL, HINT and CONTEXT lines.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let severity = if self.severity.is_empty() {
-            "ERROR"
-        } else {
-            &self.severity
-        };
-        write!(f, "{severity}:  {}", self.message)?;
-        if let Some(d) = &self.detail {
-            write!(f, "\nDETAIL:  {d}")?;
-        }
-        if let Some(h) = &self.hint {
-            write!(f, "\nHINT:  {h}")?;
-        }
-        if let Some(c) = &self.context {
-            write!(f, "\nCONTEXT:  {c}")?;
-        }
-        Ok(())
     }
 }
 
@@ -844,6 +695,94 @@ fn stopped_text(s: &Stopped) -> String {
     )
 }
 
+/// What a check found: empty when the data would load.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Problems {
+    /// Files the server rejected (one error per file: COPY stops at the first
+    /// bad row), and statements after the data that failed.
+    pub errors: Vec<Error>,
+    /// Every violated foreign key.
+    pub keys: Vec<KeyViolation>,
+    /// Every unique index that found a key twice.
+    pub duplicates: Vec<DuplicateViolation>,
+    /// What could not be checked because of an earlier error.
+    pub unchecked: Vec<Unchecked>,
+    /// The most examples listed per problem.
+    pub max_examples: usize,
+    /// The server's report that ended the load, when a failed load found
+    /// these (a check has none).
+    pub db: Option<DbErrorInfo>,
+}
+
+impl Problems {
+    /// Nothing keeps the data from loading.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+            && self.keys.is_empty()
+            && self.duplicates.is_empty()
+            && self.unchecked.is_empty()
+    }
+
+    /// How many problems: files rejected, keys violated, indexes with
+    /// duplicates.
+    pub fn count(&self) -> usize {
+        self.errors.len() + self.keys.len() + self.duplicates.len()
+    }
+
+    /// The first server report among them, for the exit code and SQLSTATE.
+    pub fn first_db(&self) -> Option<&DbErrorInfo> {
+        self.db
+            .as_ref()
+            .or_else(|| self.errors.iter().find_map(Error::db))
+    }
+}
+
+impl Problems {
+    /// Every problem as a block of text of its own: the rejected files, the
+    /// violated keys, the duplicated keys, what could not be checked.
+    pub fn blocks(&self) -> Vec<String> {
+        let mut blocks: Vec<String> = Vec::new();
+        blocks.extend(self.errors.iter().map(ToString::to_string));
+        blocks.extend(self.keys.iter().map(ToString::to_string));
+        blocks.extend(self.duplicates.iter().map(ToString::to_string));
+        blocks.extend(
+            self.unchecked
+                .iter()
+                .map(|u| format!("not checked: {}: {}", u.what, u.because)),
+        );
+        blocks
+    }
+
+    /// One line that counts them.
+    pub fn summary(&self) -> String {
+        let counts = [
+            (self.errors.len(), "rejected by the server"),
+            (self.keys.len(), "foreign keys violated"),
+            (self.duplicates.len(), "unique indexes with duplicates"),
+            (self.unchecked.len(), "keys not checked"),
+        ];
+        let parts: Vec<String> = counts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{what}: {n}"))
+            .collect();
+        format!(
+            "{}: {}",
+            plural(self.count() as u64, "problem", "problems"),
+            parts.join(", ")
+        )
+    }
+}
+
+impl fmt::Display for Problems {
+    /// Every problem as a block of its own, separated by blank lines, then
+    /// the counts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n\n{}", self.blocks().join("\n\n"), self.summary())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,53 +808,6 @@ mod tests {
             e.to_string(),
             "data/orders.csv:5: ERROR:  invalid input syntax for type integer: \"x\"\n\
              HINT:  Use a number.\nCONTEXT:  COPY orders, line 5, column id: \"x\""
-        );
-    }
-
-    /// What Citus's coordinator relays of a worker's key violation in a
-    /// COPY: an internal error, shard names, no table or constraint field,
-    /// and the shard COPY's own line.
-    #[test]
-    fn a_relayed_shard_error_names_the_declared_table_and_key() {
-        let relayed = DbErrorInfo {
-            severity: "ERROR".into(),
-            code: "XX000".into(),
-            message: "insert or update on table \"orders_102012\" violates foreign key constraint \"orders_customer_email_fkey_102012\"".into(),
-            detail: Some("Key (customer_email)=(x) is not present in table \"customer_102009\".".into()),
-            context: Some("COPY orders_102012, line 3\nwhile executing command on 127.0.0.1:5433".into()),
-            ..Default::default()
-        };
-        let info = relayed.clone().unsharded(&[102009, 102012]);
-        assert_eq!(info.code, "23503");
-        assert_eq!(info.table.as_deref(), Some("orders"));
-        assert_eq!(
-            info.constraint.as_deref(),
-            Some("orders_customer_email_fkey")
-        );
-        assert_eq!(
-            info.message,
-            "insert or update on table \"orders\" violates foreign key constraint \"orders_customer_email_fkey\""
-        );
-        assert_eq!(
-            info.detail.as_deref(),
-            Some("Key (customer_email)=(x) is not present in table \"customer\".")
-        );
-        assert_eq!(
-            info.context.as_deref(),
-            Some("while executing command on 127.0.0.1:5433")
-        );
-        // Without Citus (no shard ids), nothing changes.
-        assert_eq!(relayed.clone().unsharded(&[]), relayed);
-        // A duplicate, likewise.
-        let dup = DbErrorInfo {
-            code: "XX000".into(),
-            message: "duplicate key value violates unique constraint \"orders_pkey_102012\"".into(),
-            ..Default::default()
-        }
-        .unsharded(&[102012]);
-        assert_eq!(
-            (dup.code.as_str(), dup.constraint.as_deref()),
-            ("23505", Some("orders_pkey"))
         );
     }
 }

@@ -1,16 +1,9 @@
-//! Everything that keeps a directory from loading, found in one run: the
-//! rows a file's COPY rejected, the orphan rows of every violated foreign
-//! key, the duplicates of every unique index, and the files that could not be
-//! checked because of another one. `fkload check` reports it; a load that
-//! fails on a key reports the same.
-//!
-//! Every list is bounded (the first N examples, N = `--max-examples`); the
-//! counts are exact.
+//! The rows found keeping data from loading: orphan rows of a foreign key,
+//! rows sharing a unique key, and what could not be checked. Every list is
+//! bounded (the first N examples, N = `--max-examples`); the counts are exact.
 
 use std::fmt;
 use std::path::PathBuf;
-
-use crate::error::{DbErrorInfo, Error};
 
 /// One row of a file: where it starts and the key it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,50 +70,7 @@ pub struct Unchecked {
     pub because: String,
 }
 
-/// What a check found: empty when the data would load.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct Problems {
-    /// Files the server rejected (one error per file: COPY stops at the first
-    /// bad row), and statements after the data that failed.
-    pub errors: Vec<Error>,
-    /// Every violated foreign key.
-    pub keys: Vec<KeyViolation>,
-    /// Every unique index that found a key twice.
-    pub duplicates: Vec<DuplicateViolation>,
-    /// What could not be checked because of an earlier error.
-    pub unchecked: Vec<Unchecked>,
-    /// The most examples listed per problem.
-    pub max_examples: usize,
-    /// The server's report that ended the load, when a failed load found
-    /// these (a check has none).
-    pub db: Option<DbErrorInfo>,
-}
-
-impl Problems {
-    /// Nothing keeps the data from loading.
-    pub fn is_empty(&self) -> bool {
-        self.errors.is_empty()
-            && self.keys.is_empty()
-            && self.duplicates.is_empty()
-            && self.unchecked.is_empty()
-    }
-
-    /// How many problems: files rejected, keys violated, indexes with
-    /// duplicates.
-    pub fn count(&self) -> usize {
-        self.errors.len() + self.keys.len() + self.duplicates.len()
-    }
-
-    /// The first server report among them, for the exit code and SQLSTATE.
-    pub fn first_db(&self) -> Option<&DbErrorInfo> {
-        self.db
-            .as_ref()
-            .or_else(|| self.errors.iter().find_map(Error::db))
-    }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -234,50 +184,5 @@ impl DuplicateViolation {
             )?;
         }
         Ok(())
-    }
-}
-
-impl Problems {
-    /// Every problem as a block of text of its own: the rejected files, the
-    /// violated keys, the duplicated keys, what could not be checked.
-    pub fn blocks(&self) -> Vec<String> {
-        let mut blocks: Vec<String> = Vec::new();
-        blocks.extend(self.errors.iter().map(ToString::to_string));
-        blocks.extend(self.keys.iter().map(ToString::to_string));
-        blocks.extend(self.duplicates.iter().map(ToString::to_string));
-        blocks.extend(
-            self.unchecked
-                .iter()
-                .map(|u| format!("not checked: {}: {}", u.what, u.because)),
-        );
-        blocks
-    }
-
-    /// One line that counts them.
-    pub fn summary(&self) -> String {
-        let counts = [
-            (self.errors.len(), "rejected by the server"),
-            (self.keys.len(), "foreign keys violated"),
-            (self.duplicates.len(), "unique indexes with duplicates"),
-            (self.unchecked.len(), "keys not checked"),
-        ];
-        let parts: Vec<String> = counts
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| format!("{what}: {n}"))
-            .collect();
-        format!(
-            "{}: {}",
-            plural(self.count() as u64, "problem", "problems"),
-            parts.join(", ")
-        )
-    }
-}
-
-impl fmt::Display for Problems {
-    /// Every problem as a block of its own, separated by blank lines, then
-    /// the counts.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n\n{}", self.blocks().join("\n\n"), self.summary())
     }
 }

@@ -1,0 +1,62 @@
+//! A server's error report, every field of it: `postgres::Error`'s own
+//! Display says only "db error".
+
+use std::fmt;
+
+/// Every field of a server error report, kept because the user needs them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DbErrorInfo {
+    pub severity: String,
+    /// SQLSTATE, e.g. `23503`.
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// The CONTEXT lines (`where` in libpq).
+    pub context: Option<String>,
+    pub schema: Option<String>,
+    pub table: Option<String>,
+    pub column: Option<String>,
+    pub constraint: Option<String>,
+}
+
+impl DbErrorInfo {
+    /// Copies the fields of a server error.
+    pub fn from_db(e: &postgres::error::DbError) -> DbErrorInfo {
+        DbErrorInfo {
+            severity: e.severity().to_string(),
+            code: e.code().code().to_string(),
+            message: e.message().to_string(),
+            detail: e.detail().map(str::to_string),
+            hint: e.hint().map(str::to_string),
+            context: e.where_().map(str::to_string),
+            schema: e.schema().map(str::to_string),
+            table: e.table().map(str::to_string),
+            column: e.column().map(str::to_string),
+            constraint: e.constraint().map(str::to_string),
+        }
+    }
+}
+
+impl fmt::Display for DbErrorInfo {
+    /// psql's layout: `ERROR:  message`, then DETAIL, HINT and CONTEXT lines.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = if self.severity.is_empty() {
+            "ERROR"
+        } else {
+            &self.severity
+        };
+        write!(f, "{severity}:  {}", self.message)?;
+        if let Some(d) = &self.detail {
+            write!(f, "\nDETAIL:  {d}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\nHINT:  {h}")?;
+        }
+        if let Some(c) = &self.context {
+            write!(f, "\nCONTEXT:  {c}")?;
+        }
+        Ok(())
+    }
+}
