@@ -271,6 +271,19 @@ pub struct Table {
     pub citus: Option<crate::citus::Kind>,
 }
 
+impl Table {
+    /// `ONLY t` for a table whose file holds its rows alone (inheritance
+    /// children have files of their own); a partitioned table with its
+    /// partitions.
+    pub(crate) fn truncate_target(&self) -> String {
+        if self.partitioned {
+            self.name.to_string()
+        } else {
+            format!("ONLY {}", self.name)
+        }
+    }
+}
+
 /// A column of a table to load.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -44,7 +44,7 @@ pub(crate) fn run(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Problems, Error> {
     let mut tx = db::begin(client, "starting the check's transaction")?;
-    crate::citus::carry_timeouts(&mut tx, plan)?;
+    crate::citus::carry_timeouts(&mut tx, plan.on_citus())?;
     let sequences = saved_sequences(&mut tx, plan)?;
     let problems = check_in(&mut tx, plan, observer);
     // Set back before the rollback: the tables are still locked, so no
@@ -86,7 +86,7 @@ fn check_in(
             tx,
             plan,
             step,
-            crate::copy::Part::whole(step.file.dialect.header),
+            crate::input::Part::whole(step.file.dialect.header),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         ) {

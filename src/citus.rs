@@ -197,18 +197,12 @@ const SESSION_TIMEOUTS: &str =
   WHERE name IN ('lock_timeout', 'statement_timeout') AND source <> 'default' ORDER BY 1";
 
 /// Carries the session's timeouts to the workers for the rest of the
-/// transaction `tx`, when the load writes to a table Citus manages.
+/// transaction `tx`, when the load writes to a table Citus manages
+/// (`on_citus`).
 ///
 /// # Errors
 /// The server's, as [`ErrorKind::Sql`](crate::ErrorKind::Sql).
-pub(crate) fn carry_timeouts(
-    tx: &mut impl GenericClient,
-    plan: &crate::plan::Plan,
-) -> Result<(), Error> {
-    let on_citus = plan
-        .steps
-        .iter()
-        .any(|s| plan.citus_tables.contains(&s.table.oid));
+pub(crate) fn carry_timeouts(tx: &mut impl GenericClient, on_citus: bool) -> Result<(), Error> {
     if !on_citus {
         return Ok(());
     }

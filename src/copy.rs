@@ -14,7 +14,7 @@ use postgres::GenericClient;
 use crate::db;
 use crate::dialect::Dialect;
 use crate::edit::Edits;
-use crate::input;
+use crate::input::{self, Part};
 use crate::scan::Scanner;
 use crate::sql::{QualName, ident};
 
@@ -39,33 +39,6 @@ pub fn statement_with(
         cols.join(", "),
         dialect.copy_options()
     )
-}
-
-/// Where a file is cut into several COPY statements: after the first record that
-/// ends at least this many bytes into the batch.
-pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
-
-/// The part of a file one COPY sends: from `start` to `end` (bytes), starting
-/// at a record boundary. Only the part at 0 has the header. `line_base` is the
-/// editor's line number just before the part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Part {
-    pub start: u64,
-    pub end: u64,
-    pub header: bool,
-    pub line_base: u64,
-}
-
-impl Part {
-    /// The whole file, with or without a header.
-    pub fn whole(header: bool) -> Part {
-        Part {
-            start: 0,
-            end: u64::MAX,
-            header,
-            line_base: 0,
-        }
-    }
 }
 
 /// One COPY of a file (or of a part of it) into a table.

@@ -47,7 +47,7 @@ pub(crate) fn truncate_upfront(tx: &mut Transaction<'_>, plan: &Plan) -> Result<
     // without --cascade.
     let during = "checking that the tables --truncate also empties are still empty";
     for a in &plan.truncate_also {
-        let target = truncate_target(&a.table);
+        let target = a.table.truncate_target();
         db::exec(
             tx,
             &format!("LOCK TABLE {target} IN ACCESS EXCLUSIVE MODE"),
@@ -69,7 +69,7 @@ pub(crate) fn truncate_upfront(tx: &mut Transaction<'_>, plan: &Plan) -> Result<
         .iter()
         .map(|s| &s.table)
         .chain(plan.truncate_also.iter().map(|a| &a.table))
-        .map(truncate_target)
+        .map(Table::truncate_target)
         .collect();
     db::exec(
         tx,
@@ -109,16 +109,6 @@ pub(crate) fn drop_index_sql(i: &PlannedIndex) -> String {
             "DROP INDEX {}",
             QualName::new(i.table.schema.clone(), i.index.name.clone())
         ),
-    }
-}
-
-/// `ONLY t` for a table whose file holds its rows alone (inheritance children
-/// have files of their own); a partitioned table with its partitions.
-pub(crate) fn truncate_target(t: &Table) -> String {
-    if t.partitioned {
-        t.name.to_string()
-    } else {
-        format!("ONLY {}", t.name)
     }
 }
 

@@ -109,10 +109,7 @@ pub(crate) fn rows_held(fresh: &mut impl GenericClient, plan: &Plan, mut e: Erro
     let Some(step) = plan.steps.iter().find(|s| s.file.path == *path) else {
         return e;
     };
-    let sql = format!(
-        "SELECT count(*) FROM {}",
-        crate::ddl::truncate_target(&step.table)
-    );
+    let sql = format!("SELECT count(*) FROM {}", step.table.truncate_target());
     if let Some(row) = db::try_query(fresh, &sql, &[])
         .ok()
         .and_then(|r| r.into_iter().next())

@@ -17,8 +17,8 @@ use std::io::{self, Read};
 use std::ops::Range;
 use std::path::Path;
 
-use crate::copy::Part;
 use crate::dialect::Dialect;
+use crate::input::Part;
 use crate::scan::{RecordSpan, Scanner};
 
 /// How much of a file one read takes.

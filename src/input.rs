@@ -400,6 +400,29 @@ impl Read for Failed {
     }
 }
 
+/// The part of a file one COPY sends: from `start` to `end` (bytes), starting
+/// at a record boundary. Only the part at 0 has the header. `line_base` is the
+/// editor's line number just before the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub start: u64,
+    pub end: u64,
+    pub header: bool,
+    pub line_base: u64,
+}
+
+impl Part {
+    /// The whole file, with or without a header.
+    pub fn whole(header: bool) -> Part {
+        Part {
+            start: 0,
+            end: u64::MAX,
+            header,
+            line_base: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

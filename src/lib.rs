@@ -122,6 +122,7 @@ mod journal;
 mod lines;
 mod loader;
 pub mod manifest;
+mod options;
 mod orphan;
 pub mod overview;
 mod parallel;
@@ -148,8 +149,9 @@ pub use connect::{Connector, Session};
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use loader::{Cancel, Loader, LoaderBuilder};
-pub use plan::{Plan, Strategy, StrategyChoice};
-pub use policy::{OnOrphan, Rejected};
+pub use options::{OnOrphan, StrategyChoice};
+pub use plan::{Plan, Strategy};
+pub use policy::Rejected;
 pub use report::{Report, TableReport, human_bytes};
 
 /// Plans and loads `dir` in one transaction on `client`, a connection or an

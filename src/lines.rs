@@ -10,10 +10,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::copy::Part;
 use crate::dialect::Dialect;
 use crate::error::{Error, ErrorKind};
 use crate::input;
+use crate::input::Part;
 use crate::scan::{RecordSpan, Scanner};
 use crate::source::DataFile;
 

@@ -16,68 +16,17 @@ use postgres::{Client, GenericClient};
 
 use crate::check;
 use crate::connect::{Connector, Session};
-use crate::copy;
 use crate::diagnose;
 use crate::error::Problems;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::options::{OnOrphan, Options, StrategyChoice};
 use crate::parallel;
-use crate::plan::{self, Plan, StrategyChoice};
-use crate::policy::{self, OnOrphan, Rejected};
+use crate::plan::{self, Plan};
+use crate::policy::{self, Rejected};
 use crate::report::Report;
 use crate::stop::Stop;
 use crate::transaction;
-
-/// How many examples an error or a check lists per problem by default.
-pub const DEFAULT_MAX_EXAMPLES: usize = 20;
-
-/// Where `--on-orphan` writes its reject files by default.
-pub const DEFAULT_REJECT_DIR: &str = "fkload-rejects";
-
-/// What a load does, as the builder sets it.
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    pub strategy: StrategyChoice,
-    /// Files are sent as COPY statements of about this many bytes each.
-    pub batch_bytes: u64,
-    /// Connections to load over; above 1, one transaction per file.
-    pub jobs: usize,
-    /// Empty the loaded tables first, in the load's transaction.
-    pub truncate: bool,
-    /// Finish an interrupted parallel load instead of repairing it.
-    pub resume: bool,
-    /// The most examples an error or a check lists per problem.
-    pub max_examples: usize,
-    /// What a load does with rows whose key has no parent.
-    pub on_orphan: OnOrphan,
-    /// Where the rows `on_orphan` sets aside or changes are written.
-    pub reject_dir: PathBuf,
-    /// Which tables of the directory to load.
-    pub selection: crate::pattern::Selection,
-    /// How the files are written, where `fkload.toml` does not say per file.
-    pub dialect: crate::dialect::DialectOptions,
-    /// With `truncate`: also empty tables outside the load that reference
-    /// an emptied one when they hold rows.
-    pub cascade: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            strategy: StrategyChoice::Auto,
-            batch_bytes: copy::BATCH_BYTES,
-            jobs: 1,
-            truncate: false,
-            resume: false,
-            max_examples: DEFAULT_MAX_EXAMPLES,
-            on_orphan: OnOrphan::Error,
-            reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
-            selection: crate::pattern::Selection::default(),
-            dialect: crate::dialect::DialectOptions::default(),
-            cascade: false,
-        }
-    }
-}
 
 /// Builds a [`Loader`].
 ///

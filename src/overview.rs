@@ -18,8 +18,8 @@ use postgres::GenericClient;
 
 use crate::catalog::{Catalog, Details, Table};
 use crate::error::Error;
-use crate::loader::Options;
-use crate::plan::{self, Input, Plan, StrategyChoice};
+use crate::options::{Options, StrategyChoice};
+use crate::plan::{self, Input, Plan};
 use crate::source::{DataFile, FileName, Header};
 
 /// Reads the catalog and makes the plan of every table of the database (see

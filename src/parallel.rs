@@ -33,7 +33,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use postgres::Client;
 
 use crate::connect::Connector;
-use crate::copy;
 use crate::db;
 use crate::ddl::{self, IndexSql, KeySql};
 use crate::error::{Error, ErrorKind};
@@ -57,7 +56,7 @@ fn part_bytes(plan: &Plan) -> u64 {
 /// A file, or a part of one, loaded in one transaction.
 struct Unit<'a> {
     step: &'a Step,
-    part: copy::Part,
+    part: crate::input::Part,
     /// Its name in the journal: the file, with `@offset` for a later part.
     name: String,
 }
@@ -84,7 +83,7 @@ fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
         {
             lines::split(&step.file, part_bytes(plan))?
         } else {
-            vec![copy::Part::whole(step.file.dialect.header)]
+            vec![crate::input::Part::whole(step.file.dialect.header)]
         };
         for part in parts {
             let name = if part.start == 0 {

@@ -49,7 +49,7 @@ use crate::error::{Error, ErrorKind};
 pub use crate::error::{Pending, PendingObject, PendingTable, SetAside};
 use crate::graph;
 use crate::journal;
-use crate::loader::Options;
+use crate::options::{Options, StrategyChoice};
 use crate::source::{self, Header};
 pub use crate::source::{ColumnsFrom, DataFile, FileName};
 pub use crate::sql::QualName;
@@ -94,16 +94,6 @@ pub enum StrategyReason {
     /// Chosen by size: this many bytes are under [`REVALIDATE_FROM_BYTES`],
     /// where checking rows as they arrive is cheaper than re-adding keys.
     Small { bytes: u64 },
-}
-
-/// What the caller asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StrategyChoice {
-    /// Choose by input size ([`REVALIDATE_FROM_BYTES`]).
-    #[default]
-    Auto,
-    Keep,
-    Revalidate,
 }
 
 /// How a load that empties the tables first does it.
@@ -294,6 +284,13 @@ pub struct Cycle {
 }
 
 impl Plan {
+    /// Whether the load writes to a table Citus manages.
+    pub(crate) fn on_citus(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| self.citus_tables.contains(&s.table.oid))
+    }
+
     /// Keys the load defers.
     pub fn deferred(&self) -> impl Iterator<Item = &PlannedKey> {
         self.keys.iter().filter(|k| k.action == KeyAction::Defer)
@@ -487,10 +484,7 @@ fn also_emptied(
     for (table, references) in also {
         let row = crate::db::query_one(
             client,
-            &format!(
-                "SELECT count(*) FROM {}",
-                crate::ddl::truncate_target(&table)
-            ),
+            &format!("SELECT count(*) FROM {}", table.truncate_target()),
             &[],
             "counting the rows of a table --truncate would empty too",
         )?;
@@ -1030,12 +1024,12 @@ fn order(
         server_version_num: catalog.server_version_num,
         strategy,
         strategy_reason,
-        batch_bytes: crate::copy::BATCH_BYTES,
+        batch_bytes: crate::options::BATCH_BYTES,
         jobs: 1,
         truncate: Truncate::No,
         truncate_also: Vec::new(),
         cascade: false,
-        max_examples: crate::loader::DEFAULT_MAX_EXAMPLES,
+        max_examples: crate::options::DEFAULT_MAX_EXAMPLES,
         search_on_error: true,
         in_file_order: Vec::new(),
         citus: None,

@@ -35,22 +35,10 @@ use crate::db;
 use crate::edit::{self, Edits};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::options::OnOrphan;
 use crate::orphan::{self, Parents};
 use crate::plan::{Plan, PlannedKey, Step, Truncate};
 use crate::sql::{ident, literal};
-
-/// What a load does with rows whose foreign key has no parent row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnOrphan {
-    /// The load fails and reports every violated key (the default).
-    #[default]
-    Error,
-    /// The rows are not loaded; they go to the reject files.
-    Skip,
-    /// Their key columns are loaded as NULL where that satisfies the key,
-    /// otherwise they are not loaded; either way they go to the reject files.
-    Null,
-}
 
 /// What a policy did to one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -544,7 +532,7 @@ fn read_back(
     edit::for_each_record(
         &step.file.path,
         dialect,
-        copy::Part::whole(dialect.header),
+        crate::input::Part::whole(dialect.header),
         &mut |start, span, bytes| {
             let own = edit::edit(dialect, bytes, &[], strip);
             let (body, end) = edit::split_terminator(&own);

@@ -53,7 +53,7 @@ pub(crate) fn run(
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut tx = db::begin(client, "starting the transaction")?;
-    crate::citus::carry_timeouts(&mut tx, plan)?;
+    crate::citus::carry_timeouts(&mut tx, plan.on_citus())?;
     let mut report = Report::default();
 
     for k in plan.deferred() {
@@ -80,7 +80,7 @@ pub(crate) fn run(
             &mut tx,
             plan,
             step,
-            copy::Part::whole(step.file.dialect.header),
+            crate::input::Part::whole(step.file.dialect.header),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         )?;
@@ -172,7 +172,7 @@ pub(crate) fn load_step(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     step: &Step,
-    part: copy::Part,
+    part: crate::input::Part,
     progress: &mut dyn FnMut(u64),
     after_copy: Option<&mut AfterCopy<'_>>,
 ) -> Result<TableReport, Error> {
@@ -184,7 +184,7 @@ pub(crate) fn load_step(
     if per_step {
         db::exec(
             &mut sp,
-            &format!("TRUNCATE {}", ddl::truncate_target(&step.table)),
+            &format!("TRUNCATE {}", step.table.truncate_target()),
             "emptying the table first",
         )?;
     }

@@ -1,0 +1,85 @@
+//! What a load is asked to do, before anything is read: the options a
+//! [`crate::Loader`] is built with, and their defaults.
+
+use std::path::PathBuf;
+
+use crate::dialect::DialectOptions;
+use crate::pattern::Selection;
+
+/// Where a file is cut into several COPY statements: after the first record that
+/// ends at least this many bytes into the batch.
+pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StrategyChoice {
+    /// Choose by input size ([`crate::plan::REVALIDATE_FROM_BYTES`]).
+    #[default]
+    Auto,
+    Keep,
+    Revalidate,
+}
+
+/// What a load does with rows whose foreign key has no parent row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnOrphan {
+    /// The load fails and reports every violated key (the default).
+    #[default]
+    Error,
+    /// The rows are not loaded; they go to the reject files.
+    Skip,
+    /// Their key columns are loaded as NULL where that satisfies the key,
+    /// otherwise they are not loaded; either way they go to the reject files.
+    Null,
+}
+
+/// How many examples an error or a check lists per problem by default.
+pub const DEFAULT_MAX_EXAMPLES: usize = 20;
+
+/// Where `--on-orphan` writes its reject files by default.
+pub const DEFAULT_REJECT_DIR: &str = "fkload-rejects";
+
+/// What a load does, as the builder sets it.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub strategy: StrategyChoice,
+    /// Files are sent as COPY statements of about this many bytes each.
+    pub batch_bytes: u64,
+    /// Connections to load over; above 1, one transaction per file.
+    pub jobs: usize,
+    /// Empty the loaded tables first, in the load's transaction.
+    pub truncate: bool,
+    /// Finish an interrupted parallel load instead of repairing it.
+    pub resume: bool,
+    /// The most examples an error or a check lists per problem.
+    pub max_examples: usize,
+    /// What a load does with rows whose key has no parent.
+    pub on_orphan: OnOrphan,
+    /// Where the rows `on_orphan` sets aside or changes are written.
+    pub reject_dir: PathBuf,
+    /// Which tables of the directory to load.
+    pub selection: Selection,
+    /// How the files are written, where `fkload.toml` does not say per file.
+    pub dialect: DialectOptions,
+    /// With `truncate`: also empty tables outside the load that reference
+    /// an emptied one when they hold rows.
+    pub cascade: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strategy: StrategyChoice::Auto,
+            batch_bytes: BATCH_BYTES,
+            jobs: 1,
+            truncate: false,
+            resume: false,
+            max_examples: DEFAULT_MAX_EXAMPLES,
+            on_orphan: OnOrphan::Error,
+            reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
+            selection: Selection::default(),
+            dialect: DialectOptions::default(),
+            cascade: false,
+        }
+    }
+}
