@@ -77,7 +77,7 @@ SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod),
 ///   partition (and, when it references a partitioned table, to each referenced
 ///   partition); the copies have `conparentid <> 0`, follow their parent and are
 ///   not separate keys. Dropping or re-adding the parent handles them all.
-/// - self-references are kept here; [`crate::graph`] sets them aside because the
+/// - self-references are kept here; `plan::graph` sets them aside because the
 ///   server checks them at the end of each COPY statement.
 /// - `pg_get_constraintdef` is the definition as pg_dump writes it, including
 ///   `NOT VALID`, `MATCH FULL`, actions and deferrability (read with the search

@@ -72,11 +72,8 @@ fn check_in(
     };
     ddl::drop_objects(tx, plan)?;
     ddl::truncate_upfront(tx, plan)?;
-    let mut plan = plan.clone();
-    plan.in_file_order = in_file_order(tx, &plan)?;
     // A violated key's orphans are found here, after it is said (-v).
-    plan.search_on_error = false;
-    let plan = &plan;
+    let in_file_order = in_file_order(tx, plan)?;
     // Steps whose file was rejected: the rows the others need from it are
     // missing.
     let mut rejected: Vec<usize> = Vec::new();
@@ -140,11 +137,11 @@ fn check_in(
         let in_place = k
             .child_steps
             .iter()
-            .all(|&s| plan.in_file_order.contains(&plan.steps[s].table.oid));
+            .all(|&s| in_file_order.contains(&plan.steps[s].table.oid));
         if unbuilt.contains(&k.key.ref_index) {
             // No index to check against: the file rows are searched alone.
             observer(Event::ListingOrphans { key: k, in_place });
-            let found = diagnose::orphans(tx, plan, k);
+            let found = diagnose::orphans(tx, plan, k, &in_file_order);
             if found.rows > 0 || found.search_failed.is_some() {
                 problems.keys.push(found);
             }
@@ -153,9 +150,9 @@ fn check_in(
         if let Err(e) = ddl::restore_key(tx, plan, k) {
             match e.into_kind() {
                 ErrorKind::ForeignKey(mut v) => {
-                    if v.violation.search_failed.as_deref() == Some(diagnose::NOT_SEARCHED) {
+                    if v.violation.not_searched {
                         observer(Event::ListingOrphans { key: k, in_place });
-                        v.violation = diagnose::orphans(tx, plan, k);
+                        v.violation = diagnose::orphans(tx, plan, k, &in_file_order);
                     }
                     problems.keys.push(v.violation);
                 }

@@ -32,7 +32,7 @@ pub(crate) fn statement_error(
         if info.code == SqlState::FOREIGN_KEY_VIOLATION.code()
             && let Some(k) = key.or_else(|| violated_key(tx, plan, &info))
         {
-            return violation(tx, plan, k, info, Some(e));
+            return violation(k, info, Some(e));
         }
     }
     Error::server(e, during)
@@ -67,7 +67,7 @@ pub(crate) fn copy_error(
         if let Some(k) =
             violated_key(tx, plan, &info).filter(|k| k.child_steps.contains(&step.index))
         {
-            return violation(tx, plan, k, info, Some(e));
+            return violation(k, info, Some(e));
         }
     }
     let line = db
@@ -189,7 +189,7 @@ pub(crate) fn not_valid_orphans(
     plan: &Plan,
     k: &PlannedKey,
 ) -> Result<(), Error> {
-    let found = match orphan::find(tx, plan, k, plan.max_examples) {
+    let found = match orphan::find(tx, plan, k, plan.max_examples, &[]) {
         Ok(o) => o,
         Err(_) => return Ok(()),
     };
@@ -219,31 +219,11 @@ pub(crate) fn not_valid_orphans(
     ))))
 }
 
-/// Why a violation has no orphan rows listed when the check after the
-/// rollback is to list them (see `Loader::every_problem`, which says why
-/// instead when the check does not).
-pub(crate) const NOT_SEARCHED: &str = "not searched: the check after the rollback lists them";
-
-/// Key `k`'s violation, with every orphan row of its files.
-fn violation(
-    tx: &mut Transaction<'_>,
-    plan: &Plan,
-    k: &PlannedKey,
-    db: DbErrorInfo,
-    source: Option<postgres::Error>,
-) -> Error {
-    let violation = if plan.search_on_error {
-        orphans(tx, plan, k)
-    } else {
-        // The check that follows finds them, with every other violated key.
-        KeyViolation {
-            constraint: k.key.name.clone(),
-            child: k.table.human(),
-            parent: k.ref_table.human(),
-            search_failed: Some(NOT_SEARCHED.into()),
-            ..KeyViolation::default()
-        }
-    };
+/// Key `k`'s violation, its orphan rows not searched: a check lists them
+/// after the rollback, with every other violated key (see
+/// `Loader::every_problem`, which says why it lists none when it does not).
+fn violation(k: &PlannedKey, db: DbErrorInfo, source: Option<postgres::Error>) -> Error {
+    let violation = KeyViolation::not_searched(&k.key.name, k.table.human(), k.ref_table.human());
     let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation { db, violation }));
     match source {
         Some(e) => Error::caused_by(kind, e),
@@ -256,13 +236,16 @@ pub(crate) fn orphans(
     client: &mut impl GenericClient,
     plan: &Plan,
     k: &PlannedKey,
+    in_file_order: &[u32],
 ) -> KeyViolation {
-    orphan::find(client, plan, k, plan.max_examples).unwrap_or_else(|why| KeyViolation {
-        constraint: k.key.name.clone(),
-        child: k.table.human(),
-        parent: k.ref_table.human(),
-        search_failed: Some(why),
-        ..KeyViolation::default()
+    orphan::find(client, plan, k, plan.max_examples, in_file_order).unwrap_or_else(|why| {
+        KeyViolation {
+            constraint: k.key.name.clone(),
+            child: k.table.human(),
+            parent: k.ref_table.human(),
+            search_failed: Some(why),
+            ..KeyViolation::default()
+        }
     })
 }
 

@@ -116,7 +116,6 @@ pub mod dialect;
 mod edit;
 pub mod error;
 mod event;
-mod graph;
 mod input;
 mod journal;
 mod lines;

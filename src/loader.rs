@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::options::{OnOrphan, Options, StrategyChoice};
 use crate::parallel;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, Purpose};
 use crate::policy::{self, Rejected};
 use crate::report::Report;
 use crate::stop::Stop;
@@ -243,7 +243,7 @@ impl Loader {
         client: &mut impl GenericClient,
         dir: impl AsRef<Path>,
     ) -> Result<Plan, Error> {
-        plan::make(client, dir.as_ref(), &self.options)
+        plan::make(client, dir.as_ref(), &self.options, Purpose::Load)
     }
 
     /// The earlier parallel loads that did not finish, on the control
@@ -311,8 +311,6 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
-        let mut edited = edited;
-        edited.search_on_error = false;
         let plan = &edited;
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
@@ -385,13 +383,7 @@ impl Loader {
         if !runs.is_empty() {
             return Err(Error::new(ErrorKind::UnfinishedLoad { runs }));
         }
-        let options = Options {
-            strategy: StrategyChoice::Revalidate,
-            jobs: 1,
-            resume: false,
-            ..self.options.clone()
-        };
-        let plan = plan::make(client, dir.as_ref(), &options)?.every_key_set_aside();
+        let plan = plan::make(client, dir.as_ref(), &self.options, Purpose::Check)?;
         check::run(client, &plan, observer)
     }
 
@@ -423,9 +415,10 @@ impl Loader {
         };
         let mut e = e;
         if let ErrorKind::ForeignKey(v) = e.kind_mut()
-            && v.violation.search_failed.as_deref() == Some(crate::diagnose::NOT_SEARCHED)
+            && v.violation.not_searched
         {
             v.violation.search_failed = Some(why);
+            v.violation.not_searched = false;
         }
         e
     }
@@ -456,8 +449,6 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
-        let mut edited = edited;
-        edited.search_on_error = false;
         transaction::run(client, &edited, observer)
             .map(|r| with_rejected(r, &edited, &rejected))
             .map_err(|e| self.every_problem(client, &edited, e, observer))

@@ -45,7 +45,7 @@ const ROWS_TABLE: &str = "fkload_orphan_rows";
 /// anti-join per file, on the server.
 ///
 /// A file whose table holds exactly its rows in file order
-/// ([`Plan::in_file_order`]) is searched in the table itself; any other is
+/// (`in_file_order`, by oid) is searched in the table itself; any other is
 /// read again into a numbered temporary table.
 ///
 /// # Errors
@@ -57,6 +57,7 @@ pub(crate) fn find(
     plan: &Plan,
     pk: &PlannedKey,
     max: usize,
+    in_file_order: &[u32],
 ) -> Result<KeyViolation, String> {
     let mut out = KeyViolation {
         constraint: pk.key.name.clone(),
@@ -68,7 +69,7 @@ pub(crate) fn find(
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
         // A Citus table's rows are in its shards: no ctid orders them.
-        let found = if plan.in_file_order.contains(&step.table.oid)
+        let found = if in_file_order.contains(&step.table.oid)
             && !plan.citus_tables.contains(&step.table.oid)
         {
             find_in_table(client, pk, step, copied, max)

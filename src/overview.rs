@@ -1,7 +1,7 @@
 //! The plan of every table of the database, as if each had a file: what
 //! `fkload graph --all` draws ([`crate::render`]).
 //!
-//! It is an ordinary [`Plan`], made by the same `plan::assemble` as a load's
+//! It is an ordinary [`Plan`], made by the same `plan::decide` as a load's
 //! (strategy keep, one transaction), so its cycles are broken and its keys
 //! deferred, dropped or set `NOT ENFORCED` exactly as a load of every table
 //! would. It has no data behind it: each step's file is empty (no path, no
@@ -12,20 +12,21 @@
 //! Nothing here writes: the catalog is read (`Catalog::read`) and the
 //! session's `search_path` is given back.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 use postgres::GenericClient;
 
 use crate::catalog::{Catalog, Details, Table};
 use crate::error::Error;
 use crate::options::{Options, StrategyChoice};
-use crate::plan::{self, Input, Plan};
+use crate::plan::{self, Plan, Purpose, Survey};
 use crate::source::{DataFile, FileName, Header};
 
 /// Reads the catalog and makes the plan of every table of the database (see
 /// the module docs). Writes nothing; a read-only transaction is enough.
 ///
-/// Complexity: the catalog reads, then `plan::assemble`'s, which is
+/// Complexity: the catalog reads, then `plan::decide`'s, which is
 /// O(keys × tables) for attaching keys to tables.
 ///
 /// # Errors
@@ -85,12 +86,14 @@ pub(crate) fn of_tables(catalog: &Catalog, tables: &[&Table]) -> Result<Plan, Er
         strategy: StrategyChoice::Keep,
         ..Options::default()
     };
-    plan::assemble(Input {
-        dir: Path::new(""),
-        catalog,
-        details: &Details::default(),
+    let facts = Survey {
+        dir: PathBuf::new(),
+        catalog: catalog.clone(),
+        details: Details::default(),
         targets,
         headers,
-        options: &options,
-    })
+        ignored: Vec::new(),
+        rows_also_emptied: HashMap::new(),
+    };
+    plan::decide(facts, &options, Purpose::Load)
 }

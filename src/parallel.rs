@@ -990,8 +990,6 @@ mod tests {
             truncate_also: Vec::new(),
             cascade: false,
             max_examples: 20,
-            search_on_error: true,
-            in_file_order: Vec::new(),
             citus: None,
             citus_tables: Vec::new(),
             citus_shards: Vec::new(),

@@ -39,6 +39,24 @@ pub struct KeyViolation {
     /// Why the rows could not be listed, when they could not (the key is
     /// still violated).
     pub search_failed: Option<String>,
+    /// The rows were not searched for yet: the check after the rollback
+    /// lists them.
+    pub(crate) not_searched: bool,
+}
+
+impl KeyViolation {
+    /// Key `constraint` of `child`, violated, its rows left for the check
+    /// after the rollback to list.
+    pub(crate) fn not_searched(constraint: &str, child: String, parent: String) -> KeyViolation {
+        KeyViolation {
+            constraint: constraint.to_string(),
+            child,
+            parent,
+            search_failed: Some("not searched: the check after the rollback lists them".into()),
+            not_searched: true,
+            ..KeyViolation::default()
+        }
+    }
 }
 
 /// The rows of one unique index that share a key.

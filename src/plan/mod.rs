@@ -1,0 +1,58 @@
+//! Planning: what a load will do, decided before a row is written. The
+//! survey (`survey.rs`) reads the facts: the directory, the catalog, the
+//! headers; the pure `decide` (`decide.rs`) makes the [`Plan`] from them,
+//! with `graph.rs` ordering the tables and breaking cycles. A plan is never
+//! changed once made.
+
+mod decide;
+mod graph;
+mod model;
+mod survey;
+
+use std::path::Path;
+
+use postgres::GenericClient;
+
+pub use crate::catalog::{IndexConstraint, KeyClone};
+pub use crate::error::{Ignored, Pending, PendingObject, PendingTable, SetAside};
+pub use crate::source::{ColumnsFrom, DataFile, FileName};
+pub use crate::sql::QualName;
+pub(crate) use decide::decide;
+pub(crate) use model::Purpose;
+pub use model::{
+    AlsoEmptied, Column, Cycle, ForeignKey, Index, KeyAction, Plan, PlannedIndex, PlannedKey,
+    REVALIDATE_FROM_BYTES, SequenceFeed, Step, Strategy, StrategyReason, Table, Truncate,
+};
+pub(crate) use survey::{Survey, survey};
+
+use crate::error::Error;
+use crate::options::Options;
+
+/// Surveys `dir` and the database and decides the plan for `purpose`.
+/// Writes nothing.
+///
+/// # Errors
+/// What [`survey`] and [`decide`] report.
+pub(crate) fn make(
+    client: &mut impl GenericClient,
+    dir: &Path,
+    options: &Options,
+    purpose: Purpose,
+) -> Result<Plan, Error> {
+    let facts = survey(client, dir, options, purpose)?;
+    decide(facts, options, purpose)
+}
+
+/// The parallel loads that did not finish (`fkload.journal`), with what each
+/// left: some of its rows committed, its keys and indexes set aside (so not
+/// among a plan's [`Plan::keys`] and [`Plan::indexes`]). A plan made now is
+/// of the database as they left it; a load repairs them first and plans
+/// again (unless it resumes one), and a check refuses them. Reads only: no
+/// lock, nothing created; a standby will do.
+///
+/// # Errors
+/// [`crate::ErrorKind::Sql`] or [`crate::ErrorKind::ConnectionLost`] when the
+/// journal cannot be read.
+pub fn interrupted(client: &mut impl GenericClient) -> Result<Vec<Pending>, Error> {
+    crate::journal::pending(client)
+}
