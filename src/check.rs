@@ -22,17 +22,16 @@
 use postgres::{GenericClient, Transaction};
 
 use crate::db;
-use crate::ddl;
 use crate::diagnose;
-use crate::error::{Error, ErrorKind};
-use crate::error::{Problems, Unchecked};
+use crate::error::{Error, ErrorKind, Problems, Unchecked};
 use crate::event::Event;
-use crate::plan::Plan;
-use crate::transaction;
+use crate::pipeline::{self, Mode, Scope};
+use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
+use crate::report::Report;
 
-/// Checks `plan` (made with every key set aside: see
-/// [`Plan::every_key_set_aside`]) and returns what would keep it from
-/// loading; empty when it would load. The database is as it was afterwards.
+/// Checks `plan` (decided for a check: every key of the loaded rows set
+/// aside) and returns what would keep it from loading; empty when it would
+/// load. The database is as it was afterwards.
 ///
 /// # Errors
 /// Only what stops the check itself: a lost connection, a statement of the
@@ -44,7 +43,6 @@ pub(crate) fn run(
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Problems, Error> {
     let mut tx = db::begin(client, "starting the check's transaction")?;
-    crate::citus::carry_timeouts(&mut tx, plan.on_citus())?;
     let sequences = saved_sequences(&mut tx, plan)?;
     let problems = check_in(&mut tx, plan, observer);
     // Set back before the rollback: the tables are still locked, so no
@@ -61,105 +59,30 @@ pub(crate) fn run(
     problems
 }
 
+/// The stages of [`pipeline`], every problem collected.
 fn check_in(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Problems, Error> {
-    let mut problems = Problems {
-        max_examples: plan.max_examples,
-        ..Problems::default()
+    let mut collect = Collect {
+        problems: Problems {
+            max_examples: plan.max_examples,
+            ..Problems::default()
+        },
+        rejected: Vec::new(),
+        unbuilt: Vec::new(),
+        in_file_order: Vec::new(),
     };
-    ddl::drop_objects(tx, plan)?;
-    ddl::truncate_upfront(tx, plan)?;
-    // A violated key's orphans are found here, after it is said (-v).
-    let in_file_order = in_file_order(tx, plan)?;
-    // Steps whose file was rejected: the rows the others need from it are
-    // missing.
-    let mut rejected: Vec<usize> = Vec::new();
-    for step in &plan.steps {
-        observer(Event::TableStarted { step });
-        match transaction::load_step(
-            tx,
-            plan,
-            step,
-            crate::input::Part::whole(step.file.dialect.header),
-            &mut |sent| observer(Event::Progress { step, sent }),
-            None,
-        ) {
-            Ok(t) => observer(Event::TableLoaded {
-                step,
-                rows: t.rows,
-                text_bytes: t.text_bytes,
-                elapsed: t.elapsed,
-            }),
-            Err(e) if e.is_connection() => return Err(e),
-            Err(e) => {
-                problems.errors.push(e);
-                rejected.push(step.index);
-            }
-        }
-    }
-    observer(Event::CheckingDeferred);
-    if let Err(e) = fire_deferred(tx) {
-        keep_or_stop(&mut problems, e)?;
-    }
-    let mut unbuilt: Vec<u32> = Vec::new();
-    for i in &plan.indexes {
-        if rejected.contains(&i.step) {
-            continue;
-        }
-        observer(Event::BuildingIndex { index: i });
-        if let Err(e) = ddl::build_index(tx, plan, i) {
-            unbuilt.push(i.index.oid);
-            match e.into_kind() {
-                ErrorKind::Duplicate(d) => problems.duplicates.push(d.violation),
-                kind => keep_or_stop(&mut problems, Error::new(kind))?,
-            }
-        }
-    }
-    for k in &plan.keys {
-        let missing: Vec<String> = k
-            .parent_steps
-            .iter()
-            .chain(&k.child_steps)
-            .filter(|s| rejected.contains(s))
-            .map(|&s| plan.steps[s].file.path.display().to_string())
-            .collect();
-        if !missing.is_empty() {
-            problems.unchecked.push(Unchecked {
-                what: format!("key \"{}\" of {}", k.key.name, k.table.human()),
-                because: format!("{} did not load", missing.join(", ")),
-            });
-            continue;
-        }
-        observer(Event::RestoringKey { key: k });
-        let in_place = k
-            .child_steps
-            .iter()
-            .all(|&s| in_file_order.contains(&plan.steps[s].table.oid));
-        if unbuilt.contains(&k.key.ref_index) {
-            // No index to check against: the file rows are searched alone.
-            observer(Event::ListingOrphans { key: k, in_place });
-            let found = diagnose::orphans(tx, plan, k, &in_file_order);
-            if found.rows > 0 || found.search_failed.is_some() {
-                problems.keys.push(found);
-            }
-            continue;
-        }
-        if let Err(e) = ddl::restore_key(tx, plan, k) {
-            match e.into_kind() {
-                ErrorKind::ForeignKey(mut v) => {
-                    if v.violation.not_searched {
-                        observer(Event::ListingOrphans { key: k, in_place });
-                        v.violation = diagnose::orphans(tx, plan, k, &in_file_order);
-                    }
-                    problems.keys.push(v.violation);
-                }
-                kind => keep_or_stop(&mut problems, Error::new(kind))?,
-            }
-        }
-    }
+    pipeline::run(
+        tx,
+        plan,
+        Scope::Rollback,
+        &mut collect,
+        &mut Report::default(),
+        observer,
+    )?;
+    let mut problems = collect.problems;
     // In load order of the files they are found in.
     problems.keys.sort_by_key(|v| {
         plan.keys
@@ -168,6 +91,121 @@ fn check_in(
             .and_then(|k| plan.keys[k].child_steps.first().copied())
     });
     Ok(problems)
+}
+
+/// A check's way with errors: each problem of the data is kept and the
+/// check goes on; a lost connection ends it.
+struct Collect {
+    problems: Problems,
+    /// Steps whose file was rejected: the rows the others need from it are
+    /// missing.
+    rejected: Vec<usize>,
+    /// Indexes that could not be built (by oid): a key that references one
+    /// is checked by searching its files' rows.
+    unbuilt: Vec<u32>,
+    /// Tables that hold exactly their file's rows in file order (see
+    /// [`in_file_order`]).
+    in_file_order: Vec<u32>,
+}
+
+impl Collect {
+    /// Whether every file that loads rows `k` checks is searched in its
+    /// table.
+    fn in_place(&self, plan: &Plan, k: &PlannedKey) -> bool {
+        k.child_steps
+            .iter()
+            .all(|&s| self.in_file_order.contains(&plan.steps[s].table.oid))
+    }
+}
+
+impl Mode for Collect {
+    fn before_files(&mut self, tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error> {
+        // A violated key's orphans are found later, after it is said (-v).
+        self.in_file_order = in_file_order(tx, plan)?;
+        Ok(())
+    }
+
+    fn file(&mut self, step: &Step, e: Error) -> Result<(), Error> {
+        self.problems.errors.push(e);
+        self.rejected.push(step.index);
+        Ok(())
+    }
+
+    fn deferred(&mut self, e: Error) -> Result<(), Error> {
+        keep_or_stop(&mut self.problems, e)
+    }
+
+    fn builds(&self, i: &PlannedIndex) -> bool {
+        !self.rejected.contains(&i.step)
+    }
+
+    fn index(&mut self, i: &PlannedIndex, e: Error) -> Result<(), Error> {
+        self.unbuilt.push(i.index.oid);
+        match e.into_kind() {
+            ErrorKind::Duplicate(d) => {
+                self.problems.duplicates.push(d.violation);
+                Ok(())
+            }
+            kind => keep_or_stop(&mut self.problems, Error::new(kind)),
+        }
+    }
+
+    fn restores(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        plan: &Plan,
+        k: &PlannedKey,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<bool, Error> {
+        let missing: Vec<String> = k
+            .parent_steps
+            .iter()
+            .chain(&k.child_steps)
+            .filter(|s| self.rejected.contains(s))
+            .map(|&s| plan.steps[s].file.path.display().to_string())
+            .collect();
+        if !missing.is_empty() {
+            self.problems.unchecked.push(Unchecked {
+                what: format!("key \"{}\" of {}", k.key.name, k.table.human()),
+                because: format!("{} did not load", missing.join(", ")),
+            });
+            return Ok(false);
+        }
+        if !self.unbuilt.contains(&k.key.ref_index) {
+            return Ok(true);
+        }
+        // No index to check against: the file rows are searched alone.
+        observer(Event::RestoringKey { key: k });
+        let in_place = self.in_place(plan, k);
+        observer(Event::ListingOrphans { key: k, in_place });
+        let found = diagnose::orphans(tx, plan, k, &self.in_file_order);
+        if found.rows > 0 || found.search_failed.is_some() {
+            self.problems.keys.push(found);
+        }
+        Ok(false)
+    }
+
+    fn key(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        plan: &Plan,
+        k: &PlannedKey,
+        e: Error,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error> {
+        match e.into_kind() {
+            ErrorKind::ForeignKey(mut v) => {
+                if v.violation.not_searched {
+                    let in_place = self.in_place(plan, k);
+                    observer(Event::ListingOrphans { key: k, in_place });
+                    v.violation = diagnose::orphans(tx, plan, k, &self.in_file_order);
+                }
+                self.problems.keys.push(v.violation);
+                Ok(())
+            }
+            kind => keep_or_stop(&mut self.problems, Error::new(kind)),
+        }
+    }
 }
 
 /// The tables whose orphans can be searched in the table itself, the file
@@ -250,18 +288,6 @@ fn keep_or_stop(problems: &mut Problems, e: Error) -> Result<(), Error> {
     }
     problems.errors.push(e);
     Ok(())
-}
-
-/// Fires the deferred triggers (constraint triggers the user deferred; the
-/// keys are all set aside), under a savepoint.
-fn fire_deferred(tx: &mut Transaction<'_>) -> Result<(), Error> {
-    let during = "checking deferred constraint triggers";
-    let mut sp = db::begin(tx, during)?;
-    if let Err(e) = db::try_exec(&mut sp, "SET CONSTRAINTS ALL IMMEDIATE") {
-        db::rollback(sp, during)?;
-        return Err(Error::server(e, during));
-    }
-    db::commit(sp, during)
 }
 
 /// The sequences a column default or an identity of a loaded table (or of

@@ -163,6 +163,47 @@ impl Kind {
     }
 }
 
+/// Where an entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// A key or index set aside, not back yet.
+    Dropped,
+    /// A key or index back in place.
+    Restored,
+    /// A table's file (or part) committed.
+    Loaded,
+    /// A table's rows taken out again by an undo.
+    Undone,
+    /// The run's own entry: it finished.
+    Finished,
+    /// A state this fkload does not write (a newer fkload's journal).
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Dropped => "dropped",
+            State::Restored => "restored",
+            State::Loaded => "loaded",
+            State::Undone => "undone",
+            State::Finished => "finished",
+            State::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "dropped" => State::Dropped,
+            "restored" => State::Restored,
+            "loaded" => State::Loaded,
+            "undone" => State::Undone,
+            "finished" => State::Finished,
+            _ => State::Unknown,
+        }
+    }
+}
+
 /// A key or index entry of the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -180,7 +221,7 @@ pub struct Entry {
     /// (see [`crate::catalog::describe`]), or how many rows a table's entry
     /// loaded; none in an earlier fkload's journal.
     pub expect: Option<String>,
-    pub state: String,
+    pub state: State,
 }
 
 impl Entry {
@@ -278,7 +319,7 @@ pub fn open(client: &mut impl GenericClient, resume: bool) -> Result<Option<Unfi
     for e in entries(client, &run)? {
         left.max_seq = left.max_seq.max(e.seq);
         match e.kind {
-            Kind::Table if e.state == "loaded" => left.loaded.push((e.seq, e.target, e.name)),
+            Kind::Table if e.state == State::Loaded => left.loaded.push((e.seq, e.target, e.name)),
             Kind::Table | Kind::Run => {}
             Kind::Key | Kind::Unenforced | Kind::Index => left.objects.push(e),
         }
@@ -301,7 +342,7 @@ pub fn entries(client: &mut impl GenericClient, run: &str) -> Result<Vec<Entry>,
             statements: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
             script: r.get(5),
             expect: r.get(6),
-            state: r.get(7),
+            state: State::parse(r.get(7)),
         })
         .collect())
 }
@@ -400,7 +441,7 @@ pub fn loaded(
     .map(|_| ())
 }
 
-/// Sets the state of an entry (`restored`, `dropped`, `undone`).
+/// Sets the state of an entry.
 ///
 /// # Errors
 /// [`ErrorKind::Sql`] when the update fails.
@@ -408,12 +449,12 @@ pub fn mark(
     client: &mut impl GenericClient,
     run: &str,
     seq: i32,
-    state: &str,
+    state: State,
 ) -> Result<(), Error> {
     db::execute(
         client,
         "UPDATE fkload.journal SET state = $3, at = now() WHERE run = $1 AND seq = $2",
-        &[&run, &seq, &state],
+        &[&run, &seq, &state.as_str()],
         "writing the journal",
     )
     .map(|_| ())
@@ -708,7 +749,7 @@ mod tests {
             statements: vec![],
             script: String::new(),
             expect: None,
-            state: "dropped".into(),
+            state: State::Dropped,
         };
         assert_eq!(e.what(), "key \"a_p_fk\" on \"public\".\"a\"");
     }

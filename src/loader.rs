@@ -24,6 +24,7 @@ use crate::options::{OnOrphan, Options, StrategyChoice};
 use crate::parallel;
 use crate::plan::{self, Plan, Purpose};
 use crate::policy::{self, Rejected};
+use crate::repair;
 use crate::report::Report;
 use crate::stop::Stop;
 use crate::transaction;
@@ -298,7 +299,7 @@ impl Loader {
         let replanned;
         let mut plan = plan;
         if !self.options.resume
-            && let Some(run) = parallel::repair(client, false)?
+            && let Some(run) = repair::repair(client, false)?
         {
             observer(Event::Repaired { run: &run });
             replanned = self.plan_in(client, &plan.dir)?;
@@ -483,7 +484,7 @@ impl Loader {
         let mut control = self.control()?;
         let (client, session) = control_client(&mut control)?;
         self.writable(session)?;
-        parallel::repair(client, force)
+        repair::repair(client, force)
     }
 
     /// Refuses a session a load may not write to (a standby or a read-only

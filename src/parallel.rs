@@ -37,14 +37,15 @@ use crate::db;
 use crate::ddl::{self, IndexSql, KeySql};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::journal::{self, Kind};
+use crate::journal::{self, Kind, State};
 use crate::lines;
+use crate::pipeline;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
 use crate::pool::Pool;
+use crate::repair;
 use crate::report::{Report, TableReport};
 use crate::sequences;
 use crate::stop::{self, Stop};
-use crate::transaction;
 
 /// Files above twice the COPY batch size (128 MiB by default) are cut into
 /// parts of that size, each loaded in its own transaction, so that several
@@ -77,14 +78,13 @@ fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     for step in &plan.steps {
         let plain =
             crate::input::Compression::of(&step.file.path) == crate::input::Compression::None;
-        let parts = if plain
-            && step.bytes > part_bytes(plan)
-            && transaction::batch_size(plan, step).is_some()
-        {
-            lines::split(&step.file, part_bytes(plan))?
-        } else {
-            vec![crate::input::Part::whole(step.file.dialect.header)]
-        };
+        let parts =
+            if plain && step.bytes > part_bytes(plan) && pipeline::batch_size(plan, step).is_some()
+            {
+                lines::split(&step.file, part_bytes(plan))?
+            } else {
+                vec![crate::input::Part::whole(step.file.dialect.header)]
+            };
         for part in parts {
             let name = if part.start == 0 {
                 step.file.rel.clone()
@@ -181,8 +181,8 @@ fn run_locked(
     let outcome = load_all(&work, &units, &skip, observer, &mut report)
         .and_then(|()| restore_all(client, &work, observer, &mut report))
         // What the interrupted run left dropped and this plan could not see.
-        .and_then(|()| restore_dropped(client, &run.id))
-        .and_then(|()| verify(client, &run.id))
+        .and_then(|()| repair::restore_dropped(client, &run.id))
+        .and_then(|()| repair::verify(client, &run.id))
         .and_then(|()| finish(client, plan, &run.id, &mut report));
     if let Err(e) = outcome {
         if stop.is_stopped() {
@@ -240,7 +240,7 @@ fn undo_after_failure(
     run: &str,
 ) -> Result<Recovered, Error> {
     if !client.is_closed() {
-        match undo(client, run, false) {
+        match repair::undo(client, run, false) {
             Ok(()) => return Ok(Recovered::Undone),
             Err(c) if !(c.is_connection() || client.is_closed()) => return Err(c),
             // The control connection is gone: go on on a new one.
@@ -263,7 +263,7 @@ fn undo_after_failure(
     }
     let result = match journal::finished(&mut fresh, run) {
         Ok(true) => Ok(Recovered::Finished),
-        Ok(false) => undo(&mut fresh, run, false).map(|()| Recovered::Undone),
+        Ok(false) => repair::undo(&mut fresh, run, false).map(|()| Recovered::Undone),
         Err(e) => Err(e),
     };
     journal::unlock(&mut fresh);
@@ -304,211 +304,6 @@ struct Work<'a> {
     run: &'a Run,
     jobs: usize,
     stop: &'a Stop,
-}
-
-/// Repairs what an interrupted parallel load left: takes out the rows it
-/// committed (children first, its keys out of the way) and puts back every key
-/// and index it dropped, from the statements in its journal; checks that each
-/// is back as it was; then removes the journal. Returns the run's id, or
-/// `None` when there was nothing to repair.
-///
-/// With `force`, each table loses the rows still carrying the run's
-/// transaction id even when their number is not the number the run loaded.
-///
-/// # Errors
-/// As [`run`]: journal, lock and server errors; [`ErrorKind::NotRestored`]
-/// (the journal is kept) when a key or index is not back as it was;
-/// [`ErrorKind::UndoMismatch`] (without `force`).
-pub fn repair(client: &mut Client, force: bool) -> Result<Option<String>, Error> {
-    if !journal::exists(client)? {
-        return Ok(None);
-    }
-    journal::lock(client)?;
-    let result = repair_locked(client, force);
-    journal::unlock(client);
-    result
-}
-
-fn repair_locked(client: &mut Client, force: bool) -> Result<Option<String>, Error> {
-    let Some(prior) = journal::open(client, true).or_else(|e| match e.kind() {
-        // Only finished runs: nothing to undo.
-        ErrorKind::NothingToResume => Ok(None),
-        _ => Err(e),
-    })?
-    else {
-        // A run killed right after creating the journal left it empty; a
-        // finished run whose journal could not be removed left its entries.
-        // Removing them is tidying: should it fail (a session reading the
-        // journal holds it), the next command tries again, and nothing was to
-        // be repaired either way.
-        let _ = journal::close(client, "");
-        return Ok(None);
-    };
-    undo(client, &prior.run, force)?;
-    Ok(Some(prior.run))
-}
-
-/// Takes a run out: drops again every key of the run that is back in place,
-/// takes out the rows it committed, puts back every key and index it dropped,
-/// checks them, and forgets the run. Each step reads the journal afresh and
-/// records what it did in the transaction that did it, so that a crash at any
-/// point leaves a journal from which this same function finishes the work.
-fn undo(client: &mut Client, run: &str, force: bool) -> Result<(), Error> {
-    unrestore_keys(client, run)?;
-    undo_loads(client, run, force)?;
-    restore_dropped(client, run)?;
-    verify(client, run)?;
-    journal::close(client, run)
-}
-
-/// Puts back every key and index of `run` that is dropped now, from the
-/// statements its journal holds (indexes first: keys need the unique indexes
-/// they reference); each in its own transaction with its journal entry.
-fn restore_dropped(client: &mut Client, run: &str) -> Result<(), Error> {
-    let mut dropped: Vec<journal::Entry> = journal::entries(client, run)?
-        .into_iter()
-        .filter(|e| e.kind.is_object() && e.state == "dropped")
-        .collect();
-    dropped.sort_by_key(|e| (e.kind.is_key(), e.seq));
-    for e in dropped {
-        let during = format!("restoring {} dropped by run {run}", e.what());
-        journaled(client, run, e.seq, "restored", &during, |tx| {
-            if e.statements.is_empty() {
-                // A journal an earlier fkload wrote holds one script.
-                return db::exec(tx, &e.script, &during);
-            }
-            for statement in &e.statements {
-                db::exec(tx, statement, &during)?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(())
-}
-
-/// Checks every key and index the journal of `run` names against what the
-/// catalog said of it before the run dropped it: present, and identical.
-///
-/// # Errors
-/// [`ErrorKind::NotRestored`] naming each one that is not.
-fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
-    let objects: Vec<journal::Entry> = journal::entries(client, run)?
-        .into_iter()
-        .filter(|e| e.kind.is_object())
-        .collect();
-    let described: Vec<crate::catalog::Described<'_>> = objects
-        .iter()
-        .map(|e| (e.kind.is_key(), e.target.as_str(), e.name.as_str()))
-        .collect();
-    let now = crate::catalog::describe(client, &described)?;
-    let problems: Vec<String> = objects
-        .iter()
-        .zip(&now)
-        .filter(|(e, is)| {
-            e.state != "restored"
-                || is.is_none()
-                || e.expect
-                    .as_ref()
-                    .is_some_and(|was| Some(was) != is.as_ref())
-        })
-        .map(|(e, is)| {
-            if e.state != "restored" {
-                format!("{} is still {}", e.what(), e.state)
-            } else {
-                crate::error::restore_problem(&e.what(), e.expect.as_deref(), is.as_deref())
-            }
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::new(ErrorKind::NotRestored {
-            journal: Some(run.to_string()),
-            problems,
-        }))
-    }
-}
-
-/// Runs `work` and marks journal entry `seq` of `run` with `state`, in one
-/// transaction: the journal says what happened exactly when it happened.
-fn journaled(
-    client: &mut Client,
-    run: &str,
-    seq: i32,
-    state: &str,
-    during: &str,
-    work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let mut tx = db::begin(client, during)?;
-    work(&mut tx)?;
-    journal::mark(&mut tx, run, seq, state)?;
-    db::commit(tx, during)
-}
-
-/// Drops (or unenforces) again every key of the run that is back in place, and
-/// marks it dropped.
-fn unrestore_keys(client: &mut Client, run: &str) -> Result<(), Error> {
-    let restored = journal::entries(client, run)?
-        .into_iter()
-        .filter(|e| e.kind.is_key() && e.state == "restored");
-    for e in restored {
-        // `target` is the table as fkload wrote it (quoted); the journal is this
-        // role's alone (journal::open checks).
-        let (sql, during) = if e.kind == Kind::Unenforced {
-            (
-                ddl::unenforce_constraint_sql(&e.target, &e.name),
-                format!("setting key \"{}\" NOT ENFORCED again", e.name),
-            )
-        } else {
-            (
-                ddl::drop_constraint_sql(&e.target, &e.name),
-                format!("dropping key \"{}\" again", e.name),
-            )
-        };
-        journaled(client, run, e.seq, "dropped", &during, |tx| {
-            db::exec(tx, &sql, &during)
-        })?;
-    }
-    Ok(())
-}
-
-/// Takes out the rows the run committed, the last loaded table first: exactly
-/// the rows whose `xmin` is the transaction that loaded the file. (Never
-/// TRUNCATE: other sessions may have written to a table once it committed.)
-///
-/// The number of rows deleted must be the number the run loaded (a journal
-/// written before fkload counted them has no count): otherwise nothing is
-/// deleted from that table (tables taken out before it stay out) and the
-/// error says so, unless `force` (`fkload repair --force`). Fewer means rows
-/// of the run were changed or deleted since (their `xmin` is another's now),
-/// or live where this server's transaction ids mean nothing (Citus workers);
-/// more, rows that are not the run's, or rows a trigger of the table added.
-fn undo_loads(client: &mut Client, run: &str, force: bool) -> Result<(), Error> {
-    for journal::Loaded {
-        seq,
-        target,
-        xid,
-        rows,
-    } in journal::loaded_tables(client, run)?
-    {
-        let during = format!("taking the rows loaded into {target} out again");
-        let sql = format!("DELETE FROM {target} WHERE xmin = $1::text::xid");
-        journaled(client, run, seq, "undone", &during, |tx| {
-            let found = db::execute(tx, &sql, &[&xid], &during)?;
-            match rows {
-                Some(loaded) if loaded != found && !force => {
-                    Err(Error::new(ErrorKind::UndoMismatch {
-                        run: run.to_string(),
-                        table: target.clone(),
-                        loaded,
-                        found,
-                    }))
-                }
-                _ => Ok(()),
-            }
-        })?;
-    }
-    Ok(())
 }
 
 /// `<seconds>-<pid>`: unique enough for runs against one database.
@@ -805,7 +600,7 @@ fn load_one(
     work.stop.check()?;
     let target = step.table.name.to_string();
     let (run, seq) = (work.run, work.run.unit_seq(u));
-    let table = transaction::load_step(
+    let table = pipeline::load_step(
         &mut tx,
         work.plan,
         step,
@@ -855,7 +650,7 @@ fn restore_all(
     let (plan, run) = (work.plan, work.run);
     let restored: HashSet<i32> = journal::entries(client, &run.id)?
         .into_iter()
-        .filter(|e| e.state == "restored")
+        .filter(|e| e.state == State::Restored)
         .map(|e| e.seq)
         .collect();
     let indexes: Vec<Task<'_>> = plan
@@ -952,7 +747,7 @@ fn run_task(client: &mut Client, work: &Work<'_>, task: &Task<'_>) -> Result<(),
         Restore::Index(i) => ddl::build_index(&mut tx, work.plan, i)?,
         Restore::Key(k) => ddl::restore_key(&mut tx, work.plan, k)?,
     }
-    journal::mark(&mut tx, &work.run.id, task.seq, "restored")?;
+    journal::mark(&mut tx, &work.run.id, task.seq, State::Restored)?;
     db::commit(tx, during)
 }
 
@@ -1023,7 +818,7 @@ mod tests {
         }
     }
 
-    fn entry(seq: i32, kind: Kind, name: &str, state: &str) -> journal::Entry {
+    fn entry(seq: i32, kind: Kind, name: &str, state: State) -> journal::Entry {
         journal::Entry {
             seq,
             kind,
@@ -1032,7 +827,7 @@ mod tests {
             statements: vec![],
             script: String::new(),
             expect: None,
-            state: state.into(),
+            state,
         }
     }
 
@@ -1054,10 +849,10 @@ mod tests {
             max_seq: 9,
             loaded: vec![],
             objects: vec![
-                entry(4, Kind::Key, "b", "restored"),
-                entry(7, Kind::Index, "child_pkey", "restored"),
+                entry(4, Kind::Key, "b", State::Restored),
+                entry(7, Kind::Index, "child_pkey", State::Restored),
                 // Same name, but an index: not key b's entry.
-                entry(8, Kind::Index, "a", "restored"),
+                entry(8, Kind::Index, "a", State::Restored),
             ],
         };
         let run = Run::new(Some(&prior), &plan(), 2);

@@ -307,7 +307,7 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
     let table = crate::sql::QualName::new("pg_temp", &name);
     copy::into_temp(tx, step, &table).map_err(|f| match f {
         copy::CopyFailure::Server { error, .. } => Error::server(error, &during),
-        other => crate::transaction::file_error(step, other),
+        other => crate::pipeline::file_error(step, other),
     })?;
     db::exec(tx, &format!("ANALYZE {}", ident(&name)), &during)?;
     Ok(a)

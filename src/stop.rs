@@ -158,13 +158,13 @@ pub(crate) fn left(
             stopped.units_loaded = Some(
                 entries
                     .iter()
-                    .filter(|e| e.kind == journal::Kind::Table && e.state == "loaded")
+                    .filter(|e| e.kind == journal::Kind::Table && e.state == journal::State::Loaded)
                     .count(),
             );
             stopped.dropped = Some(
                 entries
                     .iter()
-                    .filter(|e| e.kind.is_object() && e.state == "dropped")
+                    .filter(|e| e.kind.is_object() && e.state == journal::State::Dropped)
                     .count(),
             );
         }
