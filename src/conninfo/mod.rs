@@ -10,10 +10,11 @@
 //! It also reads libpq's service files (`service=`, `PGSERVICE`) and the TLS
 //! settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`,
 //! `sslcrl`, ... and their `PGSSL*` variables and `~/.postgresql/` defaults),
-//! which [`crate::tls`] turns into a connector. It does not own connecting
-//! (the host loop is the connector's), prompting for a password (`-W`: the
-//! caller prompts and hands the result to [`ConnInfo::set_password`]), or
-//! command-line parsing.
+//! which `tls` turns into a connector. It does not own connecting (the host
+//! loop is the connector's), prompting for a password (the connector decides
+//! when, [`crate::Connector::session_with_prompt`], and hands the answer to
+//! [`ConnInfo::set_password`]; the caller's terminal asks), or command-line
+//! parsing.
 //!
 //! No crate does this with libpq's rules (checked in 2026: postgres-service
 //! ignores `PGSERVICEFILE` and sends unknown keys to the server,
@@ -63,7 +64,7 @@ use passfile::{Passfile, default_passfile, password_in, read_passfile};
 use service::service_settings;
 use ssl::tls_settings;
 use syntax::{Params, parse_conn_arg, redact_conn_string};
-pub use user::os_user;
+use user::os_user;
 
 /// Environment fallbacks, consulted only for keywords nothing above set (as
 /// libpq's `conninfo_add_defaults` does).
@@ -121,8 +122,7 @@ impl fmt::Debug for Overrides {
 
 /// libpq's `target_session_attrs`: which of the hosts is acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SessionAttrs {
+pub(crate) enum SessionAttrs {
     #[default]
     Any,
     /// Accepts writes (`transaction_read_only` off).
@@ -394,13 +394,13 @@ impl ConnInfo {
     }
 
     /// The TLS settings.
-    pub fn tls(&self) -> &TlsSettings {
+    pub(crate) fn tls(&self) -> &TlsSettings {
         &self.tls
     }
 
     /// Which hosts are acceptable, and whether the user said so
     /// (`target_session_attrs`).
-    pub fn session_attrs(&self) -> (SessionAttrs, bool) {
+    pub(crate) fn session_attrs(&self) -> (SessionAttrs, bool) {
         (self.session_attrs, self.session_attrs_given)
     }
 

@@ -9,7 +9,7 @@ use super::error::ConnInfoError;
 /// # Errors
 /// [`ConnInfoError::UnknownOsUser`] when the password database has no entry
 /// for the effective user ID.
-pub fn os_user() -> Result<String, ConnInfoError> {
+pub(crate) fn os_user() -> Result<String, ConnInfoError> {
     // SAFETY: geteuid cannot fail. getpwuid_r writes only into `pwd` and `buf`,
     // both ours and large enough as told (it reports ERANGE otherwise, and the
     // buffer grows); `result` points to `pwd` or is null.
