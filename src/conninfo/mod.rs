@@ -885,6 +885,34 @@ mod tests {
         ));
     }
 
+    /// libpq, `connect_timeout`: "This timeout applies separately to each
+    /// host name or IP address": every host's attempt gets the whole
+    /// timeout (the connector makes one `Config` per attempt).
+    #[test]
+    fn connect_timeout_is_per_host() {
+        let c = ok(&d("host=a,b,c connect_timeout=5"), &[]);
+        for i in 0..c.host_count() {
+            for transport in [Transport::Plain, Transport::Tls] {
+                let config = c.config_for(i, transport);
+                assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(5)));
+                assert_eq!(config.get_hosts().len(), 1);
+            }
+        }
+    }
+
+    /// libpq, `load_balance_hosts`: "disable (default): ... Hosts are tried
+    /// in the order in which they are provided", which is the only order
+    /// fkload tries them in; `random` is refused rather than ignored.
+    #[test]
+    fn hosts_keep_their_order_and_load_balancing_is_refused() {
+        let c = ok(&d("host=c,a,b"), &[]);
+        assert_eq!(c.hosts(), ["c", "a", "b"]);
+        assert!(matches!(
+            err(&d("host=a,b load_balance_hosts=random"), &[]),
+            ConnInfoError::UnsupportedOption(k) if k == "load_balance_hosts"
+        ));
+    }
+
     #[test]
     fn password_never_shown() {
         let mut c = ok(&d("postgres://app:hunter2@h/shop"), &[]);
