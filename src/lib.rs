@@ -141,7 +141,7 @@ mod sql;
 mod stop;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tls;
+mod tls;
 mod transaction;
 
 use std::path::Path;

@@ -488,19 +488,9 @@ impl Loader {
     }
 
     /// Refuses a session a load may not write to (a standby or a read-only
-    /// session, which `target_session_attrs` let through), before anything
-    /// is read or written.
+    /// session): the connector's rule (see `Session::ready_for_load`).
     fn writable(&self, session: &Session) -> Result<(), Error> {
-        match session.not_writable() {
-            None => Ok(()),
-            Some(why) => Err(Error::new(ErrorKind::NotWritable {
-                target: self
-                    .connector
-                    .as_ref()
-                    .map_or_else(|| session.host.clone(), |c| c.target().to_string()),
-                reasons: vec![why.to_string()],
-            })),
-        }
+        session.ready_for_load(self.connector.as_ref())
     }
 
     /// The control session: where the loader is connected, as the server

@@ -86,8 +86,14 @@ pub(crate) enum Transport {
     Tls,
 }
 
-/// The transports `mode` tries, in order, for a host: a Unix socket (`socket`)
-/// is always plain text, as in libpq.
+/// The transports `mode` tries, in order, for a host: libpq's `disable` "only
+/// try a non-SSL connection", `allow` "first try a non-SSL connection; if that
+/// fails, try an SSL connection", `prefer` "first try an SSL connection; if
+/// that fails, try a non-SSL connection", `require`, `verify-ca` and
+/// `verify-full` "only try an SSL connection". A Unix socket (`socket`) is
+/// always plain text ("sslmode is ignored for Unix domain socket
+/// communication"). When the next transport is tried is the connector's rule
+/// (`connect::rules`).
 pub(crate) fn attempts(mode: SslMode, socket: bool) -> &'static [Transport] {
     use Transport::{Plain, Tls};
     if socket {
@@ -367,6 +373,8 @@ fn protocol(name: &str) -> Result<Option<SslVersion>, TlsError> {
 mod tests {
     use super::*;
 
+    /// libpq, `sslmode`: each mode's transports in its documented order; a
+    /// Unix socket in plain text only.
     #[test]
     fn modes_try_libpqs_transports_in_libpqs_order() {
         use Transport::{Plain, Tls};

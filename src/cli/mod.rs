@@ -985,11 +985,6 @@ pub(crate) fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// Connects as psql would: settings by libpq's precedence, a password prompt
-/// with -W, or when the server asks for one and a terminal is there to
-/// answer. Returns the connector (the password a prompt gave included), its
-/// first connection and what the server says of that session. libpq's
-/// warnings (a password file others can read) go to stderr.
 /// The database a throwaway server's schema is created in.
 const THROWAWAY_DB: &str = "fkload";
 
@@ -1014,6 +1009,11 @@ fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Th
     Ok(server)
 }
 
+/// Connects as psql would: settings by libpq's precedence, a password prompt
+/// with -W, or when the server asks for one and a terminal is there to
+/// answer. Returns the connector (the password a prompt gave included), its
+/// first connection and what the server says of that session. libpq's
+/// warnings (a password file others can read) go to stderr.
 fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     let overrides = Overrides {
         dbname: args.dbname.clone(),
@@ -1031,41 +1031,25 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session)
 
 fn connect_with(
     args: &Args,
-    mut info: ConnInfo,
+    info: ConnInfo,
 ) -> Result<(Connector, postgres::Client, fkload::Session), Error> {
     for w in info.warnings() {
         errln!("fkload: WARNING:  {w}");
     }
-    if args.password {
-        info.set_password(prompt(&info)?);
+    let mut connector = Connector::new(&info)
+        .setting("lock_timeout", &args.lock_timeout)
+        .setting("statement_timeout", &args.statement_timeout);
+    // A plan only reads: a standby will do.
+    if args.list || matches!(args.command, Some(Command::Graph(_))) {
+        connector = connector.for_reading();
     }
-    let connector = |info: &ConnInfo| {
-        let c = Connector::new(info)
-            .setting("lock_timeout", &args.lock_timeout)
-            .setting("statement_timeout", &args.statement_timeout);
-        // A plan only reads: a standby will do.
-        if args.list || matches!(args.command, Some(Command::Graph(_))) {
-            c.for_reading()
-        } else {
-            c
-        }
-    };
-    let first = connector(&info);
-    match first.session() {
-        Ok((client, session)) => Ok((first, client, session)),
-        Err(e)
-            if !args.no_password
-                && !info.has_password()
-                && e.needs_password()
-                && std::io::stdin().is_terminal() =>
-        {
-            info.set_password(prompt(&info)?);
-            let again = connector(&info);
-            let (client, session) = again.session()?;
-            Ok((again, client, session))
-        }
-        Err(e) => Err(e),
-    }
+    // The connector decides when to ask (psql's rules); a prompt after a
+    // failed attempt needs someone at a terminal to answer it.
+    let may_ask = !args.no_password && std::io::stdin().is_terminal();
+    let (client, session) = connector.session_with_prompt(args.password, may_ask, &mut |user| {
+        rpassword::prompt_password(format!("Password for user {user}: "))
+    })?;
+    Ok((connector, client, session))
 }
 
 /// The `-v` line that says where fkload is connected, with the four facts
@@ -1085,15 +1069,6 @@ fn describe_session(s: &fkload::Session) -> String {
         "connected to {} as user \"{}\", database \"{}\", server port {port}, TLS {tls}",
         s.host, s.user, s.database
     )
-}
-
-fn prompt(info: &ConnInfo) -> Result<String, Error> {
-    rpassword::prompt_password(format!("Password for user {}: ", info.user())).map_err(|e| {
-        Error::from(ErrorKind::Connect {
-            target: info.describe(),
-            message: format!("could not read the password: {e}"),
-        })
-    })
 }
 
 /// What to do about orphan rows a load found.

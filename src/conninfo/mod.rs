@@ -10,10 +10,11 @@
 //! It also reads libpq's service files (`service=`, `PGSERVICE`) and the TLS
 //! settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslpassword`,
 //! `sslcrl`, ... and their `PGSSL*` variables and `~/.postgresql/` defaults),
-//! which [`crate::tls`] turns into a connector. It does not own connecting
-//! (the host loop is the connector's), prompting for a password (`-W`: the
-//! caller prompts and hands the result to [`ConnInfo::set_password`]), or
-//! command-line parsing.
+//! which `tls` turns into a connector. It does not own connecting (the host
+//! loop is the connector's), prompting for a password (the connector decides
+//! when, [`crate::Connector::session_with_prompt`], and hands the answer to
+//! [`ConnInfo::set_password`]; the caller's terminal asks), or command-line
+//! parsing.
 //!
 //! No crate does this with libpq's rules (checked in 2026: postgres-service
 //! ignores `PGSERVICEFILE` and sends unknown keys to the server,
@@ -22,7 +23,9 @@
 //! `postgres::Config`'s parser refuses libpq's TLS and service keywords), so
 //! it is written here, one part per module: the string formats
 //! (`syntax`), service files (`service`), the password file (`passfile`),
-//! the `ssl*` keywords (`ssl`) and the default user ([`os_user`]). This
+//! the `ssl*` keywords (`ssl`) and the default user (`user`), with what they
+//! all share in two leaves below them: libpq's defaults (`defaults`) and the
+//! error ([`ConnInfoError`], `error`), so that no part imports this file. This
 //! file holds the precedence and the resolved [`ConnInfo`].
 //!
 //! Precedence, checked against psql's `startup.c` and the libpq docs for
@@ -36,6 +39,8 @@
 //! still unset after those, then the `PG*` variables (libpq's
 //! `conninfo_add_defaults`).
 
+mod defaults;
+mod error;
 mod passfile;
 mod service;
 mod ssl;
@@ -51,29 +56,15 @@ use std::time::Duration;
 use postgres::config::ChannelBinding;
 
 use crate::tls::{SslMode, TlsSettings, Transport};
+use defaults::{
+    DEFAULT_APPLICATION_NAME, DEFAULT_PORT, DEFAULT_SOCKET_DIR, DEFAULT_TCP_HOST, REDACTED,
+};
+pub use error::ConnInfoError;
 use passfile::{Passfile, default_passfile, password_in, read_passfile};
 use service::service_settings;
 use ssl::tls_settings;
 use syntax::{Params, parse_conn_arg, redact_conn_string};
-pub use user::os_user;
-
-/// Port used when nothing names one.
-const DEFAULT_PORT: u16 = 5432;
-
-/// The Unix socket directory of Debian/Ubuntu builds of PostgreSQL, which is
-/// where most servers fkload meets listen. libpq compiles its own default in;
-/// we cannot ask it, so we pick the common one.
-const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
-
-/// TCP host tried after the socket directory when no host is given.
-const DEFAULT_TCP_HOST: &str = "localhost";
-
-/// `fallback_application_name`: what `pg_stat_activity` shows unless the user
-/// names the application.
-const DEFAULT_APPLICATION_NAME: &str = "fkload";
-
-/// Stands in for a password (or a likely fragment of one) in anything shown.
-const REDACTED: &str = "********";
+use user::os_user;
 
 /// Environment fallbacks, consulted only for keywords nothing above set (as
 /// libpq's `conninfo_add_defaults` does).
@@ -100,107 +91,6 @@ const ENV_FALLBACKS: &[(&str, &str)] = &[
     ("client_encoding", "PGCLIENTENCODING"),
     ("target_session_attrs", "PGTARGETSESSIONATTRS"),
 ];
-
-/// Why connection settings could not be resolved. No variant ever carries a
-/// password: URIs are redacted before they are stored here.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnInfoError {
-    /// A `postgres://` URI that does not parse; `uri` is already redacted.
-    #[error("invalid connection URI \"{uri}\": {reason}")]
-    InvalidUri {
-        /// The URI with any password replaced.
-        uri: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A URI query parameter libpq does not know.
-    #[error("invalid URI query parameter \"{0}\"")]
-    InvalidUriParameter(String),
-    /// A `key=value` string with a key and no `=`.
-    #[error("missing \"=\" after \"{0}\" in connection info string")]
-    MissingEquals(String),
-    /// A `key=value` string whose quoted value never closes.
-    #[error("unterminated quoted string in connection info string")]
-    UnterminatedQuote,
-    /// A `key=value` keyword libpq does not know.
-    #[error("invalid connection option \"{0}\"")]
-    InvalidOption(String),
-    /// A libpq keyword that fkload cannot honour.
-    #[error("connection option \"{0}\" is not supported by fkload")]
-    UnsupportedOption(String),
-    /// A port that is not a number from 1 to 65535.
-    #[error("invalid port number \"{0}\"")]
-    InvalidPort(String),
-    /// A port list that is neither one port nor one per host.
-    #[error("could not match {ports} port numbers to {hosts} hosts")]
-    PortCountMismatch {
-        /// How many ports were listed.
-        ports: usize,
-        /// How many hosts were listed.
-        hosts: usize,
-    },
-    /// A value libpq would reject for this keyword.
-    #[error("invalid value \"{value}\" for connection option \"{option}\"")]
-    InvalidValue {
-        /// The keyword.
-        option: &'static str,
-        /// The rejected value.
-        value: String,
-    },
-    /// A valid libpq value that fkload cannot honour.
-    #[error("connection option {option}=\"{value}\" is not supported by fkload")]
-    UnsupportedValue {
-        /// The keyword.
-        option: &'static str,
-        /// The value.
-        value: String,
-    },
-    /// `sslrootcert=system` with a mode that does not check the host name.
-    #[error("weak sslmode \"{0}\" may not be used with sslrootcert=system (use \"verify-full\")")]
-    WeakSslModeWithSystemRoot(String),
-    /// A host list and a `hostaddr` list of different lengths.
-    #[error("could not match {hosts} host names to {hostaddrs} hostaddr values")]
-    HostaddrCountMismatch {
-        /// How many host names were listed.
-        hosts: usize,
-        /// How many addresses were listed.
-        hostaddrs: usize,
-    },
-    /// A service no service file defines.
-    #[error(
-        "definition of service \"{service}\" not found\nDETAIL:  Searched {}.",
-        searched.iter().map(|p| format!("\"{}\"", p.display())).collect::<Vec<_>>().join(", ")
-    )]
-    ServiceNotFound {
-        /// The service's name.
-        service: String,
-        /// The files searched, in order (those that exist or were named).
-        searched: Vec<PathBuf>,
-    },
-    /// A line of a service file libpq would refuse.
-    #[error("{reason} in service file \"{}\", line {line}", path.display())]
-    ServiceFile {
-        /// The file.
-        path: PathBuf,
-        /// Its line, from 1.
-        line: usize,
-        /// What is wrong: "syntax error", "nested service specifications not supported".
-        reason: &'static str,
-    },
-    /// A client encoding other than UTF-8.
-    #[error(
-        "client_encoding \"{0}\" is not supported: fkload talks to the server in UTF8 and sends each file as it is"
-    )]
-    UnsupportedEncoding(String),
-    /// No user was given and the effective user ID has no account name.
-    #[error("could not look up local user ID {uid}: {reason}")]
-    UnknownOsUser {
-        /// The effective user ID.
-        uid: u32,
-        /// Why the lookup failed.
-        reason: String,
-    },
-}
 
 /// What the user gave on the command line (psql's -d -h -p -U), all optional.
 ///
@@ -232,8 +122,7 @@ impl fmt::Debug for Overrides {
 
 /// libpq's `target_session_attrs`: which of the hosts is acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SessionAttrs {
+pub(crate) enum SessionAttrs {
     #[default]
     Any,
     /// Accepts writes (`transaction_read_only` off).
@@ -505,13 +394,13 @@ impl ConnInfo {
     }
 
     /// The TLS settings.
-    pub fn tls(&self) -> &TlsSettings {
+    pub(crate) fn tls(&self) -> &TlsSettings {
         &self.tls
     }
 
     /// Which hosts are acceptable, and whether the user said so
     /// (`target_session_attrs`).
-    pub fn session_attrs(&self) -> (SessionAttrs, bool) {
+    pub(crate) fn session_attrs(&self) -> (SessionAttrs, bool) {
         (self.session_attrs, self.session_attrs_given)
     }
 
@@ -993,6 +882,34 @@ mod tests {
                 option: "connect_timeout",
                 ..
             }
+        ));
+    }
+
+    /// libpq, `connect_timeout`: "This timeout applies separately to each
+    /// host name or IP address": every host's attempt gets the whole
+    /// timeout (the connector makes one `Config` per attempt).
+    #[test]
+    fn connect_timeout_is_per_host() {
+        let c = ok(&d("host=a,b,c connect_timeout=5"), &[]);
+        for i in 0..c.host_count() {
+            for transport in [Transport::Plain, Transport::Tls] {
+                let config = c.config_for(i, transport);
+                assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(5)));
+                assert_eq!(config.get_hosts().len(), 1);
+            }
+        }
+    }
+
+    /// libpq, `load_balance_hosts`: "disable (default): ... Hosts are tried
+    /// in the order in which they are provided", which is the only order
+    /// fkload tries them in; `random` is refused rather than ignored.
+    #[test]
+    fn hosts_keep_their_order_and_load_balancing_is_refused() {
+        let c = ok(&d("host=c,a,b"), &[]);
+        assert_eq!(c.hosts(), ["c", "a", "b"]);
+        assert!(matches!(
+            err(&d("host=a,b load_balance_hosts=random"), &[]),
+            ConnInfoError::UnsupportedOption(k) if k == "load_balance_hosts"
         ));
     }
 

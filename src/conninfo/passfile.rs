@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{DEFAULT_SOCKET_DIR, DEFAULT_TCP_HOST};
+use super::defaults::{DEFAULT_SOCKET_DIR, DEFAULT_TCP_HOST};
 
 #[cfg(windows)]
 pub(super) fn default_passfile(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ConnInfoError;
+use super::error::ConnInfoError;
 use super::syntax::{KEYWORDS, is_space};
 
 /// Where libpq looks for the system-wide service file when `PGSYSCONFDIR` is

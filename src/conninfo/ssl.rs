@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::ConnInfoError;
+use super::error::ConnInfoError;
 use super::syntax::Params;
 use crate::tls::{RootCert, SslMode, TlsSettings};
 

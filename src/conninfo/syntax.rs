@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{ConnInfoError, REDACTED};
+use super::defaults::REDACTED;
+use super::error::ConnInfoError;
 
 /// Keywords this module accepts in connection strings, spelled as libpq does.
 pub(super) const KEYWORDS: &[&str] = &[

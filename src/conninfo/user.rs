@@ -1,6 +1,6 @@
 //! The default user name: the effective user's account, as libpq takes it.
 
-use super::ConnInfoError;
+use super::error::ConnInfoError;
 
 /// The account name of the effective user, as libpq takes its default user
 /// name (`getpwuid(geteuid())`): never `$USER` or `$LOGNAME`, which cron,
@@ -9,7 +9,7 @@ use super::ConnInfoError;
 /// # Errors
 /// [`ConnInfoError::UnknownOsUser`] when the password database has no entry
 /// for the effective user ID.
-pub fn os_user() -> Result<String, ConnInfoError> {
+pub(crate) fn os_user() -> Result<String, ConnInfoError> {
     // SAFETY: geteuid cannot fail. getpwuid_r writes only into `pwd` and `buf`,
     // both ours and large enough as told (it reports ERANGE otherwise, and the
     // buffer grows); `result` points to `pwd` or is null.

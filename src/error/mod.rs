@@ -243,22 +243,15 @@ impl Error {
     }
 
     /// Whether a connection failed because the server asked for a password
-    /// and none was given (a terminal could then ask for one). The client
-    /// reports it as a configuration error whose *source* says "password
-    /// missing" (its own text says only "invalid configuration"), so the
-    /// whole chain is read.
+    /// and none was given (a terminal could then ask for one), as the
+    /// connector reads the client's error.
     pub fn needs_password(&self) -> bool {
-        if !matches!(self.kind(), ErrorKind::Connect { .. }) {
-            return false;
-        }
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            if s.to_string() == "password missing" {
-                return true;
-            }
-            source = s.source();
-        }
-        false
+        matches!(self.kind(), ErrorKind::Connect { .. })
+            && self
+                .0
+                .source
+                .as_ref()
+                .is_some_and(crate::connect::failure::password_needed)
     }
 
     /// Whether the connection failed, was lost, or could not be set up (its
