@@ -8,6 +8,7 @@
 //! described by `schema/report.schema.json` in the repository; a change that
 //! removes or retypes a member raises the version.
 
+use postgres::error::SqlState;
 use serde_json::{Value, json};
 
 use crate::error::Error;
@@ -257,7 +258,7 @@ fn error(e: &Error) -> Value {
     let position = e.position();
     json!({
         "message": e.to_string(),
-        "sqlstate": e.sqlstate(),
+        "sqlstate": e.sqlstate().map(SqlState::code),
         "file": position.map(|p| p.path.display().to_string()),
         "line": position.and_then(|p| p.line),
         "connection": e.is_connection(),

@@ -262,7 +262,7 @@ impl DbErrorInfo {
         // which it is.
         // (The message is read in English, the workers' lc_messages by
         // default; in another language the code stays XX000.)
-        if self.code == SqlState::INTERNAL_ERROR.code() {
+        if self.code == SqlState::INTERNAL_ERROR {
             let kinds = [
                 (
                     "violates foreign key constraint",
@@ -277,7 +277,7 @@ impl DbErrorInfo {
                 ),
             ];
             if let Some((_, code)) = kinds.iter().find(|(m, _)| self.message.contains(m)) {
-                self.code = code.code().to_string();
+                self.code = code.clone();
             }
         }
         // A worker's error relayed by the coordinator carries no table or
@@ -379,14 +379,14 @@ mod tests {
     fn a_relayed_shard_error_names_the_declared_table_and_key() {
         let relayed = DbErrorInfo {
             severity: "ERROR".into(),
-            code: "XX000".into(),
+            code: SqlState::INTERNAL_ERROR,
             message: "insert or update on table \"orders_102012\" violates foreign key constraint \"orders_customer_email_fkey_102012\"".into(),
             detail: Some("Key (customer_email)=(x) is not present in table \"customer_102009\".".into()),
             context: Some("COPY orders_102012, line 3\nwhile executing command on 127.0.0.1:5433".into()),
             ..Default::default()
         };
         let info = relayed.clone().unsharded(&[102009, 102012]);
-        assert_eq!(info.code, "23503");
+        assert_eq!(info.code, SqlState::FOREIGN_KEY_VIOLATION);
         assert_eq!(info.table.as_deref(), Some("orders"));
         assert_eq!(
             info.constraint.as_deref(),
@@ -408,13 +408,13 @@ mod tests {
         assert_eq!(relayed.clone().unsharded(&[]), relayed);
         // A duplicate, likewise.
         let dup = DbErrorInfo {
-            code: "XX000".into(),
+            code: SqlState::INTERNAL_ERROR,
             message: "duplicate key value violates unique constraint \"orders_pkey_102012\"".into(),
             ..Default::default()
         }
         .unsharded(&[102012]);
         assert_eq!(
-            (dup.code.as_str(), dup.constraint.as_deref()),
+            (dup.code.code(), dup.constraint.as_deref()),
             ("23505", Some("orders_pkey"))
         );
     }

@@ -29,7 +29,7 @@ pub(crate) fn statement_error(
 ) -> Error {
     if let Some(db) = e.as_db_error() {
         let info = DbErrorInfo::from_db(db).unsharded(&plan.citus_shards);
-        if info.code == SqlState::FOREIGN_KEY_VIOLATION.code()
+        if info.code == SqlState::FOREIGN_KEY_VIOLATION
             && let Some(k) = key.or_else(|| violated_key(tx, plan, &info))
         {
             return violation(k, info, Some(e));
@@ -43,7 +43,7 @@ pub(crate) fn statement_error(
 pub(crate) fn is_key_violation(plan: &Plan, e: &postgres::Error) -> bool {
     e.as_db_error().is_some_and(|db| {
         DbErrorInfo::from_db(db).unsharded(&plan.citus_shards).code
-            == SqlState::FOREIGN_KEY_VIOLATION.code()
+            == SqlState::FOREIGN_KEY_VIOLATION
     })
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn copy_error(
         return Error::server(e, &format!("loading {}", step.file.path.display()));
     };
     let info = DbErrorInfo::from_db(db).unsharded(&plan.citus_shards);
-    if info.code == SqlState::FOREIGN_KEY_VIOLATION.code() {
+    if info.code == SqlState::FOREIGN_KEY_VIOLATION {
         // A key of this file's rows: list every orphan. Anything else (a trigger
         // writing elsewhere, say) is reported as the COPY error it is.
         if let Some(k) =
@@ -103,7 +103,7 @@ pub(crate) fn rows_held(fresh: &mut impl GenericClient, plan: &Plan, mut e: Erro
     let ErrorKind::Copy { path, db, held, .. } = e.kind_mut() else {
         return e;
     };
-    if db.code != SqlState::UNIQUE_VIOLATION.code() {
+    if db.code != SqlState::UNIQUE_VIOLATION {
         return e;
     }
     let Some(step) = plan.steps.iter().find(|s| s.file.path == *path) else {
@@ -133,7 +133,7 @@ pub(crate) fn index_error(
     let Some(info) = e
         .as_db_error()
         .map(|db| DbErrorInfo::from_db(db).unsharded(&plan.citus_shards))
-        .filter(|info| info.code == SqlState::UNIQUE_VIOLATION.code())
+        .filter(|info| info.code == SqlState::UNIQUE_VIOLATION)
     else {
         return Error::server(e, during);
     };
@@ -199,7 +199,7 @@ pub(crate) fn not_valid_orphans(
     // The report the key itself would have given for the first row.
     let db = DbErrorInfo {
         severity: "ERROR".into(),
-        code: SqlState::FOREIGN_KEY_VIOLATION.code().into(),
+        code: SqlState::FOREIGN_KEY_VIOLATION,
         message: format!(
             "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
             k.table.name, k.key.name
@@ -369,7 +369,7 @@ fn worker_holders(client: &mut impl GenericClient, plan: &Plan) -> Vec<String> {
 pub(crate) fn explain_wait(client: &mut impl GenericClient, plan: &Plan, e: Error) -> Error {
     let waited = [SqlState::LOCK_NOT_AVAILABLE, SqlState::QUERY_CANCELED]
         .iter()
-        .any(|s| e.sqlstate() == Some(s.code()));
+        .any(|s| e.sqlstate() == Some(s));
     if !waited || !matches!(e.kind(), ErrorKind::Sql { .. } | ErrorKind::Copy { .. }) {
         return e;
     }

@@ -1155,7 +1155,7 @@ mod tests {
     fn db(code: &str, message: &str) -> DbErrorInfo {
         let mut db = DbErrorInfo::default();
         db.severity = "ERROR".into();
-        db.code = code.into();
+        db.code = postgres::error::SqlState::from_code(code);
         db.message = message.into();
         db
     }

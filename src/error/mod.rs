@@ -16,6 +16,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use postgres::error::SqlState;
+
 mod found;
 mod server;
 mod state;
@@ -55,8 +57,8 @@ pub struct Position<'a> {
 /// database_dropped, 57P05 idle_session_timeout).
 fn ends_the_session(db: &DbErrorInfo) -> bool {
     matches!(db.severity.as_str(), "FATAL" | "PANIC")
-        || db.code.starts_with("08")
-        || db.code.starts_with("57P")
+        || db.code.code().starts_with("08")
+        || db.code.code().starts_with("57P")
 }
 
 impl Error {
@@ -190,8 +192,8 @@ impl Error {
 
     /// The SQLSTATE of the server's report (`23503` for a foreign-key
     /// violation), when there is one.
-    pub fn sqlstate(&self) -> Option<&str> {
-        self.db().map(|db| db.code.as_str())
+    pub fn sqlstate(&self) -> Option<&SqlState> {
+        self.db().map(|db| &db.code)
     }
 
     /// The file (and line) the error is about, when it is about one.
@@ -784,7 +786,7 @@ mod tests {
     fn db_error_layout_is_psqls() {
         let db = DbErrorInfo {
             severity: "ERROR".into(),
-            code: "22P02".into(),
+            code: SqlState::INVALID_TEXT_REPRESENTATION,
             message: "invalid input syntax for type integer: \"x\"".into(),
             detail: None,
             hint: Some("Use a number.".into()),

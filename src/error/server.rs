@@ -3,13 +3,15 @@
 
 use std::fmt;
 
+use postgres::error::SqlState;
+
 /// Every field of a server error report, kept because the user needs them all.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DbErrorInfo {
     pub severity: String,
-    /// SQLSTATE, e.g. `23503`.
-    pub code: String,
+    /// SQLSTATE, e.g. [`SqlState::FOREIGN_KEY_VIOLATION`] (`23503`).
+    pub code: SqlState,
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
@@ -21,12 +23,30 @@ pub struct DbErrorInfo {
     pub constraint: Option<String>,
 }
 
+impl Default for DbErrorInfo {
+    /// An empty report (no SQLSTATE), for building one field by field.
+    fn default() -> DbErrorInfo {
+        DbErrorInfo {
+            severity: String::new(),
+            code: SqlState::from_code(""),
+            message: String::new(),
+            detail: None,
+            hint: None,
+            context: None,
+            schema: None,
+            table: None,
+            column: None,
+            constraint: None,
+        }
+    }
+}
+
 impl DbErrorInfo {
     /// Copies the fields of a server error.
     pub fn from_db(e: &postgres::error::DbError) -> DbErrorInfo {
         DbErrorInfo {
             severity: e.severity().to_string(),
-            code: e.code().code().to_string(),
+            code: e.code().clone(),
             message: e.message().to_string(),
             detail: e.detail().map(str::to_string),
             hint: e.hint().map(str::to_string),
