@@ -117,3 +117,128 @@ impl<T, S> Pool<T, S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A worker's loop as the parallel load runs it: take, work, finish.
+    fn work(
+        pool: &Pool<usize, Vec<usize>>,
+        parents: &[Option<usize>],
+        done_order: &Mutex<Vec<usize>>,
+        fail_on: Option<usize>,
+    ) {
+        while let Some(item) = pool.take(
+            |done, &i| parents[i].is_none_or(|p| done.contains(&p)),
+            |_, _| {},
+            "nothing can start",
+        ) {
+            std::thread::sleep(Duration::from_millis(2));
+            let result = if Some(item) == fail_on {
+                Err(Error::new(ErrorKind::Stuck("failed")))
+            } else {
+                Ok(())
+            };
+            if let Ok(mut d) = done_order.lock() {
+                d.push(item);
+            }
+            pool.finish(result, |done| done.push(item));
+        }
+    }
+
+    /// Items whose parent is not done never start before it, whatever the
+    /// number of workers; every item is handed out exactly once.
+    #[test]
+    fn an_item_starts_only_once_its_parent_is_done() {
+        // 0 <- 1 <- 3, 0 <- 2, 4 alone, 5 <- 4.
+        let parents = [None, Some(0), Some(0), Some(1), None, Some(4)];
+        for workers in 1..=4 {
+            let pool = Pool::new((0..6).rev().collect(), Vec::new(), "test");
+            let order = Mutex::new(Vec::new());
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(|| work(&pool, &parents, &order, None));
+                }
+            });
+            assert!(pool.outcome().is_ok());
+            let order = order.into_inner().unwrap();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..6).collect::<Vec<_>>(), "{workers} workers");
+            for (i, p) in parents.iter().enumerate() {
+                if let Some(p) = p {
+                    let at = |x: usize| order.iter().position(|&o| o == x).unwrap();
+                    assert!(at(*p) < at(i), "{workers} workers: {order:?}");
+                }
+            }
+        }
+    }
+
+    /// The first error stops the handing out: nothing starts after it, and
+    /// the pool fails with it.
+    #[test]
+    fn the_first_error_stops_the_handing_out() {
+        let parents = [None, Some(0), Some(1), Some(2)];
+        let pool = Pool::new(vec![0, 1, 2, 3], Vec::new(), "test");
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| work(&pool, &parents, &order, Some(1)));
+            }
+        });
+        assert_eq!(order.into_inner().unwrap(), vec![0, 1]);
+        let e = pool.outcome().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Stuck("failed")));
+    }
+
+    /// Nothing running and nothing ready: the pool fails as stuck instead of
+    /// waiting forever.
+    #[test]
+    fn nothing_ready_and_nothing_running_is_stuck() {
+        let pool: Pool<usize, Vec<usize>> = Pool::new(vec![0], Vec::new(), "test");
+        assert!(pool.take(|_, _| false, |_, _| {}, "cycle").is_none());
+        let e = pool.outcome().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Stuck("cycle")));
+    }
+
+    /// A stop hands nothing more out: the pool fails with Stopped.
+    #[test]
+    fn a_stop_hands_nothing_more_out() {
+        let stop = Stop::default();
+        let pool = Pool::new(vec![0usize, 1, 2], Vec::<usize>::new(), "test").stopped_by(&stop);
+        let first = pool.take(|_, _| true, |_, _| {}, "stuck");
+        assert_eq!(first, Some(0));
+        stop.stop();
+        pool.finish(Ok(()), |_| {});
+        assert!(pool.take(|_, _| true, |_, _| {}, "stuck").is_none());
+        let e = pool.outcome().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Stopped(_)));
+    }
+
+    /// A worker that panics leaves the pool's lock poisoned: the outcome
+    /// names the worker, not a panic of the caller.
+    #[test]
+    fn a_panicking_worker_is_an_error_naming_it() {
+        let pool: Pool<usize, Vec<usize>> = Pool::new(vec![0], Vec::new(), "restore");
+        let taken = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let handle = s.spawn(|| {
+                let _ = pool.take(
+                    |_, _| true,
+                    |_, _| {
+                        taken.fetch_add(1, Ordering::SeqCst);
+                        panic!("a worker's bug");
+                    },
+                    "stuck",
+                );
+            });
+            assert!(handle.join().is_err());
+        });
+        assert_eq!(taken.load(Ordering::SeqCst), 1);
+        let e = pool.outcome().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::WorkerPanicked("restore")));
+    }
+}
