@@ -417,7 +417,7 @@ pub enum ErrorKind {
     /// A throwaway server (`--schema-file`, `testing`) could not be found,
     /// started or given its schema.
     #[error("throwaway server: {0}")]
-    Throwaway(#[source] crate::server::ServerError),
+    Throwaway(#[source] crate::server::error::ServerError),
     /// `--truncate` would have to empty tables outside the load that hold
     /// rows, because they reference an emptied table.
     #[error(

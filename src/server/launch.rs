@@ -1,13 +1,17 @@
 //! Starting a server, the one way (see the parent module): where its
 //! directory goes, what fills its data directory, the options it runs
-//! with, its port, and when it counts as ready.
+//! with, its port, and when it counts as ready; and the running server
+//! ([`Running`]), stopped and removed when it drops.
 
 use std::net::TcpListener;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 
-use super::{OS_USER, SUPERUSER, ServerError, Throwaway, find_bindir, run, watchdog};
+use super::bindir::find_bindir;
+use super::error::ServerError;
+use super::process::{OS_USER, SUPERUSER, program, run, running_as_root};
+use super::watchdog;
 
 /// The port of a server on a socket only: the socket's directory is its
 /// own, so any port will do.
@@ -17,6 +21,75 @@ const SOCKET_PORT: u16 = 5432;
 const TCP_ATTEMPTS: u32 = 5;
 /// Lines of the server's log quoted when it does not start.
 const LOG_TAIL_LINES: usize = 40;
+
+/// A running server and where it is. Dropping it stops the server and
+/// removes its directory (unless released).
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(super) bindir: PathBuf,
+    /// The directory everything is in.
+    pub(super) base: PathBuf,
+    /// `base/data`, the server's data directory.
+    pub(super) data: PathBuf,
+    /// `base/socket`, the socket's directory.
+    pub(super) socket: PathBuf,
+    /// The port, of the socket's name and of 127.0.0.1 when `tcp`.
+    pub(super) port: u16,
+    pub(super) tcp: bool,
+    as_root: bool,
+    /// `server_version` (`15.20 (Debian 15.20-0+deb12u1)`).
+    pub(super) version: String,
+    pub(super) version_num: i32,
+    /// `None` once released (kept for inspection).
+    watchdog: Option<Child>,
+}
+
+impl Running {
+    /// A server program, run as the server's account when we are root.
+    fn tool(&self, name: &str) -> Command {
+        program(&self.bindir, name, self.as_root, &self.base)
+    }
+
+    /// The server's log file.
+    fn log(&self) -> PathBuf {
+        self.data.join("server.log")
+    }
+
+    /// `pg_ctl restart -m mode`, waiting until the server is up again (with
+    /// the options it was started with, which pg_ctl keeps).
+    #[cfg(feature = "testing")]
+    pub(super) fn restart(&self, mode: &str) -> Result<(), ServerError> {
+        run(self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            // A log file, or the new postmaster would hold the pipes run()
+            // reads to their end.
+            .args(["-m", mode, "-w", "-t", "60", "-l"])
+            .arg(self.log())
+            .arg("restart"))
+        .map(drop)
+    }
+
+    /// Leaves the server running when this drops or the process ends (for
+    /// inspection): it is no longer removed.
+    #[cfg(feature = "testing")]
+    pub(super) fn release(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            watchdog::release(w);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Closing the pipe tells the watchdog to stop the server and remove
+        // the directory; waiting for it makes the removal done on return.
+        if let Some(w) = self.watchdog.take() {
+            watchdog::finish(w);
+        }
+    }
+}
 
 /// How to start a server: [`Launch::start`] does it.
 #[derive(Debug)]
@@ -85,14 +158,14 @@ impl Launch {
     ///
     /// # Errors
     /// See [`ServerError`]; a failure to start quotes the server's log.
-    pub(crate) fn start(self) -> Result<Throwaway, ServerError> {
+    pub(crate) fn start(self) -> Result<Running, ServerError> {
         let bindir = find_bindir()?;
         let as_root = running_as_root();
         let base = new_dir(&self.parents)?;
         let watchdog = watchdog::spawn(&bindir, &base, as_root).inspect_err(|_| {
             let _ = std::fs::remove_dir(&base);
         })?;
-        let mut server = Throwaway {
+        let mut server = Running {
             data: base.join("data"),
             socket: base.join("socket"),
             bindir,
@@ -121,7 +194,7 @@ impl Launch {
 
     /// Fills the empty data directory: initdb (no sync: the cluster is
     /// thrown away, so flushing it to disk is waste), or a base backup.
-    fn fill(&self, server: &Throwaway) -> Result<(), ServerError> {
+    fn fill(&self, server: &Running) -> Result<(), ServerError> {
         let mut command = match self.primary {
             None => {
                 let mut c = server.tool("initdb");
@@ -145,7 +218,7 @@ impl Launch {
 
     /// Starts the server and waits until it answers; on TCP, on another
     /// port again when it does not.
-    fn serve(&self, server: &mut Throwaway) -> Result<(), ServerError> {
+    fn serve(&self, server: &mut Running) -> Result<(), ServerError> {
         let attempts = if self.tcp { TCP_ATTEMPTS } else { 1 };
         let mut attempt = 1;
         loop {
@@ -174,7 +247,7 @@ impl Launch {
         }
     }
 
-    fn try_serve(&self, server: &mut Throwaway) -> Result<(), ServerError> {
+    fn try_serve(&self, server: &mut Running) -> Result<(), ServerError> {
         let options = self.options(server);
         run(server
             .tool("pg_ctl")
@@ -212,7 +285,7 @@ impl Launch {
 
     /// The server's options, for the shell pg_ctl hands `-o` to: `-F` and
     /// the `-c` settings trade durability, useless here, for speed.
-    fn options(&self, server: &Throwaway) -> String {
+    fn options(&self, server: &Running) -> String {
         let listen = if server.tcp { "127.0.0.1" } else { "" };
         let mut options = format!(
             "-F -k {} -p {} -c listen_addresses={} -c fsync=off -c synchronous_commit=off \
@@ -231,7 +304,7 @@ impl Launch {
 /// Makes the data and socket directories, which initdb and the server want
 /// only their account can open; as root, the server's account must pass
 /// through the base to them.
-fn make_dirs(server: &Throwaway) -> Result<(), ServerError> {
+fn make_dirs(server: &Running) -> Result<(), ServerError> {
     for dir in [&server.data, &server.socket] {
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -309,11 +382,6 @@ fn free_port() -> Result<u16, ServerError> {
             path: PathBuf::from("127.0.0.1"),
             source,
         })
-}
-
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// The last `lines` lines of the file at `path`, or why it cannot be read.

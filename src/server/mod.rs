@@ -23,47 +23,28 @@
 //! released, no longer ours).
 
 mod bindir;
-mod error;
+pub(crate) mod error;
 mod launch;
+mod process;
 mod schema;
 mod watchdog;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 use crate::conninfo::{ConnInfo, Overrides};
 use crate::error::{Error, ErrorKind};
 
+#[cfg(feature = "testing")]
 pub(crate) use bindir::find_bindir;
 pub use error::ServerError;
 pub(crate) use launch::Launch;
-
-/// The account a server started by root runs as.
-const OS_USER: &str = "postgres";
-/// The server's superuser (trust authentication, on a socket only its OS
-/// user can reach).
-const SUPERUSER: &str = "postgres";
+use launch::Running;
+use process::SUPERUSER;
 
 /// A running throwaway server; dropping it stops the server and removes its
 /// directory.
 #[derive(Debug)]
-pub struct Throwaway {
-    bindir: PathBuf,
-    /// The directory everything is in.
-    base: PathBuf,
-    /// `base/data`, the server's data directory.
-    data: PathBuf,
-    /// `base/socket`, the socket's directory.
-    socket: PathBuf,
-    /// The port, of the socket's name and of 127.0.0.1 when `tcp`.
-    port: u16,
-    tcp: bool,
-    as_root: bool,
-    version: String,
-    version_num: i32,
-    /// `None` once released (kept for inspection).
-    watchdog: Option<Child>,
-}
+pub struct Throwaway(Running);
 
 impl Throwaway {
     /// Finds the server binaries, makes a cluster in a temporary directory
@@ -75,18 +56,25 @@ impl Throwaway {
     pub fn start() -> Result<Throwaway, Error> {
         Launch::new(&std::env::temp_dir())
             .start()
+            .map(Throwaway)
             .map_err(|e| Error::new(ErrorKind::Throwaway(e)))
+    }
+
+    /// A server started by `launch`, for `testing`.
+    #[cfg(feature = "testing")]
+    pub(crate) fn launch(launch: Launch) -> Result<Throwaway, ServerError> {
+        launch.start().map(Throwaway)
     }
 
     /// The server's version, as `server_version` says it (`15.20 (Debian
     /// 15.20-0+deb12u1)`).
     pub fn version(&self) -> &str {
-        &self.version
+        &self.0.version
     }
 
     /// The directory everything is in (removed on drop).
     pub fn dir(&self) -> &Path {
-        &self.base
+        &self.0.base
     }
 
     /// The connection settings of database `dbname`, as the superuser.
@@ -97,8 +85,8 @@ impl Throwaway {
     pub fn conninfo(&self, dbname: &str) -> Result<ConnInfo, Error> {
         let overrides = Overrides {
             dbname: Some(dbname.to_string()),
-            host: Some(self.socket.to_string_lossy().into_owned()),
-            port: Some(self.port.to_string()),
+            host: Some(self.0.socket.to_string_lossy().into_owned()),
+            port: Some(self.0.port.to_string()),
             user: Some(SUPERUSER.to_string()),
         };
         ConnInfo::resolve(&overrides, &|_| None).map_err(|e| {
@@ -114,8 +102,8 @@ impl Throwaway {
         format!(
             "postgresql://{SUPERUSER}@/{}?host={}&port={}",
             percent(dbname),
-            percent(&self.socket.to_string_lossy()),
-            self.port
+            percent(&self.0.socket.to_string_lossy()),
+            self.0.port
         )
     }
 
@@ -124,40 +112,15 @@ impl Throwaway {
     /// # Errors
     /// When the server cannot be reached.
     pub fn connect(&self, dbname: &str) -> Result<postgres::Client, Error> {
-        self.client(dbname)
-            .map_err(|e| Error::server(e, "connecting to the throwaway server"))
-    }
-
-    fn client(&self, dbname: &str) -> Result<postgres::Client, postgres::Error> {
         let mut config = postgres::Config::new();
         config
-            .host_path(&self.socket)
-            .port(self.port)
+            .host_path(&self.0.socket)
+            .port(self.0.port)
             .user(SUPERUSER)
             .dbname(dbname);
-        config.connect(postgres::NoTls)
-    }
-
-    /// The server's log file.
-    fn log(&self) -> PathBuf {
-        self.data.join("server.log")
-    }
-
-    /// A server program, run as the server's account when we are root, in
-    /// the base directory (which that account can enter: it may not be
-    /// allowed into our working directory, and initdb and postgres complain
-    /// when they cannot return to it).
-    fn tool(&self, name: &str) -> Command {
-        let exe = self.bindir.join(name);
-        let mut c = if self.as_root {
-            let mut r = Command::new("runuser");
-            r.args(["-u", OS_USER, "--"]).arg(exe);
-            r
-        } else {
-            Command::new(exe)
-        };
-        c.current_dir(&self.base).stdin(Stdio::null());
-        c
+        config
+            .connect(postgres::NoTls)
+            .map_err(|e| Error::server(e, "connecting to the throwaway server"))
     }
 }
 
@@ -166,83 +129,40 @@ impl Throwaway {
 impl Throwaway {
     /// `postgres://postgres@127.0.0.1:PORT/dbname` when it listens on TCP.
     pub(crate) fn tcp_url(&self, dbname: &str) -> Option<String> {
-        self.tcp
-            .then(|| format!("postgres://{SUPERUSER}@127.0.0.1:{}/{dbname}", self.port))
+        self.0
+            .tcp
+            .then(|| format!("postgres://{SUPERUSER}@127.0.0.1:{}/{dbname}", self.0.port))
     }
 
     pub(crate) fn port(&self) -> u16 {
-        self.port
+        self.0.port
     }
 
     pub(crate) fn socket_dir(&self) -> &Path {
-        &self.socket
+        &self.0.socket
     }
 
     pub(crate) fn data_dir(&self) -> &Path {
-        &self.data
+        &self.0.data
     }
 
     pub(crate) fn bindir(&self) -> &Path {
-        &self.bindir
+        &self.0.bindir
     }
 
     pub(crate) fn version_num(&self) -> i32 {
-        self.version_num
+        self.0.version_num
     }
 
-    /// `pg_ctl restart -m mode`, waiting until the server is up again (with
-    /// the options it was started with, which pg_ctl keeps).
+    /// `pg_ctl restart -m mode`, waiting until the server is up again.
     pub(crate) fn restart(&self, mode: &str) -> Result<(), ServerError> {
-        run(self
-            .tool("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            // A log file, or the new postmaster would hold the pipes run()
-            // reads to their end.
-            .args(["-m", mode, "-w", "-t", "60", "-l"])
-            .arg(self.log())
-            .arg("restart"))
-        .map(drop)
+        self.0.restart(mode)
     }
 
     /// Leaves the server running when this drops or the process ends (for
     /// inspection): it is no longer removed.
     pub(crate) fn release(&mut self) {
-        if let Some(w) = self.watchdog.take() {
-            watchdog::release(w);
-        }
-    }
-}
-
-impl Drop for Throwaway {
-    fn drop(&mut self) {
-        // Closing the pipe tells the watchdog to stop the server and remove
-        // the directory; waiting for it makes the removal done on return.
-        if let Some(w) = self.watchdog.take() {
-            watchdog::finish(w);
-        }
-    }
-}
-
-/// Runs `command` to its end: its stdout, or an error quoting its output.
-fn run(command: &mut Command) -> Result<String, ServerError> {
-    let program = format!("{command:?}");
-    let out = command.output().map_err(|source| ServerError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(ServerError::Failed {
-            program,
-            status: out.status,
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ),
-        })
+        self.0.release();
     }
 }
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{ServerError, Throwaway};
+use super::Throwaway;
+use super::error::{ServerError, client_text};
 use crate::error::{Error, ErrorKind};
-use crate::server::error::client_text;
 
 impl Throwaway {
     /// Creates database `name` and runs the SQL file `schema` in it: with
@@ -24,7 +24,7 @@ impl Throwaway {
             &format!("CREATE DATABASE {}", crate::sql::ident(name)),
             "creating the database",
         )?;
-        let psql = self.bindir.join("psql");
+        let psql = self.0.bindir.join("psql");
         if psql.is_file() {
             return self
                 .psql_file(&psql, name, schema)

@@ -11,7 +11,8 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::{OS_USER, ServerError};
+use super::error::ServerError;
+use super::process::OS_USER;
 
 const SCRIPT: &str = r#"
 trap '' HUP INT TERM

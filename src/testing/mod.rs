@@ -42,53 +42,9 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind};
 use crate::server::ServerError;
-use crate::sql::ident;
 
 pub use server::Server;
-
-/// The environment variable naming an existing server to use instead of a
-/// throwaway one.
-pub const URL_VAR: &str = "FKLOAD_TESTING_URL";
-
-/// A database made for one test; dropped (`DROP DATABASE ... WITH (FORCE)`)
-/// when this drops.
-#[derive(Debug)]
-pub struct TestDatabase {
-    name: String,
-    url: String,
-    server: &'static shared::Shared,
-}
-
-impl TestDatabase {
-    /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// A connection URI (`postgresql://...`) for any client.
-    pub fn url(&self) -> String {
-        self.url.clone()
-    }
-
-    /// A new connection with the synchronous `postgres` client (not from
-    /// inside an async runtime: use [`TestDatabase::url`] there).
-    ///
-    /// # Errors
-    /// When the server cannot be reached.
-    pub fn connect(&self) -> Result<postgres::Client, Error> {
-        postgres::Client::connect(&self.url, postgres::NoTls)
-            .map_err(|e| Error::server(e, "connecting to a test database"))
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&self.name));
-        let server = self.server;
-        // On a thread of its own: a drop may happen inside an async runtime.
-        let _ = std::thread::spawn(move || server.admin(&sql)).join();
-    }
-}
+pub use shared::{TestDatabase, URL_VAR};
 
 /// A fresh database holding the schema of `schema` (an SQL file) and the
 /// rows of the data directory `data`, loaded by fkload once per process and

@@ -36,7 +36,7 @@ impl Server {
             Launch::in_memory().tcp().setting("max_connections", "200"),
             |launch, (name, value)| launch.setting(name, value),
         );
-        launch.start().map(Server).map_err(throwaway)
+        Throwaway::launch(launch).map(Server).map_err(throwaway)
     }
 
     /// A hot standby of this server: a base backup of it (`pg_basebackup
@@ -45,13 +45,11 @@ impl Server {
     /// # Errors
     /// As [`Server::start`]; pg_basebackup's failure with its output.
     pub fn standby(&self) -> Result<Server, Error> {
-        Launch::in_memory()
+        let launch = Launch::in_memory()
             .tcp()
             .setting("max_connections", "200")
-            .standby_of(self.0.port())
-            .start()
-            .map(Server)
-            .map_err(throwaway)
+            .standby_of(self.0.port());
+        Throwaway::launch(launch).map(Server).map_err(throwaway)
     }
 
     /// The directory of the server binaries a [`Server`] starts from

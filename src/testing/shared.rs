@@ -1,17 +1,61 @@
 //! The server of a test process's seeded databases, shared by every call,
-//! and its templates: one per fixture set, made once (the lock held while
-//! it is made, so parallel calls wait for it), copied for each call.
+//! its templates (one per fixture set, made once, the lock held while it is
+//! made so that parallel calls wait for it) and their copies, a
+//! [`TestDatabase`] each, dropped with it.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{TestDatabase, URL_VAR};
 use crate::db;
 use crate::error::{Error, ErrorKind};
 use crate::server::{Launch, ServerError, Throwaway};
 use crate::sql::ident;
+
+/// The environment variable naming an existing server to use instead of a
+/// throwaway one.
+pub const URL_VAR: &str = "FKLOAD_TESTING_URL";
+
+/// A database made for one test; dropped (`DROP DATABASE ... WITH (FORCE)`)
+/// when this drops.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    url: String,
+    server: &'static Shared,
+}
+
+impl TestDatabase {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A connection URI (`postgresql://...`) for any client.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// A new connection with the synchronous `postgres` client (not from
+    /// inside an async runtime: use [`TestDatabase::url`] there).
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn connect(&self) -> Result<postgres::Client, Error> {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .map_err(|e| Error::server(e, "connecting to a test database"))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&self.name));
+        let server = self.server;
+        // On a thread of its own: a drop may happen inside an async runtime.
+        let _ = std::thread::spawn(move || server.admin(&sql)).join();
+    }
+}
 
 /// The process's server and its templates.
 #[derive(Debug)]
@@ -55,7 +99,7 @@ impl Shared {
                 (Target::Url(url), version_num)
             }
             _ => {
-                let server = Launch::in_memory().start()?;
+                let server = Throwaway::launch(Launch::in_memory())?;
                 let version_num = server.version_num();
                 (Target::Throwaway(server), version_num)
             }
