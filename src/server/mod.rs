@@ -12,8 +12,9 @@
 //! on a Unix socket in a directory only its account can open, and, when
 //! asked, on 127.0.0.1 at a free port (tried again on another port should
 //! the port be taken meanwhile). It is ready when a session has asked its
-//! version. PostgreSQL refuses to run as root: as root, the server runs as
-//! the `postgres` account (`runuser`), which the server packages create.
+//! version. PostgreSQL refuses to run as root: as root, the server's
+//! programs run as the `postgres` account (`runuser`, `process`), which the
+//! server packages create.
 //!
 //! It is removed (stopped, its directory deleted) when the [`Throwaway`]
 //! drops, or when this process dies however it dies (`watchdog`).
