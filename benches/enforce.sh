@@ -7,11 +7,11 @@
 # Prints the median and range of each (server time, from psql's \timing) and the
 # ratio enforce/drop.
 #
-#   FKLOAD_TEST_PGBINDIR=/path/to/pg18/bin benches/enforce.sh [ROWS] [RUNS]
+#   FKLOAD_PGBINDIR=/path/to/pg18/bin benches/enforce.sh [ROWS] [RUNS]
 set -euo pipefail
 rows=${1:-2000000}
 runs=${2:-5}
-bindir=${FKLOAD_TEST_PGBINDIR:?set FKLOAD_TEST_PGBINDIR to PostgreSQL 18 server binaries}
+bindir=${FKLOAD_PGBINDIR:?set FKLOAD_PGBINDIR to PostgreSQL 18 server binaries}
 work=${FKLOAD_BENCH_WORK:-/tmp/fkload-bench}/enforce
 port=${FKLOAD_BENCH_PORT:-55433}
 as_pg=()

@@ -30,7 +30,7 @@
 #
 #   benches/orphans.sh [ROWS] [RUNS]          (defaults 1000000 and 3)
 #
-# FKLOAD_TEST_PGBINDIR: server binaries (default /usr/lib/postgresql/15/bin);
+# FKLOAD_PGBINDIR: server binaries (default /usr/lib/postgresql/15/bin);
 # FKLOAD_BIN: the fkload binary (default target/release/fkload, copied to the
 # work directory first so that a rebuild during the run changes nothing);
 # FKLOAD_BENCH_WORK (/tmp/fkload-bench; this script uses its orphans/),
@@ -41,7 +41,7 @@ runs=${2:-3}
 half=$((rows / 2))
 [ "$rows" -ge 40 ] || { echo "orphans.sh: ROWS must be at least 40" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
-bindir=${FKLOAD_TEST_PGBINDIR:-/usr/lib/postgresql/15/bin}
+bindir=${FKLOAD_PGBINDIR:-/usr/lib/postgresql/15/bin}
 work=${FKLOAD_BENCH_WORK:-/tmp/fkload-bench}/orphans
 port=${FKLOAD_BENCH_PORT:-55434}
 bin=${FKLOAD_BIN:-$here/../target/release/fkload}

@@ -64,8 +64,8 @@ want() { [ "$methods" = all ] || [[ ",$methods," == *",$1,"* ]]; }
 has_set() { [[ ",$sets," == *",$1,"* ]]; }
 
 # --- tools ------------------------------------------------------------------
-bindir=${FKLOAD_TEST_PGBINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-[ -x "$bindir/initdb" ] || { echo "bench: no PostgreSQL server binaries (set FKLOAD_TEST_PGBINDIR)" >&2; exit 1; }
+bindir=${FKLOAD_PGBINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+[ -x "$bindir/initdb" ] || { echo "bench: no PostgreSQL server binaries (set FKLOAD_PGBINDIR)" >&2; exit 1; }
 PATH="$bindir:$HOME/.cargo/bin:$PATH"
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 if ! command -v tpchgen-cli >/dev/null; then

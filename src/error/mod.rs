@@ -388,9 +388,10 @@ pub enum ErrorKind {
         loaded: u64,
         found: u64,
     },
-    /// A throwaway server (`--schema-file`) could not be found or started.
-    #[error("throwaway server: {message}")]
-    Throwaway { message: String },
+    /// A throwaway server (`--schema-file`, `testing`) could not be found,
+    /// started or given its schema.
+    #[error("throwaway server: {0}")]
+    Throwaway(#[source] crate::server::error::ServerError),
     /// `--truncate` would have to empty tables outside the load that hold
     /// rows, because they reference an emptied table.
     #[error(

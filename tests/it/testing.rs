@@ -17,7 +17,7 @@ fn shop() -> (PathBuf, PathBuf) {
 /// Whether this machine has server binaries for the throwaway server (the
 /// tests may run against a server given by URL instead).
 fn available(test: &str) -> bool {
-    if tool("initdb").is_none() && fkload::server::find_bindir().is_err() {
+    if tool("initdb").is_none() && fkload::testing::Server::find_bindir().is_err() {
         skip(test, "no PostgreSQL server binaries for a throwaway server");
         return false;
     }

@@ -1,38 +1,36 @@
-//! A throwaway PostgreSQL server for the integration tests, and a fresh
-//! database for each test.
+//! The integration tests' PostgreSQL: one shared server per test process,
+//! and a fresh database for each test.
 //!
-//! The first use boots a private server (`initdb`, then `pg_ctl start`) in a
-//! temporary directory, listening on 127.0.0.1 at a free port with trust
-//! authentication; every test in the process shares it and gets its own
-//! database from [`TestDb::new`]. Under `cargo test` the tests are threads of one
-//! process; under cargo-nextest every test is a process of its own and boots its
-//! own server, so nothing here assumes a fixed port or directory.
-//!
-//! Statics are never dropped, so the server is stopped by a watchdog: a detached
-//! `sh` that blocks reading a pipe whose only writer is this process. However the
-//! process ends (normal exit, panic, signal), the kernel closes the pipe, the
-//! read returns, and the watchdog stops the server and removes its directory.
+//! The servers are started by the library's one launcher,
+//! [`fkload::testing::Server`], as `--schema-file` starts its own (initdb
+//! without sync, durability off, in `/dev/shm` where there is one, as the
+//! `postgres` account when root, removed when the process ends however it
+//! ends), listening on 127.0.0.1 at a free port with trust authentication.
+//! Every test in the process shares the first one booted and gets its own
+//! database from [`TestDb::new`]. Under `cargo test` the tests are threads of
+//! one process; under cargo-nextest every test is a process of its own and
+//! boots its own server, so nothing here assumes a fixed port or directory.
 //!
 //! Environment:
 //! - `FKLOAD_TEST_DATABASE_URL`: use this running server instead of booting one;
 //!   its role must be allowed to `CREATE DATABASE`.
-//! - `FKLOAD_TEST_PGBINDIR`: the directory holding `initdb`, `pg_ctl` and
-//!   `postgres`. Otherwise the first `PATH` directory that holds all three is
-//!   used, then the newest `/usr/lib/postgresql/*/bin`.
+//! - `FKLOAD_PGBINDIR`: the directory holding `initdb`, `pg_ctl` and
+//!   `postgres` (the library's variable, for `--schema-file` and `testing`
+//!   too). Otherwise the library looks on `PATH`, then in the newest
+//!   `/usr/lib/postgresql/*/bin` and the other places it knows.
 //! - `FKLOAD_TEST_KEEP`: keep every test database, and a booted server, for
 //!   inspection after the run (the boot message says how to stop the server).
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
-use std::net::TcpListener;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use fkload::testing::Server as Booted;
 use postgres::error::{ErrorPosition, SqlState};
 use postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -41,11 +39,6 @@ const SUPERUSER: &str = "postgres";
 /// The OS account that runs the server when the tests run as root, because
 /// `initdb` and `postgres` refuse to run as root.
 const OS_USER: &str = "postgres";
-/// Tries at starting the server, each on a fresh port: another process can take
-/// the port between our probe and the postmaster's bind.
-const START_ATTEMPTS: u32 = 5;
-/// Server log lines quoted when the boot fails.
-const LOG_TAIL_LINES: usize = 40;
 
 /// A fresh, empty database on the shared server, dropped again when the value
 /// is dropped.
@@ -66,7 +59,8 @@ impl TestDb {
     ///
     /// `template0` rather than the default `template1` because concurrent
     /// `CREATE DATABASE`s from one template fail while another session is
-    /// connected to it, and nothing ever connects to `template0`.
+    /// connected to it, and nothing ever connects to `template0`. Copied
+    /// whole (see [`strategy`]).
     pub fn new(label: &str) -> TestDb {
         let server = server();
         let mut admin = connect(&server.maintenance_url());
@@ -75,7 +69,10 @@ impl TestDb {
         // FKLOAD_TEST_DATABASE_URL. The counter moves on at every try.
         for _ in 0..100 {
             let name = unique_name(label);
-            let sql = format!("CREATE DATABASE {name} TEMPLATE template0");
+            let sql = format!(
+                "CREATE DATABASE {name} TEMPLATE template0{}",
+                strategy(server.version_num)
+            );
             match admin.batch_execute(&sql) {
                 Ok(()) => {
                     return TestDb {
@@ -100,14 +97,11 @@ impl TestDb {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let name = unique_name(label);
-            // FILE_COPY (PostgreSQL 15 and later) copies the files whole,
-            // faster than WAL_LOG's page by page for these small databases.
-            let strategy = if server.version_num >= 150_000 {
-                " STRATEGY FILE_COPY"
-            } else {
-                ""
-            };
-            let sql = format!("CREATE DATABASE {name} TEMPLATE {}{strategy}", self.name);
+            let sql = format!(
+                "CREATE DATABASE {name} TEMPLATE {}{}",
+                self.name,
+                strategy(server.version_num)
+            );
             match admin.batch_execute(&sql) {
                 Ok(()) => {
                     return TestDb {
@@ -243,18 +237,32 @@ impl Drop for TestDb {
     }
 }
 
+/// How `CREATE DATABASE` copies its template on a server of `version_num`:
+/// FILE_COPY (PostgreSQL 15 and later) copies the files whole, faster than
+/// WAL_LOG's page by page for these small databases (on a throwaway server
+/// in /dev/shm, 2 cores: a copy of a small database 20 to 31 ms against 55,
+/// a database from template0 22 to 28 ms against 41, and 31 to 44 ms against
+/// 43 to 47 with two copying sessions and a writer at once).
+fn strategy(version_num: i64) -> &'static str {
+    if version_num >= 150_000 {
+        " STRATEGY FILE_COPY"
+    } else {
+        ""
+    }
+}
+
 /// The URL of database `dbname` on the shared server, booting it if needed.
 pub fn server_url(dbname: &str) -> String {
     server().url(dbname)
 }
 
-/// A client tool (`pg_dump`, `psql`) of the installation that runs the
-/// booted server, when the tests boot one and it has the tool.
+/// A client tool (`pg_dump`, `psql`) of the installation a booted server
+/// runs from, when the tests boot one and it has the tool.
 pub fn tool(name: &str) -> Option<PathBuf> {
     if env::var_os("FKLOAD_TEST_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
         return None;
     }
-    find_bindir()
+    Booted::find_bindir()
         .ok()
         .map(|d| d.join(name))
         .filter(|p| p.is_file())
@@ -272,26 +280,14 @@ struct Server {
 }
 
 enum Target {
-    Booted {
-        port: u16,
-        bindir: PathBuf,
-        datadir: PathBuf,
-        as_root: bool,
-        /// Held only so that its stdin, the watchdog's pipe, stays open until
-        /// the process exits. `None` under FKLOAD_TEST_KEEP.
-        _watchdog: Option<Child>,
-    },
-    External {
-        url: String,
-    },
+    Booted(Booted),
+    External { url: String },
 }
 
 impl Server {
     fn url(&self, dbname: &str) -> String {
         match &self.target {
-            Target::Booted { port, .. } => {
-                format!("postgres://{SUPERUSER}@127.0.0.1:{port}/{dbname}")
-            }
+            Target::Booted(server) => server.url(dbname),
             Target::External { url } => with_dbname(url, dbname),
         }
     }
@@ -300,9 +296,20 @@ impl Server {
     /// the database in its URL, which its role is known to be able to reach.
     fn maintenance_url(&self) -> String {
         match &self.target {
-            Target::Booted { .. } => self.url("postgres"),
+            Target::Booted(_) => self.url("postgres"),
             Target::External { url } => url.clone(),
         }
+    }
+
+    fn booted(&self) -> Option<&Booted> {
+        match &self.target {
+            Target::Booted(server) => Some(server),
+            Target::External { .. } => None,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.booted().map_or(0, Booted::port)
     }
 }
 
@@ -317,7 +324,7 @@ impl PrivateServer {
         if env::var("FKLOAD_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
             return None;
         }
-        Some(PrivateServer(boot().unwrap_or_else(|e| panic!("{e}"))))
+        Some(PrivateServer(boot(&[]).unwrap_or_else(|e| panic!("{e}"))))
     }
 
     pub fn url(&self, dbname: &str) -> String {
@@ -335,10 +342,10 @@ impl PrivateServer {
     /// (scram-sha-256); every other role stays trusted. Returns once a
     /// connection without the password is refused.
     pub fn require_password(&self, role: &str) {
-        let Target::Booted { datadir, .. } = &self.0.target else {
+        let Some(server) = self.0.booted() else {
             return;
         };
-        let hba = datadir.join("pg_hba.conf");
+        let hba = server.data_dir().join("pg_hba.conf");
         let old = fs::read_to_string(&hba).expect("test harness: read pg_hba.conf");
         fs::write(
             &hba,
@@ -348,10 +355,7 @@ impl PrivateServer {
         )
         .expect("test harness: write pg_hba.conf");
         self.exec("postgres", "SELECT pg_reload_conf()");
-        let Target::Booted { port, .. } = &self.0.target else {
-            return;
-        };
-        let url = format!("postgres://{role}@127.0.0.1:{port}/postgres");
+        let url = format!("postgres://{role}@127.0.0.1:{}/postgres", server.port());
         for _ in 0..100 {
             if Client::connect(&url, NoTls).is_err() {
                 return;
@@ -361,34 +365,29 @@ impl PrivateServer {
         panic!("test harness: {role} still connects without a password after a reload");
     }
 
-    /// Its Unix socket directory (its data directory).
+    /// Its Unix socket directory.
     pub fn socket_dir(&self) -> Option<&Path> {
-        match &self.0.target {
-            Target::Booted { datadir, .. } => Some(datadir),
-            Target::External { .. } => None,
-        }
+        self.0.booted().map(Booted::socket_dir)
     }
 
     /// Its TCP port.
     pub fn port(&self) -> u16 {
-        match &self.0.target {
-            Target::Booted { port, .. } => *port,
-            Target::External { .. } => 0,
-        }
+        self.0.port()
     }
 
     /// Replaces `pg_hba.conf` with `lines`, after a line that keeps trusting
     /// the harness's own superuser over TCP, and reloads. Waits until the
     /// server has read it (`pg_hba_file_rules` shows the first new line).
     pub fn set_hba(&self, lines: &str) {
-        let Target::Booted { datadir, .. } = &self.0.target else {
+        let Some(server) = self.0.booted() else {
             return;
         };
         let text = format!(
             "local all all trust\nhost all {SUPERUSER} 127.0.0.1/32 trust\n\
              host replication all 127.0.0.1/32 trust\n{lines}\n"
         );
-        fs::write(datadir.join("pg_hba.conf"), text).expect("test harness: write pg_hba.conf");
+        fs::write(server.data_dir().join("pg_hba.conf"), text)
+            .expect("test harness: write pg_hba.conf");
         self.reload();
     }
 
@@ -422,10 +421,7 @@ impl PrivateServer {
     /// Why the server cannot do TLS: a build without SSL support says so
     /// when `ssl` is turned on.
     pub fn set_tls(&self, cert: &Path, key: &Path, client_ca: &Path) -> Result<(), String> {
-        let Target::Booted {
-            datadir, as_root, ..
-        } = &self.0.target
-        else {
+        let Some(server) = self.0.booted() else {
             return Err("not a server of the test's own".to_owned());
         };
         let sql = "ALTER SYSTEM SET ssl = on";
@@ -437,13 +433,17 @@ impl PrivateServer {
             (key, "server.key"),
             (client_ca, "ca.crt"),
         ] {
-            let dest = datadir.join(to);
+            let dest = server.data_dir().join(to);
             fs::copy(from, &dest).expect("test harness: copy a TLS file");
             fs::set_permissions(&dest, fs::Permissions::from_mode(0o600))
                 .expect("test harness: chmod a TLS file");
-            if *as_root {
-                run(Command::new("chown").arg(format!("{OS_USER}:")).arg(&dest))
-                    .expect("test harness: chown a TLS file");
+            if running_as_root() {
+                let chown = Command::new("chown")
+                    .arg(format!("{OS_USER}:"))
+                    .arg(&dest)
+                    .status()
+                    .expect("test harness: run chown");
+                assert!(chown.success(), "test harness: chown a TLS file: {chown}");
             }
         }
         // One at a time: ALTER SYSTEM refuses a transaction block.
@@ -461,44 +461,22 @@ impl PrivateServer {
     /// A hot standby of this server: a base backup (`pg_basebackup -R`)
     /// started on a port of its own, streaming from this one.
     pub fn standby(&self) -> PrivateServer {
-        let Target::Booted { port, .. } = &self.0.target else {
+        let Some(server) = self.0.booted() else {
             panic!("test harness: no booted server to copy");
         };
-        let place = Place::new().unwrap_or_else(|e| panic!("{e}"));
-        run(pg_command(
-            &place.bindir,
-            "pg_basebackup",
-            place.as_root,
-            &place.datadir,
-        )
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", SUPERUSER])
-        .arg("-D")
-        .arg(&place.datadir)
-        .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]))
-        .unwrap_or_else(|e| panic!("{e}"));
-        PrivateServer(place.start().unwrap_or_else(|e| panic!("{e}")))
+        let standby = server
+            .standby()
+            .unwrap_or_else(|e| panic!("test harness: {e}"));
+        PrivateServer(booted(standby))
     }
 
     /// `pg_ctl restart -m MODE` (fast or immediate), waiting until it is up.
     pub fn restart(&self, mode: &str) {
-        let Target::Booted {
-            bindir,
-            datadir,
-            as_root,
-            ..
-        } = &self.0.target
-        else {
-            return;
-        };
-        run(pg_command(bindir, "pg_ctl", *as_root, datadir)
-            .arg("-D")
-            .arg(datadir)
-            // The log file, or the new postmaster would hold the pipes run()
-            // reads to their end.
-            .args(["-m", mode, "-w", "-t", "60", "-l"])
-            .arg(datadir.join("server.log"))
-            .arg("restart"))
-        .unwrap_or_else(|e| panic!("test harness: restart failed: {e}"));
+        if let Some(server) = self.0.booted() {
+            server
+                .restart(mode)
+                .unwrap_or_else(|e| panic!("test harness: restart failed: {e}"));
+        }
     }
 }
 
@@ -524,289 +502,52 @@ fn start_server() -> Result<Server, String> {
                 version_num,
             })
         }
-        _ => boot(),
+        _ => boot(&[]),
     }
 }
 
-/// Initializes and starts a private server; see the module documentation.
-fn boot() -> Result<Server, String> {
-    boot_with("")
+/// Boots a private server, with `settings` as more `-c name=value`; see the
+/// module documentation.
+fn boot(settings: &[(&str, &str)]) -> Result<Server, String> {
+    Booted::start(settings)
+        .map(booted)
+        .map_err(|e| format!("test harness: cannot start PostgreSQL: {e}"))
 }
 
-/// [`boot`], with more server options (`-c name=value ...`).
-fn boot_with(options: &str) -> Result<Server, String> {
-    let place = Place::new()?;
-    // --no-sync: the cluster is thrown away, so flushing it to disk is waste.
-    run(
-        pg_command(&place.bindir, "initdb", place.as_root, &place.datadir)
-            .arg("-D")
-            .arg(&place.datadir)
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8"])
-            .args(["--locale=C", "--no-sync"]),
-    )
-    .map_err(|e| root_hint(e, place.as_root))?;
-    place.start_with(options)
-}
-
-/// Where a booted server lives: its binaries, its temporary directory (with
-/// the data directory in it, made and owned for the server's user), and the
-/// watchdog that removes it all when this process ends.
-struct Place {
-    bindir: PathBuf,
-    as_root: bool,
-    datadir: PathBuf,
-    watchdog: Option<Child>,
-}
-
-impl Place {
-    fn new() -> Result<Place, String> {
-        let bindir = find_bindir()?;
-        let as_root = running_as_root();
-        // In memory where the machine has a tmpfs: the fault tests copy and drop
-        // databases by the hundred, which is mostly file creation.
-        let shm = Path::new("/dev/shm");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("fkload-pg-");
-        let made = if shm.is_dir() {
-            builder.tempdir_in(shm).or_else(|_| builder.tempdir())
-        } else {
-            builder.tempdir()
-        };
-        let base = made
-            .map_err(|e| format!("test harness: cannot create a temporary directory: {e}"))?
-            .keep();
-        let datadir = base.join("data");
-
-        // The watchdog comes first so that every way out of here, failures
-        // included, removes the directory again.
-        let watchdog = if keep() {
-            None
-        } else {
-            Some(spawn_watchdog(&bindir, &datadir, &base, as_root)?)
-        };
-
-        // initdb wants an empty directory that only the server's user can read.
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&datadir)
-            .map_err(|e| format!("test harness: cannot create {}: {e}", datadir.display()))?;
-        if as_root {
-            // tempfile made the directory 0700 for root; the server's user must be
-            // able to pass through it to its data directory.
-            fs::set_permissions(&base, fs::Permissions::from_mode(0o755))
-                .map_err(|e| format!("test harness: cannot chmod {}: {e}", base.display()))?;
-            run(Command::new("chown")
-                .arg("-R")
-                .arg(format!("{OS_USER}:"))
-                .arg(&datadir))?;
-        }
-        Ok(Place {
-            bindir,
-            as_root,
-            datadir,
-            watchdog,
-        })
+/// A booted server as the harness holds it: kept after the run under
+/// `FKLOAD_TEST_KEEP`, and announced.
+fn booted(mut server: Booted) -> Server {
+    if keep() {
+        server.release();
     }
-
-    /// Starts the server of this place on a free port.
-    fn start(self) -> Result<Server, String> {
-        self.start_with("")
+    announce(&server);
+    Server {
+        version_num: server.version_num().into(),
+        target: Target::Booted(server),
     }
-
-    /// [`Place::start`], with more server options.
-    fn start_with(self, extra: &str) -> Result<Server, String> {
-        let Place {
-            bindir,
-            as_root,
-            datadir,
-            watchdog,
-        } = self;
-        let log = datadir.join("server.log");
-        let mut failures = Vec::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_port()?;
-            // pg_ctl hands -o to a shell, hence the quoting of the socket directory.
-            // -F and the -c settings trade durability, useless here, for speed.
-            let options = format!(
-                "-F -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 {extra}",
-                sh_quote(&datadir.to_string_lossy())
-            );
-            let started = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
-                .arg("-D")
-                .arg(&datadir)
-                .args(["-w", "-t", "60", "-o", &options, "-l"])
-                .arg(&log)
-                .arg("start"));
-            let url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
-            // Checks the TCP listener and trust authentication as well.
-            let checked = started.and_then(|_| {
-                fetch_version_num(&url).map_err(|e| format!("cannot connect to {url}: {e}"))
-            });
-            match checked {
-                Ok(version_num) => {
-                    announce(&bindir, &datadir, &url, version_num, as_root);
-                    return Ok(Server {
-                        target: Target::Booted {
-                            port,
-                            bindir: bindir.clone(),
-                            datadir: datadir.clone(),
-                            as_root,
-                            _watchdog: watchdog,
-                        },
-                        version_num,
-                    });
-                }
-                Err(e) => {
-                    failures.push(format!("attempt {attempt}, port {port}: {e}"));
-                    // A server that started but cannot be reached must not linger
-                    // into the next attempt; failure here just means none is running.
-                    let _ = run(pg_command(&bindir, "pg_ctl", as_root, &datadir)
-                        .arg("-D")
-                        .arg(&datadir)
-                        .args(["-m", "immediate", "-w", "stop"]));
-                }
-            }
-        }
-        Err(format!(
-            "test harness: cannot start PostgreSQL from {} in {}:\n{}\n--- last {LOG_TAIL_LINES} lines of {} ---\n{}",
-            bindir.display(),
-            datadir.display(),
-            failures.join("\n"),
-            log.display(),
-            tail(&log, LOG_TAIL_LINES),
-        ))
-    }
-}
-
-/// Starts the process that stops the server and removes `base` once this
-/// process has exited; see the module documentation.
-///
-/// Its stdout and stderr go to /dev/null because a test runner waits for the
-/// end of the output it captures, which would never come while the watchdog
-/// held it. It gets a process group of its own so that Ctrl-C, or nextest
-/// signalling a timed-out test's group, cannot kill it before it has cleaned up.
-fn spawn_watchdog(
-    bindir: &Path,
-    datadir: &Path,
-    base: &Path,
-    as_root: bool,
-) -> Result<Child, String> {
-    const SCRIPT: &str = r#"
-trap '' HUP INT
-read -r _ || :
-if [ "$4" = root ]; then
-    runuser -u "$5" -- "$1" -D "$2" -m immediate -w stop
-else
-    "$1" -D "$2" -m immediate -w stop
-fi
-rm -rf -- "$3"
-"#;
-    Command::new("sh")
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg("fkload-pg-watchdog")
-        .arg(bindir.join("pg_ctl"))
-        .arg(datadir)
-        .arg(base)
-        .arg(if as_root { "root" } else { "user" })
-        .arg(OS_USER)
-        .current_dir("/")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("test harness: cannot start the watchdog shell: {e}"))
 }
 
 /// Says where the server is, for the output of a failing test (the test
 /// runner shows it only then), and how to stop a server kept on purpose.
-fn announce(bindir: &Path, datadir: &Path, url: &str, version_num: i64, as_root: bool) {
+fn announce(server: &Booted) {
     eprintln!(
-        "test harness: PostgreSQL {version_num} at {url}, data directory {}",
-        datadir.display()
+        "test harness: PostgreSQL {} at {}, data directory {}",
+        server.version_num(),
+        server.url("postgres"),
+        server.data_dir().display()
     );
     if keep() {
-        let runas = if as_root {
+        let runas = if running_as_root() {
             format!("runuser -u {OS_USER} -- ")
         } else {
             String::new()
         };
         eprintln!(
             "FKLOAD_TEST_KEEP is set: the server stays up; stop it with: {runas}{} -D {} stop",
-            bindir.join("pg_ctl").display(),
-            datadir.display()
+            server.bindir().join("pg_ctl").display(),
+            server.data_dir().display()
         );
     }
-}
-
-/// The directory with `initdb`, `pg_ctl` and `postgres`, in the order the
-/// module documentation gives.
-fn find_bindir() -> Result<PathBuf, String> {
-    if let Some(dir) = env::var_os("FKLOAD_TEST_PGBINDIR").filter(|d| !d.is_empty()) {
-        let dir = PathBuf::from(dir);
-        return if has_server_tools(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "test harness: FKLOAD_TEST_PGBINDIR={} lacks one of initdb, pg_ctl and postgres",
-                dir.display()
-            ))
-        };
-    }
-    for dir in env::split_paths(&env::var_os("PATH").unwrap_or_default()) {
-        let initdb = dir.join("initdb");
-        if !initdb.is_file() {
-            continue;
-        }
-        // initdb on PATH is often a symlink into a versioned directory
-        // (/usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb); taking
-        // that directory keeps all three tools from one installation.
-        if let Some(real_dir) = fs::canonicalize(&initdb)
-            .ok()
-            .and_then(|real| real.parent().map(Path::to_path_buf))
-            .filter(|real_dir| has_server_tools(real_dir))
-        {
-            return Ok(real_dir);
-        }
-        // Debian's /usr/bin has wrappers for some tools but not all of them,
-        // so a directory counts only when it holds all three.
-        if has_server_tools(&dir) {
-            return Ok(dir);
-        }
-    }
-    // Debian and Ubuntu install each major version in its own directory,
-    // off PATH. Compare versions numerically: "9.6" < "10".
-    let mut newest: Option<(Vec<u64>, PathBuf)> = None;
-    for entry in fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let bin = entry.path().join("bin");
-        let version: Vec<u64> = entry
-            .file_name()
-            .to_string_lossy()
-            .split('.')
-            .map(|part| part.parse().unwrap_or(0))
-            .collect();
-        if has_server_tools(&bin) && newest.as_ref().is_none_or(|(v, _)| version > *v) {
-            newest = Some((version, bin));
-        }
-    }
-    newest.map(|(_, bin)| bin).ok_or_else(|| {
-        "test harness: found no PostgreSQL server binaries (initdb, pg_ctl, postgres) in \
-         FKLOAD_TEST_PGBINDIR, on PATH or in /usr/lib/postgresql/*/bin; install them, set \
-         FKLOAD_TEST_PGBINDIR, or point FKLOAD_TEST_DATABASE_URL at a running server"
-            .to_owned()
-    })
-}
-
-fn has_server_tools(dir: &Path) -> bool {
-    ["initdb", "pg_ctl", "postgres"]
-        .iter()
-        .all(|tool| dir.join(tool).is_file())
 }
 
 /// Whether this process runs as root, asked of `id -u` to avoid a libc
@@ -816,63 +557,6 @@ pub fn running_as_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| out.status.success() && out.stdout.trim_ascii() == b"0")
-}
-
-/// A server tool, run as the server's user when we are root.
-///
-/// It runs in the data directory because the server's user may not be allowed
-/// into our working directory, and initdb and postgres complain when they
-/// cannot return to it.
-fn pg_command(bindir: &Path, tool: &str, as_root: bool, datadir: &Path) -> Command {
-    let exe = bindir.join(tool);
-    let mut command = if as_root {
-        let mut runuser = Command::new("runuser");
-        runuser.args(["-u", OS_USER, "--"]).arg(exe);
-        runuser
-    } else {
-        Command::new(exe)
-    };
-    command.current_dir(datadir).stdin(Stdio::null());
-    command
-}
-
-/// Runs `command` to completion, returning its stdout, or on failure an error
-/// naming the command and quoting all of its output.
-fn run(command: &mut Command) -> Result<String, String> {
-    let output = command
-        .output()
-        .map_err(|e| format!("test harness: cannot run {command:?}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if output.status.success() {
-        Ok(stdout.into_owned())
-    } else {
-        Err(format!(
-            "test harness: {command:?} failed ({}):\n{stdout}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
-}
-
-fn root_hint(message: String, as_root: bool) -> String {
-    if as_root {
-        format!(
-            "{message}\n(running as root, so the server runs as OS user {OS_USER:?}: that user \
-             must exist and be able to reach the temporary directory; set TMPDIR if it cannot)"
-        )
-    } else {
-        message
-    }
-}
-
-/// A TCP port that was free a moment ago. Binding port 0 lets the kernel pick
-/// an unused one; the listener closes at once so the server can bind it. The
-/// race with other processes is covered by retrying the start.
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| format!("test harness: cannot find a free TCP port: {e}"))
 }
 
 fn fetch_version_num(url: &str) -> Result<i64, String> {
@@ -997,23 +681,6 @@ fn excerpt(sql: &str, position: u32) -> Option<String> {
     ))
 }
 
-/// The last `lines` lines of the file at `path`, or why it cannot be read.
-fn tail(path: &Path, lines: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(cannot read it: {e})"),
-    }
-}
-
-/// `s` quoted for a POSIX shell.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// A Citus cluster for the scale-out tests: a coordinator and two workers on
 /// 127.0.0.1, each a booted server with `shared_preload_libraries = citus`,
 /// shared by every Citus test of the process and cleaned up as the shared
@@ -1025,12 +692,15 @@ struct Citus {
 
 static CITUS: OnceLock<Result<Citus, String>> = OnceLock::new();
 
-/// Server options every node of the cluster needs: Citus loaded at start,
+/// Settings every node of the cluster needs: Citus loaded at start,
 /// background workers for its maintenance daemon in each test database, and
-/// connections for the coordinator's sessions to the workers (a later `-c`
-/// overrides the shared server's `max_connections`).
-const CITUS_OPTIONS: &str =
-    "-c shared_preload_libraries=citus -c max_worker_processes=64 -c max_connections=400";
+/// connections for the coordinator's sessions to the workers (overriding
+/// the launcher's `max_connections`).
+const CITUS_SETTINGS: &[(&str, &str)] = &[
+    ("shared_preload_libraries", "citus"),
+    ("max_worker_processes", "64"),
+    ("max_connections", "400"),
+];
 
 /// Why no Citus cluster can be had here, or `None` when one can.
 ///
@@ -1040,8 +710,8 @@ pub fn citus_unavailable() -> Option<String> {
     let reason = if env::var_os("FKLOAD_TEST_DATABASE_URL").is_some_and(|u| !u.is_empty()) {
         Some("FKLOAD_TEST_DATABASE_URL is set: the Citus tests boot a cluster of their own".into())
     } else {
-        match find_bindir() {
-            Err(e) => Some(e),
+        match Booted::find_bindir() {
+            Err(e) => Some(e.to_string()),
             Ok(bindir) => {
                 let lib = bindir.join("../lib/citus.so");
                 let pkglib = Command::new(bindir.join("pg_config"))
@@ -1070,9 +740,9 @@ pub fn citus_unavailable() -> Option<String> {
 
 fn citus() -> &'static Citus {
     let made = CITUS.get_or_init(|| {
-        let coordinator = boot_with(CITUS_OPTIONS)?;
+        let coordinator = boot(CITUS_SETTINGS)?;
         let workers = (0..2)
-            .map(|_| boot_with(CITUS_OPTIONS))
+            .map(|_| boot(CITUS_SETTINGS))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Citus {
             coordinator,
@@ -1082,15 +752,6 @@ fn citus() -> &'static Citus {
     match made {
         Ok(citus) => citus,
         Err(message) => panic!("{message}"),
-    }
-}
-
-impl Server {
-    fn port(&self) -> u16 {
-        match &self.target {
-            Target::Booted { port, .. } => *port,
-            Target::External { .. } => 0,
-        }
     }
 }
 

@@ -1,35 +1,7 @@
-//! Seeded databases for tests, in milliseconds (cargo feature `testing`).
-//!
-//! ```no_run
-//! # fn main() -> Result<(), fkload::Error> {
-//! // In a test: a fresh database with the fixtures' schema and rows.
-//! let db = fkload::testing::seeded("fixtures/shop/schema.sql", "fixtures/shop/data")?;
-//! let mut client = postgres::Client::connect(&db.url(), postgres::NoTls)
-//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
-//! let n: i64 = client.query_one("SELECT count(*) FROM customer", &[]).map(|r| r.get(0))
-//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
-//! assert_eq!(n, 3);
-//! # Ok(())
-//! # } // the database is dropped with `db`
-//! ```
-//!
-//! - **One server per test process**: a throwaway server
-//!   ([`crate::server::Throwaway`], in `/dev/shm` where there is one) started
-//!   at the first call and removed when the process ends; or, when `FKLOAD_TESTING_URL` is set, that server (the
-//!   role needs `CREATEDB`).
-//! - **One template database per fixture set** (schema file and data
-//!   directory), made once per process: the schema applied and the data
-//!   loaded by fkload, in one transaction, every key checked. On a server of
-//!   `FKLOAD_TESTING_URL` it is kept between runs and reused while the schema
-//!   and the files are unchanged (its name holds a digest of their bytes).
-//! - **A fresh database per call**, `CREATE DATABASE ... TEMPLATE` (a file
-//!   copy: milliseconds), dropped when the returned [`TestDatabase`] drops.
-//!   Calls from parallel tests are safe.
-//!
-//! Every call does its work on a thread of its own, so it may be made from
-//! inside an async runtime (`#[tokio::test]`), where the synchronous
-//! `postgres` client would panic; the test then connects with its own
-//! client (`tokio_postgres::connect(&db.url(), NoTls)`).
+//! The server of a test process's seeded databases, shared by every call,
+//! its templates (one per fixture set, made once, the lock held while it is
+//! made so that parallel calls wait for it) and their copies, a
+//! [`TestDatabase`] each, dropped with it.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -38,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::db;
 use crate::error::{Error, ErrorKind};
-use crate::server::Throwaway;
+use crate::server::{Launch, ServerError, Throwaway};
 use crate::sql::ident;
 
 /// The environment variable naming an existing server to use instead of a
@@ -51,7 +23,7 @@ pub const URL_VAR: &str = "FKLOAD_TESTING_URL";
 pub struct TestDatabase {
     name: String,
     url: String,
-    server: &'static Server,
+    server: &'static Shared,
 }
 
 impl TestDatabase {
@@ -85,54 +57,9 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A fresh database holding the schema of `schema` (an SQL file) and the
-/// rows of the data directory `data`, loaded by fkload once per process and
-/// copied for each call.
-///
-/// # Errors
-/// When no server can be started or reached ([`ErrorKind::Throwaway`]),
-/// the schema fails, or the fixtures do not load (the load's own error:
-/// file, line, key).
-pub fn seeded(schema: impl AsRef<Path>, data: impl AsRef<Path>) -> Result<TestDatabase, Error> {
-    let schema = schema.as_ref().to_path_buf();
-    let data = data.as_ref().to_path_buf();
-    std::thread::spawn(move || seeded_here(&schema, &data))
-        .join()
-        .unwrap_or_else(|_| {
-            Err(Error::new(ErrorKind::Throwaway {
-                message: "the thread making a test database panicked".into(),
-            }))
-        })
-}
-
-/// An empty database with only the schema (no rows).
-///
-/// # Errors
-/// As [`seeded`].
-pub fn with_schema(schema: impl AsRef<Path>) -> Result<TestDatabase, Error> {
-    let schema = schema.as_ref().to_path_buf();
-    std::thread::spawn(move || {
-        let server = server()?;
-        let template = server.template(&schema, None)?;
-        server.copy_of(&template)
-    })
-    .join()
-    .unwrap_or_else(|_| {
-        Err(Error::new(ErrorKind::Throwaway {
-            message: "the thread making a test database panicked".into(),
-        }))
-    })
-}
-
-fn seeded_here(schema: &Path, data: &Path) -> Result<TestDatabase, Error> {
-    let server = server()?;
-    let template = server.template(schema, Some(data))?;
-    server.copy_of(&template)
-}
-
 /// The process's server and its templates.
 #[derive(Debug)]
-struct Server {
+pub(super) struct Shared {
     target: Target,
     version_num: i32,
     /// Each template's name, made once (the lock is held while it is made).
@@ -152,49 +79,37 @@ enum Target {
 /// carry and [`Error`] cannot be cloned to keep.
 type Made = Mutex<Option<String>>;
 
-static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+/// The first start's failure is kept and given to every later call, which
+/// then fails at once instead of starting a server again.
+static SERVER: OnceLock<Result<Shared, Arc<ServerError>>> = OnceLock::new();
 
-fn server() -> Result<&'static Server, Error> {
+/// The process's server, started (or reached) at the first call.
+pub(super) fn server() -> Result<&'static Shared, Error> {
     SERVER
-        .get_or_init(|| Server::start().map_err(|e| e.to_string()))
+        .get_or_init(|| Shared::start().map_err(Arc::new))
         .as_ref()
-        .map_err(|message| {
-            Error::new(ErrorKind::Throwaway {
-                message: message.clone(),
-            })
-        })
+        .map_err(|e| Error::new(ErrorKind::Throwaway(ServerError::Earlier(Arc::clone(e)))))
 }
 
-impl Server {
-    fn start() -> Result<Server, Error> {
-        let target = match std::env::var(URL_VAR) {
-            Ok(url) if !url.is_empty() => Target::Url(url),
-            // In memory where the machine has a tmpfs: a test suite makes
-            // and drops databases by the hundred, which is file creation.
+impl Shared {
+    fn start() -> Result<Shared, ServerError> {
+        let (target, version_num) = match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => {
+                let version_num = url_version_num(&url)?;
+                (Target::Url(url), version_num)
+            }
             _ => {
-                let shm = Path::new("/dev/shm");
-                let parent = if shm.is_dir() {
-                    shm.to_path_buf()
-                } else {
-                    std::env::temp_dir()
-                };
-                Target::Throwaway(Throwaway::start_in(&parent)?)
+                let server = Throwaway::launch(Launch::in_memory())?;
+                let version_num = server.version_num();
+                (Target::Throwaway(server), version_num)
             }
         };
-        let mut server = Server {
+        Ok(Shared {
             target,
-            version_num: 0,
+            version_num,
             templates: Mutex::new(HashMap::new()),
             counter: std::sync::atomic::AtomicU64::new(0),
-        };
-        let row = db::query_one(
-            &mut server.connect("postgres")?,
-            "SELECT current_setting('server_version_num')::int",
-            &[],
-            "asking the test server its version",
-        )?;
-        server.version_num = row.get(0);
-        Ok(server)
+        })
     }
 
     fn url(&self, dbname: &str) -> String {
@@ -212,7 +127,7 @@ impl Server {
         }
     }
 
-    fn admin(&self, sql: &str) -> Result<(), Error> {
+    pub(super) fn admin(&self, sql: &str) -> Result<(), Error> {
         db::exec(
             &mut self.connect("postgres")?,
             sql,
@@ -222,7 +137,7 @@ impl Server {
 
     /// The template of `schema` (and `data`), made if this process has not
     /// made it yet.
-    fn template(&self, schema: &Path, data: Option<&Path>) -> Result<String, Error> {
+    pub(super) fn template(&self, schema: &Path, data: Option<&Path>) -> Result<String, Error> {
         let name = template_name(schema, data)?;
         let cell = {
             let mut all = self
@@ -303,7 +218,7 @@ impl Server {
     }
 
     /// A new database copied from `template`.
-    fn copy_of(&'static self, template: &str) -> Result<TestDatabase, Error> {
+    pub(super) fn copy_of(&'static self, template: &str) -> Result<TestDatabase, Error> {
         let n = self
             .counter
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -342,6 +257,22 @@ impl Server {
             server: self,
         })
     }
+}
+
+/// The `server_version_num` of the server at `url`.
+fn url_version_num(url: &str) -> Result<i32, ServerError> {
+    let failed = |source| ServerError::Connect {
+        what: "the server of FKLOAD_TESTING_URL",
+        source,
+    };
+    let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(failed)?;
+    let rows = db::try_query(
+        &mut client,
+        "SELECT current_setting('server_version_num')::int",
+        &[],
+    )
+    .map_err(failed)?;
+    Ok(rows.first().map_or(0, |r| r.get(0)))
 }
 
 /// `fkload_tpl_<digest>`: a digest of the schema's bytes and of every data
