@@ -333,7 +333,7 @@ fn dialect_of(
     let all = manifest.map_or(&empty, |m| &m.all);
     let own_dialect = own.map_or(&empty, |e| &e.dialect);
     let layers = own_dialect.over(&options.over(all));
-    layers.resolve(Compression::is_tsv(rel)).map_err(|message| {
+    layers.resolve(Compression::is_tsv(rel)).map_err(|refused| {
         let mut from = Vec::new();
         if let (Some(m), Some(e)) = (manifest, own)
             && !e.dialect.is_empty()
@@ -354,7 +354,7 @@ fn dialect_of(
         Error::new(ErrorKind::Dialect {
             path: path.to_path_buf(),
             from: format!("options from {}", from.join(", ")),
-            message,
+            message: refused.to_string(),
         })
     })
 }
