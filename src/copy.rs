@@ -116,17 +116,8 @@ pub fn stream(
     let server = |start| move |error| CopyFailure::Server { error, start };
     // Where the current statement starts in the file.
     let mut stmt_start = part.start;
-    let mut writer = db::copy_in(
-        client,
-        &statement_with(
-            copy.table,
-            copy.columns,
-            copy.dialect,
-            part.header,
-            copy.freeze,
-        ),
-    )
-    .map_err(server(stmt_start))?;
+    let mut writer =
+        db::copy_in(client, &copy.statement(part.header)).map_err(server(stmt_start))?;
     let mut buf = vec![0u8; CHUNK];
     let mut sent: u64 = 0;
     let mut rows: u64 = 0;
@@ -137,25 +128,14 @@ pub fn stream(
     // check the server's row count.
     let mut scanner = Scanner::with(copy.dialect);
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // Dropping the writer unfinished sends CopyFail: the server rolls the
-            // statement back.
-            Err(e) => return Err(CopyFailure::File(e)),
-        };
-        let mut cut: Option<u64> = None;
-        scanner.feed(&buf[..n], &mut |r| {
-            if cut.is_none() && r.end >= cut_after {
-                cut = Some(r.end);
-            }
-        });
-        if let Some(line) = scanner.end_marker() {
-            return Err(CopyFailure::EndMarker {
-                line: part.line_base + line,
-            });
+        // On an error, dropping the writer unfinished sends CopyFail: the
+        // server rolls the statement back.
+        let n = read_chunk(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
         }
+        let cut = feed(&mut scanner, &buf[..n], cut_after);
+        no_end_marker(&scanner, part)?;
         let mut chunk = &buf[..n];
         if let Some(end) = cut {
             let head = usize::try_from(end - sent).unwrap_or(n).min(n);
@@ -165,11 +145,7 @@ pub fn stream(
             rows += writer.finish().map_err(server(stmt_start))?;
             stmt_start = part.start + end;
             cut_after = end + batch.unwrap_or(u64::MAX - end);
-            writer = db::copy_in(
-                client,
-                &statement_with(copy.table, copy.columns, copy.dialect, false, copy.freeze),
-            )
-            .map_err(server(stmt_start))?;
+            writer = db::copy_in(client, &copy.statement(false)).map_err(server(stmt_start))?;
             chunk = &chunk[head..];
         }
         writer
@@ -182,16 +158,61 @@ pub fn stream(
     rows += writer.finish().map_err(server(stmt_start))?;
     // The header is record 0; an empty file has no records at all.
     let file_rows = scanner.records().saturating_sub(u64::from(part.header));
-    if rows != file_rows {
-        return Err(CopyFailure::RowCount {
-            file: file_rows,
-            server: rows,
-        });
-    }
+    same_rows(file_rows, rows)?;
     Ok(Copied {
         rows,
         text_bytes: sent,
     })
+}
+
+impl Copy<'_> {
+    /// The statement of this COPY, with or without `HEADER`.
+    fn statement(&self, header: bool) -> String {
+        statement_with(self.table, self.columns, self.dialect, header, self.freeze)
+    }
+}
+
+/// Reads the next chunk of `file` into `buf`: how many bytes, 0 at its end.
+fn read_chunk(file: &mut impl Read, buf: &mut [u8]) -> Result<usize, CopyFailure> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            read => return read.map_err(CopyFailure::File),
+        }
+    }
+}
+
+/// Feeds `chunk` to `scanner`, and returns where the batch is cut: the end
+/// of the first record in it that ends `cut_after` bytes or more into the
+/// part, if one does.
+fn feed(scanner: &mut Scanner, chunk: &[u8], cut_after: u64) -> Option<u64> {
+    let mut cut: Option<u64> = None;
+    scanner.feed(chunk, &mut |r| {
+        if cut.is_none() && r.end >= cut_after {
+            cut = Some(r.end);
+        }
+    });
+    cut
+}
+
+/// [`CopyFailure::EndMarker`] when `scanner` has met a line holding only
+/// `\.` in `part`.
+fn no_end_marker(scanner: &Scanner, part: Part) -> Result<(), CopyFailure> {
+    match scanner.end_marker() {
+        Some(line) => Err(CopyFailure::EndMarker {
+            line: part.line_base + line,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// [`CopyFailure::RowCount`] unless the server loaded the `file`'s rows.
+fn same_rows(file: u64, server: u64) -> Result<(), CopyFailure> {
+    if server == file {
+        Ok(())
+    } else {
+        Err(CopyFailure::RowCount { file, server })
+    }
 }
 
 /// Copies the whole file of `step` (its edits applied) into `table`, a
@@ -230,17 +251,7 @@ fn stream_edited(
         error,
         start: part.start,
     };
-    let mut writer = db::copy_in(
-        client,
-        &statement_with(
-            copy.table,
-            copy.columns,
-            copy.dialect,
-            part.header,
-            copy.freeze,
-        ),
-    )
-    .map_err(server)?;
+    let mut writer = db::copy_in(client, &copy.statement(part.header)).map_err(server)?;
     let mut failed: Option<CopyFailure> = None;
     let mut skipped: u64 = 0;
     let mut read: u64 = 0;
@@ -277,23 +288,14 @@ fn stream_edited(
     if let Some(f) = failed {
         return Err(f);
     }
-    if let Some(line) = scanner.end_marker() {
-        return Err(CopyFailure::EndMarker {
-            line: part.line_base + line,
-        });
-    }
+    no_end_marker(&scanner, part)?;
     progress(file_read.get());
     let rows = writer.finish().map_err(server)?;
     let file_rows = scanner
         .records()
         .saturating_sub(u64::from(part.header))
         .saturating_sub(skipped);
-    if rows != file_rows {
-        return Err(CopyFailure::RowCount {
-            file: file_rows,
-            server: rows,
-        });
-    }
+    same_rows(file_rows, rows)?;
     Ok(Copied {
         rows,
         text_bytes: read,

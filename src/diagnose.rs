@@ -168,7 +168,7 @@ pub(crate) fn duplicates(
         plan.max_examples,
     )
     .unwrap_or_else(|why| DuplicateViolation {
-        search_failed: Some(why),
+        search_failed: Some(why.to_string()),
         ..DuplicateViolation::default()
     });
     found.index = index;
@@ -243,7 +243,7 @@ pub(crate) fn orphans(
             constraint: k.key.name.clone(),
             child: k.table.human(),
             parent: k.ref_table.human(),
-            search_failed: Some(why),
+            search_failed: Some(why.to_string()),
             ..KeyViolation::default()
         }
     })

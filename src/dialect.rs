@@ -192,45 +192,39 @@ impl DialectOptions {
     /// options.
     ///
     /// # Errors
-    /// The rule broken, in COPY's words where COPY has them.
-    pub fn resolve(&self, tsv: bool) -> Result<Dialect, String> {
-        let one = |what: &str, value: &Option<String>, default: u8| -> Result<u8, String> {
-            match value {
-                None => Ok(default),
-                Some(v) => single_byte(v).ok_or_else(|| {
-                    format!("the {what} must be a single one-byte character, not {v:?}")
-                }),
-            }
+    /// A [`DialectError`]: the rule broken, in COPY's words where COPY has
+    /// them.
+    pub fn resolve(&self, tsv: bool) -> Result<Dialect, DialectError> {
+        let one = |what: &'static str, value: &Option<String>, default: u8| match value {
+            None => Ok(default),
+            Some(v) => single_byte(v).ok_or_else(|| DialectError::NotOneByte {
+                what,
+                value: v.clone(),
+            }),
         };
         let delimiter = one("delimiter", &self.delimiter, if tsv { b'\t' } else { b',' })?;
         let quote = one("quote", &self.quote, b'"')?;
         let escape = one("escape", &self.escape, quote)?;
         let null = self.null.clone().unwrap_or_default();
         if delimiter == b'\n' || delimiter == b'\r' {
-            return Err("the delimiter cannot be newline or carriage return".into());
+            return Err(DialectError::NewlineDelimiter);
         }
         if null.contains(['\n', '\r']) {
-            return Err("the NULL string cannot hold a newline or carriage return".into());
+            return Err(DialectError::NewlineInNull);
         }
         if delimiter == quote {
-            return Err("the delimiter and the quote must be different".into());
+            return Err(DialectError::DelimiterIsQuote);
         }
         if null.as_bytes().contains(&delimiter) {
-            return Err(format!(
-                "the delimiter {:?} must not appear in the NULL string {null:?}",
-                char::from(delimiter)
-            ));
+            return Err(DialectError::DelimiterInNull { delimiter, null });
         }
         if null.as_bytes().contains(&quote) {
-            return Err(format!(
-                "the quote {:?} must not appear in the NULL string {null:?}",
-                char::from(quote)
-            ));
+            return Err(DialectError::QuoteInNull { quote, null });
         }
         if let Some(e) = &self.encoding
             && (e.is_empty() || !e.bytes().all(|b| b.is_ascii_graphic()))
         {
-            return Err(format!("{e:?} is not an encoding name"));
+            return Err(DialectError::NotAnEncoding(e.clone()));
         }
         Ok(Dialect {
             delimiter,
@@ -241,6 +235,35 @@ impl DialectOptions {
             encoding: self.encoding.clone(),
         })
     }
+}
+
+/// Why the options of a dialect are refused: the rule of COPY's they break.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialectError {
+    /// A delimiter, quote or escape (`what`) that is not one single-byte
+    /// character.
+    #[error("the {what} must be a single one-byte character, not {value:?}")]
+    NotOneByte { what: &'static str, value: String },
+    #[error("the delimiter cannot be newline or carriage return")]
+    NewlineDelimiter,
+    #[error("the NULL string cannot hold a newline or carriage return")]
+    NewlineInNull,
+    #[error("the delimiter and the quote must be different")]
+    DelimiterIsQuote,
+    #[error(
+        "the delimiter {:?} must not appear in the NULL string {null:?}",
+        char::from(*delimiter)
+    )]
+    DelimiterInNull { delimiter: u8, null: String },
+    #[error(
+        "the quote {:?} must not appear in the NULL string {null:?}",
+        char::from(*quote)
+    )]
+    QuoteInNull { quote: u8, null: String },
+    /// An encoding name that is empty or holds other than printable ASCII.
+    #[error("{0:?} is not an encoding name")]
+    NotAnEncoding(String),
 }
 
 /// The one byte of `value` when it is a single ASCII character; `\t` written
@@ -407,7 +430,7 @@ mod tests {
 
     #[test]
     fn bad_dialects_are_refused_as_copy_refuses_them() {
-        let bad = |f: fn(&mut DialectOptions)| opts(f).resolve(false).unwrap_err();
+        let bad = |f: fn(&mut DialectOptions)| opts(f).resolve(false).unwrap_err().to_string();
         assert!(bad(|o| o.delimiter = Some(";;".into())).contains("single one-byte"));
         assert!(bad(|o| o.delimiter = Some("é".into())).contains("single one-byte"));
         assert!(bad(|o| o.delimiter = Some(String::new())).contains("single one-byte"));

@@ -160,8 +160,8 @@ fn line_of(text: &str, at: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Manifest, String> {
-        Manifest::parse(Path::new("d/fkload.toml"), text).map_err(|e| e.to_string())
+    fn parse(text: &str) -> Result<Manifest, Error> {
+        Manifest::parse(Path::new("d/fkload.toml"), text)
     }
 
     #[test]
@@ -184,21 +184,25 @@ mod tests {
 
     #[test]
     fn an_unknown_key_names_the_key_and_its_line() {
-        let e = parse("null = ''\ndelimter = \";\"\n").unwrap_err();
+        let e = parse("null = ''\ndelimter = \";\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("d/fkload.toml:2: "), "{e}");
         assert!(e.contains("unknown field `delimter`"), "{e}");
-        let e = parse("[files.\"a.csv\"]\nheader = false\ncolumn = [\"x\"]\n").unwrap_err();
+        let e = parse("[files.\"a.csv\"]\nheader = false\ncolumn = [\"x\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("d/fkload.toml:3: "), "{e}");
         assert!(e.contains("`column`"), "{e}");
-        let e = parse("table = \"x\"\n").unwrap_err();
+        let e = parse("table = \"x\"\n").unwrap_err().to_string();
         assert!(e.contains("`table`"), "only in a file's table: {e}");
     }
 
     #[test]
     fn wrong_types_and_bad_toml_are_errors_with_lines() {
-        let e = parse("\nheader = \"no\"\n").unwrap_err();
+        let e = parse("\nheader = \"no\"\n").unwrap_err().to_string();
         assert!(e.starts_with("d/fkload.toml:2: "), "{e}");
-        let e = parse("delimiter = \n").unwrap_err();
+        let e = parse("delimiter = \n").unwrap_err().to_string();
         assert!(e.starts_with("d/fkload.toml:1: "), "{e}");
     }
 }

@@ -20,12 +20,14 @@
 //! the parent rows the load had written, and everything it creates goes when
 //! that transaction rolls back. It writes nothing that survives.
 
+use std::io;
+use std::path::PathBuf;
+
 use postgres::GenericClient;
 
 use crate::copy;
 use crate::db;
-use crate::error::DbErrorInfo;
-use crate::error::{DuplicateViolation, KeyViolation, Orphan};
+use crate::error::{DbErrorInfo, DuplicateViolation, Error, KeyViolation, Orphan};
 use crate::lines;
 use crate::plan::{Plan, PlannedKey, Step};
 use crate::sql::{QualName, human_ident, ident};
@@ -38,6 +40,35 @@ pub(crate) const COUNTER_TYPE: &str = "bigint GENERATED ALWAYS AS IDENTITY (CACH
 /// The temporary table the file is copied into.
 const ROWS_TABLE: &str = "fkload_orphan_rows";
 
+/// Why the rows a key or an index rejects could not be listed. Its message is
+/// the sentence a report gives in place of the list.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SearchError {
+    /// The file lacks a column of the key: its rows cannot be judged.
+    #[error("{} has no column {} of the key", path.display(), human_ident(column))]
+    MissingColumn { path: PathBuf, column: String },
+    /// The index's entries are not values the file holds.
+    #[error("the index has expressions or a predicate")]
+    ExpressionOrPartial,
+    /// A statement of the search failed (a value that does not cast is one).
+    #[error("{}", server_message(.0))]
+    Server(#[from] postgres::Error),
+    /// The file could not be read into the search's table.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The file does not read as the server would read it (an end-of-data
+    /// marker, another row count).
+    #[error("{0:?}")]
+    Copy(copy::CopyFailure),
+    /// The lines of the rows found could not be read.
+    #[error("{0}")]
+    Lines(#[source] Error),
+}
+
 /// The orphan rows of key `pk` in the files of every step it checks:
 /// counted, the first `max` listed with their lines, and the missing parent
 /// keys counted and the first `max` listed. Memory and the rows sent back
@@ -49,23 +80,23 @@ const ROWS_TABLE: &str = "fkload_orphan_rows";
 /// read again into a numbered temporary table.
 ///
 /// # Errors
-/// A sentence saying why the rows could not be listed (a key column missing from
-/// the file, a value that does not cast, a server error); the caller reports the
-/// violation without the list then.
+/// A [`SearchError`] saying why the rows could not be listed (a key column
+/// missing from the file, a value that does not cast, a server error); the
+/// caller reports the violation without the list then.
 pub(crate) fn find(
     client: &mut impl GenericClient,
     plan: &Plan,
     pk: &PlannedKey,
     max: usize,
     in_file_order: &[u32],
-) -> Result<KeyViolation, String> {
+) -> Result<KeyViolation, SearchError> {
     let mut out = KeyViolation {
         constraint: pk.key.name.clone(),
         child: pk.table.human(),
         parent: pk.ref_table.human(),
         ..KeyViolation::default()
     };
-    let copied = copy_parents(client, plan, pk).map_err(sql_err)?;
+    let copied = copy_parents(client, plan, pk)?;
     for &s in &pk.child_steps {
         let step = &plan.steps[s];
         // A Citus table's rows are in its shards: no ctid orders them.
@@ -85,7 +116,7 @@ pub(crate) fn find(
         out.missing_examples.truncate(max);
     }
     if copied {
-        db::try_exec(client, &format!("DROP TABLE pg_temp.{PARENT_KEYS}")).map_err(sql_err)?;
+        db::try_exec(client, &format!("DROP TABLE pg_temp.{PARENT_KEYS}"))?;
     }
     Ok(out)
 }
@@ -145,7 +176,7 @@ fn find_in_table(
     step: &Step,
     copied: bool,
     max: usize,
-) -> Result<KeyViolation, String> {
+) -> Result<KeyViolation, SearchError> {
     let rows = orphan_rows(pk, step, Source::Table, false, copied);
     let mut found = summarize(client, pk, &rows, max)?;
     // Each example's record number is its rank in the table: the rows
@@ -163,7 +194,7 @@ fn find_in_table(
           ORDER BY e.i",
         step.table.name
     );
-    let counts = db::try_query(client, &sql, &[&lows, &ctids]).map_err(sql_err)?;
+    let counts = db::try_query(client, &sql, &[&lows, &ctids])?;
     // The rows before an example are the rows of its interval and of every
     // interval before it.
     let mut before = 0u64;
@@ -189,7 +220,7 @@ fn find_in_file(
     own_rows_are_parents: bool,
     copied: bool,
     max: usize,
-) -> Result<KeyViolation, String> {
+) -> Result<KeyViolation, SearchError> {
     let counter = load_rows(client, step, &pk.key.columns)?;
     let rows = orphan_rows(
         pk,
@@ -199,7 +230,7 @@ fn find_in_file(
         copied,
     );
     let mut found = summarize(client, pk, &rows, max)?;
-    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}")).map_err(sql_err)?;
+    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
     for e in &mut found.examples {
         e.record = e.at.parse().unwrap_or(0);
     }
@@ -223,7 +254,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn into_violation(self, step: &Step, pk: &PlannedKey) -> Result<KeyViolation, String> {
+    fn into_violation(self, step: &Step, pk: &PlannedKey) -> Result<KeyViolation, SearchError> {
         let names = key_names(&pk.key.columns);
         let at: Vec<(u64, String)> = self
             .examples
@@ -256,7 +287,7 @@ fn summarize(
     pk: &PlannedKey,
     rows: &str,
     max: usize,
-) -> Result<Summary, String> {
+) -> Result<Summary, SearchError> {
     let n = pk.key.columns.len();
     let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     let text: Vec<String> = keys.iter().map(|k| format!("e.{k}::text")).collect();
@@ -277,7 +308,7 @@ fn summarize(
         text = text.join(", "),
         k = keys.join(", "),
     );
-    let found = db::try_query(client, &sql, &[&limit]).map_err(sql_err)?;
+    let found = db::try_query(client, &sql, &[&limit])?;
     let count = |i: usize| {
         found
             .first()
@@ -311,8 +342,7 @@ fn summarize(
             text.join(", "),
             k = keys.join(", "),
         );
-        missing_examples = db::try_query(client, &sql, &[&limit])
-            .map_err(sql_err)?
+        missing_examples = db::try_query(client, &sql, &[&limit])?
             .iter()
             .map(|r| values(r, 0, n))
             .collect();
@@ -345,81 +375,14 @@ pub fn duplicates(
     types: &[String],
     expression_or_partial: bool,
     max: usize,
-) -> Result<DuplicateViolation, String> {
+) -> Result<DuplicateViolation, SearchError> {
     if expression_or_partial || columns.iter().any(String::is_empty) {
-        return Err("the index has expressions or a predicate".into());
+        return Err(SearchError::ExpressionOrPartial);
     }
     let counter = load_rows(client, step, columns)?;
     let n = columns.len();
-    let typed = |alias: &str| -> Vec<String> {
-        columns
-            .iter()
-            .zip(types)
-            .map(|(c, t)| format!("({alias}.{})::{t}", ident(c)))
-            .collect()
-    };
-    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
-    let not_null: Vec<String> = columns
-        .iter()
-        .map(|c| format!("s.{} IS NOT NULL", ident(c)))
-        .collect();
-    let select: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("t.{} AS r{i}", ident(c)))
-        .chain(
-            typed("t")
-                .iter()
-                .enumerate()
-                .map(|(i, k)| format!("{k} AS k{i}")),
-        )
-        .collect();
-    let create = format!(
-        "CREATE TEMP TABLE {ORPHANS_TABLE} AS SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t \
-         WHERE ({}) IN (SELECT {} FROM pg_temp.{ROWS_TABLE} s WHERE {} GROUP BY {} HAVING count(*) > 1)",
-        ident(&counter),
-        select.join(", "),
-        typed("t").join(", "),
-        typed("s").join(", "),
-        not_null.join(" AND "),
-        typed("s").join(", "),
-    );
-    let same: Vec<String> = keys.iter().map(|k| format!("d.{k} = f.{k}")).collect();
-    let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
-    let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let found = (|| {
-        db::try_exec(client, &create)?;
-        let counts = db::try_query(
-            client,
-            &format!(
-                "SELECT (SELECT count(*) FROM pg_temp.{ORPHANS_TABLE}), \
-                 (SELECT count(*) FROM (SELECT DISTINCT {k} FROM pg_temp.{ORPHANS_TABLE}) d)",
-                k = keys.join(", ")
-            ),
-            &[],
-        )?;
-        // The first `max` keys in file order, and for each the first `max`
-        // rows holding it.
-        let rows = db::try_query(
-            client,
-            &format!(
-                "WITH f AS (SELECT {k}, min(n) AS first FROM pg_temp.{ORPHANS_TABLE} \
-                            GROUP BY {k} ORDER BY first LIMIT $1) \
-                 SELECT n, {r}, first FROM ( \
-                   SELECT d.*, f.first, row_number() OVER (PARTITION BY f.first ORDER BY d.n) AS rn \
-                     FROM pg_temp.{ORPHANS_TABLE} d JOIN f ON {same}) x \
-                 WHERE rn <= $1 ORDER BY first, n",
-                k = keys.join(", "),
-                r = raws.join(", "),
-                same = same.join(" AND "),
-            ),
-            &[&limit],
-        )?;
-        db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
-        db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
-        Ok::<_, postgres::Error>((counts, rows))
-    })();
-    let (counts, rows) = found.map_err(sql_err)?;
+    let create = duplicates_table(columns, types, &counter);
+    let (counts, rows) = read_duplicates(client, &create, n, max)?;
     let count = |i: usize| {
         counts
             .first()
@@ -436,7 +399,106 @@ pub fn duplicates(
         })
         .collect();
     let at_lines = at_lines(step, numbered, &names)?;
-    // Group the rows by the key they share (the last column: its first row).
+    Ok(DuplicateViolation {
+        rows: count(0),
+        keys: count(1),
+        examples: group_by_key(&rows, at_lines, n),
+        ..DuplicateViolation::default()
+    })
+}
+
+/// The statement that creates [`ORPHANS_TABLE`]: the rows of [`ROWS_TABLE`]
+/// whose key (`columns` cast to the index's `types`) has no null and occurs
+/// more than once, with their record number (`n`, from `counter`), their key
+/// as the file writes it (`r0`, ...) and as the index compares it (`k0`, ...).
+fn duplicates_table(columns: &[String], types: &[String], counter: &str) -> String {
+    let typed = |alias: &str| -> Vec<String> {
+        columns
+            .iter()
+            .zip(types)
+            .map(|(c, t)| format!("({alias}.{})::{t}", ident(c)))
+            .collect()
+    };
+    let not_null: Vec<String> = columns
+        .iter()
+        .map(|c| format!("s.{} IS NOT NULL", ident(c)))
+        .collect();
+    let select: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("t.{} AS r{i}", ident(c)))
+        .chain(
+            typed("t")
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{k} AS k{i}")),
+        )
+        .collect();
+    format!(
+        "CREATE TEMP TABLE {ORPHANS_TABLE} AS SELECT t.{} AS n, {} FROM pg_temp.{ROWS_TABLE} t \
+         WHERE ({}) IN (SELECT {} FROM pg_temp.{ROWS_TABLE} s WHERE {} GROUP BY {} HAVING count(*) > 1)",
+        ident(counter),
+        select.join(", "),
+        typed("t").join(", "),
+        typed("s").join(", "),
+        not_null.join(" AND "),
+        typed("s").join(", "),
+    )
+}
+
+/// Runs `create` (see [`duplicates_table`], `n` key columns) and reads its
+/// table: the row and distinct key counts, then the first `max` keys in file
+/// order with the first `max` rows holding each (record number, `r0`, ...,
+/// the key's first record number). Drops both temporary tables after.
+fn read_duplicates(
+    client: &mut impl GenericClient,
+    create: &str,
+    n: usize,
+    max: usize,
+) -> Result<(Vec<postgres::Row>, Vec<postgres::Row>), postgres::Error> {
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+    let same: Vec<String> = keys.iter().map(|k| format!("d.{k} = f.{k}")).collect();
+    let raws: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    db::try_exec(client, create)?;
+    let counts = db::try_query(
+        client,
+        &format!(
+            "SELECT (SELECT count(*) FROM pg_temp.{ORPHANS_TABLE}), \
+             (SELECT count(*) FROM (SELECT DISTINCT {k} FROM pg_temp.{ORPHANS_TABLE}) d)",
+            k = keys.join(", ")
+        ),
+        &[],
+    )?;
+    // The first `max` keys in file order, and for each the first `max`
+    // rows holding it.
+    let rows = db::try_query(
+        client,
+        &format!(
+            "WITH f AS (SELECT {k}, min(n) AS first FROM pg_temp.{ORPHANS_TABLE} \
+                        GROUP BY {k} ORDER BY first LIMIT $1) \
+             SELECT n, {r}, first FROM ( \
+               SELECT d.*, f.first, row_number() OVER (PARTITION BY f.first ORDER BY d.n) AS rn \
+                 FROM pg_temp.{ORPHANS_TABLE} d JOIN f ON {same}) x \
+             WHERE rn <= $1 ORDER BY first, n",
+            k = keys.join(", "),
+            r = raws.join(", "),
+            same = same.join(" AND "),
+        ),
+        &[&limit],
+    )?;
+    db::try_exec(client, &format!("DROP TABLE pg_temp.{ORPHANS_TABLE}"))?;
+    db::try_exec(client, &format!("DROP TABLE pg_temp.{ROWS_TABLE}"))?;
+    Ok((counts, rows))
+}
+
+/// The rows [`read_duplicates`] found (`n` key columns), with their lines,
+/// grouped by the key they share (the last column: its first row).
+fn group_by_key(
+    rows: &[postgres::Row],
+    at_lines: Vec<Orphan>,
+    n: usize,
+) -> Vec<(String, Vec<Orphan>)> {
     let mut examples: Vec<(String, Vec<Orphan>)> = Vec::new();
     let mut last_first: Option<i64> = None;
     for (r, o) in rows.iter().zip(at_lines) {
@@ -449,15 +511,12 @@ pub fn duplicates(
             list.push(o);
         }
     }
-    Ok(DuplicateViolation {
-        rows: count(0),
-        keys: count(1),
-        examples,
-        ..DuplicateViolation::default()
-    })
+    examples
 }
 
-fn sql_err(e: postgres::Error) -> String {
+/// A server error as psql writes it (see [`DbErrorInfo`]), or the client's
+/// message when the server sent none.
+fn server_message(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => DbErrorInfo::from_db(db).to_string(),
         None => e.to_string(),
@@ -471,13 +530,12 @@ fn load_rows(
     client: &mut impl GenericClient,
     step: &Step,
     needed: &[String],
-) -> Result<String, String> {
+) -> Result<String, SearchError> {
     if let Some(missing) = needed.iter().find(|c| !step.columns.contains(c)) {
-        return Err(format!(
-            "{} has no column {} of the key",
-            step.file.path.display(),
-            human_ident(missing)
-        ));
+        return Err(SearchError::MissingColumn {
+            path: step.file.path.clone(),
+            column: missing.clone(),
+        });
     }
     let counter = counter_name(&step.columns);
     let tmp = QualName::new("pg_temp", ROWS_TABLE);
@@ -486,7 +544,7 @@ fn load_rows(
         .iter()
         .map(|c| format!("{} text", ident(c)))
         .collect();
-    db::try_exec(client, &format!("DROP TABLE IF EXISTS {tmp}")).map_err(sql_err)?;
+    db::try_exec(client, &format!("DROP TABLE IF EXISTS {tmp}"))?;
     db::try_exec(
         client,
         &format!(
@@ -494,12 +552,14 @@ fn load_rows(
             ident(&counter),
             cols.join(", ")
         ),
-    )
-    .map_err(sql_err)?;
+    )?;
     copy::into_temp(client, step, &tmp).map_err(|e| match e {
-        copy::CopyFailure::File(e) => format!("{}: {e}", step.file.path.display()),
-        copy::CopyFailure::Server { error, .. } => sql_err(error),
-        other => format!("{other:?}"),
+        copy::CopyFailure::File(source) => SearchError::File {
+            path: step.file.path.clone(),
+            source,
+        },
+        copy::CopyFailure::Server { error, .. } => SearchError::Server(error),
+        other => SearchError::Copy(other),
     })?;
     Ok(counter)
 }
@@ -528,11 +588,15 @@ fn values(row: &postgres::Row, from: usize, n: usize) -> String {
 /// Maps (record number, values of the `names` key) pairs to the lines of
 /// the file of `step` their records start on. They are few (at most the
 /// examples asked for); the file is read once, up to the last of them.
-fn at_lines(step: &Step, rows: Vec<(u64, String)>, names: &str) -> Result<Vec<Orphan>, String> {
+fn at_lines(
+    step: &Step,
+    rows: Vec<(u64, String)>,
+    names: &str,
+) -> Result<Vec<Orphan>, SearchError> {
     let mut sorted: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let lines = lines::record_lines(&step.file, &sorted).map_err(|e| e.to_string())?;
+    let lines = lines::record_lines(&step.file, &sorted).map_err(SearchError::Lines)?;
     Ok(rows
         .into_iter()
         .map(|(number, v)| Orphan {
@@ -652,70 +716,13 @@ pub(crate) fn orphan_condition(pk: &PlannedKey, step: &Step, parents: &[Parents<
     let all_null: Vec<String> = (0..n)
         .map(|i| format!("t.{} IS NULL", ident(&fk.columns[i])))
         .collect();
-    let clauses: Vec<String> = parents
-        .iter()
-        .map(|p| match p {
-            Parents::Table => {
-                let matches: Vec<String> = (0..n)
-                    .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
-                    .collect();
-                // A key checks `ONLY` the referenced table unless it is
-                // partitioned: rows of an inheritance child are no parents.
-                let only = if pk.ref_partitioned { "" } else { "ONLY " };
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
-                    pk.ref_table,
-                    matches.join(" AND ")
-                )
-            }
-            Parents::Copied => {
-                let matches: Vec<String> = (0..n)
-                    .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
-                    .collect();
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM pg_temp.{PARENT_KEYS} p WHERE {})",
-                    matches.join(" AND ")
-                )
-            }
-            Parents::Staged { table, kept } => {
-                let mut matches: Vec<String> = (0..n)
-                    .map(|i| {
-                        let parent = format!(
-                            "(s.{})::{}",
-                            ident(&fk.ref_columns[i]),
-                            fk.ref_column_types[i]
-                        );
-                        key_equal(pk, i, &parent)
-                    })
-                    .collect();
-                if let Some(kept) = kept {
-                    matches.insert(0, format!("NOT s.{}", ident(kept)));
-                }
-                format!(
-                    "NOT EXISTS (SELECT 1 FROM pg_temp.{} s WHERE {})",
-                    ident(table),
-                    matches.join(" AND ")
-                )
-            }
-        })
-        .collect();
+    let clauses: Vec<String> = parents.iter().map(|p| no_parent_in(pk, p)).collect();
     let mut missing = clauses.join(" AND ");
     // A key declared on one partition checks only the rows routed there.
     if fk.table != step.table.oid
         && let Some(qual) = &fk.partition_qual
     {
-        let typed: Vec<String> = step
-            .columns
-            .iter()
-            .filter_map(|c| {
-                let col = step.table_columns.iter().find(|tc| &tc.name == c)?;
-                Some(format!("(t.{0})::{1} AS {0}", ident(c), col.type_sql))
-            })
-            .collect();
-        missing = format!(
-            "{missing} AND EXISTS (SELECT 1 FROM (SELECT {}) routed WHERE {qual})",
-            typed.join(", ")
-        );
+        missing = format!("{missing} AND {}", routed_to(step, qual));
     }
     if fk.match_type == 'f' {
         format!(
@@ -726,6 +733,75 @@ pub(crate) fn orphan_condition(pk: &PlannedKey, step: &Step, parents: &[Parents<
     } else {
         format!("{} AND {missing}", all_set.join(" AND "))
     }
+}
+
+/// The condition, on a child row `t`, that `parents` hold no parent row of
+/// it for key `pk`.
+fn no_parent_in(pk: &PlannedKey, parents: &Parents<'_>) -> String {
+    let fk = &pk.key;
+    let n = fk.columns.len();
+    match parents {
+        Parents::Table => {
+            let matches: Vec<String> = (0..n)
+                .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
+                .collect();
+            // A key checks `ONLY` the referenced table unless it is
+            // partitioned: rows of an inheritance child are no parents.
+            let only = if pk.ref_partitioned { "" } else { "ONLY " };
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {only}{} p WHERE {})",
+                pk.ref_table,
+                matches.join(" AND ")
+            )
+        }
+        Parents::Copied => {
+            let matches: Vec<String> = (0..n)
+                .map(|i| key_equal(pk, i, &format!("p.{}", ident(&fk.ref_columns[i]))))
+                .collect();
+            format!(
+                "NOT EXISTS (SELECT 1 FROM pg_temp.{PARENT_KEYS} p WHERE {})",
+                matches.join(" AND ")
+            )
+        }
+        Parents::Staged { table, kept } => {
+            let mut matches: Vec<String> = (0..n)
+                .map(|i| {
+                    let parent = format!(
+                        "(s.{})::{}",
+                        ident(&fk.ref_columns[i]),
+                        fk.ref_column_types[i]
+                    );
+                    key_equal(pk, i, &parent)
+                })
+                .collect();
+            if let Some(kept) = kept {
+                matches.insert(0, format!("NOT s.{}", ident(kept)));
+            }
+            format!(
+                "NOT EXISTS (SELECT 1 FROM pg_temp.{} s WHERE {})",
+                ident(table),
+                matches.join(" AND ")
+            )
+        }
+    }
+}
+
+/// The condition, on a row `t` of `step`'s file (text columns), that it
+/// would be routed to the partition whose partition constraint is `qual`:
+/// its fields cast to their columns' types, as the routing sees them.
+fn routed_to(step: &Step, qual: &str) -> String {
+    let typed: Vec<String> = step
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let col = step.table_columns.iter().find(|tc| &tc.name == c)?;
+            Some(format!("(t.{0})::{1} AS {0}", ident(c), col.type_sql))
+        })
+        .collect();
+    format!(
+        "EXISTS (SELECT 1 FROM (SELECT {}) routed WHERE {qual})",
+        typed.join(", ")
+    )
 }
 
 #[cfg(test)]

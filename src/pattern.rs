@@ -46,12 +46,21 @@ pub(crate) struct Regexes {
     pub name: String,
 }
 
+/// Why a pattern cannot be read, in psql's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PatternError {
+    /// More than one unquoted dot: a database name is not taken.
+    #[error("improper qualified name (too many dotted names): {0}")]
+    TooManyDots(String),
+}
+
 /// The regular expressions of `pattern`, as `processSQLNamePattern` writes
 /// them.
 ///
 /// # Errors
-/// A pattern with more than one unquoted dot (a database name is not taken).
-pub(crate) fn regexes(pattern: &str) -> Result<Regexes, String> {
+/// [`PatternError::TooManyDots`] for a pattern with more than one unquoted
+/// dot (a database name is not taken).
+pub(crate) fn regexes(pattern: &str) -> Result<Regexes, PatternError> {
     // The finished parts (schema, then name) and the one being written.
     let mut parts: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -95,9 +104,7 @@ pub(crate) fn regexes(pattern: &str) -> Result<Regexes, String> {
             schema: Some(anchored(schema)),
             name: anchored(name),
         }),
-        _ => Err(format!(
-            "improper qualified name (too many dotted names): {pattern}"
-        )),
+        _ => Err(PatternError::TooManyDots(pattern.to_string())),
     }
 }
 
@@ -195,7 +202,7 @@ fn matching(
             message,
         })
     };
-    let r = regexes(pattern).map_err(refused)?;
+    let r = regexes(pattern).map_err(|e| refused(e.to_string()))?;
     let (schema, name) = if schema_only {
         (Some(r.name), None)
     } else {

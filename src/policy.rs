@@ -23,6 +23,7 @@
 //! as the strategy says: should a row still break a key, the load fails as
 //! it would without a policy. Nothing is loaded unchecked.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,12 +33,14 @@ use postgres::{GenericClient, Transaction};
 
 use crate::copy;
 use crate::db;
+use crate::dialect::Dialect;
 use crate::edit::{self, Edits};
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::options::OnOrphan;
 use crate::orphan::{self, Parents};
 use crate::plan::{Plan, PlannedKey, Step, Truncate};
+use crate::scan::RecordSpan;
 use crate::sql::{ident, literal};
 
 /// What a policy did to one file.
@@ -334,10 +337,6 @@ fn mark(
     aux: &[Option<Aux>],
     pass: Pass,
 ) -> Result<u64, Error> {
-    let (policy, explain) = match pass {
-        Pass::Decide(policy) => (policy, false),
-        Pass::Explain => (OnOrphan::Skip, true),
-    };
     let fk = &k.key;
     let key_index = plan
         .keys
@@ -345,15 +344,47 @@ fn mark(
         .position(|p| std::ptr::eq(p, k))
         .unwrap_or(0);
     let names: Vec<String> = k.parent_steps.iter().map(|&p| stage_name(p)).collect();
-    let mut parents: Vec<Parents<'_>> = Vec::new();
+    let during = format!("finding the orphan rows of key \"{}\"", fk.name);
+    let (parents, copied) = parents_of(tx, plan, k, aux, &names, &during)?;
+    let condition = orphan::orphan_condition(k, c, &parents);
+    let nullable = nullable_fields(k, c);
+    let change = match pass {
+        Pass::Explain => Change::Explain,
+        Pass::Decide(OnOrphan::Null) if can_null(k, &nullable) => Change::Null(&nullable),
+        Pass::Decide(_) => Change::SetAside,
+    };
+    let sql = update(c, a, key_index, &change, &condition, &reason(k, &change));
+    let marked = db::execute(tx, &sql, &[], &during)?;
+    if copied {
+        db::exec(
+            tx,
+            &format!("DROP TABLE pg_temp.{}", orphan::PARENT_KEYS),
+            &during,
+        )?;
+    }
+    Ok(marked)
+}
+
+/// Where the parent rows of key `k` are looked for: the referenced table
+/// (its keys copied first under Citus: the flag returned says so, and the
+/// copy is to be dropped after), unless the load empties it first; and the
+/// rows still in of each parent step's staged file (named in `names`).
+fn parents_of<'a>(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    k: &PlannedKey,
+    aux: &'a [Option<Aux>],
+    names: &'a [String],
+    during: &str,
+) -> Result<(Vec<Parents<'a>>, bool), Error> {
+    let mut parents: Vec<Parents<'a>> = Vec::new();
     // The referenced table's rows count, unless the load empties it first.
     let emptied = plan.truncate != Truncate::No
         && k.parent_steps
             .iter()
-            .any(|&p| plan.steps[p].table.oid == fk.ref_table);
-    let during = format!("finding the orphan rows of key \"{}\"", fk.name);
+            .any(|&p| plan.steps[p].table.oid == k.key.ref_table);
     let copied =
-        !emptied && orphan::copy_parents(tx, plan, k).map_err(|e| Error::server(e, &during))?;
+        !emptied && orphan::copy_parents(tx, plan, k).map_err(|e| Error::server(e, during))?;
     if !emptied {
         parents.push(if copied {
             Parents::Copied
@@ -361,7 +392,7 @@ fn mark(
             Parents::Table
         });
     }
-    for (&p, name) in k.parent_steps.iter().zip(&names) {
+    for (&p, name) in k.parent_steps.iter().zip(names) {
         if let Some(pa) = &aux[p] {
             parents.push(Parents::Staged {
                 table: name,
@@ -369,13 +400,13 @@ fn mark(
             });
         }
     }
-    let condition = orphan::orphan_condition(k, c, &parents);
-    let values: Vec<String> = fk
-        .columns
-        .iter()
-        .map(|col| format!("coalesce(t.{}, 'null')", ident(col)))
-        .collect();
-    let nullable: Vec<usize> = fk
+    Ok((parents, copied))
+}
+
+/// The fields of `c`'s file (by position) that hold a column of key `k`
+/// its table lets be NULL.
+fn nullable_fields(k: &PlannedKey, c: &Step) -> Vec<usize> {
+    k.key
         .columns
         .iter()
         .filter(|col| {
@@ -384,14 +415,39 @@ fn mark(
                 .any(|tc| &tc.name == *col && !tc.not_null)
         })
         .filter_map(|col| c.columns.iter().position(|f| f == col))
-        .collect();
-    let can_null = match fk.match_type {
-        'f' => nullable.len() == fk.columns.len(),
+        .collect()
+}
+
+/// Whether setting the `nullable` fields NULL satisfies key `k`: MATCH FULL
+/// needs every key column NULL, MATCH SIMPLE one.
+fn can_null(k: &PlannedKey, nullable: &[usize]) -> bool {
+    match k.key.match_type {
+        'f' => nullable.len() == k.key.columns.len(),
         _ => !nullable.is_empty(),
-    };
-    // Explaining, rows already set aside get this key's reason too.
-    let nulling = policy == OnOrphan::Null && can_null && !explain;
-    let reason = format!(
+    }
+}
+
+/// What an `UPDATE` of [`mark`] does to the orphan rows it finds.
+enum Change<'a> {
+    /// Sets them aside.
+    SetAside,
+    /// Sets these fields (by position in the file) NULL.
+    Null(&'a [usize]),
+    /// Adds the key to the reasons of rows already set aside.
+    Explain,
+}
+
+/// The SQL expression of the reason an orphan row of key `k` gives: the
+/// server's DETAIL of the violation, with the row's values.
+fn reason(k: &PlannedKey, change: &Change<'_>) -> String {
+    let fk = &k.key;
+    let values: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|col| format!("coalesce(t.{}, 'null')", ident(col)))
+        .collect();
+    let nulling = matches!(change, Change::Null(_));
+    format!(
         "{} || concat_ws(', ', {}) || {}",
         literal(&format!(
             "key \"{}\": ({})=(",
@@ -408,49 +464,59 @@ fn mark(
             k.ref_table.human(),
             if nulling { "; set to NULL" } else { "" }
         )),
-    );
-    let set = if explain {
-        format!("{o} = true", o = ident(&a.out))
-    } else if nulling {
-        let cleared: Vec<String> = nullable
-            .iter()
-            .map(|&i| format!("{} = NULL", ident(&c.columns[i])))
-            .collect();
-        let indexes: Vec<String> = nullable.iter().map(ToString::to_string).collect();
-        format!(
-            "{}, {n} = {n} || ARRAY[{}]",
-            cleared.join(", "),
-            indexes.join(", "),
-            n = ident(&a.nulled)
-        )
-    } else {
-        format!("{} = true", ident(&a.out))
+    )
+}
+
+/// The `UPDATE` of `c`'s staged rows that makes `change` to those that meet
+/// `condition` (orphans of key number `key_index`), giving `reason`.
+fn update(
+    c: &Step,
+    a: &Aux,
+    key_index: usize,
+    change: &Change<'_>,
+    condition: &str,
+    reason: &str,
+) -> String {
+    let set = match change {
+        Change::Explain | Change::SetAside => format!("{} = true", ident(&a.out)),
+        Change::Null(nullable) => {
+            let cleared: Vec<String> = nullable
+                .iter()
+                .map(|&i| format!("{} = NULL", ident(&c.columns[i])))
+                .collect();
+            let indexes: Vec<String> = nullable.iter().map(ToString::to_string).collect();
+            format!(
+                "{}, {n} = {n} || ARRAY[{}]",
+                cleared.join(", "),
+                indexes.join(", "),
+                n = ident(&a.nulled)
+            )
+        }
     };
-    let which = if explain {
-        format!(
+    // Explaining, rows already set aside get this key's reason too.
+    let which = match change {
+        Change::Explain => format!(
             "t.{out} AND NOT {key_index} = ANY(t.{keys})",
             out = ident(&a.out),
             keys = ident(&a.keys)
-        )
-    } else {
-        format!("NOT t.{}", ident(&a.out))
+        ),
+        Change::SetAside | Change::Null(_) => format!("NOT t.{}", ident(&a.out)),
     };
-    let sql = format!(
+    format!(
         "UPDATE pg_temp.{} t SET {set}, {why} = concat_ws('; ', t.{why}, {reason}), \
          {keys} = t.{keys} || {key_index} WHERE {which} AND {condition}",
         ident(&stage_name(c.index)),
         why = ident(&a.why),
         keys = ident(&a.keys),
-    );
-    let marked = db::execute(tx, &sql, &[], &during)?;
-    if copied {
-        db::exec(
-            tx,
-            &format!("DROP TABLE pg_temp.{}", orphan::PARENT_KEYS),
-            &during,
-        )?;
-    }
-    Ok(marked)
+    )
+}
+
+/// An [`ErrorKind::Io`] on `path`.
+fn io_error(source: io::Error, path: &Path) -> Error {
+    Error::new(ErrorKind::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The rows of `step`'s staged file that were set aside or changed, in file
@@ -463,61 +529,171 @@ fn read_back(
     a: &Aux,
     reject_dir: &Path,
 ) -> Result<(Option<Edits>, Rejected), Error> {
-    const BATCH: i32 = 10_000;
-    let during = format!("reading the orphan rows of {}", step.file.path.display());
-    let sql = format!(
-        "SELECT {row}, {out}, {nulled}, coalesce({why}, '') FROM pg_temp.{t} \
-         WHERE {out} OR {nulled} <> '{{}}' ORDER BY 1",
-        row = ident(&a.row),
-        out = ident(&a.out),
-        nulled = ident(&a.nulled),
-        why = ident(&a.why),
-        t = ident(&stage_name(step.index)),
-    );
-    let portal = tx.bind(&sql, &[]).map_err(|e| Error::server(e, &during))?;
-    let mut batch: std::collections::VecDeque<postgres::Row> = tx
-        .query_portal(&portal, BATCH)
-        .map_err(|e| Error::server(e, &during))?
-        .into();
-    if batch.is_empty() {
+    let marked = MarkedRows::open(tx, step, a)?;
+    if marked.batch.is_empty() {
         return Ok((None, Rejected::default()));
     }
-    let mut exhausted = batch.len() < BATCH as usize;
     let path = reject_path(reject_dir, &step.file.rel);
-    let io = |source: io::Error, path: &Path| {
-        Error::new(ErrorKind::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+    let mut back = ReadBack {
+        marked,
+        rejects: RejectFile::create(step, path.clone())?,
+        edits: Edits {
+            strip: step.edits.as_ref().map_or(0, |e| e.strip),
+            ..Edits::default()
+        },
+        done: Rejected {
+            file: Some(path),
+            ..Rejected::default()
+        },
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io(e, parent))?;
-    }
-    let mut writer = BufWriter::new(File::create(&path).map_err(|e| io(e, &path))?);
-    let strip = step.edits.as_ref().map_or(0, |e| e.strip);
-    let mut edits = Edits {
-        strip,
-        ..Edits::default()
-    };
-    let mut done = Rejected {
-        file: Some(path.clone()),
-        ..Rejected::default()
-    };
-    let mut eol: Vec<u8> = b"\n".to_vec();
     let mut failed: Option<Error> = None;
     let dialect = &step.file.dialect;
-    let delimiter = dialect.delimiter;
-    // A reject file always has a header, so that it says what its two last
-    // fields are: a file without one gets its columns' names.
-    let mut header_written = false;
-    let write_header = |writer: &mut BufWriter<File>, body: Option<&[u8]>, eol: &[u8]| {
-        let mut header = match body {
+    edit::for_each_record(
+        &step.file.path,
+        dialect,
+        crate::input::Part::whole(dialect.header),
+        &mut |start, span, bytes| {
+            back.record(start, span, bytes).or_else(|e| {
+                failed = Some(e);
+                Ok(false)
+            })
+        },
+    )
+    .map_err(|e| io_error(e, &step.file.path))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    back.rejects.finish()?;
+    Ok((Some(back.edits), back.done))
+}
+
+/// A marked row of a staged file: whether it is set aside, which fields were
+/// set NULL, and why.
+struct Mark {
+    out: bool,
+    nulled: Vec<i32>,
+    why: String,
+}
+
+/// Where a record of the file stands among the marked rows.
+enum Marked {
+    /// It is marked.
+    This(Mark),
+    /// It is not; a later record is.
+    Later,
+    /// No record from here on is.
+    NoMore,
+}
+
+/// The marked rows of a staged file in row order, fetched a batch at a time
+/// through a portal.
+struct MarkedRows<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    portal: postgres::Portal,
+    batch: VecDeque<postgres::Row>,
+    exhausted: bool,
+    during: String,
+}
+
+impl<'a, 't> MarkedRows<'a, 't> {
+    const BATCH: i32 = 10_000;
+
+    /// Opens the portal over the marked rows of `step`'s staged file and
+    /// fetches the first batch.
+    fn open(tx: &'a mut Transaction<'t>, step: &Step, a: &Aux) -> Result<Self, Error> {
+        let during = format!("reading the orphan rows of {}", step.file.path.display());
+        let sql = format!(
+            "SELECT {row}, {out}, {nulled}, coalesce({why}, '') FROM pg_temp.{t} \
+             WHERE {out} OR {nulled} <> '{{}}' ORDER BY 1",
+            row = ident(&a.row),
+            out = ident(&a.out),
+            nulled = ident(&a.nulled),
+            why = ident(&a.why),
+            t = ident(&stage_name(step.index)),
+        );
+        let portal = tx.bind(&sql, &[]).map_err(|e| Error::server(e, &during))?;
+        let batch: VecDeque<postgres::Row> = tx
+            .query_portal(&portal, Self::BATCH)
+            .map_err(|e| Error::server(e, &during))?
+            .into();
+        let exhausted = batch.len() < Self::BATCH as usize;
+        Ok(MarkedRows {
+            tx,
+            portal,
+            batch,
+            exhausted,
+            during,
+        })
+    }
+
+    /// Where record `index` stands; takes its row when it is marked. Records
+    /// come in file order, so the rows before it are gone already.
+    fn next_for(&mut self, index: u64) -> Result<Marked, Error> {
+        if self.batch.is_empty() && !self.exhausted {
+            let rows = self
+                .tx
+                .query_portal(&self.portal, Self::BATCH)
+                .map_err(|e| Error::server(e, &self.during))?;
+            self.exhausted = rows.len() < Self::BATCH as usize;
+            self.batch.extend(rows);
+        }
+        let Some(row) = self.batch.front() else {
+            return Ok(Marked::NoMore);
+        };
+        if u64::try_from(row.get::<_, i64>(0)).unwrap_or(0) != index {
+            return Ok(Marked::Later);
+        }
+        let mark = Mark {
+            out: row.get(1),
+            nulled: row.get(2),
+            why: row.get(3),
+        };
+        self.batch.pop_front();
+        Ok(Marked::This(mark))
+    }
+}
+
+/// The reject file being written: each rejected record as the file has it,
+/// with its line and its reason added.
+struct RejectFile<'a> {
+    path: PathBuf,
+    writer: BufWriter<File>,
+    dialect: &'a Dialect,
+    columns: &'a [String],
+    /// The line end of the file's records (of the first that has one).
+    eol: Vec<u8>,
+    header_written: bool,
+}
+
+impl<'a> RejectFile<'a> {
+    /// Creates the reject file at `path` (and its directory) for `step`'s file.
+    fn create(step: &'a Step, path: PathBuf) -> Result<Self, Error> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(e, parent))?;
+        }
+        let file = File::create(&path).map_err(|e| io_error(e, &path))?;
+        Ok(RejectFile {
+            writer: BufWriter::new(file),
+            path,
+            dialect: &step.file.dialect,
+            columns: &step.columns,
+            eol: b"\n".to_vec(),
+            header_written: false,
+        })
+    }
+
+    /// Writes the header: `from_file`, the file's own (line end left out), or
+    /// else the columns' names, then the two added columns. A reject file
+    /// always has a header, so that it says what its two last fields are.
+    fn header(&mut self, from_file: Option<&[u8]>) -> Result<(), Error> {
+        let delimiter = self.dialect.delimiter;
+        let mut header = match from_file {
             Some(b) => b.to_vec(),
             None => {
-                let names: Vec<Vec<u8>> = step
+                let names: Vec<Vec<u8>> = self
                     .columns
                     .iter()
-                    .map(|c| dialect.quoted_field(c))
+                    .map(|c| self.dialect.quoted_field(c))
                     .collect();
                 names.join(&delimiter)
             }
@@ -526,80 +702,79 @@ fn read_back(
             header.push(delimiter);
             header.extend_from_slice(c.as_bytes());
         }
-        header.extend_from_slice(eol);
-        writer.write_all(&header)
-    };
-    edit::for_each_record(
-        &step.file.path,
-        dialect,
-        crate::input::Part::whole(dialect.header),
-        &mut |start, span, bytes| {
-            let own = edit::edit(dialect, bytes, &[], strip);
-            let (body, end) = edit::split_terminator(&own);
-            if !end.is_empty() && !header_written {
-                eol = end.to_vec();
-            }
-            if span.index == 0 || !header_written {
-                let from_file = (span.index == 0).then_some(body);
-                header_written = true;
-                if let Err(e) = write_header(&mut writer, from_file, &eol) {
-                    failed = Some(io(e, &path));
-                    return Ok(false);
-                }
-                if span.index == 0 {
-                    return Ok(true);
-                }
-            }
-            if batch.is_empty() && !exhausted {
-                match tx.query_portal(&portal, BATCH) {
-                    Ok(rows) => {
-                        exhausted = rows.len() < BATCH as usize;
-                        batch.extend(rows);
-                    }
-                    Err(e) => {
-                        failed = Some(Error::server(e, &during));
-                        return Ok(false);
-                    }
-                }
-            }
-            let Some(row) = batch.front() else {
-                return Ok(false);
-            };
-            if u64::try_from(row.get::<_, i64>(0)).unwrap_or(0) != span.index {
+        header.extend_from_slice(&self.eol);
+        self.header_written = true;
+        self.writer
+            .write_all(&header)
+            .map_err(|e| io_error(e, &self.path))
+    }
+
+    /// Writes a rejected record: its `body` (line end left out), the `line`
+    /// it starts on and `why`, ended by `end` (the file's line end when the
+    /// record had none).
+    fn row(&mut self, body: &[u8], line: u64, why: &str, end: &[u8]) -> Result<(), Error> {
+        let delimiter = self.dialect.delimiter;
+        let mut out = body.to_vec();
+        out.push(delimiter);
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(delimiter);
+        out.extend_from_slice(&self.dialect.quoted_field(why));
+        out.extend_from_slice(if end.is_empty() { &self.eol } else { end });
+        self.writer
+            .write_all(&out)
+            .map_err(|e| io_error(e, &self.path))
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        self.writer.flush().map_err(|e| io_error(e, &self.path))
+    }
+}
+
+/// The file of a step read in step with its marked rows: the edits and the
+/// reject file made as the records go by.
+struct ReadBack<'a, 't> {
+    marked: MarkedRows<'a, 't>,
+    rejects: RejectFile<'a>,
+    edits: Edits,
+    done: Rejected,
+}
+
+impl ReadBack<'_, '_> {
+    /// Takes the record at offset `start` of the file: the header goes to
+    /// the reject file, a marked record into the edits and the reject file.
+    /// Returns whether to read on.
+    fn record(&mut self, start: u64, span: &RecordSpan, bytes: &[u8]) -> Result<bool, Error> {
+        let own = edit::edit(self.rejects.dialect, bytes, &[], self.edits.strip);
+        let (body, end) = edit::split_terminator(&own);
+        if !end.is_empty() && !self.rejects.header_written {
+            self.rejects.eol = end.to_vec();
+        }
+        if span.index == 0 || !self.rejects.header_written {
+            self.rejects.header((span.index == 0).then_some(body))?;
+            if span.index == 0 {
                 return Ok(true);
             }
-            let (out, nulled, why): (bool, Vec<i32>, String) = (row.get(1), row.get(2), row.get(3));
-            batch.pop_front();
-            if out {
-                edits.skip.push(start);
-                done.skipped += 1;
-            } else {
-                let fields = nulled
-                    .into_iter()
-                    .filter_map(|i| usize::try_from(i).ok())
-                    .collect();
-                edits.null.push((start, fields));
-                done.nulled += 1;
-            }
-            let mut line = body.to_vec();
-            line.push(delimiter);
-            line.extend_from_slice(span.line.to_string().as_bytes());
-            line.push(delimiter);
-            line.extend_from_slice(&dialect.quoted_field(&why));
-            line.extend_from_slice(if end.is_empty() { &eol } else { end });
-            if let Err(e) = writer.write_all(&line) {
-                failed = Some(io(e, &path));
-                return Ok(false);
-            }
-            Ok(true)
-        },
-    )
-    .map_err(|e| io(e, &step.file.path))?;
-    if let Some(e) = failed {
-        return Err(e);
+        }
+        let mark = match self.marked.next_for(span.index)? {
+            Marked::This(mark) => mark,
+            Marked::Later => return Ok(true),
+            Marked::NoMore => return Ok(false),
+        };
+        if mark.out {
+            self.edits.skip.push(start);
+            self.done.skipped += 1;
+        } else {
+            let fields = mark
+                .nulled
+                .into_iter()
+                .filter_map(|i| usize::try_from(i).ok())
+                .collect();
+            self.edits.null.push((start, fields));
+            self.done.nulled += 1;
+        }
+        self.rejects.row(body, span.line, &mark.why, end)?;
+        Ok(true)
     }
-    writer.flush().map_err(|e| io(e, &path))?;
-    Ok((Some(edits), done))
 }
 
 /// Where the reject file of the file at `rel` (relative to the data

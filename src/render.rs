@@ -325,6 +325,7 @@ mod tests {
     //! formed, with every name intact in its label.
 
     use std::collections::BTreeSet;
+    use std::error::Error;
 
     use proptest::prelude::{
         ProptestConfig, any, prop_assert, prop_assert_eq, prop_oneof, proptest,
@@ -526,7 +527,7 @@ mod tests {
     /// A label string as Graphviz shows it (`escString`): `\\` is a
     /// backslash, `\n` and `\r` end lines; any other escape (`\N`, `\G`, ...)
     /// would be replaced by a name, so it is an error here.
-    fn shown(s: &str) -> Result<String, String> {
+    fn shown(s: &str) -> Result<String, Box<dyn Error>> {
         let mut out = String::new();
         let mut chars = s.chars();
         while let Some(c) = chars.next() {
@@ -539,7 +540,7 @@ mod tests {
                 Some('"') => out.push('"'),
                 Some('n') => out.push('\n'),
                 Some('r') => out.push('\r'),
-                other => return Err(format!("escape \\{other:?} in {s:?}")),
+                other => return Err(format!("escape \\{other:?} in {s:?}").into()),
             }
         }
         Ok(out)
@@ -558,7 +559,7 @@ mod tests {
     /// statement and every arrow joins declared nodes.
     type Dot = (Vec<(String, String)>, Vec<(String, String, String)>);
 
-    fn read_dot(text: &str) -> Result<Dot, String> {
+    fn read_dot(text: &str) -> Result<Dot, Box<dyn Error>> {
         let mut nodes: Vec<(String, String)> = Vec::new();
         let mut arrows = Vec::new();
         let mut depth = 0i32;
@@ -569,7 +570,7 @@ mod tests {
             match toks.as_slice() {
                 [Tok::Str(id), Tok::Punct('['), rest @ ..] => {
                     if rest.last() != Some(&Tok::Punct(';')) {
-                        return Err(format!("unterminated node: {line}"));
+                        return Err(format!("unterminated node: {line}").into());
                     }
                     let l = label(rest).ok_or_else(|| format!("no label: {line}"))?;
                     nodes.push((id.clone(), shown(l)?));
@@ -590,13 +591,13 @@ mod tests {
                     && !line.trim_start().starts_with("subgraph")
                     && !matches!(toks.first(), Some(Tok::Word(_))) =>
                 {
-                    return Err(format!("stray string: {line}"));
+                    return Err(format!("stray string: {line}").into());
                 }
                 _ => {}
             }
         }
         if depth != 0 {
-            return Err(format!("braces do not balance: {depth}"));
+            return Err(format!("braces do not balance: {depth}").into());
         }
         let ids: BTreeSet<&String> = nodes.iter().map(|(id, _)| id).collect();
         if ids.len() != nodes.len() {
@@ -604,7 +605,7 @@ mod tests {
         }
         for (a, b, _) in &arrows {
             if !ids.contains(a) || !ids.contains(b) {
-                return Err(format!("arrow {a:?} -> {b:?} joins an undeclared node"));
+                return Err(format!("arrow {a:?} -> {b:?} joins an undeclared node").into());
             }
         }
         Ok((nodes, arrows))
@@ -612,9 +613,9 @@ mod tests {
 
     /// A Mermaid label's text as shown: entity codes decoded, `<br>` a line
     /// break. Errors on a character that should have been a code.
-    fn mermaid_shown(s: &str) -> Result<String, String> {
+    fn mermaid_shown(s: &str) -> Result<String, Box<dyn Error>> {
         if s.chars().any(char::is_control) {
-            return Err(format!("raw control character in {s:?}"));
+            return Err(format!("raw control character in {s:?}").into());
         }
         let s = s.replace("<br>", "\n");
         let mut out = String::new();
@@ -623,7 +624,7 @@ mod tests {
             out.push_str(&rest[..i]);
             rest = &rest[i..];
             if !rest.starts_with('#') {
-                return Err(format!("raw {:?} in {s:?}", &rest[..1]));
+                return Err(format!("raw {:?} in {s:?}", &rest[..1]).into());
             }
             let end = rest
                 .find(';')
@@ -646,7 +647,7 @@ mod tests {
     /// Reads the Mermaid back: node ids with shown labels, and arrows (from,
     /// to, shown label); checks the ids are tokens and every arrow joins
     /// declared nodes.
-    fn read_mermaid(text: &str) -> Result<Dot, String> {
+    fn read_mermaid(text: &str) -> Result<Dot, Box<dyn Error>> {
         let mut lines = text.lines();
         if lines.next() != Some("flowchart BT") {
             return Err("no flowchart header".into());
@@ -666,7 +667,7 @@ mod tests {
                     .strip_suffix("\"]")
                     .ok_or_else(|| format!("unterminated node: {line}"))?;
                 if !is_token(id) || rest.contains('"') {
-                    return Err(format!("bad node: {line}"));
+                    return Err(format!("bad node: {line}").into());
                 }
                 nodes.push((id.to_string(), mermaid_shown(rest)?));
             } else if let Some((from, rest)) = line.split_once(' ') {
@@ -681,11 +682,11 @@ mod tests {
                     .split_once("\"| ")
                     .ok_or_else(|| format!("bad arrow: {line}"))?;
                 if !is_token(from) || !is_token(to) || l.contains('"') {
-                    return Err(format!("bad arrow: {line}"));
+                    return Err(format!("bad arrow: {line}").into());
                 }
                 arrows.push((from.to_string(), to.to_string(), mermaid_shown(l)?));
             } else {
-                return Err(format!("unknown line: {line}"));
+                return Err(format!("unknown line: {line}").into());
             }
         }
         if open != 0 {
@@ -694,7 +695,7 @@ mod tests {
         let ids: BTreeSet<&String> = nodes.iter().map(|(id, _)| id).collect();
         for (a, b, _) in &arrows {
             if !ids.contains(a) || !ids.contains(b) {
-                return Err(format!("arrow {a} -> {b} joins an undeclared node"));
+                return Err(format!("arrow {a} -> {b} joins an undeclared node").into());
             }
         }
         Ok((nodes, arrows))
@@ -780,7 +781,7 @@ mod tests {
             };
 
             let (nodes, arrows) = read_dot(&render(&plan, Format::Dot))
-                .map_err(proptest::test_runner::TestCaseError::fail)?;
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let shown: BTreeSet<String> = nodes.iter().map(|(_, l)| l.clone()).collect();
             prop_assert_eq!(nodes.len(), catalog.tables.len());
             prop_assert_eq!(&shown, &names);
@@ -789,7 +790,7 @@ mod tests {
             prop_assert_eq!(shown, labels("", ""));
 
             let (nodes, arrows) = read_mermaid(&render(&plan, Format::Mermaid))
-                .map_err(proptest::test_runner::TestCaseError::fail)?;
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             let shown: BTreeSet<String> = nodes.iter().map(|(_, l)| l.clone()).collect();
             prop_assert_eq!(nodes.len(), catalog.tables.len());
             prop_assert_eq!(&shown, &names);

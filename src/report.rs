@@ -101,6 +101,32 @@ pub fn human_bytes(b: u64) -> String {
 impl fmt::Display for Report {
     /// The summary: a line per table, then totals with throughput.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        self.write_tables(&mut out);
+        self.write_totals(&mut out);
+        if self.set_aside_any() {
+            self.write_set_aside(&mut out);
+        }
+        f.write_str(&out)
+    }
+}
+
+/// The parts of the summary.
+impl Report {
+    /// The columns of --on-orphan are shown only when it set a row aside.
+    fn set_aside_any(&self) -> bool {
+        self.skipped() + self.nulled() > 0
+    }
+
+    /// The text a file held is shown only when one was compressed.
+    fn compressed_any(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|t| crate::input::Compression::of(&t.path) != crate::input::Compression::None)
+    }
+
+    /// The header, then a line per table.
+    fn write_tables(&self, out: &mut String) {
         let names: Vec<String> = self.tables.iter().map(|t| t.table.human()).collect();
         let w = names
             .iter()
@@ -108,14 +134,8 @@ impl fmt::Display for Report {
             .max()
             .unwrap_or(5)
             .max(5);
-        let mut out = String::new();
-        // The columns of --on-orphan only when it set a row aside; the text
-        // a file held only when one was compressed.
-        let policy = self.skipped() + self.nulled() > 0;
-        let compressed = self
-            .tables
-            .iter()
-            .any(|t| crate::input::Compression::of(&t.path) != crate::input::Compression::None);
+        let policy = self.set_aside_any();
+        let compressed = self.compressed_any();
         let _ = write!(out, "{:<w$}  {:>12}  {:>10}", "table", "rows", "bytes");
         if compressed {
             let _ = write!(out, "  {:>10}", "text");
@@ -144,6 +164,11 @@ impl fmt::Display for Report {
                 writeln!(out)
             };
         }
+    }
+
+    /// The totals line: rows, sizes, time and rate, then the keys and
+    /// sequences the load dealt with.
+    fn write_totals(&self, out: &mut String) {
         let secs = self.elapsed.as_secs_f64();
         // The rate is of CSV text, whatever the files were stored as.
         let rate = if secs > 0.0 {
@@ -154,7 +179,7 @@ impl fmt::Display for Report {
         } else {
             "-".into()
         };
-        let size = if compressed {
+        let size = if self.compressed_any() {
             format!(
                 "{}, {} of text",
                 human_bytes(self.bytes()),
@@ -187,22 +212,23 @@ impl fmt::Display for Report {
         if !self.sequences.is_empty() {
             let _ = write!(out, "; {} sequences advanced", self.sequences.len());
         }
-        if policy {
-            let files: Vec<String> = self
-                .rejects
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            let _ = write!(
-                out,
-                "\nset aside {} rows with no parent ({} skipped, {} loaded with their key set to NULL): {}",
-                self.skipped() + self.nulled(),
-                self.skipped(),
-                self.nulled(),
-                files.join(", ")
-            );
-        }
-        f.write_str(&out)
+    }
+
+    /// The line of the rows --on-orphan set aside, and its reject files.
+    fn write_set_aside(&self, out: &mut String) {
+        let files: Vec<String> = self
+            .rejects
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let _ = write!(
+            out,
+            "\nset aside {} rows with no parent ({} skipped, {} loaded with their key set to NULL): {}",
+            self.skipped() + self.nulled(),
+            self.skipped(),
+            self.nulled(),
+            files.join(", ")
+        );
     }
 }
 

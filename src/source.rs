@@ -141,43 +141,109 @@ fn why_not(name: &str) -> String {
 /// or names a file that is not there, and [`ErrorKind::Dialect`] for options
 /// COPY would refuse.
 pub fn scan(dir: &Path, options: &DialectOptions) -> Result<Listing, Error> {
-    let manifest = Manifest::read(dir)?;
-    let mut out = Listing::default();
-    let mut seen: Vec<String> = Vec::new();
-    // Each entry, with the schema directory it is in (`None` at the top).
-    let mut add = |out: &mut Listing,
-                   schema: Option<&str>,
-                   rel: String,
-                   name: &str,
-                   path: PathBuf,
-                   meta: std::io::Result<std::fs::Metadata>|
-     -> Result<bool, Error> {
-        let entry = manifest.as_ref().and_then(|m| m.files.get(&rel));
-        let stem = match (
-            entry.and_then(|e| e.table.as_deref()),
-            Compression::split_name(name),
-        ) {
-            (Some(table), _) => table,
-            (None, Some((stem, _))) => stem,
-            (None, None) if entry.is_some() => {
-                let m = manifest
-                    .as_ref()
-                    .map(|m| m.path.clone())
-                    .unwrap_or_default();
-                return Err(Error::new(ErrorKind::Manifest {
-                    path: m,
-                    line: entry.map(|e| e.line),
-                    message: format!(
-                        "[files.\"{rel}\"] must give the file's table (table = \"...\"): its name does not end in .csv or .tsv"
-                    ),
-                }));
+    let mut listing = Scan {
+        options,
+        manifest: Manifest::read(dir)?,
+        out: Listing::default(),
+        seen: Vec::new(),
+    };
+    for entry in read_dir_sorted(dir)? {
+        listing.top_entry(&entry)?;
+    }
+    listing.all_named_seen(dir)?;
+    let mut out = listing.out;
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.ignored.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// A [`Listing`] being made (see [`scan`]).
+struct Scan<'a> {
+    options: &'a DialectOptions,
+    manifest: Option<Manifest>,
+    out: Listing,
+    /// The data files listed so far, by relative name.
+    seen: Vec<String>,
+}
+
+impl Scan<'_> {
+    /// Lists an entry of the data directory: a data file, a schema's
+    /// directory, or an entry that is not loaded.
+    fn top_entry(&mut self, entry: &std::fs::DirEntry) -> Result<(), Error> {
+        // The path from the entry itself, so that a name that is not UTF-8 still
+        // opens; the (lossy) text is only for matching and messages.
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let meta = std::fs::metadata(&path);
+        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
+        if name == manifest::NAME && !is_dir {
+            return Ok(());
+        }
+        if (!is_dir || Compression::split_name(&name).is_some())
+            && self.add(None, name.clone(), &name, path.clone(), meta)?
+        {
+            return Ok(());
+        }
+        if is_dir {
+            self.schema_dir(&name, &path)?;
+        } else if !name.starts_with('.') {
+            self.out.ignored.push(Ignored {
+                why: why_not(&name),
+                rel: name,
+            });
+        }
+        Ok(())
+    }
+
+    /// Lists the entries of directory `name` (at `path`), a schema's.
+    fn schema_dir(&mut self, name: &str, path: &Path) -> Result<(), Error> {
+        // A directory is a schema's, whatever its name (".x" is a schema
+        // name too); but what a dot-directory (.git) holds beside data
+        // files is nobody's data, and is not listed.
+        let hidden = name.starts_with('.');
+        for sub in read_dir_sorted(path)? {
+            let sub_name = sub.file_name().to_string_lossy().into_owned();
+            let rel = format!("{name}/{sub_name}");
+            let sub_path = sub.path();
+            let sub_meta = std::fs::metadata(&sub_path);
+            let sub_dir = sub_meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
+            if (!sub_dir || Compression::split_name(&sub_name).is_some())
+                && self.add(Some(name), rel.clone(), &sub_name, sub_path, sub_meta)?
+            {
+                continue;
             }
-            (None, None) => return Ok(false),
+            if hidden || sub_name.starts_with('.') {
+                continue;
+            }
+            let why = if sub_dir {
+                "a directory inside a schema's directory: only <schema>/<table>.csv (.tsv, .gz, .zst) is read".into()
+            } else {
+                why_not(&sub_name)
+            };
+            self.out.ignored.push(Ignored { rel, why });
+        }
+        Ok(())
+    }
+
+    /// Lists the entry `name` (`rel` in the data directory, in `schema`'s
+    /// directory or at the top) if it is a data file, with its dialect and
+    /// what the manifest says of it. Returns whether it is one.
+    fn add(
+        &mut self,
+        schema: Option<&str>,
+        rel: String,
+        name: &str,
+        path: PathBuf,
+        meta: std::io::Result<std::fs::Metadata>,
+    ) -> Result<bool, Error> {
+        let Some(stem) = table_stem(self.manifest.as_ref(), &rel, name)? else {
+            return Ok(false);
         };
         check_regular(&path, meta)?;
-        let dialect = dialect_of(&rel, &path, options, manifest.as_ref())?;
-        seen.push(rel.clone());
-        out.files.push(DataFile {
+        let dialect = dialect_of(&rel, &path, self.options, self.manifest.as_ref())?;
+        let entry = self.manifest.as_ref().and_then(|m| m.files.get(&rel));
+        self.seen.push(rel.clone());
+        self.out.files.push(DataFile {
             path,
             name: match schema {
                 Some(schema) => FileName::InSchema {
@@ -193,77 +259,57 @@ pub fn scan(dir: &Path, options: &DialectOptions) -> Result<Listing, Error> {
             columns: entry.and_then(|e| e.columns.clone()),
         });
         Ok(true)
-    };
-    for entry in read_dir_sorted(dir)? {
-        // The path from the entry itself, so that a name that is not UTF-8 still
-        // opens; the (lossy) text is only for matching and messages.
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let meta = std::fs::metadata(&path);
-        let is_dir = meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-        if name == manifest::NAME && !is_dir {
-            continue;
-        }
-        if (!is_dir || Compression::split_name(&name).is_some())
-            && add(&mut out, None, name.clone(), &name, path.clone(), meta)?
+    }
+
+    /// Fails on a file the manifest names that the directory `dir` lacks.
+    fn all_named_seen(&self, dir: &Path) -> Result<(), Error> {
+        if let Some(m) = &self.manifest
+            && let Some((rel, e)) = m.files.iter().find(|(rel, _)| !self.seen.contains(rel))
         {
-            continue;
+            return Err(Error::new(ErrorKind::Manifest {
+                path: m.path.clone(),
+                line: Some(e.line),
+                message: format!(
+                    "[files.\"{rel}\"] names a file that is not in {}",
+                    dir.display()
+                ),
+            }));
         }
-        if is_dir {
-            // A directory is a schema's, whatever its name (".x" is a schema
-            // name too); but what a dot-directory (.git) holds beside data
-            // files is nobody's data, and is not listed.
-            let hidden = name.starts_with('.');
-            for sub in read_dir_sorted(&path)? {
-                let sub_name = sub.file_name().to_string_lossy().into_owned();
-                let rel = format!("{name}/{sub_name}");
-                let sub_path = sub.path();
-                let sub_meta = std::fs::metadata(&sub_path);
-                let sub_dir = sub_meta.as_ref().map(|m| m.is_dir()).unwrap_or(false);
-                if (!sub_dir || Compression::split_name(&sub_name).is_some())
-                    && add(
-                        &mut out,
-                        Some(&name),
-                        rel.clone(),
-                        &sub_name,
-                        sub_path,
-                        sub_meta,
-                    )?
-                {
-                    continue;
-                }
-                if hidden || sub_name.starts_with('.') {
-                    continue;
-                }
-                let why = if sub_dir {
-                    "a directory inside a schema's directory: only <schema>/<table>.csv (.tsv, .gz, .zst) is read".into()
-                } else {
-                    why_not(&sub_name)
-                };
-                out.ignored.push(Ignored { rel, why });
-            }
-        } else if !name.starts_with('.') {
-            out.ignored.push(Ignored {
-                why: why_not(&name),
-                rel: name,
-            });
+        Ok(())
+    }
+}
+
+/// The stem the entry `name` (at `rel`) is read as, if it is a data file:
+/// the table the manifest gives it, else its name without `.csv` or `.tsv`
+/// (and a compression's suffix).
+///
+/// # Errors
+/// [`ErrorKind::Manifest`] when the manifest names a file whose name does not
+/// say its table, and gives none.
+fn table_stem<'a>(
+    manifest: Option<&'a Manifest>,
+    rel: &str,
+    name: &'a str,
+) -> Result<Option<&'a str>, Error> {
+    let entry = manifest.and_then(|m| m.files.get(rel));
+    match (
+        entry.and_then(|e| e.table.as_deref()),
+        Compression::split_name(name),
+    ) {
+        (Some(table), _) => Ok(Some(table)),
+        (None, Some((stem, _))) => Ok(Some(stem)),
+        (None, None) if entry.is_some() => {
+            let m = manifest.map(|m| m.path.clone()).unwrap_or_default();
+            Err(Error::new(ErrorKind::Manifest {
+                path: m,
+                line: entry.map(|e| e.line),
+                message: format!(
+                    "[files.\"{rel}\"] must give the file's table (table = \"...\"): its name does not end in .csv or .tsv"
+                ),
+            }))
         }
+        (None, None) => Ok(None),
     }
-    if let Some(m) = &manifest
-        && let Some((rel, e)) = m.files.iter().find(|(rel, _)| !seen.contains(rel))
-    {
-        return Err(Error::new(ErrorKind::Manifest {
-            path: m.path.clone(),
-            line: Some(e.line),
-            message: format!(
-                "[files.\"{rel}\"] names a file that is not in {}",
-                dir.display()
-            ),
-        }));
-    }
-    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out.ignored.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
 }
 
 /// The dialect of the file at `rel`, from its layers (see [`scan`]).
@@ -278,7 +324,7 @@ fn dialect_of(
     let all = manifest.map_or(&empty, |m| &m.all);
     let own_dialect = own.map_or(&empty, |e| &e.dialect);
     let layers = own_dialect.over(&options.over(all));
-    layers.resolve(Compression::is_tsv(rel)).map_err(|message| {
+    layers.resolve(Compression::is_tsv(rel)).map_err(|refused| {
         let mut from = Vec::new();
         if let (Some(m), Some(e)) = (manifest, own)
             && !e.dialect.is_empty()
@@ -299,7 +345,7 @@ fn dialect_of(
         Error::new(ErrorKind::Dialect {
             path: path.to_path_buf(),
             from: format!("options from {}", from.join(", ")),
-            message,
+            message: refused.to_string(),
         })
     })
 }
@@ -443,9 +489,13 @@ pub fn read_header(file: &DataFile) -> Result<Header, Error> {
 }
 
 /// Why a header could not be read.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum HeaderProblem {
-    Io(std::io::Error),
+    /// The file could not be read.
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+    /// The first record is no header COPY would read: why.
+    #[error("{0}")]
     Bad(String),
 }
 
@@ -614,11 +664,8 @@ pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>,
 mod tests {
     use super::*;
 
-    fn header(s: &str) -> Result<Vec<String>, String> {
-        parse_header(s.as_bytes(), &Dialect::default()).map_err(|e| match e {
-            HeaderProblem::Bad(m) => m,
-            HeaderProblem::Io(e) => e.to_string(),
-        })
+    fn header(s: &str) -> Result<Vec<String>, HeaderProblem> {
+        parse_header(s.as_bytes(), &Dialect::default())
     }
 
     mod properties {
@@ -675,21 +722,29 @@ mod tests {
 
     #[test]
     fn header_errors() {
-        assert!(header("").unwrap_err().contains("empty"));
+        assert!(header("").unwrap_err().to_string().contains("empty"));
         assert!(
             header("\nid\n1\n")
                 .unwrap_err()
+                .to_string()
                 .contains("first line is empty")
         );
         assert!(
             header("\r\nid\r\n")
                 .unwrap_err()
+                .to_string()
                 .contains("first line is empty")
         );
-        assert!(header("a,,b\n").unwrap_err().contains("column name 2"));
+        assert!(
+            header("a,,b\n")
+                .unwrap_err()
+                .to_string()
+                .contains("column name 2")
+        );
         assert!(
             header("a,b,a\n")
                 .unwrap_err()
+                .to_string()
                 .contains("\"a\" appears more")
         );
     }

@@ -481,37 +481,51 @@ fn dialect(args: &Args) -> fkload::dialect::DialectOptions {
     d
 }
 
+/// Why a duration or a size given on the command line is refused (clap
+/// writes it after the option's name).
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    #[error("not a duration: {0:?} (use e.g. 500ms, 5s, 2min, or 0)")]
+    Duration(String),
+    #[error("not a size: {0:?}")]
+    Size(String),
+    #[error("unknown unit in {0:?} (use k, M or G)")]
+    SizeUnit(String),
+    #[error("size out of range: {0:?}")]
+    SizeRange(String),
+}
+
 /// A PostgreSQL duration as the settings take it: a number and an optional unit
 /// (us, ms, s, min, h, d; milliseconds without one).
-fn parse_duration(s: &str) -> Result<String, String> {
+fn parse_duration(s: &str) -> Result<String, ValueError> {
     let digits = s.chars().take_while(char::is_ascii_digit).count();
     let unit = &s[digits..];
     if digits > 0 && ["", "us", "ms", "s", "min", "h", "d"].contains(&unit) {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "not a duration: {s:?} (use e.g. 500ms, 5s, 2min, or 0)"
-        ))
+        Err(ValueError::Duration(s.to_string()))
     }
 }
 
 /// `64M`, `512k`, `1G` or plain bytes (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
+fn parse_size(s: &str) -> Result<u64, ValueError> {
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => s.split_at(i),
         None => (s, ""),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| ValueError::Size(s.to_string()))?;
     let factor: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1 << 10,
         "m" | "mb" => 1 << 20,
         "g" | "gb" => 1 << 30,
-        _ => return Err(format!("unknown unit in {s:?} (use k, M or G)")),
+        _ => return Err(ValueError::SizeUnit(s.to_string())),
     };
     n.checked_mul(factor)
         .filter(|&b| b > 0)
-        .ok_or_else(|| format!("size out of range: {s:?}"))
+        .ok_or_else(|| ValueError::SizeRange(s.to_string()))
 }
 
 /// What else fkload does besides loading.
@@ -719,40 +733,12 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         )
         .map(|()| exit::OK);
     }
-    let loader = Loader::builder()
-        .connector(connector)
-        .control(client, session)
-        .strategy(args.strategy.into())
-        .batch_bytes(args.batch_size)
-        .jobs(args.jobs)
-        .truncate(args.truncate)
-        .resume(args.resume)
-        .max_examples(args.max_examples)
-        .select(selection(args))
-        .dialect(dialect(args))
-        .cascade(args.cascade)
-        .on_orphan(args.on_orphan.into())
-        .reject_dir(&args.reject_dir);
-    if let Some(Command::Check { dir, truncate }) = &args.command {
-        return check(args, loader.truncate(*truncate).build(), dir, outcome);
+    let loader = loader(args, connector, client, session);
+    if let Some(Command::Check { dir, .. }) = &args.command {
+        return check(args, loader, dir, outcome);
     }
-    let loader = loader.build();
     if let Some(Command::Repair { force }) = args.command {
-        let repaired = if force {
-            loader.repair_force()?
-        } else {
-            loader.repair()?
-        };
-        if !args.quiet {
-            out(&match repaired {
-                Some(run) => format!(
-                    "repaired run {run}: its rows are out, and every key and index it dropped \
-                     is back as it was (checked against the journal)\n"
-                ),
-                None => "nothing to repair\n".to_string(),
-            });
-        }
-        return Ok(exit::OK);
+        return repair(args, &loader, force);
     }
     let dir = match (&args.command, &args.dir) {
         (Some(Command::Up { dir }), _) | (_, Some(dir)) => dir,
@@ -770,6 +756,80 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         }
         _ => None,
     };
+    let plan = plan(args, &loader, dir, outcome)?;
+    if args.list {
+        out(&describe::describe(&plan, &outcome.interrupted));
+        return Ok(exit::OK);
+    }
+    if !args.quiet {
+        warn_not_loaded(&plan);
+    }
+    load(args, &loader, &plan, outcome)?;
+    if let (Some(stop), Some(server)) = (stop, &throwaway) {
+        // Its connections go: the database is the user's now (and can be a
+        // template only without them).
+        drop(loader);
+        serve(server, &stop);
+    }
+    Ok(exit::OK)
+}
+
+/// The loader the options describe, on the connections made.
+fn loader(
+    args: &Args,
+    connector: Connector,
+    client: postgres::Client,
+    session: fkload::Session,
+) -> Loader {
+    // `check` empties the tables only with its own --truncate.
+    let truncate = match &args.command {
+        Some(Command::Check { truncate, .. }) => *truncate,
+        _ => args.truncate,
+    };
+    Loader::builder()
+        .connector(connector)
+        .control(client, session)
+        .strategy(args.strategy.into())
+        .batch_bytes(args.batch_size)
+        .jobs(args.jobs)
+        .truncate(truncate)
+        .resume(args.resume)
+        .max_examples(args.max_examples)
+        .select(selection(args))
+        .dialect(dialect(args))
+        .cascade(args.cascade)
+        .on_orphan(args.on_orphan.into())
+        .reject_dir(&args.reject_dir)
+        .build()
+}
+
+/// `fkload repair`: undoes what an interrupted parallel load left, and says so.
+fn repair(args: &Args, loader: &Loader, force: bool) -> Result<u8, Error> {
+    let repaired = if force {
+        loader.repair_force()?
+    } else {
+        loader.repair()?
+    };
+    if !args.quiet {
+        out(&match repaired {
+            Some(run) => format!(
+                "repaired run {run}: its rows are out, and every key and index it dropped \
+                 is back as it was (checked against the journal)\n"
+            ),
+            None => "nothing to repair\n".to_string(),
+        });
+    }
+    Ok(exit::OK)
+}
+
+/// The plan of loading `dir`, kept in `outcome`; with -l, the parallel loads
+/// left unfinished are read first, and told about when the plan fails.
+fn plan(
+    args: &Args,
+    loader: &Loader,
+    dir: &std::path::Path,
+    outcome: &mut Outcome,
+) -> Result<fkload::Plan, Error> {
     if args.list {
         // Read first: a plan that fails is reported with them.
         outcome.interrupted = loader.interrupted()?;
@@ -780,67 +840,41 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         }
     })?;
     outcome.plan = Some(plan.clone());
-    if args.list {
-        out(&describe::describe(&plan, &outcome.interrupted));
-        return Ok(exit::OK);
+    Ok(plan)
+}
+
+/// Warns of the files of the directory the plan leaves out, and of the
+/// tables --truncate empties that are not loaded.
+fn warn_not_loaded(plan: &fkload::Plan) {
+    for i in &plan.ignored {
+        errln!(
+            "fkload: warning: not loading {}: {}",
+            plan.dir.join(&i.rel).display(),
+            i.why
+        );
     }
-    if !args.quiet {
-        for i in &plan.ignored {
-            errln!(
-                "fkload: warning: not loading {}: {}",
-                plan.dir.join(&i.rel).display(),
-                i.why
-            );
-        }
-        for a in &plan.truncate_also {
-            let what = if a.rows == 0 { "note" } else { "warning" };
-            errln!(
-                "fkload: {what}: --truncate{} also empties {}, which is not loaded",
-                if a.rows > 0 { " --cascade" } else { "" },
-                a.describe()
-            );
-        }
+    for a in &plan.truncate_also {
+        let what = if a.rows == 0 { "note" } else { "warning" };
+        errln!(
+            "fkload: {what}: --truncate{} also empties {}, which is not loaded",
+            if a.rows > 0 { " --cascade" } else { "" },
+            a.describe()
+        );
     }
-    let mut progress = progress::Progress::new(&plan, args.verbose, args.quiet);
+}
+
+/// Runs the load of `plan` with its progress, stoppable by Ctrl-C, and
+/// prints the report's warnings and the report, which goes into `outcome`.
+fn load(
+    args: &Args,
+    loader: &Loader,
+    plan: &fkload::Plan,
+    outcome: &mut Outcome,
+) -> Result<(), Error> {
+    let mut progress = progress::Progress::new(plan, args.verbose, args.quiet);
     let mut observer = |e: Event<'_>| progress.event(e);
-    // Ctrl-C (or SIGTERM) during a one-transaction load cancels the running
-    // statement on the server, which rolls everything back and reports it. A
-    // parallel load stops: its running statements are cancelled, nothing new
-    // starts, and it is left for --resume or repair (undoing gigabytes is not
-    // what an interrupt asks for), said in one line, exit 4; the undo of a
-    // failed run is let finish. A second signal exits at once.
-    {
-        let cancel = loader.cancel_handle();
-        let pressed = std::sync::atomic::AtomicBool::new(false);
-        let parallel = plan.jobs > 1;
-        let commands = finish_or_undo(plan.jobs, &plan.dir);
-        let _ = ctrlc::set_handler(move || {
-            if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                if parallel {
-                    errln!(
-                        "fkload: interrupted again: exiting at once; if the load changed \
-                         anything, fkload.journal lists it: {commands}"
-                    );
-                    std::process::exit(i32::from(exit::INTERRUPTED));
-                }
-                errln!(
-                    "fkload: interrupted again: exiting at once; the server rolls the load \
-                     back as the connection closes"
-                );
-                std::process::exit(i32::from(exit::SQL));
-            }
-            if !parallel {
-                errln!("fkload: cancelling: the load rolls back");
-            } else if cancel.is_undoing() {
-                errln!(
-                    "fkload: interrupted: the failed load is being undone and finishes \
-                     first (interrupt again to exit at once: then fkload repair undoes the rest)"
-                );
-            }
-            cancel.cancel();
-        });
-    }
-    let result = loader.load(&plan, &mut observer);
+    cancel_on_interrupt(loader, plan);
+    let result = loader.load(plan, &mut observer);
     progress.finish();
     let report = result?;
     for w in &report.warnings {
@@ -850,13 +884,45 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         out(&format!("{report}\n"));
     }
     outcome.report = Some(report);
-    if let (Some(stop), Some(server)) = (stop, &throwaway) {
-        // Its connections go: the database is the user's now (and can be a
-        // template only without them).
-        drop(loader);
-        serve(server, &stop);
-    }
-    Ok(exit::OK)
+    Ok(())
+}
+
+/// Ctrl-C (or SIGTERM) during a one-transaction load cancels the running
+/// statement on the server, which rolls everything back and reports it. A
+/// parallel load stops: its running statements are cancelled, nothing new
+/// starts, and it is left for --resume or repair (undoing gigabytes is not
+/// what an interrupt asks for), said in one line, exit 4; the undo of a
+/// failed run is let finish. A second signal exits at once.
+fn cancel_on_interrupt(loader: &Loader, plan: &fkload::Plan) {
+    let cancel = loader.cancel_handle();
+    let pressed = std::sync::atomic::AtomicBool::new(false);
+    let parallel = plan.jobs > 1;
+    let commands = finish_or_undo(plan.jobs, &plan.dir);
+    let _ = ctrlc::set_handler(move || {
+        if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            if parallel {
+                errln!(
+                    "fkload: interrupted again: exiting at once; if the load changed \
+                     anything, fkload.journal lists it: {commands}"
+                );
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            errln!(
+                "fkload: interrupted again: exiting at once; the server rolls the load \
+                 back as the connection closes"
+            );
+            std::process::exit(i32::from(exit::SQL));
+        }
+        if !parallel {
+            errln!("fkload: cancelling: the load rolls back");
+        } else if cancel.is_undoing() {
+            errln!(
+                "fkload: interrupted: the failed load is being undone and finishes \
+                 first (interrupt again to exit at once: then fkload repair undoes the rest)"
+            );
+        }
+        cancel.cancel();
+    });
 }
 
 /// The one line for a parallel load that a signal stopped: what the database

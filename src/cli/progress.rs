@@ -45,14 +45,6 @@ impl Progress {
                     );
                 });
             }
-            Event::TableStarted { step: s } => {
-                self.bar.set_message(s.table.name.human());
-                self.say(format!(
-                    "loading {} into {}",
-                    s.file.path.display(),
-                    s.table.name.human()
-                ));
-            }
             Event::Progress { step, sent } => {
                 if let Some(s) = self.sent.get_mut(step.index) {
                     *s = sent;
@@ -79,57 +71,12 @@ impl Progress {
                     elapsed.as_secs_f64()
                 ));
             }
-            Event::RestoringKey { key } => {
-                let what = if key.action == KeyAction::Unenforce {
-                    "enforcing again"
-                } else {
-                    "adding back"
-                };
-                self.bar.set_message(format!("{what} {}", key.key.name));
-                self.say(format!(
-                    "{what} key \"{}\" on {}",
-                    key.key.name,
-                    key.table.human()
-                ));
+            other => {
+                if let Some((status, line)) = phase(other) {
+                    self.bar.set_message(status);
+                    self.say(line);
+                }
             }
-            Event::BuildingIndex { index } => {
-                self.bar
-                    .set_message(format!("building {}", index.index.name));
-                self.say(format!(
-                    "building index \"{}\" on {}",
-                    index.index.name,
-                    index.table.human()
-                ));
-            }
-            Event::SearchingOrphans { key, round } => {
-                self.bar
-                    .set_message(format!("finding orphans of {}", key.key.name));
-                self.say(format!(
-                    "finding the rows of {} that break key \"{}\" (round {round})",
-                    key.table.human(),
-                    key.key.name
-                ));
-            }
-            Event::ListingOrphans { key, in_place } => {
-                self.bar
-                    .set_message(format!("finding orphans of {}", key.key.name));
-                self.say(listing_orphans(key, in_place));
-            }
-            Event::ListingProblems => {
-                self.bar.set_message("listing every problem");
-                self.say(
-                    "the load failed on a key and was rolled back; checking the data to list every problem".into(),
-                );
-            }
-            Event::CheckingDeferred => {
-                self.bar.set_message("checking deferred keys");
-                self.say("checking deferred keys".into());
-            }
-            Event::Committing => {
-                self.bar.set_message("committing");
-                self.say("committing".into());
-            }
-            _ => {}
         }
     }
 
@@ -141,6 +88,63 @@ impl Progress {
 
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// What the bar shows and `-v` says as a phase of the load begins (a file,
+/// a key, an index, a search); `None` for an event that begins none.
+fn phase(e: Event<'_>) -> Option<(String, String)> {
+    match e {
+        Event::TableStarted { step: s } => Some((
+            s.table.name.human(),
+            format!(
+                "loading {} into {}",
+                s.file.path.display(),
+                s.table.name.human()
+            ),
+        )),
+        Event::RestoringKey { key } => {
+            let what = if key.action == KeyAction::Unenforce {
+                "enforcing again"
+            } else {
+                "adding back"
+            };
+            Some((
+                format!("{what} {}", key.key.name),
+                format!("{what} key \"{}\" on {}", key.key.name, key.table.human()),
+            ))
+        }
+        Event::BuildingIndex { index } => Some((
+            format!("building {}", index.index.name),
+            format!(
+                "building index \"{}\" on {}",
+                index.index.name,
+                index.table.human()
+            ),
+        )),
+        Event::SearchingOrphans { key, round } => Some((
+            format!("finding orphans of {}", key.key.name),
+            format!(
+                "finding the rows of {} that break key \"{}\" (round {round})",
+                key.table.human(),
+                key.key.name
+            ),
+        )),
+        Event::ListingOrphans { key, in_place } => Some((
+            format!("finding orphans of {}", key.key.name),
+            listing_orphans(key, in_place),
+        )),
+        Event::ListingProblems => Some((
+            "listing every problem".into(),
+            "the load failed on a key and was rolled back; checking the data to list every problem"
+                .into(),
+        )),
+        Event::CheckingDeferred => Some((
+            "checking deferred keys".into(),
+            "checking deferred keys".into(),
+        )),
+        Event::Committing => Some(("committing".into(), "committing".into())),
+        _ => None,
     }
 }
 
