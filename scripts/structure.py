@@ -305,6 +305,22 @@ def main():
         row = ", ".join(f"{m} ({sizes[m]})" for m in sorted(by_floor[f]))
         print(f"  {f}: {row}")
 
+    # The parts: the top-level modules (folders), and what each imports.
+    part = lambda m: m.split("::")[0]
+    parts = sorted({part(m) for m in modules})
+    part_edges = {a: set() for a in parts}
+    for m in modules:
+        for w in edges[m]:
+            if part(w) != part(m):
+                part_edges[part(m)].add(part(w))
+    part_cycles = [c for c in sccs(parts, part_edges) if len(c) > 1]
+    print(f"parts: {len(parts)}, import cycles among them: {len(part_cycles)}")
+    for c in part_cycles:
+        print(f"  cycle: {', '.join(c)}")
+    for a in parts:
+        size = sum(sizes[m] for m in modules if part(m) == a)
+        print(f"  {a} ({size}) -> {', '.join(sorted(part_edges[a])) or '-'}")
+
     funcs = []
     for m, p in library_files(with_cli=True).items():
         for n, name, line in functions(p):
@@ -323,7 +339,7 @@ def main():
             for it in items:
                 print(f"  {it}")
 
-    if "--check" in sys.argv and (cycles or over):
+    if "--check" in sys.argv and (cycles or part_cycles or over):
         sys.exit(1)
 
 

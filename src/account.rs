@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::error::{DuplicateViolation, KeyViolation, Orphan, Problems};
 use crate::plan::{ColumnsFrom, KeyAction, Plan, Strategy, StrategyReason, Truncate};
-use crate::report::Report;
+use crate::run::report::Report;
 use crate::sql::QualName;
 
 /// The version of the report's shape.
@@ -157,7 +157,7 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
 }
 
 /// A file's dialect, each byte as a one-character string.
-fn dialect(d: &crate::dialect::Dialect) -> Value {
+fn dialect(d: &crate::input::dialect::Dialect) -> Value {
     let text = |b: u8| char::from(b).to_string();
     json!({
         "delimiter": text(d.delimiter),

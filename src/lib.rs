@@ -85,15 +85,28 @@
 //! several (or a key among other problems) [`ErrorKind::Problems`], and
 //! [`Error::violations`] gives the violated keys either way.
 //!
-//! Inside, one idea per module: the data directory (`source`), records and
-//! lines as COPY reads them (`scan`, `lines`), what the database says
-//! (`catalog`), order and cycles (`graph`), what a load will do ([`plan`]),
-//! one COPY (`copy`), every statement (`db`), the DDL a load issues (`ddl`),
-//! why a load failed (`diagnose`), checking (`check`, `policy`,
-//! [`error::Problems`]), the JSON account ([`account`]), sequences (`sequences`), the
-//! one-transaction runner (`transaction`), the parallel runner and its journal
-//! (`parallel`, `journal`, `pool`), connections ([`Connector`],
-//! [`conninfo`]), the entry point ([`Loader`]).
+//! Inside, in layers (each imports only those above it in this list; no
+//! module imports one that imports it back):
+//!
+//! - `sql`: quoting and qualified names; [`error`]: the error kinds and
+//!   the rows found bad, as data;
+//! - `input`: the data directory, dialects, headers, records and lines as
+//!   `COPY` reads them;
+//! - `database`: every statement (`db`), one `COPY` (`copy`), the catalog,
+//!   Citus, table patterns;
+//! - `connect`: libpq's settings ([`conninfo`]), the connection rules,
+//!   TLS, the [`Connector`];
+//! - `options`, then [`plan`]: the survey of the facts, the pure decision,
+//!   the order and the cycles ([`overview`] and [`render`] for `graph`);
+//! - `rows`: why a load failed (file, line, orphans, duplicates) and
+//!   `--on-orphan`'s rows;
+//! - `run`: the pipeline of stages and its runners (one transaction, check,
+//!   parallel with its journal, pool, repair and stop), the report;
+//! - [`Loader`], the entry point; [`server`] and `testing`, PostgreSQL
+//!   servers of fkload's own; [`account`], the JSON report.
+//!
+//! `python3 scripts/structure.py` prints the layers and checks there is no
+//! import cycle.
 
 // No unwrap, expect or panic outside tests and proven invariants (which say
 // why in an allow).
@@ -103,46 +116,26 @@
 )]
 
 pub mod account;
-mod catalog;
-mod check;
-pub mod citus;
 mod connect;
-pub mod conninfo;
-mod copy;
-mod db;
-mod ddl;
-mod diagnose;
-pub mod dialect;
-mod edit;
+mod database;
 pub mod error;
 mod event;
 mod input;
-mod journal;
-mod lines;
 mod loader;
-pub mod manifest;
 mod options;
-mod orphan;
-pub mod overview;
-mod parallel;
-pub mod pattern;
-mod pipeline;
 pub mod plan;
-mod policy;
-mod pool;
-pub mod render;
-mod repair;
-mod report;
-mod scan;
-mod sequences;
+mod rows;
+mod run;
 pub mod server;
-mod source;
 mod sql;
-mod stop;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod tls;
-mod transaction;
+
+// The paths the command line and library users know.
+pub use connect::conninfo;
+pub use database::{citus, pattern};
+pub use input::{dialect, manifest};
+pub use plan::{overview, render};
 
 use std::path::Path;
 
@@ -152,8 +145,8 @@ pub use event::Event;
 pub use loader::{Cancel, Loader, LoaderBuilder};
 pub use options::{OnOrphan, StrategyChoice};
 pub use plan::{Plan, Strategy};
-pub use policy::Rejected;
-pub use report::{Report, TableReport, human_bytes};
+pub use rows::policy::Rejected;
+pub use run::report::{Report, TableReport, human_bytes};
 
 /// Plans and loads `dir` in one transaction on `client`, a connection or an
 /// open transaction of the caller's (which then commits or rolls back), with

@@ -14,20 +14,21 @@ use std::sync::{Mutex, MutexGuard};
 
 use postgres::{Client, GenericClient};
 
-use crate::check;
 use crate::connect::{Connector, Session};
-use crate::diagnose;
 use crate::error::Problems;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::options::{OnOrphan, Options, StrategyChoice};
-use crate::parallel;
 use crate::plan::{self, Plan, Purpose};
-use crate::policy::{self, Rejected};
-use crate::repair;
-use crate::report::Report;
-use crate::stop::Stop;
-use crate::transaction;
+use crate::rows::diagnose;
+use crate::rows::policy::{self, Rejected};
+use crate::run::check;
+use crate::run::journal;
+use crate::run::parallel;
+use crate::run::repair;
+use crate::run::report::Report;
+use crate::run::stop::Stop;
+use crate::run::transaction;
 
 /// Builds a [`Loader`].
 ///
@@ -150,7 +151,7 @@ impl LoaderBuilder {
     /// files of the others are left out, and listed in
     /// [`Plan::ignored`](crate::Plan) with why.
     #[must_use]
-    pub fn select(mut self, selection: crate::pattern::Selection) -> LoaderBuilder {
+    pub fn select(mut self, selection: crate::database::pattern::Selection) -> LoaderBuilder {
         self.options.selection = selection;
         self
     }
@@ -160,7 +161,7 @@ impl LoaderBuilder {
     /// under each file's own table in it, and for `.tsv` files over their
     /// tab. Checked as COPY checks its options when the plan is made.
     #[must_use]
-    pub fn dialect(mut self, dialect: crate::dialect::DialectOptions) -> LoaderBuilder {
+    pub fn dialect(mut self, dialect: crate::input::dialect::DialectOptions) -> LoaderBuilder {
         self.options.dialect = dialect;
         self
     }
@@ -247,9 +248,13 @@ impl Loader {
         plan::make(client, dir.as_ref(), &self.options, Purpose::Load)
     }
 
-    /// The earlier parallel loads that did not finish, on the control
-    /// connection, with what each left (see [`plan::interrupted`]): a plan
-    /// made now is of the database as they left it. Reads only.
+    /// The earlier parallel loads that did not finish (`fkload.journal`), on
+    /// the control connection, with what each left: some of its rows
+    /// committed, its keys and indexes set aside (so not among a plan's
+    /// [`Plan::keys`] and [`Plan::indexes`]). A plan made now is of the
+    /// database as they left it; a load repairs them first and plans again
+    /// (unless it resumes one), and a check refuses them. Reads only: no lock,
+    /// nothing created; a standby will do.
     ///
     /// # Errors
     /// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] when the journal
@@ -257,7 +262,20 @@ impl Loader {
     pub fn interrupted(&self) -> Result<Vec<plan::Pending>, Error> {
         let mut control = self.control()?;
         let (client, _) = control_client(&mut control)?;
-        plan::interrupted(client)
+        journal::pending(client)
+    }
+
+    /// The plan of every table of the database, as if each had a file (what
+    /// `fkload graph --all` draws; see [`crate::overview`]), on the control
+    /// connection. Reads only.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] from the catalog
+    /// reads; [`ErrorKind::NoConnector`] without a connector.
+    pub fn overview(&self) -> Result<Plan, Error> {
+        let mut control = self.control()?;
+        let (client, _) = control_client(&mut control)?;
+        crate::plan::overview::plan(client)
     }
 
     /// Runs `plan` on connections the connector makes: in one transaction, or
@@ -380,7 +398,7 @@ impl Loader {
         // An unfinished parallel load holds part of its rows with its keys
         // set aside: checked over it, the data would seem to load (or fail)
         // for reasons a load, which undoes the run first, does not meet.
-        let runs = plan::interrupted(client)?;
+        let runs = journal::pending(client)?;
         if !runs.is_empty() {
             return Err(Error::new(ErrorKind::UnfinishedLoad { runs }));
         }

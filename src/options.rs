@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::dialect::DialectOptions;
-use crate::pattern::Selection;
+use crate::database::pattern::Selection;
+use crate::input::dialect::DialectOptions;
 
 /// Where a file is cut into several COPY statements: after the first record that
 /// ends at least this many bytes into the batch.

@@ -49,25 +49,24 @@ impl From<FormatArg> for Format {
 /// of the whole database) on the control connection and prints its graph.
 ///
 /// # Errors
-/// As [`Loader::plan`] for a directory, [`fkload::overview::plan`] for
-/// `--all`.
+/// As [`Loader::plan`] for a directory, [`Loader::overview`] for `--all`.
 pub fn run(
     args: &GraphArgs,
-    mut client: postgres::Client,
+    client: postgres::Client,
     session: fkload::Session,
     choice: (fkload::pattern::Selection, fkload::dialect::DialectOptions),
 ) -> Result<(), Error> {
-    for p in fkload::plan::interrupted(&mut client)? {
+    let loader = Loader::builder()
+        .control(client, session)
+        .select(choice.0)
+        .dialect(choice.1)
+        .build();
+    for p in loader.interrupted()? {
         eprintln!("fkload: {}", super::describe::unfinished(&p, "the graph"));
     }
     let plan = match &args.dir {
-        Some(dir) => Loader::builder()
-            .control(client, session)
-            .select(choice.0)
-            .dialect(choice.1)
-            .build()
-            .plan(dir)?,
-        None => fkload::overview::plan(&mut client)?,
+        Some(dir) => loader.plan(dir)?,
+        None => loader.overview()?,
     };
     super::out(&render::render(&plan, args.format.into()));
     Ok(())

@@ -16,6 +16,7 @@
 //! that changes them fails here, not in a user's prompt.
 
 use super::rules::Failure;
+use crate::error::{Error, ErrorKind};
 
 /// The crate's kind of error for a failed TLS handshake (its Display).
 const TLS_HANDSHAKE: &str = "error performing TLS handshake";
@@ -44,6 +45,16 @@ pub(crate) fn classify(e: &postgres::Error) -> Failure {
 pub(crate) fn password_needed(e: &postgres::Error) -> bool {
     e.as_db_error().is_none()
         && std::error::Error::source(e).is_some_and(|s| s.to_string() == PASSWORD_MISSING)
+}
+
+impl Error {
+    /// Whether a connection failed because the server asked for a password
+    /// and none was given (a terminal could then ask for one), as the
+    /// connector reads the client's error.
+    pub fn needs_password(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Connect { .. })
+            && self.client_error().is_some_and(password_needed)
+    }
 }
 
 #[cfg(test)]

@@ -23,15 +23,17 @@
 //! startup packet's `options` (`-c name=value`), after whatever `options` the
 //! connection settings had: each connection gets them once, as it starts.
 
+pub mod conninfo;
 pub(crate) mod failure;
 mod rules;
+pub(crate) mod tls;
 
 use postgres::{CancelToken, Client, Config, NoTls};
 
-use crate::conninfo::ConnInfo;
-use crate::db;
+use crate::connect::conninfo::ConnInfo;
+use crate::connect::tls::{TlsSettings, Transport};
+use crate::database::db;
 use crate::error::{DbErrorInfo, Error, ErrorKind};
-use crate::tls::{self, TlsSettings, Transport};
 use rules::{Attempt, Ending, Misfit, Next, Prompting, Purpose, Search, SessionState};
 
 /// Makes the connections of a load. Cheap to clone.

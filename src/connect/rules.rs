@@ -30,8 +30,8 @@
 
 use std::fmt;
 
-use crate::conninfo::SessionAttrs;
-use crate::tls::{SslMode, Transport, attempts as transports};
+use crate::connect::conninfo::SessionAttrs;
+use crate::connect::tls::{SslMode, Transport, attempts as transports};
 
 /// What the sessions of a connector are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

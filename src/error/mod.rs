@@ -19,11 +19,14 @@ use std::path::{Path, PathBuf};
 use postgres::error::SqlState;
 
 mod found;
+mod launch;
 mod server;
 mod state;
 
 use found::plural;
 pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
+pub use launch::ServerError;
+pub(crate) use launch::client_text;
 pub use server::DbErrorInfo;
 pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
 
@@ -118,6 +121,11 @@ impl Error {
             }
             _ => Error::new(ErrorKind::Problems(Box::new(problems))),
         }
+    }
+
+    /// The client's error behind a server report or a failed connection.
+    pub(crate) fn client_error(&self) -> Option<&postgres::Error> {
+        self.0.source.as_ref()
     }
 
     /// What went wrong.
@@ -242,18 +250,6 @@ impl Error {
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.position(),
             _ => None,
         }
-    }
-
-    /// Whether a connection failed because the server asked for a password
-    /// and none was given (a terminal could then ask for one), as the
-    /// connector reads the client's error.
-    pub fn needs_password(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Connect { .. })
-            && self
-                .0
-                .source
-                .as_ref()
-                .is_some_and(crate::connect::failure::password_needed)
     }
 
     /// Whether the connection failed, was lost, or could not be set up (its
@@ -391,7 +387,7 @@ pub enum ErrorKind {
     /// A throwaway server (`--schema-file`, `testing`) could not be found,
     /// started or given its schema.
     #[error("throwaway server: {0}")]
-    Throwaway(#[source] crate::server::error::ServerError),
+    Throwaway(#[source] ServerError),
     /// `--truncate` would have to empty tables outside the load that hold
     /// rows, because they reference an emptied table.
     #[error(

@@ -25,7 +25,7 @@ pub struct Stopped {
 }
 
 /// A parallel load that did not finish, as a command that only reads
-/// reports it (see [`crate::plan::interrupted`]).
+/// reports it (see [`crate::Loader::interrupted`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     /// The run's id in the journal.

@@ -41,10 +41,10 @@ use super::model::{
     Step, Strategy, Table, Truncate,
 };
 use super::survey::{Survey, also_emptied, covers};
-use crate::catalog::{Catalog, Details};
+use crate::database::catalog::{Catalog, Details};
 use crate::error::{Error, ErrorKind};
+use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
-use crate::source::{self, DataFile, Header};
 use crate::sql::QualName;
 
 /// The first server version whose partitioned tables accept `NOT VALID` keys.
@@ -89,11 +89,9 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
     if jobs > 1 {
         // A deferred key is checked at its transaction's commit; with one
         // transaction per file, a cycle key must be dropped instead.
-        for pk in keys.iter_mut() {
-            if pk.action == KeyAction::Defer {
-                pk.action = drop_action(pk, catalog.server_version_num);
-            }
-        }
+        drop_where(&mut keys, catalog.server_version_num, |a| {
+            a == KeyAction::Defer
+        });
     }
     let truncate = if options.truncate {
         if jobs > 1 {
@@ -114,11 +112,9 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
     }
     if purpose == Purpose::Check {
         // No key stops a COPY: each is checked after the data.
-        for pk in keys.iter_mut() {
-            if matches!(pk.action, KeyAction::Keep | KeyAction::Defer) {
-                pk.action = drop_action(pk, catalog.server_version_num);
-            }
-        }
+        drop_where(&mut keys, catalog.server_version_num, |a| {
+            matches!(a, KeyAction::Keep | KeyAction::Defer)
+        });
     }
     let truncate_also = if truncate == Truncate::No {
         Vec::new()
@@ -150,6 +146,15 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
         keys,
         cycles,
     })
+}
+
+/// Drops (to add back after the data) every key whose action `which` picks.
+fn drop_where(keys: &mut [PlannedKey], version: i32, which: impl Fn(KeyAction) -> bool) {
+    for pk in keys.iter_mut() {
+        if which(pk.action) {
+            pk.action = drop_action(pk, version);
+        }
+    }
 }
 
 /// One step per file, in directory order, its header checked against its
@@ -194,9 +199,9 @@ fn steps(
             self_referencing: false,
             sequences,
             edits: (strip > 0).then(|| {
-                std::sync::Arc::new(crate::edit::Edits {
+                std::sync::Arc::new(crate::input::edit::Edits {
                     strip,
-                    ..crate::edit::Edits::default()
+                    ..crate::input::edit::Edits::default()
                 })
             }),
         });
@@ -455,9 +460,12 @@ fn truncate_mode(
 /// Whether a table on either side of `fk` is one Citus made local by itself.
 fn key_on_auto_local(catalog: &Catalog, fk: &ForeignKey) -> bool {
     [fk.table, fk.ref_table].iter().any(|&oid| {
-        catalog
-            .table(oid)
-            .is_some_and(|t| matches!(t.citus, Some(crate::citus::Kind::Local { auto: true })))
+        catalog.table(oid).is_some_and(|t| {
+            matches!(
+                t.citus,
+                Some(crate::database::citus::Kind::Local { auto: true })
+            )
+        })
     })
 }
 
@@ -469,10 +477,10 @@ fn key_on_citus(catalog: &Catalog, fk: &ForeignKey) -> bool {
 }
 
 /// How many columns at the end of a header are the ones a reject file adds
-/// ([`crate::edit::REJECT_COLUMNS`]), to be left out: 2, or 0 when the
+/// ([`crate::input::edit::REJECT_COLUMNS`]), to be left out: 2, or 0 when the
 /// header does not end with them or the table has a column of either name.
 fn reject_columns(header: &[String], table: &[Column]) -> usize {
-    let added = crate::edit::REJECT_COLUMNS;
+    let added = crate::input::edit::REJECT_COLUMNS;
     let ends_with_them = header.len() > added.len()
         && header[header.len() - added.len()..]
             .iter()
@@ -710,10 +718,10 @@ mod tests {
     use proptest::strategy::Strategy as _;
 
     use super::*;
-    use crate::catalog::IndexConstraint;
+    use crate::database::catalog::IndexConstraint;
+    use crate::input::source::FileName;
     use crate::options::StrategyChoice;
     use crate::plan::model::{Index, REVALIDATE_FROM_BYTES, StrategyReason};
-    use crate::source::FileName;
 
     /// The survey of `catalog`'s tables `targets` with `headers`.
     fn facts(
@@ -821,7 +829,7 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
-                        dialect: crate::dialect::Dialect::default(),
+                        dialect: crate::input::dialect::Dialect::default(),
                         columns: None,
                     };
                     (file, table(t))
@@ -1020,7 +1028,7 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
-                        dialect: crate::dialect::Dialect::default(),
+                        dialect: crate::input::dialect::Dialect::default(),
                         columns: None,
                     },
                     table(t),
@@ -1173,7 +1181,7 @@ mod tests {
             oids.sort_unstable();
             oids.dedup();
             prop_assert_eq!(oids.len(), all, "a key planned twice");
-            let aside = crate::ddl::set_aside(&plan);
+            let aside = crate::run::ddl::set_aside(&plan);
             let keys_aside = plan.keys.iter().filter(|k| k.action.sets_aside()).count();
             prop_assert_eq!(aside.len(), keys_aside + plan.indexes.len());
             if jobs > 1 {

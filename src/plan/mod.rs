@@ -7,15 +7,17 @@
 mod decide;
 mod graph;
 mod model;
+pub mod overview;
+pub mod render;
 mod survey;
 
 use std::path::Path;
 
 use postgres::GenericClient;
 
-pub use crate::catalog::{IndexConstraint, KeyClone};
+pub use crate::database::catalog::{IndexConstraint, KeyClone};
 pub use crate::error::{Ignored, Pending, PendingObject, PendingTable, SetAside};
-pub use crate::source::{ColumnsFrom, DataFile, FileName};
+pub use crate::input::source::{ColumnsFrom, DataFile, FileName};
 pub use crate::sql::QualName;
 pub(crate) use decide::decide;
 pub(crate) use model::Purpose;
@@ -41,18 +43,4 @@ pub(crate) fn make(
 ) -> Result<Plan, Error> {
     let facts = survey(client, dir, options, purpose)?;
     decide(facts, options, purpose)
-}
-
-/// The parallel loads that did not finish (`fkload.journal`), with what each
-/// left: some of its rows committed, its keys and indexes set aside (so not
-/// among a plan's [`Plan::keys`] and [`Plan::indexes`]). A plan made now is
-/// of the database as they left it; a load repairs them first and plans
-/// again (unless it resumes one), and a check refuses them. Reads only: no
-/// lock, nothing created; a standby will do.
-///
-/// # Errors
-/// [`crate::ErrorKind::Sql`] or [`crate::ErrorKind::ConnectionLost`] when the
-/// journal cannot be read.
-pub fn interrupted(client: &mut impl GenericClient) -> Result<Vec<Pending>, Error> {
-    crate::journal::pending(client)
 }

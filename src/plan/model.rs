@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-pub use crate::catalog::{Column, ForeignKey, Index, SequenceFeed, Table};
+pub use crate::database::catalog::{Column, ForeignKey, Index, SequenceFeed, Table};
 use crate::error::Ignored;
+use crate::input::source::{ColumnsFrom, DataFile};
 use crate::options::StrategyChoice;
-use crate::source::{ColumnsFrom, DataFile};
 use crate::sql::QualName;
 
 /// What a plan is for: a load, or a check (`fkload check`), which loads in
@@ -188,7 +188,7 @@ pub struct Step {
     pub sequences: Vec<SequenceFeed>,
     /// Records left out or changed on the way to the server: the rows
     /// `--on-orphan` rejects, the columns a reject file adds.
-    pub(crate) edits: Option<std::sync::Arc<crate::edit::Edits>>,
+    pub(crate) edits: Option<std::sync::Arc<crate::input::edit::Edits>>,
 }
 
 /// A foreign key whose rows the load writes, and what the load does to it.

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use postgres::GenericClient;
 
 use super::model::{Purpose, Strategy};
-use crate::catalog::{Catalog, Details, Needs, Table};
+use crate::database::catalog::{Catalog, Details, Needs, Table};
 use crate::error::{Error, ErrorKind, Ignored};
+use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
-use crate::source::{self, DataFile, Header};
 use crate::sql::QualName;
 
 /// The facts a plan is decided from.
@@ -136,7 +136,12 @@ fn select(
     ignored: &mut Vec<Ignored>,
 ) -> Result<(), Error> {
     let oids: Vec<u32> = targets.iter().map(|(_, t)| t.oid).collect();
-    let out = crate::pattern::left_out(client, &options.selection, &oids, &catalog.search_path)?;
+    let out = crate::database::pattern::left_out(
+        client,
+        &options.selection,
+        &oids,
+        &catalog.search_path,
+    )?;
     targets.retain(|(f, t)| match out.iter().find(|(o, _)| *o == t.oid) {
         Some((_, why)) => {
             ignored.push(Ignored {
@@ -192,7 +197,7 @@ fn count_rows(
 ) -> Result<HashMap<u32, u64>, Error> {
     let mut rows = HashMap::with_capacity(tables.len());
     for (table, _) in tables {
-        let row = crate::db::query_one(
+        let row = crate::database::db::query_one(
             client,
             &format!("SELECT count(*) FROM {}", table.truncate_target()),
             &[],
@@ -219,7 +224,7 @@ fn check_encodings(
         let canonical = match known.get(&given) {
             Some(c) => c.clone(),
             None => {
-                let row = crate::db::query_one(
+                let row = crate::database::db::query_one(
                     client,
                     "SELECT pg_catalog.pg_encoding_to_char(pg_catalog.pg_char_to_encoding($1))::text",
                     &[&given],
@@ -233,7 +238,7 @@ fn check_encodings(
         let d = &file.dialect;
         let message = if canonical.is_empty() {
             Some(format!("{given:?} is not an encoding PostgreSQL knows"))
-        } else if let Some(lowest) = crate::dialect::lowest_trail_byte(&canonical) {
+        } else if let Some(lowest) = crate::input::dialect::lowest_trail_byte(&canonical) {
             [("delimiter", d.delimiter), ("quote", d.quote), ("escape", d.escape)]
                 .into_iter()
                 .find(|(_, b)| (lowest..0x80).contains(b))

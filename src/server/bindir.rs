@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::error::ServerError;
+use crate::error::ServerError;
 
 /// The variable naming the directory of the server binaries.
 pub(crate) const BINDIR_VAR: &str = "FKLOAD_PGBINDIR";

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 use super::bindir::find_bindir;
-use super::error::ServerError;
 use super::process::{OS_USER, SUPERUSER, program, run, running_as_root};
 use super::watchdog;
+use crate::error::ServerError;
 
 /// The port of a server on a socket only: the socket's directory is its
 /// own, so any port will do.
@@ -270,7 +270,7 @@ impl Launch {
             source: e,
         };
         let mut client = config.connect(postgres::NoTls).map_err(ask)?;
-        let rows = crate::db::try_query(
+        let rows = crate::database::db::try_query(
             &mut client,
             "SELECT current_setting('server_version'), current_setting('server_version_num')::int",
             &[],

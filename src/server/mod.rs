@@ -24,7 +24,6 @@
 //! released, no longer ours).
 
 mod bindir;
-pub(crate) mod error;
 mod launch;
 mod process;
 mod schema;
@@ -32,12 +31,12 @@ mod watchdog;
 
 use std::path::Path;
 
-use crate::conninfo::{ConnInfo, Overrides};
+use crate::connect::conninfo::{ConnInfo, Overrides};
 use crate::error::{Error, ErrorKind};
 
+pub use crate::error::ServerError;
 #[cfg(feature = "testing")]
 pub(crate) use bindir::find_bindir;
-pub use error::ServerError;
 pub(crate) use launch::Launch;
 use launch::Running;
 use process::SUPERUSER;

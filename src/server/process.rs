@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::error::ServerError;
+use crate::error::ServerError;
 
 /// The account a server started by root runs as (the server packages
 /// create it).

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::Throwaway;
-use super::error::{ServerError, client_text};
 use crate::error::{Error, ErrorKind};
+use crate::error::{ServerError, client_text};
 
 impl Throwaway {
     /// Creates database `name` and runs the SQL file `schema` in it: with
@@ -19,7 +19,7 @@ impl Throwaway {
     /// the SQL fails.
     pub fn create_database(&self, name: &str, schema: &Path) -> Result<(), Error> {
         let mut admin = self.connect("postgres")?;
-        crate::db::exec(
+        crate::database::db::exec(
             &mut admin,
             &format!("CREATE DATABASE {}", crate::sql::ident(name)),
             "creating the database",
@@ -37,7 +37,7 @@ impl Throwaway {
             })
         })?;
         // Reported as psql's failure is: the schema, then the server's words.
-        crate::db::try_exec(&mut self.connect(name)?, &text).map_err(|e| {
+        crate::database::db::try_exec(&mut self.connect(name)?, &text).map_err(|e| {
             Error::new(ErrorKind::Throwaway(ServerError::Schema {
                 path: schema.to_path_buf(),
                 message: client_text(&e),

@@ -11,8 +11,8 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::error::ServerError;
 use super::process::OS_USER;
+use crate::error::ServerError;
 
 const SCRIPT: &str = r#"
 trap '' HUP INT TERM

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::db;
+use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::server::{Launch, ServerError, Throwaway};
 use crate::sql::ident;

@@ -1,0 +1,419 @@
+//! Changing a file's records on their way to the server, without touching
+//! the file: leaving out the rows `--on-orphan skip` rejects, setting the key
+//! fields `--on-orphan null` clears to NULL, and leaving out the two columns a
+//! reject file adds (`fkload_line`, `fkload_reason`) so that a fixed reject
+//! file loads as it is.
+//!
+//! Records are cut as COPY reads them ([`crate::input::scan`]); fields are split as
+//! `FORMAT csv` splits them in the file's dialect (its delimiter between
+//! fields, its quote, its escape or a doubled quote inside quotes). A NULL
+//! is written as the dialect's NULL string, unquoted. Everything not changed
+//! goes byte for byte.
+//!
+//! Records are named by the byte offset they start at in the file, which
+//! holds for a whole file and for each part of a parallel load.
+
+use std::io::{self, Read};
+use std::ops::Range;
+use std::path::Path;
+
+use crate::input::dialect::Dialect;
+use crate::input::file::Part;
+use crate::input::scan::{RecordSpan, Scanner};
+
+/// How much of a file one read takes.
+const CHUNK: usize = 256 * 1024;
+
+/// The two columns a reject file adds after the record's own.
+pub const REJECT_COLUMNS: [&str; 2] = ["fkload_line", "fkload_reason"];
+
+/// What to do with the records of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edits {
+    /// Records left out, by start offset, ascending.
+    pub skip: Vec<u64>,
+    /// Records whose fields at these (0-based) positions become NULL, by
+    /// start offset, ascending.
+    pub null: Vec<(u64, Vec<usize>)>,
+    /// Fields left out at the end of every record, the header's included.
+    pub strip: usize,
+}
+
+/// What happens to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    Keep,
+    Skip,
+    Null(&'a [usize]),
+}
+
+impl Edits {
+    /// Whether the file goes as it is.
+    pub fn is_empty(&self) -> bool {
+        self.skip.is_empty() && self.null.is_empty() && self.strip == 0
+    }
+
+    /// What happens to the record that starts at byte `start`.
+    pub fn action(&self, start: u64) -> Action<'_> {
+        if self.skip.binary_search(&start).is_ok() {
+            return Action::Skip;
+        }
+        match self.null.binary_search_by_key(&start, |(s, _)| *s) {
+            Ok(i) => Action::Null(&self.null[i].1),
+            Err(_) => Action::Keep,
+        }
+    }
+
+    /// The record as it goes to the server (`None`: left out). `header` says
+    /// whether it is the file's header (never left out or cleared).
+    pub fn apply<'r>(
+        &self,
+        dialect: &Dialect,
+        start: u64,
+        header: bool,
+        record: &'r [u8],
+    ) -> Option<Edited<'r>> {
+        let action = if header {
+            Action::Keep
+        } else {
+            self.action(start)
+        };
+        match action {
+            Action::Skip => None,
+            Action::Keep if self.strip == 0 => Some(Edited::Same(record)),
+            Action::Keep => Some(Edited::New(edit(dialect, record, &[], self.strip))),
+            Action::Null(fields) => Some(Edited::New(edit(dialect, record, fields, self.strip))),
+        }
+    }
+}
+
+/// A record as it goes to the server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Edited<'a> {
+    Same(&'a [u8]),
+    New(Vec<u8>),
+}
+
+impl Edited<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Edited::Same(b) => b,
+            Edited::New(v) => v,
+        }
+    }
+}
+
+/// Splits a record into its fields and its line end (`\n`, `\r\n`, `\r`, or
+/// none for a last line without one).
+pub fn split_terminator(record: &[u8]) -> (&[u8], &[u8]) {
+    let cut = if record.ends_with(b"\r\n") {
+        2
+    } else if record.ends_with(b"\n") || record.ends_with(b"\r") {
+        1
+    } else {
+        0
+    };
+    record.split_at(record.len() - cut)
+}
+
+/// The byte ranges of the fields of `body` (a record without its line end),
+/// split at delimiters outside quotes as COPY splits them in `dialect`. An
+/// empty body is one (empty) field.
+pub fn fields(dialect: &Dialect, body: &[u8]) -> Vec<Range<usize>> {
+    let escape = (dialect.escape != dialect.quote).then_some(dialect.escape);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut last_was_esc = false;
+    for (i, &b) in body.iter().enumerate() {
+        // Inside quotes an escape escapes the next quote or escape; with no
+        // escape of its own, `""` toggles twice: still quoted.
+        if quoted && Some(b) == escape {
+            last_was_esc = !last_was_esc;
+            continue;
+        }
+        let escaped = std::mem::take(&mut last_was_esc);
+        if b == dialect.quote {
+            if !escaped {
+                quoted = !quoted;
+            }
+        } else if b == dialect.delimiter && !quoted {
+            out.push(start..i);
+            start = i + 1;
+        }
+    }
+    out.push(start..body.len());
+    out
+}
+
+/// `record` with the fields at `null` set to NULL (the dialect's NULL
+/// string) and the last `strip` fields left out; its line end kept.
+pub fn edit(dialect: &Dialect, record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
+    let (body, end) = split_terminator(record);
+    let ranges = fields(dialect, body);
+    let keep = ranges.len().saturating_sub(strip);
+    let mut out = Vec::with_capacity(record.len());
+    for (i, r) in ranges.iter().take(keep).enumerate() {
+        if i > 0 {
+            out.push(dialect.delimiter);
+        }
+        if null.contains(&i) {
+            out.extend_from_slice(&dialect.null_bytes());
+        } else {
+            out.extend_from_slice(&body[r.clone()]);
+        }
+    }
+    out.extend_from_slice(end);
+    out
+}
+
+/// What [`for_each_record`] calls with each record: its start offset in the
+/// file, its span, its bytes; false stops the reading.
+pub type Visit<'a> = dyn FnMut(u64, &RecordSpan, &[u8]) -> io::Result<bool> + 'a;
+
+/// Reads the records of `part` of the file at `path`, written in `dialect`,
+/// as COPY does, calling
+/// `visit` with each record's start offset in the file, its span (as the
+/// scanner counts from the part's start) and its bytes (line end included),
+/// until `visit` returns false. Returns the scanner, for the end-of-data
+/// marker and the record count.
+///
+/// # Errors
+/// When the file cannot be read, or `visit` fails.
+pub fn for_each_record(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    visit: &mut Visit<'_>,
+) -> io::Result<Scanner> {
+    for_each_record_counted(path, dialect, part, &mut |_| {}, visit)
+}
+
+/// [`for_each_record`], telling `file_bytes` after each read how many bytes
+/// of the file itself (compressed, where it is) have been read.
+///
+/// # Errors
+/// When the file cannot be read, or `visit` fails.
+pub fn for_each_record_counted(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    file_bytes: &mut dyn FnMut(u64),
+    visit: &mut Visit<'_>,
+) -> io::Result<Scanner> {
+    let file = crate::input::file::open_at(path, part.start)?;
+    let read = file.bytes_read_handle();
+    let mut file = file.take(part.end.saturating_sub(part.start));
+    let mut scanner = Scanner::with(dialect);
+    let mut buf = vec![0u8; CHUNK];
+    // The bytes of the records not yet complete, from offset `carry_at` of
+    // the part.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut carry_at: u64 = 0;
+    let mut spans: Vec<RecordSpan> = Vec::new();
+    let mut going = true;
+    let mut hand_over = |spans: &mut Vec<RecordSpan>,
+                         carry: &mut Vec<u8>,
+                         carry_at: &mut u64,
+                         going: &mut bool|
+     -> io::Result<()> {
+        let mut used = 0usize;
+        for r in spans.drain(..) {
+            let len = usize::try_from(r.end - *carry_at).unwrap_or(usize::MAX) - used;
+            let bytes = &carry[used..used + len];
+            if *going {
+                *going = visit(part.start + *carry_at + used as u64, &r, bytes)?;
+            }
+            used += len;
+        }
+        carry.drain(..used);
+        *carry_at += used as u64;
+        Ok(())
+    };
+    while going {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        carry.extend_from_slice(&buf[..n]);
+        file_bytes(read.get());
+        scanner.feed(&buf[..n], &mut |r| spans.push(*r));
+        if scanner.end_marker().is_some() {
+            // The server would stop there: the caller reports it.
+            return Ok(scanner);
+        }
+        hand_over(&mut spans, &mut carry, &mut carry_at, &mut going)?;
+    }
+    if going {
+        scanner.finish(&mut |r| spans.push(*r));
+        // The last record may end without a line end: it ends at the file's end.
+        if let Some(last) = spans.last_mut() {
+            last.end = last.end.max(carry_at + carry.len() as u64);
+        }
+        hand_over(&mut spans, &mut carry, &mut carry_at, &mut going)?;
+    }
+    Ok(scanner)
+}
+
+/// The editor line of the record the server's `line` N falls in, for a COPY
+/// of `part` sent with `edits` applied: the server counts the lines of what
+/// it received, so the edited records are counted again here and the record
+/// found is mapped back to the line it starts on in the file.
+pub fn edited_line(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    edits: &Edits,
+    line: u64,
+) -> Option<u64> {
+    let mut sent = Scanner::with(dialect);
+    let mut found = None;
+    let mut last = None;
+    for_each_record(path, dialect, part, &mut |start, span, bytes| {
+        let header = part.header && span.index == 0;
+        let here = part.line_base + span.line;
+        if let Some(out) = edits.apply(dialect, start, header, bytes) {
+            last = Some(here);
+            sent.feed(out.bytes(), &mut |r| {
+                if r.pg_first <= line && line <= r.pg_last {
+                    found = Some(here);
+                }
+            });
+        }
+        Ok(found.is_none())
+    })
+    .ok()?;
+    if found.is_none() {
+        // A last record without a line end completes only now.
+        sent.finish(&mut |r| {
+            if r.pg_first <= line && line <= r.pg_last {
+                found = last;
+            }
+        });
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn fields_split_at_commas_outside_quotes() {
+        let body = b"1,\"a,b\",\"say \"\"hi\"\"\",,\"x\ny\"";
+        let d = Dialect::default();
+        let got: Vec<&[u8]> = fields(&d, body).into_iter().map(|r| &body[r]).collect();
+        assert_eq!(
+            got,
+            vec![
+                &b"1"[..],
+                b"\"a,b\"",
+                b"\"say \"\"hi\"\"\"",
+                b"",
+                b"\"x\ny\""
+            ]
+        );
+        assert_eq!(fields(&d, b"").len(), 1);
+    }
+
+    #[test]
+    fn fields_split_in_another_dialect() {
+        let d = crate::input::dialect::DialectOptions {
+            delimiter: Some(";".into()),
+            quote: Some("'".into()),
+            escape: Some("\\".into()),
+            null: Some("\\N".into()),
+            ..Default::default()
+        }
+        .resolve(false)
+        .unwrap();
+        let body = b"1;'a;\\'b';\\N;x,y;'\\\\';'\"'";
+        let got: Vec<&[u8]> = fields(&d, body).into_iter().map(|r| &body[r]).collect();
+        assert_eq!(
+            got,
+            vec![&b"1"[..], b"'a;\\'b'", b"\\N", b"x,y", b"'\\\\'", b"'\"'"]
+        );
+        assert_eq!(edit(&d, b"1;'a;b';7\n", &[2], 0), b"1;'a;b';\\N\n");
+        assert_eq!(edit(&d, b"1;2;3;4\n", &[0], 2), b"\\N;2\n");
+    }
+
+    #[test]
+    fn edit_nulls_fields_and_strips_the_reject_columns_keeping_the_line_end() {
+        let d = Dialect::default();
+        assert_eq!(edit(&d, b"1,42,\"a,b\"\r\n", &[1], 0), b"1,,\"a,b\"\r\n");
+        assert_eq!(
+            edit(&d, b"1,42,x,7,\"why, \"\"so\"\"\"\n", &[], 2),
+            b"1,42,x\n"
+        );
+        assert_eq!(edit(&d, b"1,42,x,7,why", &[0, 2], 2), b",42,");
+    }
+
+    #[test]
+    fn actions_by_start_offset() {
+        let e = Edits {
+            skip: vec![10, 30],
+            null: vec![(20, vec![1])],
+            strip: 0,
+        };
+        assert_eq!(e.action(10), Action::Skip);
+        assert_eq!(e.action(20), Action::Null(&[1]));
+        assert_eq!(e.action(25), Action::Keep);
+    }
+
+    /// A CSV field as COPY would read it: quoted or not, with commas, quotes,
+    /// CR and LF inside quotes.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9 ]{0,5}",
+            "[a-z,\"\r\n ]{0,6}".prop_map(|s| format!("\"{}\"", s.replace('"', "\"\""))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn records_come_back_byte_for_byte(
+            rows in prop::collection::vec(prop::collection::vec(field(), 1..4), 1..8),
+            crlf in any::<bool>(),
+            chunk_end in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut text: String = rows.iter().map(|r| format!("{}{eol}", r.join(","))).collect();
+            // A last line without a line end must hold something to be a record.
+            let last_empty = rows.last().is_some_and(|r| r.len() == 1 && r[0].is_empty());
+            if chunk_end && !last_empty {
+                text.truncate(text.len() - eol.len());
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f.csv");
+            std::fs::write(&path, &text).unwrap();
+            let mut back = Vec::new();
+            let mut starts = Vec::new();
+            let d = Dialect::default();
+            for_each_record(&path, &d, Part::whole(true), &mut |start, _, bytes| {
+                starts.push(start);
+                back.extend_from_slice(bytes);
+                Ok(true)
+            }).unwrap();
+            prop_assert_eq!(String::from_utf8(back).unwrap(), text.clone());
+            // Each record's fields are the ones it was made of.
+            let mut i = 0;
+            for_each_record(&path, &d, Part::whole(true), &mut |_, _, bytes| {
+                let (body, _) = split_terminator(bytes);
+                let got: Vec<String> = fields(&d, body)
+                    .into_iter()
+                    .map(|r| String::from_utf8(body[r].to_vec()).unwrap())
+                    .collect();
+                if got != rows[i] {
+                    return Err(io::Error::other(format!("{got:?} != {:?}", rows[i])));
+                }
+                i += 1;
+                Ok(true)
+            }).unwrap();
+            prop_assert_eq!(starts.len(), rows.len());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Bad rows: why a load failed, to the file and line ([`diagnose`]), the
+//! orphan and duplicate rows of a key, found set-wise on the server
+//! ([`orphan`]), and `--on-orphan`'s choice of which rows go, with the reject
+//! files ([`policy`]).
+
+pub(crate) mod diagnose;
+pub(crate) mod orphan;
+pub(crate) mod policy;

@@ -1,0 +1,367 @@
+//! The stages of a load in one transaction, written once: the
+//! one-transaction load ([`crate::run::transaction`]) and `fkload check`
+//! ([`crate::run::check`]) run them, and differ only in what they do on an error
+//! ([`Mode`]: stop, or collect and go on) and in how the transaction ends
+//! ([`Scope`]: COMMIT, or a rollback). The parallel load ([`crate::run::parallel`]) runs the
+//! same stage functions ([`load_step`], `ddl::build_index`,
+//! `ddl::restore_key`) over several connections, one transaction each.
+//!
+//! Order inside the transaction: defer the deferrable cycle keys, describe
+//! what will be set aside ([`catalog::describe`]), drop it, empty the tables
+//! that are emptied up front, COPY every file in plan order (each under a
+//! savepoint, so that a failure can be examined before the rollback), fire
+//! every deferred trigger (`SET CONSTRAINTS ALL IMMEDIATE`; it must come
+//! before any ALTER TABLE of a loaded table, see "Pending trigger events" in
+//! `plan/decide.rs`), build the dropped indexes, put the keys set aside back,
+//! check that every key and index is described as before, move the sequences
+//! past the loaded values.
+
+use std::time::Instant;
+
+use postgres::Transaction;
+
+use crate::database::catalog;
+use crate::database::copy::{self, CopyFailure};
+use crate::database::db;
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step, Truncate};
+use crate::rows::diagnose;
+use crate::run::ddl;
+use crate::run::report::{Report, TableReport};
+use crate::run::sequences;
+use crate::sql::ident;
+
+/// What a runner does when a stage fails: [`Stop`] returns the error (the
+/// transaction then rolls back); a check collects it and goes on. Returning
+/// an error stops the stages either way.
+pub(crate) trait Mode {
+    /// Once the keys and indexes are set aside and the tables emptied, before
+    /// the first file (a check empties the tables it searches in file order).
+    fn before_files(&mut self, tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error>;
+    /// `step`'s file did not load.
+    fn file(&mut self, step: &Step, e: Error) -> Result<(), Error>;
+    /// Firing the deferred triggers failed.
+    fn deferred(&mut self, e: Error) -> Result<(), Error>;
+    /// Whether index `i` is built (a check skips those of rejected files).
+    fn builds(&self, i: &PlannedIndex) -> bool;
+    /// Building index `i` failed.
+    fn index(&mut self, i: &PlannedIndex, e: Error) -> Result<(), Error>;
+    /// Whether key `k` is put back: a check instead notes a key whose files
+    /// did not load, and lists the orphans of one whose index was not built.
+    fn restores(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        plan: &Plan,
+        k: &PlannedKey,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<bool, Error>;
+    /// Putting key `k` back failed.
+    fn key(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        plan: &Plan,
+        k: &PlannedKey,
+        e: Error,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error>;
+}
+
+/// A load's way: the first error ends it.
+pub(crate) struct Stop;
+
+impl Mode for Stop {
+    fn before_files(&mut self, _: &mut Transaction<'_>, _: &Plan) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn file(&mut self, _: &Step, e: Error) -> Result<(), Error> {
+        Err(e)
+    }
+
+    fn deferred(&mut self, e: Error) -> Result<(), Error> {
+        Err(e)
+    }
+
+    fn builds(&self, _: &PlannedIndex) -> bool {
+        true
+    }
+
+    fn index(&mut self, _: &PlannedIndex, e: Error) -> Result<(), Error> {
+        Err(e)
+    }
+
+    fn restores(
+        &mut self,
+        _: &mut Transaction<'_>,
+        _: &Plan,
+        _: &PlannedKey,
+        _: &mut dyn FnMut(Event<'_>),
+    ) -> Result<bool, Error> {
+        Ok(true)
+    }
+
+    fn key(
+        &mut self,
+        _: &mut Transaction<'_>,
+        _: &Plan,
+        _: &PlannedKey,
+        e: Error,
+        _: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error> {
+        Err(e)
+    }
+}
+
+/// How the transaction ends, and so which stages it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// It commits: keys are checked to be back as they were, the sequences
+    /// move past the loaded values.
+    Commit,
+    /// It is rolled back (a check): nothing is verified or moved.
+    Rollback,
+}
+
+/// Runs every stage of `plan` in `tx`, into `report`.
+///
+/// # Errors
+/// What a stage reports and `on_error` does not keep.
+pub(crate) fn run(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    scope: Scope,
+    on_error: &mut dyn Mode,
+    report: &mut Report,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
+    crate::database::citus::carry_timeouts(tx, plan.on_citus())?;
+    defer_keys(tx, plan, report)?;
+    // What the keys and indexes set aside look like now, to check that they
+    // come back exactly so.
+    let set_aside = ddl::set_aside(plan);
+    let before = match scope {
+        Scope::Commit => catalog::describe(tx, &ddl::as_described(&set_aside))?,
+        Scope::Rollback => Vec::new(),
+    };
+    ddl::drop_objects(tx, plan)?;
+    ddl::truncate_upfront(tx, plan)?;
+    on_error.before_files(tx, plan)?;
+    load_files(tx, plan, on_error, report, observer)?;
+    // Every deferred trigger fires now, after the last row and before the
+    // first statement that alters a loaded table: the keys it checks have
+    // all their rows.
+    observer(Event::CheckingDeferred);
+    if let Err(e) = fire_deferred(tx, plan, scope) {
+        on_error.deferred(e)?;
+    }
+    for i in &plan.indexes {
+        if !on_error.builds(i) {
+            continue;
+        }
+        observer(Event::BuildingIndex { index: i });
+        if let Err(e) = ddl::build_index(tx, plan, i) {
+            on_error.index(i, e)?;
+        }
+    }
+    for k in plan.keys.iter().filter(|k| k.action.sets_aside()) {
+        if !on_error.restores(tx, plan, k, observer)? {
+            continue;
+        }
+        observer(Event::RestoringKey { key: k });
+        match ddl::restore_key(tx, plan, k) {
+            Ok(()) => report.count_restored(k.action),
+            Err(e) => on_error.key(tx, plan, k, e, observer)?,
+        }
+    }
+    if scope == Scope::Commit {
+        verify_restored(tx, &set_aside, &before)?;
+        sequences::advance(tx, plan, report)?;
+    }
+    Ok(())
+}
+
+/// `SET CONSTRAINTS ... DEFERRED` of each key the plan defers.
+fn defer_keys(tx: &mut Transaction<'_>, plan: &Plan, report: &mut Report) -> Result<(), Error> {
+    for k in plan.deferred() {
+        // Schema-qualified: a bare name would match same-named keys of every
+        // schema in the search path.
+        let sql = format!(
+            "SET CONSTRAINTS {}.{} DEFERRED",
+            ident(&k.table.schema),
+            ident(&k.key.name)
+        );
+        db::exec(tx, &sql, "deferring a key")?;
+        report.keys_deferred += 1;
+    }
+    Ok(())
+}
+
+/// Every file, in plan order, each under a savepoint.
+fn load_files(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    on_error: &mut dyn Mode,
+    report: &mut Report,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
+    for step in &plan.steps {
+        observer(Event::TableStarted { step });
+        match load_step(
+            tx,
+            plan,
+            step,
+            crate::input::file::Part::whole(step.file.dialect.header),
+            &mut |sent| observer(Event::Progress { step, sent }),
+            None,
+        ) {
+            Ok(table) => {
+                observer(Event::TableLoaded {
+                    step,
+                    rows: table.rows,
+                    text_bytes: table.text_bytes,
+                    elapsed: table.elapsed,
+                });
+                report.tables.push(table);
+            }
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => on_error.file(step, e)?,
+        }
+    }
+    Ok(())
+}
+
+/// Fires every deferred trigger event (`SET CONSTRAINTS ALL IMMEDIATE`)
+/// under a savepoint. In a load a violated deferred key is reported with its
+/// key; in a check every key is set aside, and only constraint triggers the
+/// user deferred fire.
+fn fire_deferred(tx: &mut Transaction<'_>, plan: &Plan, scope: Scope) -> Result<(), Error> {
+    let during = match scope {
+        Scope::Commit => "checking deferred keys",
+        Scope::Rollback => "checking deferred constraint triggers",
+    };
+    let mut sp = db::begin(tx, during)?;
+    if let Err(e) = db::try_exec(&mut sp, "SET CONSTRAINTS ALL IMMEDIATE") {
+        db::rollback(sp, during)?;
+        return Err(match scope {
+            Scope::Commit => diagnose::statement_error(tx, plan, e, during, None),
+            Scope::Rollback => Error::server(e, during),
+        });
+    }
+    db::commit(sp, during)
+}
+
+/// Compares what the load put back (`objects`, from [`ddl::set_aside`]) with
+/// how the catalog described it before (`before`): a load never reports
+/// success with a key or index that differs from what it was.
+fn verify_restored(
+    tx: &mut Transaction<'_>,
+    objects: &[(bool, String, String)],
+    before: &[Option<String>],
+) -> Result<(), Error> {
+    let now = catalog::describe(tx, &ddl::as_described(objects))?;
+    let problems: Vec<String> = objects
+        .iter()
+        .zip(before.iter().zip(&now))
+        .filter(|(_, (was, is))| was != is)
+        .map(|((key, table, name), (was, is))| {
+            let what = format!(
+                "{} \"{name}\" on {table}",
+                if *key { "key" } else { "index" }
+            );
+            crate::error::restore_problem(&what, was.as_deref(), is.as_deref())
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::NotRestored {
+            journal: None,
+            problems,
+        }))
+    }
+}
+
+/// What a caller runs in a step's savepoint right after its COPY, given the
+/// number of rows the COPY wrote.
+pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>, u64) -> Result<(), Error> + 'a;
+
+/// Loads one file (or `part` of it) under a savepoint of `tx`; on failure,
+/// rolls the savepoint back and works out the error a user can act on (file
+/// and line, or every orphan row).
+pub(crate) fn load_step(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    step: &Step,
+    part: crate::input::file::Part,
+    progress: &mut dyn FnMut(u64),
+    after_copy: Option<&mut AfterCopy<'_>>,
+) -> Result<TableReport, Error> {
+    let t0 = Instant::now();
+    let mut sp = db::begin(tx, "loading")?;
+    // Truncated in this subtransaction, the table takes frozen rows (a
+    // partitioned one does not).
+    let per_step = plan.truncate == Truncate::PerStep;
+    if per_step {
+        db::exec(
+            &mut sp,
+            &format!("TRUNCATE {}", step.table.truncate_target()),
+            "emptying the table first",
+        )?;
+    }
+    let into = copy::Copy {
+        table: &step.table.name,
+        columns: &step.columns,
+        path: &step.file.path,
+        dialect: &step.file.dialect,
+        part,
+        batch: batch_size(plan, step),
+        freeze: per_step && !step.table.partitioned,
+        edits: step.edits.as_deref(),
+    };
+    let result = copy::stream(&mut sp, &into, progress);
+    let copied = match result {
+        Ok(copied) => copied,
+        Err(CopyFailure::Server { error, start }) => {
+            // A violated key is diagnosed on the transaction, after the
+            // savepoint; any other error is reported as it is, without a round
+            // trip (a COPY that failed as it started can leave the connection
+            // out of step).
+            if diagnose::is_key_violation(plan, &error) {
+                db::rollback(sp, "loading")?;
+            } else {
+                drop(sp);
+            }
+            return Err(diagnose::copy_error(tx, plan, step, error, start));
+        }
+        Err(failure) => return Err(diagnose::file_error(step, failure)),
+    };
+    // Still inside the savepoint: what the hook writes shares the COPY's
+    // transaction id (see crate::run::journal::loaded).
+    if let Some(hook) = after_copy {
+        hook(&mut sp, copied.rows)?;
+    }
+    db::commit(sp, "loading")?;
+    Ok(TableReport {
+        table: step.table.name.clone(),
+        path: step.file.path.clone(),
+        rows: copied.rows,
+        bytes: step.bytes,
+        text_bytes: copied.text_bytes,
+        elapsed: t0.elapsed(),
+        skipped: 0,
+        nulled: 0,
+    })
+}
+
+/// How big a file's COPY statements may grow: unbounded for a table whose rows
+/// may reference later rows of the same file while a key in place checks them at
+/// the end of each statement; [`Plan::batch_bytes`] otherwise.
+pub(crate) fn batch_size(plan: &Plan, step: &Step) -> Option<u64> {
+    let checked_per_statement = plan.keys.iter().any(|k| {
+        k.action == KeyAction::Keep
+            && k.child_steps.contains(&step.index)
+            && k.parent_steps.contains(&step.index)
+    });
+    (!checked_per_statement).then_some(plan.batch_bytes)
+}
