@@ -330,20 +330,19 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
-        let plan = &edited;
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
             parallel::run(
                 client,
                 connector,
                 plan,
-                plan.jobs,
+                &edited,
                 self.options.resume,
                 &self.cancel.0,
                 observer,
             )
         } else {
-            transaction::run(client, plan, observer)
+            transaction::run(client, plan, &edited, observer)
         };
         let result = result
             .map(|r| with_rejected(r, plan, &rejected))
@@ -468,9 +467,9 @@ impl Loader {
             &self.options.reject_dir,
             observer,
         )?;
-        transaction::run(client, &edited, observer)
-            .map(|r| with_rejected(r, &edited, &rejected))
-            .map_err(|e| self.every_problem(client, &edited, e, observer))
+        transaction::run(client, plan, &edited, observer)
+            .map(|r| with_rejected(r, plan, &rejected))
+            .map_err(|e| self.every_problem(client, plan, e, observer))
     }
 
     /// Undoes what an interrupted parallel load left (see

@@ -198,12 +198,7 @@ fn steps(
             level: 1,
             self_referencing: false,
             sequences,
-            edits: (strip > 0).then(|| {
-                std::sync::Arc::new(crate::input::edit::Edits {
-                    strip,
-                    ..crate::input::edit::Edits::default()
-                })
-            }),
+            strip,
         });
     }
     Ok(steps)

@@ -186,9 +186,10 @@ pub struct Step {
     pub self_referencing: bool,
     /// Sequences that feed columns this file gives values for.
     pub sequences: Vec<SequenceFeed>,
-    /// Records left out or changed on the way to the server: the rows
-    /// `--on-orphan` rejects, the columns a reject file adds.
-    pub(crate) edits: Option<std::sync::Arc<crate::input::edit::Edits>>,
+    /// How many columns at the end of each record a reject file added, left
+    /// out on the way to the server (0 for any other file). The rows
+    /// `--on-orphan` sets aside are the run's, not the plan's.
+    pub(crate) strip: usize,
 }
 
 /// A foreign key whose rows the load writes, and what the load does to it.

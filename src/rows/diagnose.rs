@@ -13,8 +13,10 @@ use crate::database::copy::CopyFailure;
 use crate::database::db;
 use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
 use crate::error::{DuplicateViolation, KeyViolation};
+use crate::input::edit::Edits;
 use crate::input::lines;
 use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
+use crate::rows::edits::FileEdits;
 use crate::rows::orphan;
 
 /// A failed statement that is not a COPY (adding a key back, checking the
@@ -55,6 +57,7 @@ pub(crate) fn copy_error(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     step: &Step,
+    edits: Option<&Edits>,
     e: postgres::Error,
     start: u64,
 ) -> Error {
@@ -75,7 +78,7 @@ pub(crate) fn copy_error(
         .where_()
         .and_then(|c| lines::context_line(c, &step.table.name.name))
         .map(|n| {
-            match step.edits.as_deref() {
+            match edits {
                 // The server counted the lines it was sent, not the file's.
                 Some(edits) => lines::edited_statement_line(&step.file, start, edits, n),
                 None => lines::statement_line(&step.file, start, n),
@@ -127,6 +130,7 @@ pub(crate) fn rows_held(fresh: &mut impl GenericClient, plan: &Plan, mut e: Erro
 pub(crate) fn index_error(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     i: &PlannedIndex,
     e: postgres::Error,
     during: &str,
@@ -141,7 +145,7 @@ pub(crate) fn index_error(
     Error::caused_by(
         ErrorKind::Duplicate(Box::new(DuplicateKeys {
             db: info,
-            violation: duplicates(tx, plan, i),
+            violation: duplicates(tx, plan, edited, i),
         })),
         e,
     )
@@ -152,6 +156,7 @@ pub(crate) fn index_error(
 pub(crate) fn duplicates(
     client: &mut impl GenericClient,
     plan: &Plan,
+    edited: &FileEdits,
     i: &PlannedIndex,
 ) -> DuplicateViolation {
     let step = &plan.steps[i.step];
@@ -163,6 +168,7 @@ pub(crate) fn duplicates(
     let mut found = orphan::duplicates(
         client,
         step,
+        edited.step(i.step),
         &i.index.columns,
         &i.index.column_types,
         i.index.expression_or_partial,
@@ -188,9 +194,10 @@ pub(crate) fn duplicates(
 pub(crate) fn not_valid_orphans(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     k: &PlannedKey,
 ) -> Result<(), Error> {
-    let found = match orphan::find(tx, plan, k, plan.max_examples, &[]) {
+    let found = match orphan::find(tx, plan, edited, k, plan.max_examples, &[]) {
         Ok(o) => o,
         Err(_) => return Ok(()),
     };
@@ -236,10 +243,11 @@ fn violation(k: &PlannedKey, db: DbErrorInfo, source: Option<postgres::Error>) -
 pub(crate) fn orphans(
     client: &mut impl GenericClient,
     plan: &Plan,
+    edited: &FileEdits,
     k: &PlannedKey,
     in_file_order: &[u32],
 ) -> KeyViolation {
-    orphan::find(client, plan, k, plan.max_examples, in_file_order).unwrap_or_else(|why| {
+    orphan::find(client, plan, edited, k, plan.max_examples, in_file_order).unwrap_or_else(|why| {
         KeyViolation {
             constraint: k.key.name.clone(),
             child: k.table.human(),

@@ -4,5 +4,6 @@
 //! files ([`policy`]).
 
 pub(crate) mod diagnose;
+pub(crate) mod edits;
 pub(crate) mod orphan;
 pub(crate) mod policy;

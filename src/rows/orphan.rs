@@ -28,8 +28,10 @@ use postgres::GenericClient;
 use crate::database::copy;
 use crate::database::db;
 use crate::error::{DbErrorInfo, DuplicateViolation, Error, KeyViolation, Orphan};
+use crate::input::edit::Edits;
 use crate::input::lines;
 use crate::plan::{Plan, PlannedKey, Step};
+use crate::rows::edits::FileEdits;
 use crate::sql::{QualName, human_ident, ident};
 
 /// The row counter of a file copied into a temporary table: numbered in
@@ -86,6 +88,7 @@ pub(crate) enum SearchError {
 pub(crate) fn find(
     client: &mut impl GenericClient,
     plan: &Plan,
+    edited: &FileEdits,
     pk: &PlannedKey,
     max: usize,
     in_file_order: &[u32],
@@ -106,7 +109,15 @@ pub(crate) fn find(
             find_in_table(client, pk, step, copied, max)
         } else {
             let own_rows_are_parents = pk.parent_steps.contains(&s);
-            find_in_file(client, pk, step, own_rows_are_parents, copied, max)
+            find_in_file(
+                client,
+                pk,
+                step,
+                edited.step(s),
+                own_rows_are_parents,
+                copied,
+                max,
+            )
         }?;
         out.rows += found.rows;
         out.missing_keys += found.missing_keys;
@@ -217,11 +228,12 @@ fn find_in_file(
     client: &mut impl GenericClient,
     pk: &PlannedKey,
     step: &Step,
+    edits: Option<&Edits>,
     own_rows_are_parents: bool,
     copied: bool,
     max: usize,
 ) -> Result<KeyViolation, SearchError> {
-    let counter = load_rows(client, step, &pk.key.columns)?;
+    let counter = load_rows(client, step, edits, &pk.key.columns)?;
     let rows = orphan_rows(
         pk,
         step,
@@ -371,6 +383,7 @@ const ORPHANS_TABLE: &str = "fkload_orphans";
 pub fn duplicates(
     client: &mut impl GenericClient,
     step: &Step,
+    edits: Option<&Edits>,
     columns: &[String],
     types: &[String],
     expression_or_partial: bool,
@@ -379,7 +392,7 @@ pub fn duplicates(
     if expression_or_partial || columns.iter().any(String::is_empty) {
         return Err(SearchError::ExpressionOrPartial);
     }
-    let counter = load_rows(client, step, columns)?;
+    let counter = load_rows(client, step, edits, columns)?;
     let n = columns.len();
     let create = duplicates_table(columns, types, &counter);
     let (counts, rows) = read_duplicates(client, &create, n, max)?;
@@ -529,6 +542,7 @@ fn server_message(e: &postgres::Error) -> String {
 fn load_rows(
     client: &mut impl GenericClient,
     step: &Step,
+    edits: Option<&Edits>,
     needed: &[String],
 ) -> Result<String, SearchError> {
     if let Some(missing) = needed.iter().find(|c| !step.columns.contains(c)) {
@@ -553,7 +567,7 @@ fn load_rows(
             cols.join(", ")
         ),
     )?;
-    into_temp(client, step, &tmp).map_err(|e| match e {
+    into_temp(client, step, edits, &tmp).map_err(|e| match e {
         copy::CopyFailure::File(source) => SearchError::File {
             path: step.file.path.clone(),
             source,
@@ -804,7 +818,7 @@ fn routed_to(step: &Step, qual: &str) -> String {
     )
 }
 
-/// Copies the whole file of `step` (its edits applied) into `table`, a
+/// Copies the whole file of `step` (`edits` applied) into `table`, a
 /// temporary table with the file's columns, for a search.
 ///
 /// # Errors
@@ -812,6 +826,7 @@ fn routed_to(step: &Step, qual: &str) -> String {
 pub(crate) fn into_temp(
     client: &mut impl GenericClient,
     step: &Step,
+    edits: Option<&Edits>,
     table: &QualName,
 ) -> Result<u64, copy::CopyFailure> {
     let into = copy::Copy {
@@ -822,7 +837,7 @@ pub(crate) fn into_temp(
         part: crate::input::file::Part::whole(step.file.dialect.header),
         batch: None,
         freeze: false,
-        edits: step.edits.as_deref(),
+        edits,
     };
     copy::stream(client, &into, &mut |_| {}).map(|c| c.rows)
 }
@@ -865,7 +880,7 @@ mod tests {
             level: 2,
             self_referencing: false,
             sequences: vec![],
-            edits: None,
+            strip: 0,
         }
     }
 

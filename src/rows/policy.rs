@@ -40,6 +40,7 @@ use crate::input::edit::{self, Edits};
 use crate::input::scan::RecordSpan;
 use crate::options::OnOrphan;
 use crate::plan::{Plan, PlannedKey, Step, Truncate};
+use crate::rows::edits::{FileEdits, strip_only};
 use crate::rows::orphan::{self, Parents};
 use crate::sql::{ident, literal};
 
@@ -55,8 +56,8 @@ pub struct Rejected {
 }
 
 /// Decides, for `plan`, which rows `policy` leaves out or changes, writes the
-/// reject files into `reject_dir`, and returns the plan with those edits and
-/// what was done to each step's file (by step index).
+/// reject files into `reject_dir`, and returns the edits of every step's file
+/// and what was done to each (by step index).
 ///
 /// # Errors
 /// [`ErrorKind::OrphanPolicy`] when a file lacks a column a key needs (the
@@ -69,8 +70,8 @@ pub(crate) fn apply(
     policy: OnOrphan,
     reject_dir: &Path,
     observer: &mut dyn FnMut(Event<'_>),
-) -> Result<(Plan, Vec<Rejected>), Error> {
-    let mut out = plan.clone();
+) -> Result<(FileEdits, Vec<Rejected>), Error> {
+    let mut out = FileEdits::of(plan);
     let mut rejected = vec![Rejected::default(); plan.steps.len()];
     if policy == OnOrphan::Error || plan.keys.is_empty() {
         return Ok((out, rejected));
@@ -78,9 +79,9 @@ pub(crate) fn apply(
     let mut tx = db::begin(client, "finding the orphan rows")?;
     let result = decide(&mut tx, plan, policy, reject_dir, observer, &mut rejected);
     db::rollback(tx, "finding the orphan rows")?;
-    for (step, edits) in out.steps.iter_mut().zip(result?) {
+    for (slot, edits) in out.0.iter_mut().zip(result?) {
         if let Some(e) = edits {
-            step.edits = Some(Arc::new(e));
+            *slot = Some(Arc::new(e));
         }
     }
     Ok((out, rejected))
@@ -308,7 +309,7 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
         &during,
     )?;
     let table = crate::sql::QualName::new("pg_temp", &name);
-    orphan::into_temp(tx, step, &table).map_err(|f| match f {
+    orphan::into_temp(tx, step, strip_only(step).as_deref(), &table).map_err(|f| match f {
         copy::CopyFailure::Server { error, .. } => Error::server(error, &during),
         other => crate::rows::diagnose::file_error(step, other),
     })?;
@@ -538,7 +539,7 @@ fn read_back(
         marked,
         rejects: RejectFile::create(step, path.clone())?,
         edits: Edits {
-            strip: step.edits.as_ref().map_or(0, |e| e.strip),
+            strip: step.strip,
             ..Edits::default()
         },
         done: Rejected {

@@ -26,6 +26,7 @@ use crate::error::{Error, ErrorKind, Problems, Unchecked};
 use crate::event::Event;
 use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
 use crate::rows::diagnose;
+use crate::rows::edits::FileEdits;
 use crate::run::pipeline::{self, Mode, Scope};
 use crate::run::report::Report;
 
@@ -70,13 +71,16 @@ fn check_in(
             max_examples: plan.max_examples,
             ..Problems::default()
         },
+        edited: FileEdits::of(plan),
         rejected: Vec::new(),
         unbuilt: Vec::new(),
         in_file_order: Vec::new(),
     };
+    let edited = collect.edited.clone();
     pipeline::run(
         tx,
         plan,
+        &edited,
         Scope::Rollback,
         &mut collect,
         &mut Report::default(),
@@ -97,6 +101,9 @@ fn check_in(
 /// check goes on; a lost connection ends it.
 struct Collect {
     problems: Problems,
+    /// How the files are sent: a check leaves no row out, only the columns
+    /// reject files added.
+    edited: FileEdits,
     /// Steps whose file was rejected: the rows the others need from it are
     /// missing.
     rejected: Vec<usize>,
@@ -178,7 +185,7 @@ impl Mode for Collect {
         observer(Event::RestoringKey { key: k });
         let in_place = self.in_place(plan, k);
         observer(Event::ListingOrphans { key: k, in_place });
-        let found = diagnose::orphans(tx, plan, k, &self.in_file_order);
+        let found = diagnose::orphans(tx, plan, &self.edited, k, &self.in_file_order);
         if found.rows > 0 || found.search_failed.is_some() {
             self.problems.keys.push(found);
         }
@@ -198,7 +205,7 @@ impl Mode for Collect {
                 if v.violation.not_searched {
                     let in_place = self.in_place(plan, k);
                     observer(Event::ListingOrphans { key: k, in_place });
-                    v.violation = diagnose::orphans(tx, plan, k, &self.in_file_order);
+                    v.violation = diagnose::orphans(tx, plan, &self.edited, k, &self.in_file_order);
                 }
                 self.problems.keys.push(v.violation);
                 Ok(())
@@ -234,7 +241,7 @@ fn in_file_order(tx: &mut Transaction<'_>, plan: &Plan) -> Result<Vec<u32>, Erro
         .steps
         .iter()
         .filter(|s| plan.keys.iter().any(|k| k.child_steps.contains(&s.index)))
-        .filter(|s| !s.table.partitioned && s.edits.is_none())
+        .filter(|s| !s.table.partitioned && s.strip == 0)
         .filter(|s| loaded.iter().filter(|&&t| t == s.table.oid).count() == 1)
         // A partition whose ancestor is loaded too takes that file's rows.
         .filter(|s| !s.table.ancestors.iter().any(|a| loaded.contains(a)))

@@ -14,6 +14,7 @@ use crate::database::db;
 use crate::error::Error;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey};
 use crate::rows::diagnose;
+use crate::rows::edits::FileEdits;
 use crate::sql::{QualName, ident, literal};
 
 /// Drops (or unenforces) the keys the plan sets aside, then drops the indexes
@@ -142,6 +143,7 @@ pub(crate) fn as_described(objects: &[(bool, String, String)]) -> Vec<catalog::D
 pub(crate) fn restore_key(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     k: &PlannedKey,
 ) -> Result<(), Error> {
     let during = match k.action {
@@ -166,7 +168,7 @@ pub(crate) fn restore_key(
         return Err(diagnose::statement_error(tx, plan, e, &during, Some(k)));
     }
     if !k.key.validated {
-        diagnose::not_valid_orphans(&mut sp, plan, k)?;
+        diagnose::not_valid_orphans(&mut sp, plan, edited, k)?;
     }
     if !k.key.clones.is_empty() && matches!(k.action, KeyAction::Drop { .. }) {
         restore_clones(&mut sp, k, &during)?;
@@ -384,6 +386,7 @@ fn restore_clones(tx: &mut Transaction<'_>, k: &PlannedKey, during: &str) -> Res
 pub(crate) fn build_index(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     i: &PlannedIndex,
 ) -> Result<(), Error> {
     let during = format!("building index \"{}\" on {}", i.index.name, i.table.human());
@@ -392,7 +395,7 @@ pub(crate) fn build_index(
     db::exec(&mut sp, &sql.tablespace, &during)?;
     if let Err(e) = db::try_exec(&mut sp, &sql.create) {
         db::rollback(sp, &during)?;
-        return Err(diagnose::index_error(tx, plan, i, e, &during));
+        return Err(diagnose::index_error(tx, plan, edited, i, e, &during));
     }
     for statement in &sql.after {
         db::exec(&mut sp, statement, &during)?;

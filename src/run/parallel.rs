@@ -38,6 +38,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::input::lines;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
+use crate::rows::edits::FileEdits;
 use crate::run::ddl::{self, IndexSql, KeySql};
 use crate::run::journal::{self, Kind, State};
 use crate::run::pipeline;
@@ -97,7 +98,8 @@ fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     Ok(out)
 }
 
-/// Loads `plan` over `jobs` connections the connector makes; `client` is the
+/// Loads `plan` over its `jobs` connections the connector makes, each file's
+/// records edited as `edited` says; `client` is the
 /// control connection (journal, drops, restores).
 ///
 /// # Errors
@@ -116,14 +118,14 @@ pub(crate) fn run(
     client: &mut Client,
     connector: &Connector,
     plan: &Plan,
-    jobs: usize,
+    edited: &FileEdits,
     resume: bool,
     stop: &Stop,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     stop.check()?;
     journal::lock(client)?;
-    let result = run_locked(client, connector, plan, jobs, resume, stop, observer);
+    let result = run_locked(client, connector, plan, edited, resume, stop, observer);
     if result.is_err() {
         journal::tidy(client);
     }
@@ -135,12 +137,13 @@ fn run_locked(
     client: &mut Client,
     connector: &Connector,
     plan: &Plan,
-    jobs: usize,
+    edited: &FileEdits,
     resume: bool,
     stop: &Stop,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let started = Instant::now();
+    let jobs = plan.jobs;
     let prior = journal::open(client, resume)?;
     let units = units(plan)?;
     // A resumed run continues the interrupted run's journal, so that a resumed
@@ -170,6 +173,7 @@ fn run_locked(
     let work = Work {
         connector,
         plan,
+        edited,
         run: &run,
         jobs,
         stop,
@@ -320,6 +324,8 @@ fn committed(prior: Option<&journal::Unfinished>, units: &[Unit<'_>]) -> HashSet
 struct Work<'a> {
     connector: &'a Connector,
     plan: &'a Plan,
+    /// How each file's records are sent.
+    edited: &'a FileEdits,
     run: &'a Run,
     jobs: usize,
     stop: &'a Stop,
@@ -623,6 +629,7 @@ fn load_one(
         &mut tx,
         work.plan,
         step,
+        work.edited.step(step.index),
         unit.part,
         &mut |n| {
             let _ = send.send(Note::Progress(u, n));
@@ -763,8 +770,8 @@ fn run_task(client: &mut Client, work: &Work<'_>, task: &Task<'_>) -> Result<(),
     };
     let mut tx = db::begin(client, during)?;
     match task.what {
-        Restore::Index(i) => ddl::build_index(&mut tx, work.plan, i)?,
-        Restore::Key(k) => ddl::restore_key(&mut tx, work.plan, k)?,
+        Restore::Index(i) => ddl::build_index(&mut tx, work.plan, work.edited, i)?,
+        Restore::Key(k) => ddl::restore_key(&mut tx, work.plan, work.edited, k)?,
     }
     journal::mark(&mut tx, &work.run.id, task.seq, State::Restored)?;
     db::commit(tx, during)

@@ -25,8 +25,10 @@ use crate::database::copy::{self, CopyFailure};
 use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::input::edit::Edits;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step, Truncate};
 use crate::rows::diagnose;
+use crate::rows::edits::FileEdits;
 use crate::run::ddl;
 use crate::run::report::{Report, TableReport};
 use crate::run::sequences;
@@ -123,13 +125,15 @@ pub(crate) enum Scope {
     Rollback,
 }
 
-/// Runs every stage of `plan` in `tx`, into `report`.
+/// Runs every stage of `plan` in `tx`, each file's records sent as `edited`
+/// says, into `report`.
 ///
 /// # Errors
 /// What a stage reports and `on_error` does not keep.
 pub(crate) fn run(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     scope: Scope,
     on_error: &mut dyn Mode,
     report: &mut Report,
@@ -147,7 +151,7 @@ pub(crate) fn run(
     ddl::drop_objects(tx, plan)?;
     ddl::truncate_upfront(tx, plan)?;
     on_error.before_files(tx, plan)?;
-    load_files(tx, plan, on_error, report, observer)?;
+    load_files(tx, plan, edited, on_error, report, observer)?;
     // Every deferred trigger fires now, after the last row and before the
     // first statement that alters a loaded table: the keys it checks have
     // all their rows.
@@ -160,7 +164,7 @@ pub(crate) fn run(
             continue;
         }
         observer(Event::BuildingIndex { index: i });
-        if let Err(e) = ddl::build_index(tx, plan, i) {
+        if let Err(e) = ddl::build_index(tx, plan, edited, i) {
             on_error.index(i, e)?;
         }
     }
@@ -169,7 +173,7 @@ pub(crate) fn run(
             continue;
         }
         observer(Event::RestoringKey { key: k });
-        match ddl::restore_key(tx, plan, k) {
+        match ddl::restore_key(tx, plan, edited, k) {
             Ok(()) => report.count_restored(k.action),
             Err(e) => on_error.key(tx, plan, k, e, observer)?,
         }
@@ -201,6 +205,7 @@ fn defer_keys(tx: &mut Transaction<'_>, plan: &Plan, report: &mut Report) -> Res
 fn load_files(
     tx: &mut Transaction<'_>,
     plan: &Plan,
+    edited: &FileEdits,
     on_error: &mut dyn Mode,
     report: &mut Report,
     observer: &mut dyn FnMut(Event<'_>),
@@ -211,6 +216,7 @@ fn load_files(
             tx,
             plan,
             step,
+            edited.step(step.index),
             crate::input::file::Part::whole(step.file.dialect.header),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
@@ -293,6 +299,7 @@ pub(crate) fn load_step(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     step: &Step,
+    edits: Option<&Edits>,
     part: crate::input::file::Part,
     progress: &mut dyn FnMut(u64),
     after_copy: Option<&mut AfterCopy<'_>>,
@@ -317,7 +324,7 @@ pub(crate) fn load_step(
         part,
         batch: batch_size(plan, step),
         freeze: per_step && !step.table.partitioned,
-        edits: step.edits.as_deref(),
+        edits,
     };
     let result = copy::stream(&mut sp, &into, progress);
     let copied = match result {
@@ -332,7 +339,7 @@ pub(crate) fn load_step(
             } else {
                 drop(sp);
             }
-            return Err(diagnose::copy_error(tx, plan, step, error, start));
+            return Err(diagnose::copy_error(tx, plan, step, edits, error, start));
         }
         Err(failure) => return Err(diagnose::file_error(step, failure)),
     };

@@ -16,11 +16,13 @@ use crate::database::db;
 use crate::error::Error;
 use crate::event::Event;
 use crate::plan::Plan;
+use crate::rows::edits::FileEdits;
 use crate::run::pipeline::{self, Scope, Stop};
 use crate::run::report::Report;
 
 /// Loads every file of `plan` in one transaction on `client` (or, when
-/// `client` is itself a transaction, in a savepoint of it): the stages of
+/// `client` is itself a transaction, in a savepoint of it), each file's
+/// records sent as `edited` says: the stages of
 /// [`pipeline`], stopping at the first error, then COMMIT.
 ///
 /// # Errors
@@ -35,6 +37,7 @@ use crate::run::report::Report;
 pub(crate) fn run(
     client: &mut impl GenericClient,
     plan: &Plan,
+    edited: &FileEdits,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let started = Instant::now();
@@ -43,6 +46,7 @@ pub(crate) fn run(
     pipeline::run(
         &mut tx,
         plan,
+        edited,
         Scope::Commit,
         &mut Stop,
         &mut report,
