@@ -438,6 +438,13 @@ where
     } else {
         &LOAD_ONLY
     };
+    // The throwaway server is a new database: repair has nothing to undo there.
+    if matches!(args.command, Some(Command::Repair { .. })) && args.schema_file.is_some() {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "repair works on an existing database: --schema-file does not go with it",
+        ));
+    }
     if args.command.is_some()
         && let Some(id) = refused
             .iter()
@@ -1057,12 +1064,6 @@ const THROWAWAY_DB: &str = "fkload";
 /// Starts a throwaway server and creates [`THROWAWAY_DB`] in it from
 /// `schema`; `-v` says where.
 fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Throwaway, Error> {
-    if matches!(args.command, Some(Command::Repair { .. })) {
-        return Err(Error::from(ErrorKind::Settings {
-            message: "repair works on an existing database: --schema-file does not go with it"
-                .into(),
-        }));
-    }
     let server = fkload::server::Throwaway::start()?;
     if args.verbose {
         errln!(
@@ -1087,11 +1088,7 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session)
         port: args.port.clone(),
         user: args.username.clone(),
     };
-    let info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| {
-        ErrorKind::Settings {
-            message: e.to_string(),
-        }
-    })?;
+    let info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok())?;
     connect_with(args, info)
 }
 

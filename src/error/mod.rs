@@ -21,6 +21,7 @@ use postgres::error::SqlState;
 mod found;
 mod launch;
 mod server;
+pub(crate) mod settings;
 mod state;
 
 use found::plural;
@@ -28,6 +29,7 @@ pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
 pub use launch::ServerError;
 pub(crate) use launch::client_text;
 pub use server::DbErrorInfo;
+use settings::{ConnInfoError, TlsError};
 pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
 
 /// An error from planning or running a load.
@@ -259,7 +261,8 @@ impl Error {
             ErrorKind::Connect { .. }
             | ErrorKind::ConnectionLost { .. }
             | ErrorKind::NotWritable { .. }
-            | ErrorKind::Settings { .. } => true,
+            | ErrorKind::Settings { .. }
+            | ErrorKind::Tls { .. } => true,
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => ends_the_session(db),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
                 error.is_connection()
@@ -272,6 +275,20 @@ impl Error {
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Error {
         Error::new(kind)
+    }
+}
+
+impl From<ConnInfoError> for Error {
+    /// [`ErrorKind::Settings`], the settings' error its source.
+    fn from(source: ConnInfoError) -> Error {
+        Error::new(ErrorKind::Settings { source })
+    }
+}
+
+impl From<TlsError> for Error {
+    /// [`ErrorKind::Tls`], the TLS error its source.
+    fn from(source: TlsError) -> Error {
+        Error::new(ErrorKind::Tls { source })
     }
 }
 
@@ -465,9 +482,14 @@ pub enum ErrorKind {
         /// One line per key or index: what it was, and what it is now.
         problems: Vec<String>,
     },
-    /// The connection settings are invalid (a malformed URI, an unknown option).
-    #[error("invalid connection settings: {message}")]
-    Settings { message: String },
+    /// The connection settings are invalid (a malformed URI, an unknown
+    /// option, a service no file defines); the source says which.
+    #[error("invalid connection settings: {source}")]
+    Settings { source: ConnInfoError },
+    /// The TLS settings cannot make a connector (a root certificate file
+    /// that is not there, a key others can read); the source says which.
+    #[error("invalid connection settings: {source}")]
+    Tls { source: TlsError },
     /// The connection could not be made.
     #[error("connection to server failed ({target}): {message}")]
     Connect { target: String, message: String },

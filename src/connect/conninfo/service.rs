@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::ConnInfoError;
 use super::syntax::{KEYWORDS, is_space};
+use crate::error::settings::ConnInfoError;
 
 /// Where libpq looks for the system-wide service file when `PGSYSCONFDIR` is
 /// not set: the directory Debian's and Ubuntu's libpq are built with.
