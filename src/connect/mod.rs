@@ -506,7 +506,8 @@ impl Log {
 }
 
 /// The client's own text, less the source chain it repeats; a server's
-/// report in psql's layout.
+/// report as its primary line, `FATAL:  message` (the last host's detail
+/// and hint are the error's: [`Error::detail`], [`Error::hint`]).
 fn error_text(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return DbErrorInfo::from_db(db).to_string();

@@ -74,10 +74,7 @@ pub enum ConnInfoError {
         hostaddrs: usize,
     },
     /// A service no service file defines.
-    #[error(
-        "definition of service \"{service}\" not found\nDETAIL:  Searched {}.",
-        searched.iter().map(|p| format!("\"{}\"", p.display())).collect::<Vec<_>>().join(", ")
-    )]
+    #[error("definition of service \"{service}\" not found")]
     ServiceNotFound {
         /// The service's name.
         service: String,
@@ -109,6 +106,23 @@ pub enum ConnInfoError {
     },
 }
 
+impl ConnInfoError {
+    /// The DETAIL, where libpq gives one: the files searched for a service.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ConnInfoError::ServiceNotFound { searched, .. } => Some(format!(
+                "Searched {}.",
+                searched
+                    .iter()
+                    .map(|p| format!("\"{}\"", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Why a TLS connector could not be made (a file that cannot be read or
 /// parsed, a wrong passphrase, a verifying mode without roots).
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +130,7 @@ pub enum ConnInfoError {
 pub enum TlsError {
     /// `sslrootcert` names a file that is not there, and the mode verifies.
     #[error(
-        "root certificate file \"{}\" does not exist\nHINT:  Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
+        "root certificate file \"{}\" does not exist",
         path.display()
     )]
     NoRootFile { path: PathBuf },
@@ -152,4 +166,17 @@ pub enum TlsError {
     /// OpenSSL could not set up the connector.
     #[error("could not set up TLS: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
+}
+
+impl TlsError {
+    /// The HINT, where libpq gives one: what to do about a root certificate
+    /// file that is not there.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            TlsError::NoRootFile { .. } => Some(
+                "Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
+            ),
+            _ => None,
+        }
+    }
 }

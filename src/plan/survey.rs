@@ -201,7 +201,7 @@ fn count_rows(
             client,
             &format!("SELECT count(*) FROM {}", table.truncate_target()),
             &[],
-            "counting the rows of a table --truncate would empty too",
+            "counting the rows of a table that emptying the loaded ones would empty too",
         )?;
         rows.insert(table.oid, u64::try_from(row.get::<_, i64>(0)).unwrap_or(0));
     }
