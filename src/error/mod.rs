@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use postgres::error::SqlState;
 
+pub(crate) mod dialect;
 mod found;
 mod launch;
 mod notes;
@@ -30,6 +31,7 @@ mod server;
 pub(crate) mod settings;
 mod state;
 
+use dialect::DialectError;
 use found::plural;
 pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
 pub use launch::ServerError;
@@ -437,12 +439,13 @@ pub enum ErrorKind {
         message: String,
     },
     /// A file's dialect breaks one of COPY's rules, or cannot be read as
-    /// fkload reads files; `from` says where the options came from.
-    #[error("{}: {message} ({from})", path.display())]
+    /// fkload reads files (the source says which); `from` says where the
+    /// options came from.
+    #[error("{}: {source} ({from})", path.display())]
     Dialect {
         path: PathBuf,
         from: String,
-        message: String,
+        source: DialectError,
     },
     /// A line of a file holds only `\.`, which COPY takes for the end of
     /// the data: the rows after it would be lost.
@@ -656,9 +659,15 @@ pub enum ErrorKind {
     #[error("{}", _0.db)]
     Duplicate(Box<DuplicateKeys>),
     /// Orphan rows cannot be skipped or set NULL before the load for the
-    /// rows of a file ([`crate::OnOrphan`]).
-    #[error("{}: {message}", path.display())]
-    OrphanPolicy { path: PathBuf, message: String },
+    /// rows of a file ([`crate::OnOrphan`]): it lacks a column of a key.
+    #[error("{}: the file has no column {column} of key \"{key}\", so which of its rows break the key cannot be told before the load", path.display())]
+    OrphanPolicy {
+        path: PathBuf,
+        /// The key's name.
+        key: String,
+        /// The column the file lacks, as SQL names it.
+        column: String,
+    },
     /// Everything that keeps the data from loading, found in one run (a
     /// load that failed on a key reports this way several violated keys, or
     /// a key among other problems; one key alone is

@@ -260,11 +260,24 @@ mod tests {
         );
     }
 
-    /// The settings' errors are sources, and their detail and hint are the
-    /// error's.
+    /// The settings' and the dialect's errors are sources (once flattened
+    /// into a message), and their detail and hint are the error's.
     #[test]
-    fn settings_errors_are_sources_with_their_detail_and_hint() {
+    fn typed_errors_are_sources_with_their_detail_and_hint() {
         use std::error::Error as _;
+        let e = Error::new(ErrorKind::Dialect {
+            path: "data/p.csv".into(),
+            from: "the encoding".into(),
+            source: crate::error::dialect::DialectError::UnknownEncoding("klingon".into()),
+        });
+        assert_eq!(
+            e.to_string(),
+            "data/p.csv: \"klingon\" is not an encoding PostgreSQL knows (the encoding)"
+        );
+        assert!(
+            e.source()
+                .is_some_and(|s| s.is::<crate::error::dialect::DialectError>())
+        );
         let e = Error::from(crate::error::settings::TlsError::NoRootFile {
             path: "/r.crt".into(),
         });

@@ -345,7 +345,7 @@ fn dialect_of(
         Error::new(ErrorKind::Dialect {
             path: path.to_path_buf(),
             from: format!("options from {}", from.join(", ")),
-            message: refused.to_string(),
+            source: refused,
         })
     })
 }

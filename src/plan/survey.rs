@@ -12,6 +12,7 @@ use postgres::GenericClient;
 use super::model::{Purpose, Strategy};
 use crate::database::catalog::{Catalog, Details, Needs, Table};
 use crate::error::{Error, ErrorKind, Ignored};
+use crate::input::dialect::DialectError;
 use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
 use crate::sql::QualName;
@@ -236,26 +237,29 @@ fn check_encodings(
             }
         };
         let d = &file.dialect;
-        let message = if canonical.is_empty() {
-            Some(format!("{given:?} is not an encoding PostgreSQL knows"))
+        let refused = if canonical.is_empty() {
+            Some(DialectError::UnknownEncoding(given.clone()))
         } else if let Some(lowest) = crate::input::dialect::lowest_trail_byte(&canonical) {
-            [("delimiter", d.delimiter), ("quote", d.quote), ("escape", d.escape)]
-                .into_iter()
-                .find(|(_, b)| (lowest..0x80).contains(b))
-                .map(|(what, b)| {
-                    format!(
-                        "in {canonical} the byte of the {what} {:?} can be part of a character, so fkload cannot tell where records end: choose another {what}",
-                        char::from(b)
-                    )
-                })
+            [
+                ("delimiter", d.delimiter),
+                ("quote", d.quote),
+                ("escape", d.escape),
+            ]
+            .into_iter()
+            .find(|(_, b)| (lowest..0x80).contains(b))
+            .map(|(what, byte)| DialectError::AmbiguousByte {
+                encoding: canonical.clone(),
+                what,
+                byte,
+            })
         } else {
             None
         };
-        if let Some(message) = message {
+        if let Some(source) = refused {
             return Err(Error::new(ErrorKind::Dialect {
                 path: file.path.clone(),
                 from: "the encoding".into(),
-                message,
+                source,
             }));
         }
         file.dialect.encoding = Some(canonical);
