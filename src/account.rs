@@ -4,6 +4,9 @@
 //! sequences moved, every problem found, how the run ended, and any earlier
 //! parallel load that did not finish.
 //!
+//! An error's `"message"` is worded by the caller (the command passes its
+//! psql layout, `src/cli/errors.rs`); the rest of an error is data here.
+//!
 //! The shape is versioned ([`VERSION`], the `"fkload_report"` member) and
 //! described by `schema/report.schema.json` in the repository; a change that
 //! removes or retypes a member raises the version.
@@ -51,8 +54,10 @@ impl<'a> Account<'a> {
         }
     }
 
-    /// The account as JSON.
-    pub fn to_json(&self) -> Value {
+    /// The account as JSON; `message` words each error for its
+    /// `"message"` member (the command passes its psql layout of the error;
+    /// `|e| e.to_string()` gives the primary message alone).
+    pub fn to_json(&self, message: &dyn Fn(&Error) -> String) -> Value {
         let problems = self.problems.or(self.error.and_then(Error::problems));
         let interrupted = match self.error.map(Error::kind) {
             Some(crate::ErrorKind::UnfinishedLoad { runs }) => runs.as_slice(),
@@ -67,8 +72,8 @@ impl<'a> Account<'a> {
             "plan": self.plan.map(plan),
             "tables": tables(self.plan, self.report),
             "result": self.report.map(result),
-            "problems": problems.map(problems_json),
-            "error": self.error.map(error),
+            "problems": problems.map(|p| problems_json(p, message)),
+            "error": self.error.map(|e| error(e, message)),
             "unfinished_runs": interrupted.iter().map(unfinished).collect::<Vec<_>>(),
         })
     }
@@ -240,11 +245,11 @@ fn duplicate(d: &DuplicateViolation) -> Value {
     })
 }
 
-fn problems_json(p: &Problems) -> Value {
+fn problems_json(p: &Problems, message: &dyn Fn(&Error) -> String) -> Value {
     json!({
         "count": p.count(),
         "max_examples": p.max_examples,
-        "errors": p.errors.iter().map(error).collect::<Vec<_>>(),
+        "errors": p.errors.iter().map(|e| error(e, message)).collect::<Vec<_>>(),
         "keys": p.keys.iter().map(key_violation).collect::<Vec<_>>(),
         "duplicates": p.duplicates.iter().map(duplicate).collect::<Vec<_>>(),
         "unchecked": p.unchecked.iter().map(|u| json!({
@@ -254,10 +259,10 @@ fn problems_json(p: &Problems) -> Value {
     })
 }
 
-fn error(e: &Error) -> Value {
+fn error(e: &Error, message: &dyn Fn(&Error) -> String) -> Value {
     let position = e.position();
     json!({
-        "message": e.to_string(),
+        "message": message(e),
         "sqlstate": e.sqlstate().map(SqlState::code),
         "file": position.map(|p| p.path.display().to_string()),
         "line": position.and_then(|p| p.line),

@@ -37,7 +37,7 @@ use crate::run::transaction;
 /// let info = fkload::conninfo::ConnInfo::resolve(
 ///     &fkload::conninfo::Overrides { dbname: Some("shop".into()), ..Default::default() },
 ///     &|k| std::env::var(k).ok(),
-/// ).map_err(|e| fkload::ErrorKind::Settings { message: e.to_string() })?;
+/// )?; // a ConnInfoError is an fkload::Error (ErrorKind::Settings)
 /// let loader = fkload::Loader::builder()
 ///     .connector(fkload::Connector::new(&info).setting("lock_timeout", "5s"))
 ///     .jobs(2)

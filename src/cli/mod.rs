@@ -13,6 +13,7 @@ macro_rules! errln {
 }
 
 mod describe;
+mod errors;
 pub mod exit;
 mod graph;
 mod progress;
@@ -438,6 +439,13 @@ where
     } else {
         &LOAD_ONLY
     };
+    // The throwaway server is a new database: repair has nothing to undo there.
+    if matches!(args.command, Some(Command::Repair { .. })) && args.schema_file.is_some() {
+        return Err(command.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "repair works on an existing database: --schema-file does not go with it",
+        ));
+    }
     if args.command.is_some()
         && let Some(id) = refused
             .iter()
@@ -669,7 +677,7 @@ pub fn run(args: &Args) -> u8 {
         Err(e) => {
             match e.kind() {
                 ErrorKind::Stopped(s) => errln!("fkload: {}", interrupted(s, args)),
-                _ => print_error(e),
+                _ => errln!("{}", errors::printed(e)),
             }
             exit::for_error(e)
         }
@@ -702,7 +710,7 @@ fn write_account(
     account.problems = outcome.problems.as_ref();
     account.error = error;
     account.interrupted = &outcome.interrupted;
-    let text = serde_json::to_string_pretty(&account.to_json())? + "\n";
+    let text = serde_json::to_string_pretty(&account.to_json(&errors::layout))? + "\n";
     if path == std::path::Path::new("-") {
         out(&text);
         Ok(())
@@ -1022,7 +1030,7 @@ fn check(
         }
         exit::OK
     } else {
-        for block in problems.blocks() {
+        for block in errors::blocks(&problems) {
             errln!("fkload: {block}\n");
         }
         errln!("fkload: check: {}", problems.summary());
@@ -1057,12 +1065,6 @@ const THROWAWAY_DB: &str = "fkload";
 /// Starts a throwaway server and creates [`THROWAWAY_DB`] in it from
 /// `schema`; `-v` says where.
 fn throwaway(args: &Args, schema: &std::path::Path) -> Result<fkload::server::Throwaway, Error> {
-    if matches!(args.command, Some(Command::Repair { .. })) {
-        return Err(Error::from(ErrorKind::Settings {
-            message: "repair works on an existing database: --schema-file does not go with it"
-                .into(),
-        }));
-    }
     let server = fkload::server::Throwaway::start()?;
     if args.verbose {
         errln!(
@@ -1087,11 +1089,7 @@ fn connect(args: &Args) -> Result<(Connector, postgres::Client, fkload::Session)
         port: args.port.clone(),
         user: args.username.clone(),
     };
-    let info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok()).map_err(|e| {
-        ErrorKind::Settings {
-            message: e.to_string(),
-        }
-    })?;
+    let info = ConnInfo::resolve(&overrides, &|k| std::env::var(k).ok())?;
     connect_with(args, info)
 }
 
@@ -1135,78 +1133,6 @@ fn describe_session(s: &fkload::Session) -> String {
         "connected to {} as user \"{}\", database \"{}\", server port {port}, TLS {tls}",
         s.host, s.user, s.database
     )
-}
-
-/// What to do about orphan rows a load found.
-const ORPHAN_HINT: &str = "Load the missing parent rows, or load with --on-orphan skip (or null) to set these rows aside; fkload check lists the problems without loading.";
-
-/// What a user of the command line can do about an error, in its flags.
-fn hint(e: &Error) -> Option<String> {
-    if let ErrorKind::Copy {
-        held: Some((table, rows)),
-        ..
-    } = e.kind()
-    {
-        return Some(format!(
-            "{table} held {rows} {} before this load: if the file repeats {}, load with --truncate to replace {} (it empties the table first, in the same transaction).",
-            if *rows == 1 { "row" } else { "rows" },
-            if *rows == 1 { "it" } else { "them" },
-            if *rows == 1 { "it" } else { "them" },
-        ));
-    }
-    if e.problems().is_some_and(|p| !p.keys.is_empty()) {
-        return Some(ORPHAN_HINT.into());
-    }
-    Some(String::from(match e.kind() {
-        ErrorKind::Interrupted { .. } => {
-            "Rerun with --resume to load the rest and put everything back, or run fkload repair to undo it."
-        }
-        ErrorKind::NothingToResume => "Load without --resume.",
-        ErrorKind::UnfinishedLoad { .. } => {
-            "Run fkload repair to undo it (a load without --resume does that first), or fkload -j N --resume DIR with its directory to finish it; then check again."
-        }
-        ErrorKind::Duplicate(_) => "Keep one row per key.",
-        ErrorKind::Cleanup { .. } => {
-            "Run fkload repair to undo the load, or fix the cause and rerun with --resume to finish it."
-        }
-        ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
-            "End those transactions, or give fkload more time (--lock-timeout)."
-        }
-        ErrorKind::TruncateInParallel => {
-            "--truncate cannot go with -j: load in one transaction, or empty the tables first yourself."
-        }
-        ErrorKind::CitusUnsupported { .. } => {
-            "Load in one transaction (without -j): it is atomic on Citus, and fkload repair or --resume are not needed."
-        }
-        ErrorKind::UndoMismatch { .. } => {
-            "Rows of the run were changed or deleted since it loaded them, or rows that are not the run's carry its transaction id (on Citus, none do): see what the table holds, then run fkload repair --force to take out the rows that still carry it."
-        }
-        _ => return None,
-    }))
-}
-
-/// Prints an error as psql does (see [`render_error`]).
-fn print_error(e: &Error) {
-    errln!("{}", render_error(e));
-}
-
-/// An error as psql prints one: `fkload: ` before the first line, then the
-/// command line's hint.
-fn render_error(e: &Error) -> String {
-    // One violated key (ErrorKind::ForeignKey) or several: the same layout.
-    if let Some(p) = e.problems() {
-        let blocks: Vec<String> = p.blocks().iter().map(|b| format!("fkload: {b}")).collect();
-        let hint = hint(e).map(|h| format!("\nHINT:  {h}")).unwrap_or_default();
-        return format!(
-            "{}\nfkload: the load was rolled back: {}{hint}",
-            blocks.join("\n\n"),
-            p.summary()
-        );
-    }
-    match hint(e) {
-        Some(h) => format!("fkload: {e}\nHINT:  {h}"),
-        None => format!("fkload: {e}"),
-    }
 }
 
 #[cfg(test)]
@@ -1312,7 +1238,7 @@ mod tests {
             all.push_str(&format!(
                 "== {name} (exit {})\n{}\n",
                 exit::for_error(e),
-                render_error(e)
+                errors::printed(e)
             ));
         }
         insta::assert_snapshot!(all);

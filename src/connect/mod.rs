@@ -214,7 +214,7 @@ impl Connector {
     /// [`ErrorKind::Connect`], with the client's error as the source (see
     /// [`Error::needs_password`]); [`ErrorKind::NotWritable`] when every host
     /// that answered is a standby or read-only, or (for a load)
-    /// `target_session_attrs` chose one; [`ErrorKind::Settings`] when the TLS
+    /// `target_session_attrs` chose one; [`ErrorKind::Tls`] when the TLS
     /// settings cannot be used (a file missing or unreadable).
     pub fn connect(&self) -> Result<Client, Error> {
         self.session().map(|(client, _)| client)
@@ -443,7 +443,7 @@ impl Connector {
         if let Some(made) = slot.as_ref() {
             return Ok(made.clone());
         }
-        let made = settings.connector().map_err(|e| settings_error(&e))?;
+        let made = settings.connector().map_err(Error::from)?;
         *slot = Some(made.clone());
         Ok(made)
     }
@@ -506,7 +506,8 @@ impl Log {
 }
 
 /// The client's own text, less the source chain it repeats; a server's
-/// report in psql's layout.
+/// report as its primary line, `FATAL:  message` (the last host's detail
+/// and hint are the error's: [`Error::detail`], [`Error::hint`]).
 fn error_text(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return DbErrorInfo::from_db(db).to_string();
@@ -533,11 +534,4 @@ fn connect_error(target: &str, e: postgres::Error) -> Error {
         },
         e,
     )
-}
-
-/// TLS settings that cannot be used.
-fn settings_error(e: &tls::TlsError) -> Error {
-    Error::new(ErrorKind::Settings {
-        message: e.to_string(),
-    })
 }

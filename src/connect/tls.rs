@@ -34,6 +34,8 @@ use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use postgres_openssl::MakeTlsConnector;
 
+use crate::error::settings::TlsError;
+
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -159,43 +161,6 @@ impl std::fmt::Debug for TlsSettings {
             .field("sni", &self.sni)
             .finish()
     }
-}
-
-/// Why a TLS connector could not be made (a file that cannot be read or
-/// parsed, a wrong passphrase, a verifying mode without roots).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
-    #[error(
-        "root certificate file \"{}\" does not exist\nHINT:  Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
-        path.display()
-    )]
-    NoRootFile { path: PathBuf },
-    #[error(
-        "sslmode {0} needs a root certificate to verify the server against (sslrootcert, or ~/.postgresql/root.crt)"
-    )]
-    NoRoot(&'static str),
-    #[error("could not read {what} \"{}\": {source}", path.display())]
-    File {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("could not load {what} \"{}\": {message}", path.display())]
-    Load {
-        what: &'static str,
-        path: PathBuf,
-        message: String,
-    },
-    #[error(
-        "private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root",
-        path.display()
-    )]
-    KeyPermissions { path: PathBuf },
-    #[error("invalid value \"{0}\" for ssl_min_protocol_version or ssl_max_protocol_version")]
-    Protocol(String),
-    #[error("could not set up TLS: {0}")]
-    OpenSsl(#[from] openssl::error::ErrorStack),
 }
 
 impl TlsSettings {

@@ -1,6 +1,8 @@
 //! The rows found keeping data from loading: orphan rows of a foreign key,
 //! rows sharing a unique key, and what could not be checked. Every list is
-//! bounded (the first N examples, N = `--max-examples`); the counts are exact.
+//! bounded (the first N examples, N = the loader's `max_examples`); the
+//! counts are exact. Each says its message (`Display`) and its rows as a
+//! DETAIL (`detail()`); laying them out is the CLI's.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -72,7 +74,7 @@ pub struct DuplicateViolation {
     /// How many keys are held more than once.
     pub keys: u64,
     /// The first duplicated keys, each with the rows that hold it (at most
-    /// `--max-examples` rows per key), in file order.
+    /// `max_examples` rows per key), in file order.
     pub examples: Vec<(String, Vec<Orphan>)>,
     /// Why the rows could not be listed, when they could not.
     pub search_failed: Option<String>,
@@ -93,114 +95,117 @@ pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 impl fmt::Display for KeyViolation {
-    /// `ERROR:  ...` as the server words it, then the counts, then each
-    /// example at its file and line.
+    /// The message, as the server words it (`insert or update on table ...
+    /// violates foreign key constraint ...`); [`KeyViolation::detail`] has
+    /// the rows.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ERROR:  insert or update on table {} violates foreign key constraint \"{}\"",
+            "insert or update on table {} violates foreign key constraint \"{}\"",
             self.child, self.constraint
-        )?;
-        self.details(f, "DETAIL:  ")
+        )
     }
 }
 
 impl KeyViolation {
-    /// What follows the first line: the counts (after `lead`: `DETAIL:  `,
-    /// or nothing under a server report that has its own) and the examples.
-    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>, lead: &str) -> fmt::Result {
-        if let Some(why) = &self.search_failed {
-            return write!(f, "\nfkload: could not list the orphan rows: {why}");
+    /// The orphan rows, as a DETAIL: the counts in a sentence, then each
+    /// example at its file and line, how many more there are, and the
+    /// missing parent keys. `None` when they could not be listed
+    /// ([`KeyViolation::search_failed`] says why).
+    pub fn detail(&self) -> Option<String> {
+        if self.search_failed.is_some() {
+            return None;
         }
-        write!(
-            f,
-            "\n{lead}{} of {} {} no parent row in {}; {} {} missing.",
+        let mut out = format!(
+            "{} of {} {} no parent row in {}; {} {} missing.",
             plural(self.rows, "row", "rows"),
             self.child,
             if self.rows == 1 { "has" } else { "have" },
             self.parent,
             plural(self.missing_keys, "key", "distinct keys"),
             if self.missing_keys == 1 { "is" } else { "are" },
-        )?;
+        );
         for o in &self.examples {
-            write!(
-                f,
+            out.push_str(&format!(
                 "\n{}:{}: key {} is not present in table {}",
                 o.path.display(),
                 o.line,
                 o.key,
                 self.parent
-            )?;
+            ));
         }
         let more = self.rows.saturating_sub(self.examples.len() as u64);
         if more > 0 {
-            write!(
-                f,
+            out.push_str(&format!(
                 "\n... and {more} more {}",
                 if more == 1 { "row" } else { "rows" }
-            )?;
+            ));
         }
         if !self.missing_examples.is_empty() {
             let shown = self.missing_examples.len() as u64;
-            write!(
-                f,
-                "\nmissing from {}: {}{}",
+            out.push_str(&format!(
+                "\nmissing from {}: {}",
                 self.parent,
-                self.missing_examples.join(", "),
-                if self.missing_keys > shown {
-                    format!(" ... and {} more", self.missing_keys - shown)
-                } else {
-                    String::new()
-                }
-            )?;
+                self.missing_examples.join(", ")
+            ));
+            if self.missing_keys > shown {
+                out.push_str(&format!(" ... and {} more", self.missing_keys - shown));
+            }
         }
-        Ok(())
+        Some(out)
     }
 }
 
 impl fmt::Display for DuplicateViolation {
+    /// The message, as the server words it; [`DuplicateViolation::detail`]
+    /// has the rows.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ERROR:  duplicate key value violates unique constraint \"{}\"",
+            "duplicate key value violates unique constraint \"{}\"",
             self.index
-        )?;
-        self.details(f, "DETAIL:  ")
+        )
     }
 }
 
 impl DuplicateViolation {
-    /// What follows the first line: the counts (after `lead`, as for
-    /// [`KeyViolation`]) and the examples.
-    pub(crate) fn details(&self, f: &mut fmt::Formatter<'_>, lead: &str) -> fmt::Result {
-        if let Some(why) = &self.search_failed {
-            return write!(f, "\nfkload: could not list the duplicate rows: {why}");
+    /// The rows sharing a key, as a DETAIL: the counts in a sentence, then
+    /// each row at its file and line, and how many more keys there are.
+    /// `None` when they could not be listed
+    /// ([`DuplicateViolation::search_failed`] says why).
+    pub fn detail(&self) -> Option<String> {
+        if self.search_failed.is_some() {
+            return None;
         }
-        write!(
-            f,
-            "\n{lead}{} of {} share {}.",
+        let mut out = format!(
+            "{} of {} share {}.",
             plural(self.rows, "row", "rows"),
             self.table,
             plural(self.keys, "key", "keys"),
-        )?;
+        );
         for (key, rows) in &self.examples {
             for r in rows {
-                write!(
-                    f,
+                out.push_str(&format!(
                     "\n{}:{}: key {key} is duplicated",
                     r.path.display(),
                     r.line
-                )?;
+                ));
             }
         }
         let more = self.keys.saturating_sub(self.examples.len() as u64);
         if more > 0 {
-            write!(
-                f,
+            out.push_str(&format!(
                 "\n... and {more} more {}",
                 if more == 1 { "key" } else { "keys" }
-            )?;
+            ));
         }
-        Ok(())
+        Some(out)
+    }
+}
+
+impl fmt::Display for Unchecked {
+    /// `not checked: key "c_p_fkey" of public.c: p.csv did not load`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not checked: {}: {}", self.what, self.because)
     }
 }

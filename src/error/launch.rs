@@ -2,7 +2,8 @@
 //! carried by [`crate::ErrorKind::Throwaway`].
 //!
 //! Each variant keeps its cause as its source (the I/O error, the client's
-//! error), and its message says what happened in PostgreSQL's style; a
+//! error), its message says what happened in PostgreSQL's style (the hint,
+//! where there is one, is [`ServerError::hint`]); a
 //! failed program's output is quoted whole, because it is the only account
 //! of what went wrong (initdb's and pg_ctl's own words, the server's log).
 
@@ -22,10 +23,7 @@ pub enum ServerError {
     #[error(
         "found no PostgreSQL server binaries (initdb, pg_ctl, postgres) in FKLOAD_PGBINDIR, \
          on PATH, from pg_config --bindir, in /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin or \
-         Homebrew's postgresql@*\n\
-         HINT:  Install them: Debian or Ubuntu: sudo apt install postgresql; Fedora: sudo dnf \
-         install postgresql-server; macOS: brew install postgresql@17. Or set FKLOAD_PGBINDIR \
-         to the directory that holds initdb."
+         Homebrew's postgresql@*"
     )]
     NoBinaries,
     /// A directory of the server could not be made or opened, or a free
@@ -52,11 +50,7 @@ pub enum ServerError {
     },
     /// Running as root, the server runs as the `postgres` account, and a
     /// step for it failed.
-    #[error(
-        "{source}\nHINT:  As root, the server runs as the account postgres (runuser), which the \
-         PostgreSQL server package creates; it must be able to reach the temporary directory \
-         (set TMPDIR if it cannot)."
-    )]
+    #[error("{source}")]
     AsRoot { source: Box<ServerError> },
     /// The server did not start, or started and could not be reached;
     /// `log` is the end of its log.
@@ -86,6 +80,28 @@ pub enum ServerError {
     /// every later call.
     #[error(transparent)]
     Earlier(Arc<ServerError>),
+}
+
+impl ServerError {
+    /// What to do about it, when there is something to say: which package
+    /// to install, what the `postgres` account needs as root.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ServerError::NoBinaries => Some(
+                "Install them: Debian or Ubuntu: sudo apt install postgresql; Fedora: sudo dnf \
+                 install postgresql-server; macOS: brew install postgresql@17. Or set \
+                 FKLOAD_PGBINDIR to the directory that holds initdb.",
+            ),
+            ServerError::AsRoot { .. } => Some(
+                "As root, the server runs as the account postgres (runuser), which the \
+                 PostgreSQL server package creates; it must be able to reach the temporary \
+                 directory (set TMPDIR if it cannot).",
+            ),
+            ServerError::NotStarted { source, .. } => source.hint(),
+            ServerError::Earlier(first) => first.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// A client error as psql shows a server's: `ERROR:  message`, or the

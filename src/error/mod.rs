@@ -5,29 +5,40 @@
 //! the constraint and the key. Server errors keep every field of the server's
 //! report ([`DbErrorInfo`]) because `postgres::Error`'s own Display says only
 //! "db error", and keep the client's error itself as the [`std::error::Error::source`]
-//! (its [`postgres::Error::code`] is the SQLSTATE).
+//! (its [`postgres::Error::code`] is the SQLSTATE); the connection settings'
+//! errors are sources too.
 //!
 //! A program acts on [`Error::sqlstate`], [`Error::position`] and
-//! [`Error::is_connection`] rather than on the text. Messages say what
-//! happened, in PostgreSQL's style: the primary line in lower case without a
-//! final period, DETAIL and HINT as sentences; they name no command-line flag
-//! (the CLI adds its own hints). Exit codes are the CLI's business.
+//! [`Error::is_connection`] rather than on the text. An error is data, its
+//! layout is the caller's: `Display` is the primary message, in PostgreSQL's
+//! style (lower case, no final period), and [`Error::detail`] and
+//! [`Error::hint`] are sentences made from the kind's data (`notes.rs`
+//! words what takes more than a sentence); no
+//! text names a command-line flag (the CLI lays errors out as psql does, in
+//! `src/cli/errors.rs`, and adds its own hints). Exit codes are the CLI's
+//! business.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use postgres::error::SqlState;
 
+pub(crate) mod dialect;
 mod found;
 mod launch;
+mod notes;
 mod server;
+pub(crate) mod settings;
 mod state;
 
+use dialect::DialectError;
 use found::plural;
 pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
 pub use launch::ServerError;
 pub(crate) use launch::client_text;
+pub(crate) use notes::restore_problem;
 pub use server::DbErrorInfo;
+use settings::{ConnInfoError, TlsError};
 pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
 
 /// An error from planning or running a load.
@@ -186,6 +197,90 @@ impl Error {
         }
     }
 
+    /// The DETAIL, in PostgreSQL's words (sentences, one line per item
+    /// where the kind lists several): the server's own for its reports,
+    /// then what fkload found (the orphan rows of a key, with their files
+    /// and lines); for fkload's errors, what the kind's data says (the
+    /// table's columns, the sessions holding locks, what a journal lists).
+    /// `None` when there is nothing more than the message.
+    pub fn detail(&self) -> Option<String> {
+        let text = |s: &str| Some(s.to_string());
+        match self.kind() {
+            ErrorKind::NoDataFiles { ignored, .. } | ErrorKind::NothingSelected { ignored, .. } => {
+                notes::ignored(ignored)
+            }
+            ErrorKind::Interrupted { .. } => text(
+                "fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.",
+            ),
+            ErrorKind::UnfinishedLoad { runs } => Some(notes::unfinished_detail(runs)),
+            ErrorKind::Stopped(s) => s.run.as_ref().and(text(
+                "fkload.journal lists what it committed and dropped: a resumed load finishes it, a repair undoes it.",
+            )),
+            ErrorKind::NothingToResume => text(
+                "fkload.journal names no unfinished run: no parallel load was killed here after it changed anything, or the last one finished.",
+            ),
+            ErrorKind::TruncateReferenced { tables } => notes::lines(tables.iter().cloned()),
+            ErrorKind::UnknownColumn { available, .. } => Some(format!(
+                "The table's columns are: {}.",
+                available.join(", ")
+            )),
+            ErrorKind::Cleanup { .. } => text("fkload.journal lists what is still dropped or loaded."),
+            ErrorKind::Blocked { blockers, .. } => notes::blockers(blockers),
+            ErrorKind::NotRestored { problems, .. } => Some(problems.join("\n")),
+            ErrorKind::Settings { source } => source.detail(),
+            ErrorKind::Connect { .. } => self.client_error()?.as_db_error()?.detail().map(str::to_string),
+            ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.detail.clone(),
+            ErrorKind::ForeignKey(f) => notes::lines(f.db.detail.clone().into_iter().chain(f.violation.detail())),
+            ErrorKind::Duplicate(d) => notes::lines(d.db.detail.clone().into_iter().chain(d.violation.detail())),
+            _ => None,
+        }
+    }
+
+    /// The HINT: what to do about the error, in the library's terms (the
+    /// server's own for its reports). Naming no command-line flag: the
+    /// command adds its own advice.
+    pub fn hint(&self) -> Option<String> {
+        let text = |s: &str| Some(s.to_string());
+        match self.kind() {
+            ErrorKind::HeaderNotUtf8 { .. } => text(
+                "If the file is in another encoding, say which: the encoding of its dialect options, or encoding in fkload.toml.",
+            ),
+            ErrorKind::EndMarker { .. } => text("Quote the value (\"\\.\") to load it as text."),
+            ErrorKind::TruncateReferenced { .. } => {
+                text("Load those tables too (a file each), or empty them as well (cascade).")
+            }
+            ErrorKind::Throwaway(s) => s.hint().map(str::to_string),
+            ErrorKind::UnknownTable { candidates, .. } if !candidates.is_empty() => {
+                Some(format!("Similar tables: {}.", candidates.join(", ")))
+            }
+            ErrorKind::AmbiguousTable { .. } => {
+                text("Name the schema with a folder: <schema>/<table>.csv.")
+            }
+            ErrorKind::UnknownColumn {
+                seems_delimited_by: Some(c),
+                ..
+            } => Some(notes::other_delimiter(*c)),
+            ErrorKind::GeneratedColumn { .. } => {
+                text("Leave it out of the file: the server computes it.")
+            }
+            ErrorKind::NotRestored {
+                journal: Some(run), ..
+            } => Some(format!(
+                "fkload.journal (run {run}) is kept: it holds the statements that restore each one."
+            )),
+            ErrorKind::Tls { source } => source.hint().map(str::to_string),
+            ErrorKind::Connect { .. } => self
+                .client_error()?
+                .as_db_error()?
+                .hint()
+                .map(str::to_string),
+            ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.hint.clone(),
+            ErrorKind::ForeignKey(f) => f.db.hint.clone(),
+            ErrorKind::Duplicate(d) => d.db.hint.clone(),
+            _ => None,
+        }
+    }
+
     /// The server's report, when the error is one (or wraps one).
     pub fn db(&self) -> Option<&DbErrorInfo> {
         match self.kind() {
@@ -216,11 +311,12 @@ impl Error {
             | ErrorKind::NoDataFiles { dir: path, .. }
             | ErrorKind::NothingSelected { dir: path, .. } => at(path, None),
             ErrorKind::Header { path, .. }
+            | ErrorKind::HeaderNotUtf8 { path, .. }
             | ErrorKind::UnknownColumn { path, .. }
             | ErrorKind::GeneratedColumn { path, .. } => at(path, Some(1)),
-            ErrorKind::Data { path, line, .. } | ErrorKind::Copy { path, line, .. } => {
-                at(path, *line)
-            }
+            ErrorKind::Copy { path, line, .. } => at(path, *line),
+            ErrorKind::EndMarker { path, line } => at(path, Some(*line)),
+            ErrorKind::RowCount { path, .. } => at(path, None),
             ErrorKind::UnknownTable { path, .. } | ErrorKind::AmbiguousTable { path, .. } => {
                 at(path, None)
             }
@@ -259,7 +355,8 @@ impl Error {
             ErrorKind::Connect { .. }
             | ErrorKind::ConnectionLost { .. }
             | ErrorKind::NotWritable { .. }
-            | ErrorKind::Settings { .. } => true,
+            | ErrorKind::Settings { .. }
+            | ErrorKind::Tls { .. } => true,
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => ends_the_session(db),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
                 error.is_connection()
@@ -275,7 +372,26 @@ impl From<ErrorKind> for Error {
     }
 }
 
+impl From<ConnInfoError> for Error {
+    /// [`ErrorKind::Settings`], the settings' error its source.
+    fn from(source: ConnInfoError) -> Error {
+        Error::new(ErrorKind::Settings { source })
+    }
+}
+
+impl From<TlsError> for Error {
+    /// [`ErrorKind::Tls`], the TLS error its source.
+    fn from(source: TlsError) -> Error {
+        Error::new(ErrorKind::Tls { source })
+    }
+}
+
 /// The kinds of [`Error`]. More may be added.
+///
+/// Each kind's `Display` is the primary message, as PostgreSQL writes one:
+/// lower case, no final period, after the file (and line) it is about; a
+/// server's report is its `ERROR:  message` line. What more there is to say
+/// is data: [`Error::detail`] and [`Error::hint`] word it, the fields hold it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -288,8 +404,9 @@ pub enum ErrorKind {
     /// An entry of the data directory that names a table is not a regular file.
     #[error("\"{}\" is not a regular file", path.display())]
     NotAFile { path: PathBuf },
-    /// The data directory holds no data file; `ignored` is what it holds.
-    #[error("{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names{}", dir.display(), ignored_text(ignored))]
+    /// The data directory holds no data file; `ignored` is what it holds
+    /// (the detail names each).
+    #[error("{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names", dir.display())]
     NoDataFiles { dir: PathBuf, ignored: Vec<Ignored> },
     /// A `-t`/`-n`/`-T`/`-N` pattern that cannot be read or matched.
     #[error("{switch} {pattern}: {message}")]
@@ -298,12 +415,21 @@ pub enum ErrorKind {
         pattern: String,
         message: String,
     },
-    /// The table patterns leave no file of the directory to load.
-    #[error("{}: no file names a table the patterns select{}", dir.display(), ignored_text(ignored))]
+    /// The table patterns leave no file of the directory to load; `ignored`
+    /// is what the directory holds (the detail names each).
+    #[error("{}: no file names a table the patterns select", dir.display())]
     NothingSelected { dir: PathBuf, ignored: Vec<Ignored> },
     /// The header row of a file cannot be used.
     #[error("{}:1: {message}", path.display())]
     Header { path: PathBuf, message: String },
+    /// A column name of the header row is not UTF-8, and the file's
+    /// dialect names no other encoding (the hint says to).
+    #[error("{}:1: column name {column} is not valid UTF-8", path.display())]
+    HeaderNotUtf8 {
+        path: PathBuf,
+        /// The column, from 1.
+        column: usize,
+    },
     /// `fkload.toml` cannot be used: not TOML, a key fkload does not know, a
     /// value of the wrong type, a file that is not there.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -313,42 +439,48 @@ pub enum ErrorKind {
         message: String,
     },
     /// A file's dialect breaks one of COPY's rules, or cannot be read as
-    /// fkload reads files; `from` says where the options came from.
-    #[error("{}: {message} ({from})", path.display())]
+    /// fkload reads files (the source says which); `from` says where the
+    /// options came from.
+    #[error("{}: {source} ({from})", path.display())]
     Dialect {
         path: PathBuf,
         from: String,
-        message: String,
+        source: DialectError,
     },
-    /// A file holds what COPY cannot load as it is.
-    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Data {
+    /// A line of a file holds only `\.`, which COPY takes for the end of
+    /// the data: the rows after it would be lost.
+    #[error("{}:{line}: a line holding only \\. is COPY's end-of-data marker: the rows after it would be lost", path.display())]
+    EndMarker { path: PathBuf, line: u64 },
+    /// The server loaded another number of rows than the file holds
+    /// records: it read the file otherwise than fkload did.
+    #[error("{}: the server loaded {server} rows but the file holds {file} records; nothing was loaded", path.display())]
+    RowCount {
         path: PathBuf,
-        line: Option<u64>,
-        message: String,
+        /// The records of the file, as fkload reads them.
+        file: u64,
+        /// The rows the server loaded from it.
+        server: u64,
     },
     /// An earlier parallel load was interrupted and left keys or indexes
     /// dropped: it must be resumed or repaired first.
     #[error(
-        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped\nDETAIL:  fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each."
+        "an earlier parallel load (run {run}) did not finish; it left {dropped} keys or indexes dropped"
     )]
     Interrupted { run: String, dropped: i64 },
     /// A check found earlier parallel loads that did not finish: some of
     /// their rows are committed and their keys and indexes set aside, so
     /// what the check finds is not what a load finds (a load undoes such a
     /// run first). Each run with what it left.
-    #[error("{}", unfinished_text(runs))]
+    #[error("{}", notes::unfinished(runs))]
     UnfinishedLoad { runs: Vec<Pending> },
     /// A parallel load was stopped on request (a signal): not undone, its
     /// journal lists what it committed and dropped, for a resumed load to
     /// finish or a repair to undo.
-    #[error("{}", stopped_text(_0))]
+    #[error("{}", notes::stopped(_0))]
     Stopped(Box<Stopped>),
     /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
-    #[error(
-        "there is no interrupted parallel load to resume in this database\nDETAIL:  fkload.journal names no unfinished run: no parallel load was killed here after it changed anything, or the last one finished."
-    )]
+    #[error("there is no interrupted parallel load to resume in this database")]
     NothingToResume,
     /// Another parallel load holds the journal of this database.
     #[error("another parallel fkload load is running on this database")]
@@ -363,14 +495,18 @@ pub enum ErrorKind {
         "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
     )]
     TruncateInParallel,
-    /// A mode that cannot work on the Citus tables of the load, refused before
-    /// anything is written.
-    #[error("{what} cannot work on Citus tables ({tables}): {why}")]
+    /// A parallel load (or the resume of one) was asked on Citus tables,
+    /// refused before anything is written.
+    #[error("{} cannot work on Citus tables ({}): {why}", notes::citus_mode(*jobs, *resume), tables.join(", "))]
     CitusUnsupported {
-        /// The mode (`-j 2`, `--resume`).
-        what: String,
-        /// The Citus tables concerned, with their kinds.
-        tables: String,
+        /// The connections asked for.
+        jobs: usize,
+        /// Whether the load was to finish an interrupted one.
+        resume: bool,
+        /// The Citus tables concerned, each with its kind:
+        /// `public.orders (distributed by id, colocation 2)`.
+        tables: Vec<String>,
+        /// Why the mode cannot work there.
         why: String,
     },
     /// Taking a run's rows out again would have deleted another number of rows
@@ -384,17 +520,21 @@ pub enum ErrorKind {
         loaded: u64,
         found: u64,
     },
-    /// A throwaway server (`--schema-file`, `testing`) could not be found,
+    /// A throwaway server (`testing`, a schema file) could not be found,
     /// started or given its schema.
     #[error("throwaway server: {0}")]
     Throwaway(#[source] ServerError),
-    /// `--truncate` would have to empty tables outside the load that hold
-    /// rows, because they reference an emptied table.
+    /// Emptying the loaded tables first would have to empty tables outside
+    /// the load that hold rows, because they reference an emptied table
+    /// (and emptying those too was not asked).
     #[error(
-        "--truncate would have to empty tables outside the load, which reference the loaded ones and hold rows:\n{}\nHINT:  Load those tables too (a file each), or give --cascade to empty them as well.",
-        tables.iter().map(|t| format!("  {t}")).collect::<Vec<_>>().join("\n")
+        "emptying the tables first would also empty tables outside the load, which reference the loaded ones and hold rows"
     )]
-    TruncateReferenced { tables: Vec<String> },
+    TruncateReferenced {
+        /// Each such table with its rows and the loaded table it
+        /// references: `public.review (3 rows; references public.product)`.
+        tables: Vec<String>,
+    },
     /// A loader without a connector was asked to connect.
     #[error("this loader has no connector: plan and load on a connection of yours instead")]
     NoConnector,
@@ -405,14 +545,15 @@ pub enum ErrorKind {
     /// ordering).
     #[error("{0}")]
     Stuck(&'static str),
-    /// A file name matches no table.
-    #[error("{}: no table matches this file name{}", path.display(), similar(candidates))]
+    /// A file name matches no table; `candidates` are tables with similar
+    /// names (the hint names them).
+    #[error("{}: no table matches this file name", path.display())]
     UnknownTable {
         path: PathBuf,
         candidates: Vec<String>,
     },
     /// A file name matches more than one table.
-    #[error("{}: file name is ambiguous: it matches tables {}\nHINT:  Name the schema with a folder: <schema>/<table>.csv.", path.display(), candidates.join(", "))]
+    #[error("{}: file name is ambiguous: it matches tables {}", path.display(), candidates.join(", "))]
     AmbiguousTable {
         path: PathBuf,
         candidates: Vec<String>,
@@ -420,8 +561,9 @@ pub enum ErrorKind {
     /// Two files name the same table.
     #[error("table {table} is named by more than one file: {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     DuplicateFile { table: String, paths: Vec<PathBuf> },
-    /// A header names a column the table does not have.
-    #[error("{}:1: column \"{column}\" of {source_of_names} does not exist in table {table}\nDETAIL:  The table's columns are: {}.{}", path.display(), available.join(", "), hint.as_ref().map(|h| format!("\nHINT:  {h}")).unwrap_or_default())]
+    /// A header names a column the table does not have (the detail lists
+    /// the table's columns).
+    #[error("{}:1: column \"{column}\" of {source_of_names} does not exist in table {table}", path.display())]
     UnknownColumn {
         path: PathBuf,
         table: String,
@@ -430,27 +572,29 @@ pub enum ErrorKind {
         /// columns".
         source_of_names: String,
         available: Vec<String>,
-        /// What seems to be wrong (another delimiter), when fkload can tell.
-        hint: Option<String>,
+        /// The delimiter a one-column header seems to be separated by
+        /// instead of the file's own (`id;name` read with `,`), when fkload
+        /// can tell: the hint says so.
+        seems_delimited_by: Option<char>,
     },
     /// A header names a generated column, which cannot be loaded.
-    #[error("{}:1: column \"{column}\" of table {table} is a generated column and cannot be loaded\nHINT:  Leave it out of the file: the server computes it.", path.display())]
+    #[error("{}:1: column \"{column}\" of table {table} is a generated column and cannot be loaded", path.display())]
     GeneratedColumn {
         path: PathBuf,
         table: String,
         column: String,
     },
-    /// A parallel load failed, and putting the database back failed too.
-    #[error(
-        "{error}\nfkload: putting the database back after that failed too: {cleanup}\nDETAIL:  fkload.journal lists what is still dropped or loaded."
-    )]
+    /// A parallel load failed (`error`, whose message this is), and putting
+    /// the database back failed too (`cleanup`).
+    #[error("{error}")]
     Cleanup {
         error: Box<Error>,
         cleanup: Box<Error>,
     },
-    /// A statement waited too long for a lock (or ran too long), with the
-    /// sessions that held locks on the load's tables.
-    #[error("{error}{}", blockers_text(blockers))]
+    /// A statement waited too long for a lock (or ran too long) (`error`,
+    /// whose message this is), with the sessions that held locks on the
+    /// load's tables (the detail lists them).
+    #[error("{error}")]
     Blocked {
         error: Box<Error>,
         blockers: Vec<String>,
@@ -458,17 +602,24 @@ pub enum ErrorKind {
     /// Keys or indexes a load (or a repair) put back are not what it took
     /// away: missing, or different. Nothing was reported as done; with a
     /// journal, the journal is kept.
-    #[error("{}", not_restored_text(journal.as_deref(), problems))]
+    #[error("{}", notes::not_restored(problems.len()))]
     NotRestored {
         /// The run whose journal lists them, when there is one.
         journal: Option<String>,
         /// One line per key or index: what it was, and what it is now.
         problems: Vec<String>,
     },
-    /// The connection settings are invalid (a malformed URI, an unknown option).
-    #[error("invalid connection settings: {message}")]
-    Settings { message: String },
-    /// The connection could not be made.
+    /// The connection settings are invalid (a malformed URI, an unknown
+    /// option, a service no file defines); the source says which.
+    #[error("invalid connection settings: {source}")]
+    Settings { source: ConnInfoError },
+    /// The TLS settings cannot make a connector (a root certificate file
+    /// that is not there, a key others can read); the source says which.
+    #[error("invalid connection settings: {source}")]
+    Tls { source: TlsError },
+    /// The connection could not be made: per host tried, a line that says
+    /// why (the last one's server report, when it sent one, gives the
+    /// detail and hint).
     #[error("connection to server failed ({target}): {message}")]
     Connect { target: String, message: String },
     /// Every server that answered is one a load may not write to (a standby,
@@ -483,10 +634,11 @@ pub enum ErrorKind {
         reasons: Vec<String>,
     },
     /// The connection was lost during the run.
-    #[error("connection to server lost{}: {message}", during_text(during))]
+    #[error("connection to server lost{}: {message}", notes::during(during))]
     ConnectionLost { during: String, message: String },
-    /// The server rejected a statement that is not tied to a file line.
-    #[error("{db}\nCONTEXT:  fkload: {during}")]
+    /// The server rejected a statement that is not tied to a file line;
+    /// `during` says what fkload was doing.
+    #[error("{db}")]
     Sql { during: String, db: DbErrorInfo },
     /// A COPY failed; `line` is the file's own line number when the server said it.
     #[error("{}{}: {db}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -501,124 +653,33 @@ pub enum ErrorKind {
     /// Rows whose foreign key has no parent row: the one key a load found
     /// violated (with every orphan row of it the check after the load
     /// listed; [`Error::problems`] has that check's account).
-    #[error("{0}")]
+    #[error("{}", _0.db)]
     ForeignKey(Box<ForeignKeyViolation>),
     /// Rows whose key a unique index, built after the data, finds twice.
-    #[error("{0}")]
+    #[error("{}", _0.db)]
     Duplicate(Box<DuplicateKeys>),
-    /// `--on-orphan skip` or `null` cannot judge the rows of a file.
-    #[error("{}: {message}", path.display())]
-    OrphanPolicy { path: PathBuf, message: String },
+    /// Orphan rows cannot be skipped or set NULL before the load for the
+    /// rows of a file ([`crate::OnOrphan`]): it lacks a column of a key.
+    #[error("{}: the file has no column {column} of key \"{key}\", so which of its rows break the key cannot be told before the load", path.display())]
+    OrphanPolicy {
+        path: PathBuf,
+        /// The key's name.
+        key: String,
+        /// The column the file lacks, as SQL names it.
+        column: String,
+    },
     /// Everything that keeps the data from loading, found in one run (a
     /// load that failed on a key reports this way several violated keys, or
     /// a key among other problems; one key alone is
-    /// [`ErrorKind::ForeignKey`]). See [`Error::violations`].
+    /// [`ErrorKind::ForeignKey`]); the message counts them. See
+    /// [`Error::violations`].
     #[error("{0}")]
     Problems(Box<Problems>),
 }
 
-fn similar(candidates: &[String]) -> String {
-    if candidates.is_empty() {
-        String::new()
-    } else {
-        format!("\nHINT:  Similar tables: {}.", candidates.join(", "))
-    }
-}
-
-fn unfinished_text(runs: &[Pending]) -> String {
-    let ids: Vec<&str> = runs.iter().map(|p| p.run.as_str()).collect();
-    let (which, left) = match runs {
-        [one] => (
-            format!("an earlier parallel load (run {}) did not finish", one.run),
-            format!("{}.", capitalized(&one.describe())),
-        ),
-        _ => (
-            format!(
-                "earlier parallel loads (runs {}) did not finish",
-                ids.join(", ")
-            ),
-            runs.iter()
-                .map(|p| format!("Run {}: {}.", p.run, p.describe()))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-    };
-    let whose = if runs.len() == 1 {
-        "its load"
-    } else {
-        "their loads"
-    };
-    format!(
-        "{which}: the database holds part of {whose}, so a check would not say what a load finds\nDETAIL:  {left} fkload.journal lists them, with the SQL that puts each key and index back."
-    )
-}
-
-fn capitalized(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-fn blockers_text(blockers: &[String]) -> String {
-    if blockers.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("\nDETAIL:  Sessions holding locks on the tables of the load:");
-    for b in blockers {
-        out.push_str("\n  ");
-        out.push_str(b);
-    }
-    out
-}
-
-fn not_restored_text(journal: Option<&str>, problems: &[String]) -> String {
-    let mut out = if problems.len() == 1 {
-        "1 key or index is not back as it was".to_string()
-    } else {
-        format!(
-            "{} keys or indexes are not back as they were",
-            problems.len()
-        )
-    };
-    out.push_str("\nDETAIL:  ");
-    out.push_str(&problems.join("\n"));
-    if let Some(run) = journal {
-        out.push_str(&format!(
-            "\nHINT:  fkload.journal (run {run}) is kept: it holds the statements that restore each one."
-        ));
-    }
-    out
-}
-
-/// The entries a directory with no data files holds, one per line.
-fn ignored_text(ignored: &[Ignored]) -> String {
-    ignored
-        .iter()
-        .map(|i| format!("\nDETAIL:  {}: {}", i.rel, i.why))
-        .collect()
-}
-
-/// One line of [`ErrorKind::NotRestored`]: what an object was (as the
-/// catalog described it) and what it is now.
-pub(crate) fn restore_problem(what: &str, was: Option<&str>, is: Option<&str>) -> String {
-    match (was, is) {
-        (_, None) => format!("{what} is missing"),
-        (None, Some(is)) => format!("{what} was not there and is now: {is}"),
-        (Some(was), Some(is)) => format!("{what} was: {was}; it is now: {is}"),
-    }
-}
-
-fn during_text(during: &str) -> String {
-    if during.is_empty() {
-        String::new()
-    } else {
-        format!(" during {during}")
-    }
-}
-
 impl fmt::Display for Error {
+    /// The primary message (see [`ErrorKind`]); [`Error::detail`] and
+    /// [`Error::hint`] say the rest.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.kind.fmt(f)
     }
@@ -646,13 +707,6 @@ pub struct ForeignKeyViolation {
     pub violation: KeyViolation,
 }
 
-impl fmt::Display for ForeignKeyViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.db)?;
-        self.violation.details(f, "")
-    }
-}
-
 /// A unique index (built after the data) that found the same key in several
 /// rows: the server's report, and the rows found in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -662,29 +716,6 @@ pub struct DuplicateKeys {
     pub db: DbErrorInfo,
     /// The rows holding a duplicated key.
     pub violation: DuplicateViolation,
-}
-
-impl fmt::Display for DuplicateKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.db)?;
-        self.violation.details(f, "")
-    }
-}
-
-fn stopped_text(s: &Stopped) -> String {
-    let Some(run) = &s.run else {
-        return "the parallel load was stopped before it changed anything".to_string();
-    };
-    let counted = match (s.units_loaded, s.dropped) {
-        (Some(loaded), Some(dropped)) => format!(
-            ": it committed {loaded} of {} files or parts and left {dropped} keys or indexes dropped",
-            s.units_total
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "the parallel load (run {run}) was stopped{counted}\nDETAIL:  fkload.journal lists what it committed and dropped: a resumed load finishes it, a repair undoes it."
-    )
 }
 
 /// What a check found: empty when the data would load.
@@ -728,25 +759,9 @@ impl Problems {
             .as_ref()
             .or_else(|| self.errors.iter().find_map(Error::db))
     }
-}
 
-impl Problems {
-    /// Every problem as a block of text of its own: the rejected files, the
-    /// violated keys, the duplicated keys, what could not be checked.
-    pub fn blocks(&self) -> Vec<String> {
-        let mut blocks: Vec<String> = Vec::new();
-        blocks.extend(self.errors.iter().map(ToString::to_string));
-        blocks.extend(self.keys.iter().map(ToString::to_string));
-        blocks.extend(self.duplicates.iter().map(ToString::to_string));
-        blocks.extend(
-            self.unchecked
-                .iter()
-                .map(|u| format!("not checked: {}: {}", u.what, u.because)),
-        );
-        blocks
-    }
-
-    /// One line that counts them.
+    /// One line that counts them: `2 problems: rejected by the server: 1,
+    /// foreign keys violated: 1`.
     pub fn summary(&self) -> String {
         let counts = [
             (self.errors.len(), "rejected by the server"),
@@ -768,10 +783,10 @@ impl Problems {
 }
 
 impl fmt::Display for Problems {
-    /// Every problem as a block of its own, separated by blank lines, then
-    /// the counts.
+    /// The line that counts them ([`Problems::summary`]); each problem is
+    /// data of its own (its errors, keys, duplicates, what was not checked).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n\n{}", self.blocks().join("\n\n"), self.summary())
+        f.write_str(&self.summary())
     }
 }
 
@@ -779,8 +794,11 @@ impl fmt::Display for Problems {
 mod tests {
     use super::*;
 
+    /// The server's report is data: the message is the primary line (after
+    /// the file and line), the detail, hint and context are the server's own
+    /// (the CLI lays them out, `src/cli/errors.rs`).
     #[test]
-    fn db_error_layout_is_psqls() {
+    fn a_copy_error_is_its_primary_line_with_the_servers_detail_and_hint() {
         let db = DbErrorInfo {
             severity: "ERROR".into(),
             code: SqlState::INVALID_TEXT_REPRESENTATION,
@@ -798,8 +816,13 @@ mod tests {
         });
         assert_eq!(
             e.to_string(),
-            "data/orders.csv:5: ERROR:  invalid input syntax for type integer: \"x\"\n\
-             HINT:  Use a number.\nCONTEXT:  COPY orders, line 5, column id: \"x\""
+            "data/orders.csv:5: ERROR:  invalid input syntax for type integer: \"x\""
+        );
+        assert_eq!(e.detail(), None);
+        assert_eq!(e.hint().as_deref(), Some("Use a number."));
+        assert_eq!(
+            e.db().and_then(|d| d.context.as_deref()),
+            Some("COPY orders, line 5, column id: \"x\"")
         );
     }
 }

@@ -1,5 +1,6 @@
 //! A server's error report, every field of it: `postgres::Error`'s own
-//! Display says only "db error".
+//! Display says only "db error". Its Display is the primary line; the
+//! fields are the data.
 
 use std::fmt;
 
@@ -60,23 +61,15 @@ impl DbErrorInfo {
 }
 
 impl fmt::Display for DbErrorInfo {
-    /// psql's layout: `ERROR:  message`, then DETAIL, HINT and CONTEXT lines.
+    /// The primary line as psql starts it: `ERROR:  message` (the severity,
+    /// `ERROR` when the report has none). The detail, hint and context are
+    /// the fields; the CLI lays them out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = if self.severity.is_empty() {
             "ERROR"
         } else {
             &self.severity
         };
-        write!(f, "{severity}:  {}", self.message)?;
-        if let Some(d) = &self.detail {
-            write!(f, "\nDETAIL:  {d}")?;
-        }
-        if let Some(h) = &self.hint {
-            write!(f, "\nHINT:  {h}")?;
-        }
-        if let Some(c) = &self.context {
-            write!(f, "\nCONTEXT:  {c}")?;
-        }
-        Ok(())
+        write!(f, "{severity}:  {}", self.message)
     }
 }

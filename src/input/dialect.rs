@@ -15,6 +15,7 @@
 //! to find where records end (the record scanner), to read the header, and to
 //! change fields under `--on-orphan`; all of these follow the same dialect.
 
+pub use crate::error::dialect::DialectError;
 use crate::sql::literal;
 
 /// The dialect of one file, complete.
@@ -235,35 +236,6 @@ impl DialectOptions {
             encoding: self.encoding.clone(),
         })
     }
-}
-
-/// Why the options of a dialect are refused: the rule of COPY's they break.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DialectError {
-    /// A delimiter, quote or escape (`what`) that is not one single-byte
-    /// character.
-    #[error("the {what} must be a single one-byte character, not {value:?}")]
-    NotOneByte { what: &'static str, value: String },
-    #[error("the delimiter cannot be newline or carriage return")]
-    NewlineDelimiter,
-    #[error("the NULL string cannot hold a newline or carriage return")]
-    NewlineInNull,
-    #[error("the delimiter and the quote must be different")]
-    DelimiterIsQuote,
-    #[error(
-        "the delimiter {:?} must not appear in the NULL string {null:?}",
-        char::from(*delimiter)
-    )]
-    DelimiterInNull { delimiter: u8, null: String },
-    #[error(
-        "the quote {:?} must not appear in the NULL string {null:?}",
-        char::from(*quote)
-    )]
-    QuoteInNull { quote: u8, null: String },
-    /// An encoding name that is empty or holds other than printable ASCII.
-    #[error("{0:?} is not an encoding name")]
-    NotAnEncoding(String),
 }
 
 /// The one byte of `value` when it is a single ASCII character; `\t` written

@@ -345,7 +345,7 @@ fn dialect_of(
         Error::new(ErrorKind::Dialect {
             path: path.to_path_buf(),
             from: format!("options from {}", from.join(", ")),
-            message: refused.to_string(),
+            source: refused,
         })
     })
 }
@@ -446,6 +446,10 @@ pub fn read_header(file: &DataFile) -> Result<Header, Error> {
     let problem = |e| match e {
         HeaderProblem::Io(source) => io(source),
         HeaderProblem::Bad(message) => bad(message),
+        HeaderProblem::NotUtf8 { column } => Error::new(ErrorKind::HeaderNotUtf8 {
+            path: path.to_path_buf(),
+            column,
+        }),
     };
     let d = &file.dialect;
     let (names, fields) = if d.header {
@@ -497,6 +501,9 @@ pub enum HeaderProblem {
     /// The first record is no header COPY would read: why.
     #[error("{0}")]
     Bad(String),
+    /// A column name is not UTF-8, and no other encoding was named.
+    #[error("column name {column} is not valid UTF-8")]
+    NotUtf8 { column: usize },
 }
 
 /// The longest first record fkload reads for a header: longer is an
@@ -619,7 +626,7 @@ pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>,
         let name = match decoder {
             None => std::str::from_utf8(field)
                 .map(str::to_string)
-                .map_err(|_| HeaderProblem::Bad(format!("column name {} is not valid UTF-8: if the file is in another encoding, say which (--encoding)", i + 1)))?,
+                .map_err(|_| HeaderProblem::NotUtf8 { column: i + 1 })?,
             Some(_) if field.is_ascii() => String::from_utf8_lossy(field).into_owned(),
             Some((_, Some(enc))) => {
                 let (text, bad) = enc.decode_without_bom_handling(field);

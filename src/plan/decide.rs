@@ -217,12 +217,9 @@ fn on_citus(
 ) -> Result<(), Error> {
     if jobs > 1 {
         return Err(Error::new(ErrorKind::CitusUnsupported {
-            what: if resume {
-                "--resume".to_string()
-            } else {
-                format!("-j {jobs}")
-            },
-            tables: citus_tables(catalog, steps).join(", "),
+            jobs,
+            resume,
+            tables: citus_tables(catalog, steps),
             why: "a parallel load commits table by table and takes the rows out again \
                   on failure by the transaction id that wrote them, which on Citus is \
                   each worker's own, not the coordinator's"
@@ -491,19 +488,13 @@ fn reject_columns(header: &[String], table: &[Column]) -> usize {
 
 /// The delimiter a one-column header seems to use instead of the file's
 /// own, for a hint: `id;name;price` read with `,`.
-fn seeming_delimiter(file: &DataFile, header: &[String]) -> Option<String> {
+fn seeming_delimiter(file: &DataFile, header: &[String]) -> Option<char> {
     let [only] = header else {
         return None;
     };
-    [(',', "','"), (';', "';'"), ('\t', "tab"), ('|', "'|'")]
+    [',', ';', '\t', '|']
         .into_iter()
-        .find(|(c, _)| *c as u32 != u32::from(file.dialect.delimiter) && only.contains(*c))
-        .map(|(c, name)| {
-            let option = if c == '\t' { "'\\t'".to_string() } else { format!("'{c}'") };
-            format!(
-                "The header seems to be separated by {name}, not by the delimiter fkload used: load with --delimiter {option}, or set delimiter in fkload.toml."
-            )
-        })
+        .find(|c| *c as u32 != u32::from(file.dialect.delimiter) && only.contains(*c))
 }
 
 /// The columns of a file without a header or `columns` in `fkload.toml`:
@@ -557,7 +548,7 @@ fn check_header(
                     } else {
                         "fkload.toml's columns".into()
                     },
-                    hint: if from_header {
+                    seems_delimited_by: if from_header {
                         seeming_delimiter(file, &header.columns)
                     } else {
                         None

@@ -12,6 +12,7 @@ use postgres::GenericClient;
 use super::model::{Purpose, Strategy};
 use crate::database::catalog::{Catalog, Details, Needs, Table};
 use crate::error::{Error, ErrorKind, Ignored};
+use crate::input::dialect::DialectError;
 use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
 use crate::sql::QualName;
@@ -201,7 +202,7 @@ fn count_rows(
             client,
             &format!("SELECT count(*) FROM {}", table.truncate_target()),
             &[],
-            "counting the rows of a table --truncate would empty too",
+            "counting the rows of a table that emptying the loaded ones would empty too",
         )?;
         rows.insert(table.oid, u64::try_from(row.get::<_, i64>(0)).unwrap_or(0));
     }
@@ -236,26 +237,29 @@ fn check_encodings(
             }
         };
         let d = &file.dialect;
-        let message = if canonical.is_empty() {
-            Some(format!("{given:?} is not an encoding PostgreSQL knows"))
+        let refused = if canonical.is_empty() {
+            Some(DialectError::UnknownEncoding(given.clone()))
         } else if let Some(lowest) = crate::input::dialect::lowest_trail_byte(&canonical) {
-            [("delimiter", d.delimiter), ("quote", d.quote), ("escape", d.escape)]
-                .into_iter()
-                .find(|(_, b)| (lowest..0x80).contains(b))
-                .map(|(what, b)| {
-                    format!(
-                        "in {canonical} the byte of the {what} {:?} can be part of a character, so fkload cannot tell where records end: choose another {what}",
-                        char::from(b)
-                    )
-                })
+            [
+                ("delimiter", d.delimiter),
+                ("quote", d.quote),
+                ("escape", d.escape),
+            ]
+            .into_iter()
+            .find(|(_, b)| (lowest..0x80).contains(b))
+            .map(|(what, byte)| DialectError::AmbiguousByte {
+                encoding: canonical.clone(),
+                what,
+                byte,
+            })
         } else {
             None
         };
-        if let Some(message) = message {
+        if let Some(source) = refused {
             return Err(Error::new(ErrorKind::Dialect {
                 path: file.path.clone(),
                 from: "the encoding".into(),
-                message,
+                source,
             }));
         }
         file.dialect.encoding = Some(canonical);

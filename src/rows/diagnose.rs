@@ -403,20 +403,8 @@ pub(crate) fn file_error(step: &Step, failure: CopyFailure) -> Error {
     let path = step.file.path.clone();
     Error::new(match failure {
         CopyFailure::File(source) => ErrorKind::Io { path, source },
-        CopyFailure::EndMarker { line } => ErrorKind::Data {
-            path,
-            line: Some(line),
-            message: "a line holding only \\. is COPY's end-of-data marker: the rows \
-                      after it would be lost\nHINT:  Quote the value (\"\\.\") to load it as text."
-                .into(),
-        },
-        CopyFailure::RowCount { file, server } => ErrorKind::Data {
-            path,
-            line: None,
-            message: format!(
-                "the server loaded {server} rows but the file holds {file} records; nothing was loaded"
-            ),
-        },
+        CopyFailure::EndMarker { line } => ErrorKind::EndMarker { path, line },
+        CopyFailure::RowCount { file, server } => ErrorKind::RowCount { path, file, server },
         CopyFailure::Server { error, .. } => return Error::server(error, "loading"),
     })
 }

@@ -527,8 +527,8 @@ fn group_by_key(
     examples
 }
 
-/// A server error as psql writes it (see [`DbErrorInfo`]), or the client's
-/// message when the server sent none.
+/// A server error as psql's primary line writes it, `ERROR:  message` (see
+/// [`DbErrorInfo`]), or the client's message when the server sent none.
 fn server_message(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => DbErrorInfo::from_db(db).to_string(),

@@ -266,11 +266,8 @@ fn needs_columns(plan: &Plan, step: &Step) -> Result<(), Error> {
         if let Some(missing) = needed.iter().find(|c| !step.columns.contains(c)) {
             return Err(Error::new(ErrorKind::OrphanPolicy {
                 path: step.file.path.clone(),
-                message: format!(
-                    "the file has no column {} of key \"{}\", so which of its rows break the key cannot be told before the load",
-                    crate::sql::human_ident(missing),
-                    k.key.name
-                ),
+                key: k.key.name.clone(),
+                column: crate::sql::human_ident(missing),
             }));
         }
     }

@@ -46,7 +46,7 @@ pub(crate) fn truncate_upfront(tx: &mut Transaction<'_>, plan: &Plan) -> Result<
     // A table outside the load that the plan found empty must still be so,
     // now that the load holds its lock: rows written since are not emptied
     // without --cascade.
-    let during = "checking that the tables --truncate also empties are still empty";
+    let during = "checking that the tables emptied with the loaded ones are still empty";
     for a in &plan.truncate_also {
         let target = a.table.truncate_target();
         db::exec(

@@ -112,10 +112,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("lacks one of initdb"), "{e}");
+        // The message says what is missing; what to install is the hint.
         assert!(
             ServerError::NoBinaries
                 .to_string()
-                .contains("HINT:  Install them")
+                .starts_with("found no PostgreSQL server binaries")
+        );
+        assert!(
+            ServerError::NoBinaries
+                .hint()
+                .is_some_and(|h| h.starts_with("Install them"))
         );
     }
 

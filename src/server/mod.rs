@@ -89,11 +89,7 @@ impl Throwaway {
             port: Some(self.0.port.to_string()),
             user: Some(SUPERUSER.to_string()),
         };
-        ConnInfo::resolve(&overrides, &|_| None).map_err(|e| {
-            Error::new(ErrorKind::Settings {
-                message: e.to_string(),
-            })
-        })
+        ConnInfo::resolve(&overrides, &|_| None).map_err(Error::from)
     }
 
     /// A URI for psql and other clients: `postgresql://postgres@/db?host=...`,

@@ -40,7 +40,6 @@
 //! `conninfo_add_defaults`).
 
 mod defaults;
-mod error;
 mod passfile;
 mod service;
 mod ssl;
@@ -56,10 +55,10 @@ use std::time::Duration;
 use postgres::config::ChannelBinding;
 
 use crate::connect::tls::{SslMode, TlsSettings, Transport};
+pub use crate::error::settings::{ConnInfoError, TlsError};
 use defaults::{
     DEFAULT_APPLICATION_NAME, DEFAULT_PORT, DEFAULT_SOCKET_DIR, DEFAULT_TCP_HOST, REDACTED,
 };
-pub use error::ConnInfoError;
 use passfile::{Passfile, default_passfile, password_in, read_passfile};
 use service::service_settings;
 use ssl::tls_settings;

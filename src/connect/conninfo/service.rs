@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::ConnInfoError;
 use super::syntax::{KEYWORDS, is_space};
+use crate::error::settings::ConnInfoError;
 
 /// Where libpq looks for the system-wide service file when `PGSYSCONFDIR` is
 /// not set: the directory Debian's and Ubuntu's libpq are built with.
@@ -152,12 +152,13 @@ mod tests {
         assert_eq!(c.hosts(), ["svc-host"]);
         // An unknown service names the files searched.
         let e = err(&d("service=nope"), env(&[("PGSYSCONFDIR", "/nonexistent")]));
+        assert_eq!(e.to_string(), "definition of service \"nope\" not found");
         assert_eq!(
-            e.to_string(),
-            format!(
-                "definition of service \"nope\" not found\nDETAIL:  Searched \"{}\", \"/nonexistent/pg_service.conf\".",
+            e.detail(),
+            Some(format!(
+                "Searched \"{}\", \"/nonexistent/pg_service.conf\".",
                 file.display()
-            )
+            ))
         );
         // The system file is read when the user's lacks the service.
         let sys = tempfile::tempdir().expect("temp dir");

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::error::ConnInfoError;
 use super::syntax::Params;
 use crate::connect::tls::{RootCert, SslMode, TlsSettings};
+use crate::error::settings::ConnInfoError;
 
 /// The TLS settings: `sslmode` (default `prefer`, or `verify-full` with
 /// `sslrootcert=system`), the certificate files with libpq's defaults in

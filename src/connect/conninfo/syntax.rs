@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::defaults::REDACTED;
-use super::error::ConnInfoError;
+use crate::error::settings::ConnInfoError;
 
 /// Keywords this module accepts in connection strings, spelled as libpq does.
 pub(super) const KEYWORDS: &[&str] = &[

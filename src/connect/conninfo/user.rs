@@ -1,6 +1,6 @@
 //! The default user name: the effective user's account, as libpq takes it.
 
-use super::error::ConnInfoError;
+use crate::error::settings::ConnInfoError;
 
 /// The account name of the effective user, as libpq takes its default user
 /// name (`getpwuid(geteuid())`): never `$USER` or `$LOGNAME`, which cron,

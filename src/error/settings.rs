@@ -1,6 +1,10 @@
-//! Why connection settings could not be resolved: the one error type of the
-//! connection settings, shared by every part of them. A leaf: it imports
-//! nothing of the crate.
+//! Why connection settings cannot be used: [`ConnInfoError`] when they do
+//! not resolve (libpq's rules, shared by every part of `conninfo`),
+//! [`TlsError`] when the TLS files and settings they name cannot make a
+//! connector. Carried as the typed sources of
+//! [`ErrorKind::Settings`](crate::ErrorKind::Settings) and
+//! [`ErrorKind::Tls`](crate::ErrorKind::Tls). A leaf: it imports nothing of
+//! the crate (both are public as `fkload::conninfo::{ConnInfoError, TlsError}`).
 
 use std::path::PathBuf;
 
@@ -70,10 +74,7 @@ pub enum ConnInfoError {
         hostaddrs: usize,
     },
     /// A service no service file defines.
-    #[error(
-        "definition of service \"{service}\" not found\nDETAIL:  Searched {}.",
-        searched.iter().map(|p| format!("\"{}\"", p.display())).collect::<Vec<_>>().join(", ")
-    )]
+    #[error("definition of service \"{service}\" not found")]
     ServiceNotFound {
         /// The service's name.
         service: String,
@@ -103,4 +104,79 @@ pub enum ConnInfoError {
         /// Why the lookup failed.
         reason: String,
     },
+}
+
+impl ConnInfoError {
+    /// The DETAIL, where libpq gives one: the files searched for a service.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ConnInfoError::ServiceNotFound { searched, .. } => Some(format!(
+                "Searched {}.",
+                searched
+                    .iter()
+                    .map(|p| format!("\"{}\"", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Why a TLS connector could not be made (a file that cannot be read or
+/// parsed, a wrong passphrase, a verifying mode without roots).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// `sslrootcert` names a file that is not there, and the mode verifies.
+    #[error(
+        "root certificate file \"{}\" does not exist",
+        path.display()
+    )]
+    NoRootFile { path: PathBuf },
+    /// A verifying `sslmode` without root certificates to verify against.
+    #[error(
+        "sslmode {0} needs a root certificate to verify the server against (sslrootcert, or ~/.postgresql/root.crt)"
+    )]
+    NoRoot(&'static str),
+    /// A certificate, key or CRL file that cannot be read.
+    #[error("could not read {what} \"{}\": {source}", path.display())]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file OpenSSL cannot load (not PEM, a wrong passphrase); `message`
+    /// is OpenSSL's.
+    #[error("could not load {what} \"{}\": {message}", path.display())]
+    Load {
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    /// A private key file others can read.
+    #[error(
+        "private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root",
+        path.display()
+    )]
+    KeyPermissions { path: PathBuf },
+    /// A TLS protocol version OpenSSL does not know.
+    #[error("invalid value \"{0}\" for ssl_min_protocol_version or ssl_max_protocol_version")]
+    Protocol(String),
+    /// OpenSSL could not set up the connector.
+    #[error("could not set up TLS: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+}
+
+impl TlsError {
+    /// The HINT, where libpq gives one: what to do about a root certificate
+    /// file that is not there.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            TlsError::NoRootFile { .. } => Some(
+                "Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
+            ),
+            _ => None,
+        }
+    }
 }
