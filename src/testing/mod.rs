@@ -1,13 +1,11 @@
 //! Seeded databases for tests, in milliseconds (cargo feature `testing`).
 //!
 //! ```no_run
-//! # fn main() -> Result<(), fkload::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // In a test: a fresh database with the fixtures' schema and rows.
 //! let db = fkload::testing::seeded("fixtures/shop/schema.sql", "fixtures/shop/data")?;
-//! let mut client = postgres::Client::connect(&db.url(), postgres::NoTls)
-//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
-//! let n: i64 = client.query_one("SELECT count(*) FROM customer", &[]).map(|r| r.get(0))
-//!     .map_err(|e| fkload::Error::from(fkload::ErrorKind::Settings { message: e.to_string() }))?;
+//! let mut client = postgres::Client::connect(&db.url(), postgres::NoTls)?;
+//! let n: i64 = client.query_one("SELECT count(*) FROM customer", &[])?.get(0);
 //! assert_eq!(n, 3);
 //! # Ok(())
 //! # } // the database is dropped with `db`
