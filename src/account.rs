@@ -149,7 +149,7 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
                     ColumnsFrom::Manifest => "manifest",
                     ColumnsFrom::TableOrder => "table_order",
                 },
-                "dialect": dialect(&s.file.dialect),
+                "dialect": s.file.dialect().map(dialect),
                 "bytes": s.bytes,
                 "text_bytes": done.map(|t| t.text_bytes),
                 "rows": done.map(|t| t.rows),

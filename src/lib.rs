@@ -91,7 +91,9 @@
 //! - `sql`: quoting and qualified names; [`error`]: the error kinds and
 //!   the rows found bad, as data;
 //! - `input`: the data directory, dialects, headers, records and lines as
-//!   `COPY` reads them;
+//!   `COPY` reads them; a data file and all that is asked of it because of
+//!   its format (the input seam: the COPY options, the data sent, parts,
+//!   lines, records, reject files);
 //! - `database`: every statement (`db`), one `COPY` (`copy`), the catalog,
 //!   Citus, table patterns;
 //! - `connect`: libpq's settings ([`conninfo`]), the connection rules,

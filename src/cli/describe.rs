@@ -164,7 +164,7 @@ fn steps(out: &mut String, plan: &Plan) {
             s.table.name.human(),
             note
         );
-        let dialect = s.file.dialect.describe();
+        let dialect = s.file.format.describe();
         let mut how: Vec<String> = Vec::new();
         if let Some(kind) = &s.table.citus {
             how.push(format!("Citus: {kind}"));

@@ -201,60 +201,125 @@ pub fn for_each_record_counted(
     file_bytes: &mut dyn FnMut(u64),
     visit: &mut Visit<'_>,
 ) -> io::Result<Scanner> {
-    let file = crate::input::file::open_at(path, part.start)?;
-    let read = file.bytes_read_handle();
-    let mut file = file.take(part.end.saturating_sub(part.start));
-    let mut scanner = Scanner::with(dialect);
-    let mut buf = vec![0u8; CHUNK];
-    // The bytes of the records not yet complete, from offset `carry_at` of
-    // the part.
-    let mut carry: Vec<u8> = Vec::new();
-    let mut carry_at: u64 = 0;
-    let mut spans: Vec<RecordSpan> = Vec::new();
-    let mut going = true;
-    let mut hand_over = |spans: &mut Vec<RecordSpan>,
-                         carry: &mut Vec<u8>,
-                         carry_at: &mut u64,
-                         going: &mut bool|
-     -> io::Result<()> {
+    let mut reader = RecordReader::open(path, dialect, part)?;
+    while reader.next_chunk(visit)? {
+        file_bytes(reader.file_bytes());
+    }
+    Ok(reader.scanner)
+}
+
+/// The records of a part of a file, a chunk at a time: each call of
+/// [`RecordReader::next_chunk`] reads the next chunk and hands over the
+/// records it completes, as COPY reads them.
+pub struct RecordReader {
+    file: std::io::Take<crate::input::file::Input>,
+    read: crate::input::file::BytesRead,
+    scanner: Scanner,
+    part: Part,
+    buf: Vec<u8>,
+    /// The bytes of the records not yet complete, from offset `carry_at`
+    /// of the part.
+    carry: Vec<u8>,
+    carry_at: u64,
+    spans: Vec<RecordSpan>,
+    /// The reading is over: the file's end or the end-of-data marker.
+    done: bool,
+    /// A visit said to stop.
+    stopped: bool,
+}
+
+impl RecordReader {
+    /// Opens `part` of the file at `path`, written in `dialect`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path, dialect: &Dialect, part: Part) -> io::Result<RecordReader> {
+        let file = crate::input::file::open_at(path, part.start)?;
+        let read = file.bytes_read_handle();
+        Ok(RecordReader {
+            file: file.take(part.end.saturating_sub(part.start)),
+            read,
+            scanner: Scanner::with(dialect),
+            part,
+            buf: vec![0u8; CHUNK],
+            carry: Vec::new(),
+            carry_at: 0,
+            spans: Vec::new(),
+            done: false,
+            stopped: false,
+        })
+    }
+
+    /// Bytes of the file itself (compressed, where it is) read so far.
+    pub fn file_bytes(&self) -> u64 {
+        self.read.get()
+    }
+
+    /// The scanner, for the end-of-data marker and the record count.
+    pub fn scanner(&self) -> &Scanner {
+        &self.scanner
+    }
+
+    /// Reads the next chunk and calls `visit` with each record it
+    /// completes: its start offset in the file, its span (as the scanner
+    /// counts from the part's start) and its bytes (line end included).
+    /// Returns whether there is more to read: false at the file's end, at
+    /// an end-of-data marker (the scanner has it) and once `visit` returned
+    /// false.
+    ///
+    /// # Errors
+    /// When the file cannot be read, or `visit` fails.
+    pub fn next_chunk(&mut self, visit: &mut Visit<'_>) -> io::Result<bool> {
+        if self.done || self.stopped {
+            return Ok(false);
+        }
+        let n = loop {
+            match self.file.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            self.done = true;
+            let spans = &mut self.spans;
+            self.scanner.finish(&mut |r| spans.push(*r));
+            // The last record may end without a line end: it ends at the
+            // file's end.
+            let end = self.carry_at + self.carry.len() as u64;
+            if let Some(last) = self.spans.last_mut() {
+                last.end = last.end.max(end);
+            }
+            self.hand_over(visit)?;
+            return Ok(false);
+        }
+        self.carry.extend_from_slice(&self.buf[..n]);
+        let spans = &mut self.spans;
+        self.scanner.feed(&self.buf[..n], &mut |r| spans.push(*r));
+        if self.scanner.end_marker().is_some() {
+            // The server would stop there: the caller reports it.
+            self.done = true;
+            return Ok(false);
+        }
+        self.hand_over(visit)?;
+        Ok(!self.stopped)
+    }
+
+    /// Hands the complete records over to `visit`, until it says to stop.
+    fn hand_over(&mut self, visit: &mut Visit<'_>) -> io::Result<()> {
         let mut used = 0usize;
-        for r in spans.drain(..) {
-            let len = usize::try_from(r.end - *carry_at).unwrap_or(usize::MAX) - used;
-            let bytes = &carry[used..used + len];
-            if *going {
-                *going = visit(part.start + *carry_at + used as u64, &r, bytes)?;
+        for r in self.spans.drain(..) {
+            let len = usize::try_from(r.end - self.carry_at).unwrap_or(usize::MAX) - used;
+            let bytes = &self.carry[used..used + len];
+            if !self.stopped {
+                self.stopped = !visit(self.part.start + self.carry_at + used as u64, &r, bytes)?;
             }
             used += len;
         }
-        carry.drain(..used);
-        *carry_at += used as u64;
+        self.carry.drain(..used);
+        self.carry_at += used as u64;
         Ok(())
-    };
-    while going {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        carry.extend_from_slice(&buf[..n]);
-        file_bytes(read.get());
-        scanner.feed(&buf[..n], &mut |r| spans.push(*r));
-        if scanner.end_marker().is_some() {
-            // The server would stop there: the caller reports it.
-            return Ok(scanner);
-        }
-        hand_over(&mut spans, &mut carry, &mut carry_at, &mut going)?;
     }
-    if going {
-        scanner.finish(&mut |r| spans.push(*r));
-        // The last record may end without a line end: it ends at the file's end.
-        if let Some(last) = spans.last_mut() {
-            last.end = last.end.max(carry_at + carry.len() as u64);
-        }
-        hand_over(&mut spans, &mut carry, &mut carry_at, &mut going)?;
-    }
-    Ok(scanner)
 }
 
 /// The editor line of the record the server's `line` N falls in, for a COPY

@@ -15,7 +15,6 @@ use crate::input::dialect::Dialect;
 use crate::input::file;
 use crate::input::file::Part;
 use crate::input::scan::{RecordSpan, Scanner};
-use crate::input::source::DataFile;
 
 /// How much of a file one read takes.
 const CHUNK: usize = 256 * 1024;
@@ -44,10 +43,14 @@ pub fn context_line(context: &str, relname: &str) -> Option<u64> {
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be read.
-pub fn record_lines(file: &DataFile, wanted: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+pub fn record_lines(
+    path: &Path,
+    dialect: &Dialect,
+    wanted: &[u64],
+) -> Result<Vec<(u64, u64)>, Error> {
     let mut out = Vec::with_capacity(wanted.len());
     let mut next = 0;
-    scan_file(file, &mut |r| {
+    scan_file(path, dialect, &mut |r| {
         while next < wanted.len() && wanted[next] <= r.index {
             if wanted[next] == r.index {
                 out.push((r.index, r.line));
@@ -64,12 +67,12 @@ pub fn record_lines(file: &DataFile, wanted: &[u64]) -> Result<Vec<(u64, u64)>, 
 ///
 /// # Errors
 /// [`ErrorKind::Io`] when the file cannot be read.
-pub fn split(file: &DataFile, every: u64) -> Result<Vec<Part>, Error> {
-    let mut parts = vec![Part::whole(file.dialect.header)];
+pub fn split(path: &Path, dialect: &Dialect, every: u64) -> Result<Vec<Part>, Error> {
+    let mut parts = vec![Part::whole(dialect.header)];
     let mut next_cut = every.max(1);
     // A cut waits for the next record: its first line is the next part's.
     let mut cut: Option<u64> = None;
-    scan_file(file, &mut |r| {
+    scan_file(path, dialect, &mut |r| {
         if let Some(end) = cut.take() {
             if let Some(last) = parts.last_mut() {
                 last.end = end;
@@ -97,10 +100,10 @@ pub fn split(file: &DataFile, every: u64) -> Result<Vec<Part>, Error> {
 /// own first line, so the count is redone from `start` as that statement saw
 /// it; the editor lines before `start` are counted as an editor counts them.
 /// `None` when the file is shorter or cannot be read.
-pub fn statement_line(file: &DataFile, start: u64, line: u64) -> Option<u64> {
-    let base = editor_lines_before(&file.path, start).ok()?;
+pub fn statement_line(path: &Path, dialect: &Dialect, start: u64, line: u64) -> Option<u64> {
+    let base = editor_lines_before(path, start).ok()?;
     let mut found = None;
-    scan_from(&file.path, &file.dialect, start, &mut |r| {
+    scan_from(path, dialect, start, &mut |r| {
         if r.pg_first <= line && line <= r.pg_last {
             found = Some(base + r.line);
         }
@@ -112,7 +115,8 @@ pub fn statement_line(file: &DataFile, start: u64, line: u64) -> Option<u64> {
 
 /// [`statement_line`] for a statement sent with `edits` applied.
 pub fn edited_statement_line(
-    file: &DataFile,
+    path: &Path,
+    dialect: &Dialect,
     start: u64,
     edits: &crate::input::edit::Edits,
     line: u64,
@@ -120,10 +124,10 @@ pub fn edited_statement_line(
     let part = Part {
         start,
         end: u64::MAX,
-        header: start == 0 && file.dialect.header,
-        line_base: editor_lines_before(&file.path, start).ok()?,
+        header: start == 0 && dialect.header,
+        line_base: editor_lines_before(path, start).ok()?,
     };
-    crate::input::edit::edited_line(&file.path, &file.dialect, part, edits, line)
+    crate::input::edit::edited_line(path, dialect, part, edits, line)
 }
 
 /// The editor lines that end before byte `end` of the file: its `\n`s, or in
@@ -144,10 +148,14 @@ fn editor_lines_before(path: &Path, end: u64) -> std::io::Result<u64> {
 }
 
 /// Feeds the whole file to a [`Scanner`] until `visit` returns false.
-fn scan_file(file: &DataFile, visit: &mut dyn FnMut(&RecordSpan) -> bool) -> Result<(), Error> {
-    scan_from(&file.path, &file.dialect, 0, visit).map_err(|source| {
+fn scan_file(
+    path: &Path,
+    dialect: &Dialect,
+    visit: &mut dyn FnMut(&RecordSpan) -> bool,
+) -> Result<(), Error> {
+    scan_from(path, dialect, 0, visit).map_err(|source| {
         Error::new(ErrorKind::Io {
-            path: file.path.clone(),
+            path: path.to_path_buf(),
             source,
         })
     })
@@ -191,7 +199,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n3,\"a\r\nb\"\n4,y\n").unwrap();
         assert_eq!(
-            record_lines(&DataFile::plain(&p), &[1, 2, 3, 4, 9]).unwrap(),
+            record_lines(&p, &Dialect::default(), &[1, 2, 3, 4, 9]).unwrap(),
             vec![(1, 2), (2, 4), (3, 5), (4, 7)]
         );
     }
@@ -202,7 +210,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         let body = "id,note\n1,a\n2,\"b\nb\"\n3,c\n4,d\n";
         std::fs::write(&p, body).unwrap();
-        let parts = split(&DataFile::plain(&p), 10).unwrap();
+        let parts = split(&p, &Dialect::default(), 10).unwrap();
         // Every byte in exactly one part, parts back to back.
         assert_eq!(parts[0].start, 0);
         assert!(parts[0].header && parts.iter().skip(1).all(|p| !p.header));
@@ -226,7 +234,7 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "pid\r\n1\r\n\r\n99\r\n1\r\n98\r\n").unwrap();
         assert_eq!(
-            record_lines(&DataFile::plain(&p), &[3, 5]).unwrap(),
+            record_lines(&p, &Dialect::default(), &[3, 5]).unwrap(),
             vec![(3, 4), (5, 6)],
             "the blank line is record 2"
         );
@@ -237,13 +245,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "id,note\n1,\"two\nlines\"\n2,x\n").unwrap();
-        assert_eq!(statement_line(&DataFile::plain(&p), 0, 1), Some(1));
-        assert_eq!(statement_line(&DataFile::plain(&p), 0, 2), Some(2));
-        assert_eq!(statement_line(&DataFile::plain(&p), 0, 3), Some(2));
-        assert_eq!(statement_line(&DataFile::plain(&p), 0, 4), Some(4));
+        assert_eq!(statement_line(&p, &Dialect::default(), 0, 1), Some(1));
+        assert_eq!(statement_line(&p, &Dialect::default(), 0, 2), Some(2));
+        assert_eq!(statement_line(&p, &Dialect::default(), 0, 3), Some(2));
+        assert_eq!(statement_line(&p, &Dialect::default(), 0, 4), Some(4));
         // A statement that starts at the record on line 4 counts from 1 there.
         let start = "id,note\n1,\"two\nlines\"\n".len() as u64;
-        assert_eq!(statement_line(&DataFile::plain(&p), start, 1), Some(4));
+        assert_eq!(statement_line(&p, &Dialect::default(), start, 1), Some(4));
     }
 
     #[test]

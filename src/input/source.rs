@@ -13,85 +13,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Ignored};
+pub use crate::input::data_file::{DataFile, FileName};
 use crate::input::dialect::{Dialect, DialectOptions};
 use crate::input::file::{self, Compression};
+use crate::input::format::Format;
 use crate::input::manifest::{self, Manifest};
 
 /// The UTF-8 byte-order mark some editors put at the start of a CSV file.
 const BOM: &str = "\u{feff}";
-
-/// One `.csv` file of the data directory and the names it can stand for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DataFile {
-    /// The path as the user will see it in messages (directory as given, joined).
-    pub path: PathBuf,
-    /// The file name relative to the data directory, e.g. `sales/orders.csv`.
-    pub rel: String,
-    /// What the name (or `fkload.toml`'s `table`) says about schema and
-    /// table.
-    pub name: FileName,
-    /// How the file is written.
-    pub dialect: Dialect,
-    /// The table's columns in field order, from `fkload.toml`'s `columns`.
-    pub columns: Option<Vec<String>>,
-}
-
-impl DataFile {
-    /// A top-level `<stem>.csv` at `path` in COPY's default CSV, for tests.
-    #[cfg(test)]
-    pub fn plain(path: &Path) -> DataFile {
-        let rel = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        DataFile {
-            path: path.to_path_buf(),
-            name: FileName::Bare {
-                stem: rel.trim_end_matches(".csv").to_string(),
-            },
-            rel,
-            dialect: Dialect::default(),
-            columns: None,
-        }
-    }
-
-    /// Whether the file is gzip or zstd, by its name (`.csv.gz`, `.csv.zst`).
-    pub fn compressed(&self) -> bool {
-        Compression::of(&self.path) != Compression::None
-    }
-}
-
-/// What a file's name says. Names are the catalog's own: no case folding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileName {
-    /// `<schema>/<table>.csv`: the schema is certain.
-    InSchema { schema: String, stem: String },
-    /// `<stem>.csv` at the top level: either a table of the search path called
-    /// `stem`, or, for every dot in `stem`, schema = the part before it and
-    /// table = the part after it.
-    Bare { stem: String },
-}
-
-impl FileName {
-    /// Every (schema, table) reading of the name. `None` as schema means "the first
-    /// schema of the search path that has it".
-    pub fn readings(&self) -> Vec<(Option<String>, String)> {
-        match self {
-            FileName::InSchema { schema, stem } => vec![(Some(schema.clone()), stem.clone())],
-            FileName::Bare { stem } => {
-                let mut out = vec![(None, stem.clone())];
-                for (i, _) in stem.match_indices('.') {
-                    let (schema, table) = (&stem[..i], &stem[i + 1..]);
-                    if !schema.is_empty() && !table.is_empty() {
-                        out.push((Some(schema.to_string()), table.to_string()));
-                    }
-                }
-                out
-            }
-        }
-    }
-}
 
 /// What [`scan`] finds: the data files, and every other entry (but those
 /// whose names start with a dot).
@@ -255,7 +184,7 @@ impl Scan<'_> {
                 },
             },
             rel,
-            dialect,
+            format: Format::Csv(dialect),
             columns: entry.and_then(|e| e.columns.clone()),
         });
         Ok(true)
@@ -451,7 +380,7 @@ pub fn read_header(file: &DataFile) -> Result<Header, Error> {
             column,
         }),
     };
-    let d = &file.dialect;
+    let Format::Csv(d) = &file.format;
     let (names, fields) = if d.header {
         let names = parse_header(file::open(path).map_err(io)?, d).map_err(problem)?;
         let n = names.len();
@@ -850,7 +779,7 @@ mod tests {
         let got: Vec<String> = listing
             .files
             .iter()
-            .map(|f| format!("{} {:?} [{}]", f.rel, f.name, f.dialect.describe()))
+            .map(|f| format!("{} {:?} [{}]", f.rel, f.name, f.format.describe()))
             .collect();
         assert_eq!(
             got,
@@ -867,7 +796,7 @@ mod tests {
         // Without the command line, .tsv is tab and the manifest's quote holds.
         let listing = scan(dir.path(), &DialectOptions::default()).unwrap();
         assert_eq!(
-            listing.files[3].dialect.describe(),
+            listing.files[3].format.describe(),
             "delimiter tab, quote ''', null 'NULL'"
         );
         // A dialect COPY would refuse names the file and where it came from.

@@ -492,9 +492,10 @@ fn seeming_delimiter(file: &DataFile, header: &[String]) -> Option<char> {
     let [only] = header else {
         return None;
     };
+    let own = file.dialect().map(|d| d.delimiter);
     [',', ';', '\t', '|']
         .into_iter()
-        .find(|c| *c as u32 != u32::from(file.dialect.delimiter) && only.contains(*c))
+        .find(|c| Some(*c as u32) != own.map(u32::from) && only.contains(*c))
 }
 
 /// The columns of a file without a header or `columns` in `fkload.toml`:
@@ -815,7 +816,9 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
-                        dialect: crate::input::dialect::Dialect::default(),
+                        format: crate::input::format::Format::Csv(
+                            crate::input::dialect::Dialect::default(),
+                        ),
                         columns: None,
                     };
                     (file, table(t))
@@ -1014,7 +1017,9 @@ mod tests {
                         name: FileName::Bare {
                             stem: format!("t{t}"),
                         },
-                        dialect: crate::input::dialect::Dialect::default(),
+                        format: crate::input::format::Format::Csv(
+                            crate::input::dialect::Dialect::default(),
+                        ),
                         columns: None,
                     },
                     table(t),

@@ -55,22 +55,25 @@ pub(crate) fn of_catalog(catalog: &Catalog) -> Result<Plan, Error> {
 /// The plan of `tables` as if each had an empty file; keys to other tables
 /// reference tables without a step, as a load's do.
 pub(crate) fn of_tables(catalog: &Catalog, tables: &[&Table]) -> Result<Plan, Error> {
-    let targets: Vec<(DataFile, Table)> = tables
-        .iter()
-        .map(|t| {
-            let file = DataFile {
-                path: PathBuf::new(),
-                rel: String::new(),
-                name: FileName::InSchema {
-                    schema: t.name.schema.clone(),
-                    stem: t.name.name.clone(),
-                },
-                dialect: crate::input::dialect::Dialect::default(),
-                columns: None,
-            };
-            (file, (*t).clone())
-        })
-        .collect();
+    let targets: Vec<(DataFile, Table)> =
+        tables
+            .iter()
+            .map(|t| {
+                let file = DataFile {
+                    path: PathBuf::new(),
+                    rel: String::new(),
+                    name: FileName::InSchema {
+                        schema: t.name.schema.clone(),
+                        stem: t.name.name.clone(),
+                    },
+                    format: crate::input::format::Format::Csv(
+                        crate::input::dialect::Dialect::default(),
+                    ),
+                    columns: None,
+                };
+                (file, (*t).clone())
+            })
+            .collect();
     let headers = targets
         .iter()
         .map(|_| {

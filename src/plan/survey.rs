@@ -12,7 +12,6 @@ use postgres::GenericClient;
 use super::model::{Purpose, Strategy};
 use crate::database::catalog::{Catalog, Details, Needs, Table};
 use crate::error::{Error, ErrorKind, Ignored};
-use crate::input::dialect::DialectError;
 use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
 use crate::sql::QualName;
@@ -219,7 +218,7 @@ fn check_encodings(
 ) -> Result<(), Error> {
     let mut known: BTreeMap<String, String> = BTreeMap::new();
     for (file, _) in targets.iter_mut() {
-        let Some(given) = file.dialect.encoding.clone() else {
+        let Some(given) = file.encoding().map(str::to_owned) else {
             continue;
         };
         let canonical = match known.get(&given) {
@@ -236,33 +235,13 @@ fn check_encodings(
                 c
             }
         };
-        let d = &file.dialect;
-        let refused = if canonical.is_empty() {
-            Some(DialectError::UnknownEncoding(given.clone()))
-        } else if let Some(lowest) = crate::input::dialect::lowest_trail_byte(&canonical) {
-            [
-                ("delimiter", d.delimiter),
-                ("quote", d.quote),
-                ("escape", d.escape),
-            ]
-            .into_iter()
-            .find(|(_, b)| (lowest..0x80).contains(b))
-            .map(|(what, byte)| DialectError::AmbiguousByte {
-                encoding: canonical.clone(),
-                what,
-                byte,
-            })
-        } else {
-            None
-        };
-        if let Some(source) = refused {
-            return Err(Error::new(ErrorKind::Dialect {
+        file.name_encoding(&canonical).map_err(|source| {
+            Error::new(ErrorKind::Dialect {
                 path: file.path.clone(),
                 from: "the encoding".into(),
                 source,
-            }));
-        }
-        file.dialect.encoding = Some(canonical);
+            })
+        })?;
     }
     Ok(())
 }

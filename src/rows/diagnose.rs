@@ -77,14 +77,7 @@ pub(crate) fn copy_error(
     let line = db
         .where_()
         .and_then(|c| lines::context_line(c, &step.table.name.name))
-        .map(|n| {
-            match edits {
-                // The server counted the lines it was sent, not the file's.
-                Some(edits) => lines::edited_statement_line(&step.file, start, edits, n),
-                None => lines::statement_line(&step.file, start, n),
-            }
-            .unwrap_or(n)
-        });
+        .map(|n| step.file.line_of(start, n, edits).unwrap_or(n));
     Error::caused_by(
         ErrorKind::Copy {
             path: step.file.path.clone(),

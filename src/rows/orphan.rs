@@ -29,7 +29,6 @@ use crate::database::copy;
 use crate::database::db;
 use crate::error::{DbErrorInfo, DuplicateViolation, Error, KeyViolation, Orphan};
 use crate::input::edit::Edits;
-use crate::input::lines;
 use crate::plan::{Plan, PlannedKey, Step};
 use crate::rows::edits::FileEdits;
 use crate::sql::{QualName, human_ident, ident};
@@ -610,7 +609,10 @@ fn at_lines(
     let mut sorted: Vec<u64> = rows.iter().map(|(n, _)| *n).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let lines = lines::record_lines(&step.file, &sorted).map_err(SearchError::Lines)?;
+    let lines = step
+        .file
+        .record_lines(&sorted)
+        .map_err(SearchError::Lines)?;
     Ok(rows
         .into_iter()
         .map(|(number, v)| Orphan {
@@ -832,9 +834,8 @@ pub(crate) fn into_temp(
     let into = copy::Copy {
         table,
         columns: &step.columns,
-        path: &step.file.path,
-        dialect: &step.file.dialect,
-        part: crate::input::file::Part::whole(step.file.dialect.header),
+        file: &step.file,
+        part: step.file.whole(),
         batch: None,
         freeze: false,
         edits,
@@ -858,7 +859,7 @@ mod tests {
                 name: FileName::Bare {
                     stem: "line".into(),
                 },
-                dialect: crate::input::dialect::Dialect::default(),
+                format: crate::input::format::Format::Csv(crate::input::dialect::Dialect::default()),
                 columns: None,
             },
             table: Table {

@@ -16,7 +16,7 @@
 //! way to the server, by byte offset: about 8 bytes per rejected row) and a
 //! reject file per file with rejected rows: each rejected record exactly as
 //! the file has it, with its line and the reason in two added columns
-//! ([`crate::input::edit::REJECT_COLUMNS`], which a load leaves out again, so a fixed
+//! ([`crate::input::reject`], which a load leaves out again, so a fixed
 //! reject file loads as it is).
 //!
 //! The load that follows is an ordinary one, every key in place or checked
@@ -24,8 +24,8 @@
 //! it would without a policy. Nothing is loaded unchecked.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,9 +35,9 @@ use crate::database::copy;
 use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::input::dialect::Dialect;
-use crate::input::edit::{self, Edits};
-use crate::input::scan::RecordSpan;
+use crate::input::edit::Edits;
+use crate::input::format::Record;
+use crate::input::reject::{self, Rejects};
 use crate::options::OnOrphan;
 use crate::plan::{Plan, PlannedKey, Step, Truncate};
 use crate::rows::edits::{FileEdits, strip_only};
@@ -212,43 +212,13 @@ fn write_reject_manifest(
         } else {
             format!("{}.{}", step.table.name.schema, step.table.name.name)
         };
-        let d = &step.file.dialect;
-        let byte = |b: u8| toml_string(&char::from(b).to_string());
-        text.push_str(&format!("\n[files.{}]\n", toml_string(&rel)));
-        text.push_str(&format!("table = {}\n", toml_string(&table)));
-        text.push_str(&format!("delimiter = {}\n", byte(d.delimiter)));
-        text.push_str(&format!("quote = {}\n", byte(d.quote)));
-        text.push_str(&format!("escape = {}\n", byte(d.escape)));
-        text.push_str(&format!("null = {}\n", toml_string(&d.null)));
-        text.push_str("header = true\n");
-        if let Some(e) = &d.encoding {
-            text.push_str(&format!("encoding = {}\n", toml_string(e)));
-        }
+        text.push_str(&reject::manifest_entry(&rel, &table, &step.file));
     }
     if !any {
         return Ok(());
     }
     let path = reject_dir.join(crate::input::manifest::NAME);
     std::fs::write(&path, text).map_err(|source| Error::new(ErrorKind::Io { path, source }))
-}
-
-/// `s` as a TOML basic string.
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Every column of a key the file's rows are judged by must be in the file:
@@ -531,10 +501,10 @@ fn read_back(
     if marked.batch.is_empty() {
         return Ok((None, Rejected::default()));
     }
-    let path = reject_path(reject_dir, &step.file.rel);
+    let path = reject::path_for(reject_dir, &step.file.rel);
     let mut back = ReadBack {
         marked,
-        rejects: RejectFile::create(step, path.clone())?,
+        rejects: Rejects::create(&step.file, &step.columns, step.strip, path.clone())?,
         edits: Edits {
             strip: step.strip,
             ..Edits::default()
@@ -545,19 +515,14 @@ fn read_back(
         },
     };
     let mut failed: Option<Error> = None;
-    let dialect = &step.file.dialect;
-    edit::for_each_record(
-        &step.file.path,
-        dialect,
-        crate::input::file::Part::whole(dialect.header),
-        &mut |start, span, bytes| {
-            back.record(start, span, bytes).or_else(|e| {
+    step.file
+        .each_record(&mut |record| {
+            back.record(record).or_else(|e| {
                 failed = Some(e);
                 Ok(false)
             })
-        },
-    )
-    .map_err(|e| io_error(e, &step.file.path))?;
+        })
+        .map_err(|e| io_error(e, &step.file.path))?;
     if let Some(e) = failed {
         return Err(e);
     }
@@ -651,115 +616,30 @@ impl<'a, 't> MarkedRows<'a, 't> {
     }
 }
 
-/// The reject file being written: each rejected record as the file has it,
-/// with its line and its reason added.
-struct RejectFile<'a> {
-    path: PathBuf,
-    writer: BufWriter<File>,
-    dialect: &'a Dialect,
-    columns: &'a [String],
-    /// The line end of the file's records (of the first that has one).
-    eol: Vec<u8>,
-    header_written: bool,
-}
-
-impl<'a> RejectFile<'a> {
-    /// Creates the reject file at `path` (and its directory) for `step`'s file.
-    fn create(step: &'a Step, path: PathBuf) -> Result<Self, Error> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(e, parent))?;
-        }
-        let file = File::create(&path).map_err(|e| io_error(e, &path))?;
-        Ok(RejectFile {
-            writer: BufWriter::new(file),
-            path,
-            dialect: &step.file.dialect,
-            columns: &step.columns,
-            eol: b"\n".to_vec(),
-            header_written: false,
-        })
-    }
-
-    /// Writes the header: `from_file`, the file's own (line end left out), or
-    /// else the columns' names, then the two added columns. A reject file
-    /// always has a header, so that it says what its two last fields are.
-    fn header(&mut self, from_file: Option<&[u8]>) -> Result<(), Error> {
-        let delimiter = self.dialect.delimiter;
-        let mut header = match from_file {
-            Some(b) => b.to_vec(),
-            None => {
-                let names: Vec<Vec<u8>> = self
-                    .columns
-                    .iter()
-                    .map(|c| self.dialect.quoted_field(c))
-                    .collect();
-                names.join(&delimiter)
-            }
-        };
-        for c in edit::REJECT_COLUMNS {
-            header.push(delimiter);
-            header.extend_from_slice(c.as_bytes());
-        }
-        header.extend_from_slice(&self.eol);
-        self.header_written = true;
-        self.writer
-            .write_all(&header)
-            .map_err(|e| io_error(e, &self.path))
-    }
-
-    /// Writes a rejected record: its `body` (line end left out), the `line`
-    /// it starts on and `why`, ended by `end` (the file's line end when the
-    /// record had none).
-    fn row(&mut self, body: &[u8], line: u64, why: &str, end: &[u8]) -> Result<(), Error> {
-        let delimiter = self.dialect.delimiter;
-        let mut out = body.to_vec();
-        out.push(delimiter);
-        out.extend_from_slice(line.to_string().as_bytes());
-        out.push(delimiter);
-        out.extend_from_slice(&self.dialect.quoted_field(why));
-        out.extend_from_slice(if end.is_empty() { &self.eol } else { end });
-        self.writer
-            .write_all(&out)
-            .map_err(|e| io_error(e, &self.path))
-    }
-
-    fn finish(mut self) -> Result<(), Error> {
-        self.writer.flush().map_err(|e| io_error(e, &self.path))
-    }
-}
-
 /// The file of a step read in step with its marked rows: the edits and the
 /// reject file made as the records go by.
 struct ReadBack<'a, 't> {
     marked: MarkedRows<'a, 't>,
-    rejects: RejectFile<'a>,
+    rejects: Rejects<'a>,
     edits: Edits,
     done: Rejected,
 }
 
 impl ReadBack<'_, '_> {
-    /// Takes the record at offset `start` of the file: the header goes to
-    /// the reject file, a marked record into the edits and the reject file.
-    /// Returns whether to read on.
-    fn record(&mut self, start: u64, span: &RecordSpan, bytes: &[u8]) -> Result<bool, Error> {
-        let own = edit::edit(self.rejects.dialect, bytes, &[], self.edits.strip);
-        let (body, end) = edit::split_terminator(&own);
-        if !end.is_empty() && !self.rejects.header_written {
-            self.rejects.eol = end.to_vec();
+    /// Takes a record of the file: the header goes to the reject file, a
+    /// marked record into the edits and the reject file. Returns whether to
+    /// read on.
+    fn record(&mut self, record: &Record<'_>) -> Result<bool, Error> {
+        if self.rejects.take(record)? {
+            return Ok(true);
         }
-        if span.index == 0 || !self.rejects.header_written {
-            self.rejects.header((span.index == 0).then_some(body))?;
-            if span.index == 0 {
-                return Ok(true);
-            }
-        }
-        let mark = match self.marked.next_for(span.index)? {
+        let mark = match self.marked.next_for(record.index)? {
             Marked::This(mark) => mark,
             Marked::Later => return Ok(true),
             Marked::NoMore => return Ok(false),
         };
         if mark.out {
-            self.edits.skip.push(start);
+            self.edits.skip.push(record.start);
             self.done.skipped += 1;
         } else {
             let fields = mark
@@ -767,58 +647,10 @@ impl ReadBack<'_, '_> {
                 .into_iter()
                 .filter_map(|i| usize::try_from(i).ok())
                 .collect();
-            self.edits.null.push((start, fields));
+            self.edits.null.push((record.start, fields));
             self.done.nulled += 1;
         }
-        self.rejects.row(body, span.line, &mark.why, end)?;
+        self.rejects.reject(&mark.why)?;
         Ok(true)
-    }
-}
-
-/// Where the reject file of the file at `rel` (relative to the data
-/// directory) goes: `orders.csv` gives `orders.rejects.csv`.
-pub(crate) fn reject_path(reject_dir: &Path, rel: &str) -> PathBuf {
-    let stem = crate::input::file::Compression::split_name(rel).map_or(rel, |(stem, _)| stem);
-    let ext = if crate::input::file::Compression::is_tsv(rel) {
-        "tsv"
-    } else {
-        "csv"
-    };
-    reject_dir.join(format!("{stem}.rejects.{ext}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn toml_strings_read_back() {
-        for s in [
-            "plain",
-            "a\"b",
-            "back\\slash",
-            "\t",
-            "\\N",
-            "line\nend\r",
-            "\u{1}x",
-            "é",
-        ] {
-            let text = format!("null = {}\n", toml_string(s));
-            let m =
-                crate::input::manifest::Manifest::parse(Path::new("fkload.toml"), &text).unwrap();
-            assert_eq!(m.all.null.as_deref(), Some(s), "{text}");
-        }
-    }
-
-    #[test]
-    fn reject_files_are_named_after_their_file() {
-        assert_eq!(
-            reject_path(Path::new("rej"), "sales/orders.csv"),
-            Path::new("rej/sales/orders.rejects.csv")
-        );
-        assert_eq!(
-            reject_path(Path::new("rej"), "orders.tsv.gz"),
-            Path::new("rej/orders.rejects.tsv")
-        );
     }
 }

@@ -36,7 +36,6 @@ use crate::connect::Connector;
 use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
-use crate::input::lines;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
 use crate::rows::edits::FileEdits;
 use crate::run::ddl::{self, IndexSql, KeySql};
@@ -70,22 +69,18 @@ impl Unit<'_> {
     }
 }
 
-/// Cuts big files into parts, except where rows may reference later rows of
-/// the same file while a key checks them at the end of each statement, and
-/// compressed files (a part could only be reached by decompressing all that
-/// comes before it).
+/// Cuts big files into parts (where their format can: see
+/// [`crate::input::source::DataFile::parts`]), except where rows may
+/// reference later rows of the same file while a key checks them at the end
+/// of each statement.
 fn units(plan: &Plan) -> Result<Vec<Unit<'_>>, Error> {
     let mut out = Vec::new();
     for step in &plan.steps {
-        let plain = crate::input::file::Compression::of(&step.file.path)
-            == crate::input::file::Compression::None;
-        let parts =
-            if plain && step.bytes > part_bytes(plan) && pipeline::batch_size(plan, step).is_some()
-            {
-                lines::split(&step.file, part_bytes(plan))?
-            } else {
-                vec![crate::input::file::Part::whole(step.file.dialect.header)]
-            };
+        let parts = if step.bytes > part_bytes(plan) && pipeline::batch_size(plan, step).is_some() {
+            step.file.parts(part_bytes(plan))?
+        } else {
+            vec![step.file.whole()]
+        };
         for part in parts {
             let name = if part.start == 0 {
                 step.file.rel.clone()

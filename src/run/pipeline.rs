@@ -217,7 +217,7 @@ fn load_files(
             plan,
             step,
             edited.step(step.index),
-            crate::input::file::Part::whole(step.file.dialect.header),
+            step.file.whole(),
             &mut |sent| observer(Event::Progress { step, sent }),
             None,
         ) {
@@ -319,8 +319,7 @@ pub(crate) fn load_step(
     let into = copy::Copy {
         table: &step.table.name,
         columns: &step.columns,
-        path: &step.file.path,
-        dialect: &step.file.dialect,
+        file: &step.file,
         part,
         batch: batch_size(plan, step),
         freeze: per_step && !step.table.partitioned,
