@@ -24,8 +24,6 @@ use crate::input::scan::{RecordSpan, Scanner};
 /// How much of a file one read takes.
 const CHUNK: usize = 256 * 1024;
 
-/// The two columns a reject file adds after the record's own.
-pub const REJECT_COLUMNS: [&str; 2] = ["fkload_line", "fkload_reason"];
 
 /// What to do with the records of one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
 use crate::input::data_file::DataFile;
-use crate::input::edit::{self, REJECT_COLUMNS};
+use crate::input::edit;
 use crate::input::file::Compression;
 use crate::input::format::{Format, Record};
+
+/// The two columns a reject file adds after the record's own.
+pub const REJECT_COLUMNS: [&str; 2] = ["fkload_line", "fkload_reason"];
 
 /// Where the reject file of the file at `rel` (relative to the data
 /// directory) goes: `orders.csv` gives `orders.rejects.csv`.

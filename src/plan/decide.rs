@@ -469,10 +469,10 @@ fn key_on_citus(catalog: &Catalog, fk: &ForeignKey) -> bool {
 }
 
 /// How many columns at the end of a header are the ones a reject file adds
-/// ([`crate::input::edit::REJECT_COLUMNS`]), to be left out: 2, or 0 when the
+/// ([`crate::input::reject::REJECT_COLUMNS`]), to be left out: 2, or 0 when the
 /// header does not end with them or the table has a column of either name.
 fn reject_columns(header: &[String], table: &[Column]) -> usize {
-    let added = crate::input::edit::REJECT_COLUMNS;
+    let added = crate::input::reject::REJECT_COLUMNS;
     let ends_with_them = header.len() > added.len()
         && header[header.len() - added.len()..]
             .iter()
