@@ -1152,6 +1152,31 @@ mod tests {
         db
     }
 
+    /// The client's error when the server hangs up: a listener that reads
+    /// the startup message and closes the socket.
+    fn connection_closed() -> postgres::Error {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut rest = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            s.read_exact(&mut rest).unwrap();
+        });
+        let e = postgres::Config::new()
+            .host("127.0.0.1")
+            .port(port)
+            .user("app")
+            .ssl_mode(postgres::config::SslMode::Disable)
+            .connect(postgres::NoTls)
+            .err()
+            .unwrap();
+        server.join().unwrap();
+        e
+    }
+
     fn sql(code: &str, message: &str) -> Error {
         Error::from(ErrorKind::Sql {
             during: "adding back key \"a_p_fk\" on public.a".into(),
@@ -1207,7 +1232,7 @@ mod tests {
                     cleanup: Box::new(
                         ErrorKind::ConnectionLost {
                             during: "taking the rows loaded into \"public\".\"a\" out again".into(),
-                            message: "connection closed".into(),
+                            source: connection_closed(),
                         }
                         .into(),
                     ),
@@ -1218,9 +1243,12 @@ mod tests {
                 "not_restored",
                 ErrorKind::NotRestored {
                     journal: Some("1796000000-4242".into()),
-                    problems: vec![
-                        "key \"b_q_fk\" on \"public\".\"b\" is missing".into(),
-                    ],
+                    problems: vec![fkload::error::Unrestored {
+                        key: true,
+                        name: "b_q_fk".into(),
+                        table: "\"public\".\"b\"".into(),
+                        state: fkload::error::UnrestoredState::Missing,
+                    }],
                 }
                 .into(),
             ),
@@ -1228,7 +1256,14 @@ mod tests {
                 "connect",
                 ErrorKind::Connect {
                     target: "host \"localhost\" port 5432 as user \"app\" database \"shop\"".into(),
-                    message: "error connecting to server: Connection refused (os error 111)".into(),
+                    failure: fkload::error::ConnectFailure::Attempts(vec![
+                        fkload::error::HostAttempt {
+                            host: None,
+                            error: fkload::error::AttemptError::Client(
+                                "error connecting to server: Connection refused (os error 111)".into(),
+                            ),
+                        },
+                    ]),
                 }
                 .into(),
             ),

@@ -33,7 +33,7 @@ use postgres::{CancelToken, Client, Config, NoTls};
 use crate::connect::conninfo::ConnInfo;
 use crate::connect::tls::{TlsSettings, Transport};
 use crate::database::db;
-use crate::error::{DbErrorInfo, Error, ErrorKind};
+use crate::error::{AttemptError, ConnectFailure, DbErrorInfo, Error, ErrorKind, HostAttempt};
 use rules::{Attempt, Ending, Misfit, Next, Prompting, Purpose, Search, SessionState};
 
 /// Makes the connections of a load. Cheap to clone.
@@ -108,7 +108,10 @@ impl Session {
         rules::loadable(self.state()).map_err(|misfit| {
             Error::new(ErrorKind::NotWritable {
                 target: connector.map_or_else(|| self.host.clone(), |c| c.describe.clone()),
-                reasons: vec![misfit.to_string()],
+                reasons: vec![HostAttempt {
+                    host: None,
+                    error: AttemptError::Misfit(misfit),
+                }],
             })
         })
     }
@@ -276,7 +279,7 @@ impl Connector {
         let password = ask(&user).map_err(|e| {
             Error::new(ErrorKind::Connect {
                 target: self.describe.clone(),
-                message: format!("could not read the password: {e}"),
+                failure: ConnectFailure::Password(e),
             })
         })?;
         match &mut self.target {
@@ -353,7 +356,10 @@ impl Connector {
             return Err(NoSession {
                 error: Error::new(ErrorKind::NotWritable {
                     target: self.describe.clone(),
-                    reasons: vec![misfit.to_string()],
+                    reasons: vec![HostAttempt {
+                        host: None,
+                        error: AttemptError::Misfit(misfit),
+                    }],
                 }),
                 ending: Some(Ending::NotLoadable),
             });
@@ -385,7 +391,10 @@ impl Connector {
                 Ok((client, session)) => match search.connected(session.state()) {
                     Ok(()) => return Ok((client, session)),
                     Err((misfit, next)) => {
-                        log.refusals.push(format!("{place}: {misfit}"));
+                        log.refusals.push(HostAttempt {
+                            host: Some(place),
+                            error: AttemptError::Misfit(misfit),
+                        });
                         next
                     }
                 },
@@ -394,7 +403,10 @@ impl Connector {
                     // A host's first transport that failed is not reported
                     // when its other one is tried: that one's outcome is.
                     if !matches!(next, Next::Try(Attempt { fallback: true, .. })) {
-                        log.failures.push(format!("{place}: {}", error_text(&e)));
+                        log.failures.push(HostAttempt {
+                            host: Some(place),
+                            error: attempt_error(&e),
+                        });
                         log.last = Some(e);
                     }
                     next
@@ -469,9 +481,9 @@ impl Connector {
 #[derive(Default)]
 struct Log {
     /// Per host that failed: where, and why.
-    failures: Vec<String>,
+    failures: Vec<HostAttempt>,
     /// Per session that did not fit: where, and why.
-    refusals: Vec<String>,
+    refusals: Vec<HostAttempt>,
     /// The client's error of the last host that failed.
     last: Option<postgres::Error>,
 }
@@ -496,7 +508,7 @@ impl Log {
         }
         let kind = ErrorKind::Connect {
             target: target.to_string(),
-            message: self.failures.join("\n"),
+            failure: ConnectFailure::Attempts(self.failures),
         };
         match self.last {
             Some(e) => Error::caused_by(kind, e),
@@ -505,12 +517,13 @@ impl Log {
     }
 }
 
-/// The client's own text, less the source chain it repeats; a server's
-/// report as its primary line, `FATAL:  message` (the last host's detail
-/// and hint are the error's: [`Error::detail`], [`Error::hint`]).
-fn error_text(e: &postgres::Error) -> String {
+/// What an attempt that failed with `e` came to: the server's report (the
+/// last host's detail and hint are the error's: [`Error::detail`],
+/// [`Error::hint`]), or the client's own text, less the source chain it
+/// repeats.
+fn attempt_error(e: &postgres::Error) -> AttemptError {
     if let Some(db) = e.as_db_error() {
-        return DbErrorInfo::from_db(db).to_string();
+        return AttemptError::Server(Box::new(DbErrorInfo::from_db(db)));
     }
     let mut m = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -521,16 +534,19 @@ fn error_text(e: &postgres::Error) -> String {
         }
         src = s.source();
     }
-    m
+    AttemptError::Client(m)
 }
 
 /// A failed connection, described without the password.
 fn connect_error(target: &str, e: postgres::Error) -> Error {
-    let message = error_text(&e);
+    let attempt = HostAttempt {
+        host: None,
+        error: attempt_error(&e),
+    };
     Error::caused_by(
         ErrorKind::Connect {
             target: target.to_string(),
-            message,
+            failure: ConnectFailure::Attempts(vec![attempt]),
         },
         e,
     )

@@ -28,8 +28,6 @@
 //! writable host (`read-write`, [`wanted`]); with it, libpq's choice of host
 //! stands, and a session a load may not run in ends the search.
 
-use std::fmt;
-
 use crate::connect::conninfo::SessionAttrs;
 use crate::connect::tls::{SslMode, Transport, attempts as transports};
 
@@ -77,41 +75,9 @@ pub(crate) struct SessionState {
     pub(crate) read_only: bool,
 }
 
-/// Why a session does not fit, in the words fkload has always used (libpq's
-/// own are in the comments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Misfit {
-    /// In recovery, where writes were wanted (libpq: "session is read-only").
-    Standby,
-    /// Read-only by `default_transaction_read_only` (libpq: "session is
-    /// read-only").
-    ReadOnly,
-    /// libpq: "session is not read-only".
-    NotReadOnly,
-    /// libpq: "server is in hot standby mode".
-    HotStandby,
-    /// libpq: "server is not in hot standby mode".
-    NotHotStandby,
-}
-
-impl Misfit {
-    /// The reason, as error messages give it.
-    pub(crate) fn text(self) -> &'static str {
-        match self {
-            Misfit::Standby => "the server is in recovery (a standby)",
-            Misfit::ReadOnly => "the session is read-only (default_transaction_read_only is on)",
-            Misfit::NotReadOnly => "the session is not read-only",
-            Misfit::HotStandby => "the server is in hot standby mode",
-            Misfit::NotHotStandby => "the server is not in hot standby mode",
-        }
-    }
-}
-
-impl fmt::Display for Misfit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text())
-    }
-}
+/// Why a session does not fit: data of the connection errors, so it is
+/// the error module's.
+pub(crate) use crate::error::Misfit;
 
 /// Whether a session fits `attrs` (libpq's `CONNECTION_CHECK_TARGET`).
 /// `prefer-standby` is judged as its first pass (a standby), as libpq does;

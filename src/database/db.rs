@@ -19,7 +19,7 @@
 //! statement methods itself (a unit test reads the sources to make sure).
 
 use postgres::types::ToSql;
-use postgres::{CopyInWriter, GenericClient, Row, Transaction};
+use postgres::{CopyInWriter, GenericClient, Portal, Row, Transaction};
 
 use crate::error::Error;
 
@@ -116,6 +116,37 @@ pub(crate) fn commit(mut tx: Transaction<'_>, during: &str) -> Result<(), Error>
 pub(crate) fn rollback(mut tx: Transaction<'_>, during: &str) -> Result<(), Error> {
     point(&mut tx, "ROLLBACK").map_err(|e| server_error(e, during))?;
     tx.rollback().map_err(|e| server_error(e, during))
+}
+
+/// Binds `sql` to a portal of `tx`, whose rows [`query_portal`] then
+/// fetches a batch at a time (a query whose rows need not all be in memory).
+/// A statement of its own: the client prepares and binds it in a round trip.
+pub(crate) fn bind(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    during: &str,
+) -> Result<Portal, Error> {
+    point(tx, sql).map_err(|e| server_error(e, during))?;
+    tx.bind(sql, params).map_err(|e| server_error(e, during))
+}
+
+/// What the traces of the fault tests name a fetch from a portal by: the
+/// client's Execute message has no SQL of its own.
+const FETCH: &str = "FETCH (the next rows of a portal)";
+
+/// Fetches up to `max_rows` more rows of a portal from [`bind`]: each
+/// fetch is a statement (a round trip where the query runs on), so each is
+/// a crash and failure point.
+pub(crate) fn query_portal(
+    tx: &mut Transaction<'_>,
+    portal: &Portal,
+    max_rows: i32,
+    during: &str,
+) -> Result<Vec<Row>, Error> {
+    point(tx, FETCH).map_err(|e| server_error(e, during))?;
+    tx.query_portal(portal, max_rows)
+        .map_err(|e| server_error(e, during))
 }
 
 /// Starts a `COPY ... FROM STDIN`.
@@ -271,6 +302,8 @@ mod tests {
             ".transaction()",
             ".commit()",
             ".savepoint(",
+            ".bind(",
+            ".query_portal(",
         ];
         let mut found = Vec::new();
         let mut stack = vec![root];

@@ -11,7 +11,7 @@
 use postgres::GenericClient;
 
 use crate::database::db;
-use crate::error::{Error, ErrorKind};
+use crate::error::{DbErrorInfo, Error, ErrorKind, PatternError};
 
 /// Which tables to load, as pg_dump's switches choose them: with any
 /// `tables` pattern, the tables that match one (the schema patterns do not
@@ -44,14 +44,6 @@ impl Selection {
 pub(crate) struct Regexes {
     pub schema: Option<String>,
     pub name: String,
-}
-
-/// Why a pattern cannot be read, in psql's words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum PatternError {
-    /// More than one unquoted dot: a database name is not taken.
-    #[error("improper qualified name (too many dotted names): {0}")]
-    TooManyDots(String),
 }
 
 /// The regular expressions of `pattern`, as `processSQLNamePattern` writes
@@ -195,14 +187,12 @@ fn matching(
     pattern: &str,
     schema_only: bool,
 ) -> Result<Vec<u32>, Error> {
-    let refused = |message: String| {
-        Error::new(ErrorKind::Selection {
-            switch: switch.to_string(),
-            pattern: pattern.to_string(),
-            message,
-        })
+    let refused = |source| ErrorKind::Selection {
+        switch: switch.to_string(),
+        pattern: pattern.to_string(),
+        source,
     };
-    let r = regexes(pattern).map_err(|e| refused(e.to_string()))?;
+    let r = regexes(pattern).map_err(|e| Error::new(refused(e)))?;
     let (schema, name) = if schema_only {
         (Some(r.name), None)
     } else {
@@ -228,7 +218,12 @@ fn matching(
         &[&tables.oids, &schema, &name, &visible_only, &tables.path],
     )
     .map_err(|e| match e.as_db_error() {
-        Some(db) => refused(db.message().to_string()),
+        // The server's report is the pattern's error, and the client's
+        // error its source.
+        Some(db) => {
+            let kind = refused(PatternError::Refused(Box::new(DbErrorInfo::from_db(db))));
+            Error::caused_by(kind, e)
+        }
         None => Error::server(e, "matching the table patterns"),
     })?;
     Ok(rows.iter().map(|r| r.get(0)).collect())

@@ -6,7 +6,12 @@
 //! report ([`DbErrorInfo`]) because `postgres::Error`'s own Display says only
 //! "db error", and keep the client's error itself as the [`std::error::Error::source`]
 //! (its [`postgres::Error::code`] is the SQLSTATE); the connection settings'
-//! errors are sources too.
+//! errors are sources too, as are why a header, `fkload.toml` or a table
+//! pattern cannot be used ([`HeaderError`], [`ManifestError`],
+//! [`PatternError`]) and why each host tried gave no session
+//! ([`ConnectFailure`], [`HostAttempt`]). No kind carries a message written
+//! elsewhere: lists are lists of data ([`Unrestored`]), and the words are
+//! the `Display` of those types.
 //!
 //! A program acts on [`Error::sqlstate`], [`Error::position`] and
 //! [`Error::is_connection`] rather than on the text. An error is data, its
@@ -23,23 +28,28 @@ use std::path::{Path, PathBuf};
 
 use postgres::error::SqlState;
 
+mod attempt;
 pub(crate) mod dialect;
 mod found;
+mod input;
 mod launch;
 mod notes;
 mod server;
 pub(crate) mod settings;
 mod state;
 
+pub use attempt::{AttemptError, ConnectFailure, HostAttempt, Misfit};
 use dialect::DialectError;
 use found::plural;
 pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
+pub use input::{HeaderError, ManifestError, PatternError};
 pub use launch::ServerError;
 pub(crate) use launch::client_text;
-pub(crate) use notes::restore_problem;
 pub use server::DbErrorInfo;
 use settings::{ConnInfoError, TlsError};
-pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
+pub use state::{
+    Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped, Unrestored, UnrestoredState,
+};
 
 /// An error from planning or running a load.
 #[derive(Debug)]
@@ -96,17 +106,19 @@ impl Error {
     /// A statement failed while fkload was `during` something: the server's
     /// report, or a lost connection.
     pub(crate) fn server(e: postgres::Error, during: &str) -> Error {
-        let kind = match e.as_db_error() {
-            Some(db) => ErrorKind::Sql {
+        match e.as_db_error() {
+            Some(db) => {
+                let kind = ErrorKind::Sql {
+                    during: during.to_string(),
+                    db: DbErrorInfo::from_db(db),
+                };
+                Error::caused_by(kind, e)
+            }
+            None => Error::new(ErrorKind::ConnectionLost {
                 during: during.to_string(),
-                db: DbErrorInfo::from_db(db),
-            },
-            None => ErrorKind::ConnectionLost {
-                during: during.to_string(),
-                message: e.to_string(),
-            },
-        };
-        Error::caused_by(kind, e)
+                source: e,
+            }),
+        }
     }
 
     /// This error, of a load that failed on a foreign key, with what the
@@ -134,9 +146,13 @@ impl Error {
         }
     }
 
-    /// The client's error behind a server report or a failed connection.
+    /// The client's error behind a server report, a failed connection or a
+    /// lost one.
     pub(crate) fn client_error(&self) -> Option<&postgres::Error> {
-        self.0.source.as_ref()
+        match self.kind() {
+            ErrorKind::ConnectionLost { source, .. } => Some(source),
+            _ => self.0.source.as_ref(),
+        }
     }
 
     /// What went wrong.
@@ -226,7 +242,7 @@ impl Error {
             )),
             ErrorKind::Cleanup { .. } => text("fkload.journal lists what is still dropped or loaded."),
             ErrorKind::Blocked { blockers, .. } => notes::blockers(blockers),
-            ErrorKind::NotRestored { problems, .. } => Some(problems.join("\n")),
+            ErrorKind::NotRestored { problems, .. } => notes::lines(problems.iter().map(Unrestored::to_string)),
             ErrorKind::Settings { source } => source.detail(),
             ErrorKind::Connect { .. } => self.client_error()?.as_db_error()?.detail().map(str::to_string),
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.detail.clone(),
@@ -408,20 +424,23 @@ pub enum ErrorKind {
     /// (the detail names each).
     #[error("{}: no data files: fkload loads <table>.csv and <table>.tsv (each also .gz or .zst), and the files fkload.toml names", dir.display())]
     NoDataFiles { dir: PathBuf, ignored: Vec<Ignored> },
-    /// A `-t`/`-n`/`-T`/`-N` pattern that cannot be read or matched.
-    #[error("{switch} {pattern}: {message}")]
+    /// A `-t`/`-n`/`-T`/`-N` pattern that cannot be read or matched (the
+    /// source says why; the server's error, when it refused the pattern, is
+    /// the [`Error`]'s).
+    #[error("{switch} {pattern}: {source}")]
     Selection {
+        /// The pattern's switch, as pg_dump's: `-t`, `-n`, `-T`, `-N`.
         switch: String,
         pattern: String,
-        message: String,
+        source: PatternError,
     },
     /// The table patterns leave no file of the directory to load; `ignored`
     /// is what the directory holds (the detail names each).
     #[error("{}: no file names a table the patterns select", dir.display())]
     NothingSelected { dir: PathBuf, ignored: Vec<Ignored> },
-    /// The header row of a file cannot be used.
-    #[error("{}:1: {message}", path.display())]
-    Header { path: PathBuf, message: String },
+    /// The header row of a file cannot be used (the source says why).
+    #[error("{}:1: {source}", path.display())]
+    Header { path: PathBuf, source: HeaderError },
     /// A column name of the header row is not UTF-8, and the file's
     /// dialect names no other encoding (the hint says to).
     #[error("{}:1: column name {column} is not valid UTF-8", path.display())]
@@ -432,11 +451,11 @@ pub enum ErrorKind {
     },
     /// `fkload.toml` cannot be used: not TOML, a key fkload does not know, a
     /// value of the wrong type, a file that is not there.
-    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error("{}{}: {source}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Manifest {
         path: PathBuf,
         line: Option<usize>,
-        message: String,
+        source: ManifestError,
     },
     /// A file's dialect breaks one of COPY's rules, or cannot be read as
     /// fkload reads files (the source says which); `from` says where the
@@ -606,8 +625,9 @@ pub enum ErrorKind {
     NotRestored {
         /// The run whose journal lists them, when there is one.
         journal: Option<String>,
-        /// One line per key or index: what it was, and what it is now.
-        problems: Vec<String>,
+        /// Each key or index: what it was, and what it is now (the detail
+        /// has a line for each).
+        problems: Vec<Unrestored>,
     },
     /// The connection settings are invalid (a malformed URI, an unknown
     /// option, a service no file defines); the source says which.
@@ -618,24 +638,33 @@ pub enum ErrorKind {
     #[error("invalid connection settings: {source}")]
     Tls { source: TlsError },
     /// The connection could not be made: per host tried, a line that says
-    /// why (the last one's server report, when it sent one, gives the
-    /// detail and hint).
-    #[error("connection to server failed ({target}): {message}")]
-    Connect { target: String, message: String },
+    /// why (the last one's client error is the source; its server report,
+    /// when it sent one, gives the detail and hint).
+    #[error("connection to server failed ({target}): {failure}")]
+    Connect {
+        target: String,
+        #[source]
+        failure: ConnectFailure,
+    },
     /// Every server that answered is one a load may not write to (a standby,
     /// or a read-only session), or does not fit `target_session_attrs`.
     #[error(
         "no server to load into ({target}): {}",
-        reasons.join("; ")
+        reasons.iter().map(HostAttempt::to_string).collect::<Vec<_>>().join("; ")
     )]
     NotWritable {
         target: String,
-        /// Per host: why not.
-        reasons: Vec<String>,
+        /// Per host: why not (the sessions that did not fit, then the
+        /// hosts that failed).
+        reasons: Vec<HostAttempt>,
     },
-    /// The connection was lost during the run.
-    #[error("connection to server lost{}: {message}", notes::during(during))]
-    ConnectionLost { during: String, message: String },
+    /// The connection was lost during the run: the client's error says how.
+    #[error("connection to server lost{}: {source}", notes::during(during))]
+    ConnectionLost {
+        /// What fkload was doing: `loading public.orders`.
+        during: String,
+        source: postgres::Error,
+    },
     /// The server rejected a statement that is not tied to a file line;
     /// `during` says what fkload was doing.
     #[error("{db}")]

@@ -144,19 +144,9 @@ pub(super) fn during(during: &str) -> String {
     }
 }
 
-/// One line of [`ErrorKind::NotRestored`](super::ErrorKind::NotRestored): what an object was (as the
-/// catalog described it) and what it is now.
-pub(crate) fn restore_problem(what: &str, was: Option<&str>, is: Option<&str>) -> String {
-    match (was, is) {
-        (_, None) => format!("{what} is missing"),
-        (None, Some(is)) => format!("{what} was not there and is now: {is}"),
-        (Some(was), Some(is)) => format!("{what} was: {was}; it is now: {is}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{Error, ErrorKind, Ignored};
+    use super::super::{Error, ErrorKind, Ignored, Unrestored};
 
     fn texts(e: &Error) -> String {
         format!(
@@ -243,14 +233,20 @@ mod tests {
         let e = Error::new(ErrorKind::NotRestored {
             journal: Some("17-1".into()),
             problems: vec![
-                "key \"a\" is missing".into(),
-                "index \"b\" is missing".into(),
+                Unrestored::compared(
+                    true,
+                    "a",
+                    "t",
+                    Some("FOREIGN KEY (p) REFERENCES p(id)"),
+                    None,
+                ),
+                Unrestored::compared(false, "b", "t", None, None),
             ],
         });
         assert_eq!(e.to_string(), "2 keys or indexes are not back as they were");
         assert_eq!(
             e.detail().as_deref(),
-            Some("key \"a\" is missing\nindex \"b\" is missing")
+            Some("key \"a\" on t is missing\nindex \"b\" on t is missing")
         );
         assert_eq!(
             e.hint().as_deref(),

@@ -110,3 +110,72 @@ pub struct Ignored {
     pub rel: String,
     pub why: String,
 }
+
+/// A key or index a load (or a repair) put back that is not as it was: one
+/// item of [`ErrorKind::NotRestored`](crate::ErrorKind::NotRestored).
+/// `Display`: `key "c_p_fkey" on "public"."c" is missing`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrestored {
+    /// A key; else an index.
+    pub key: bool,
+    pub name: String,
+    /// The table it is on, as SQL names it (as the journal holds it).
+    pub table: String,
+    pub state: UnrestoredState,
+}
+
+/// How an [`Unrestored`] key or index is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnrestoredState {
+    /// The journal says it was never put back: it is still in this state
+    /// (`dropped`).
+    Still(String),
+    /// It is not in the catalog.
+    Missing,
+    /// It was not there before, and is now: as the catalog describes it.
+    Appeared(String),
+    /// It differs from what it was: both as the catalog describes them.
+    Differs { was: String, is: String },
+}
+
+impl Unrestored {
+    /// The object (key or index `name` on `table`), from how the catalog
+    /// described it before (`was`) and describes it now (`is`): missing,
+    /// new, or different (call it only when they differ).
+    pub(crate) fn compared(
+        key: bool,
+        name: &str,
+        table: &str,
+        was: Option<&str>,
+        is: Option<&str>,
+    ) -> Unrestored {
+        let state = match (was, is) {
+            (_, None) => UnrestoredState::Missing,
+            (None, Some(is)) => UnrestoredState::Appeared(is.to_string()),
+            (Some(was), Some(is)) => UnrestoredState::Differs {
+                was: was.to_string(),
+                is: is.to_string(),
+            },
+        };
+        Unrestored {
+            key,
+            name: name.to_string(),
+            table: table.to_string(),
+            state,
+        }
+    }
+}
+
+impl std::fmt::Display for Unrestored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.key { "key" } else { "index" };
+        write!(f, "{kind} \"{}\" on {}", self.name, self.table)?;
+        match &self.state {
+            UnrestoredState::Still(state) => write!(f, " is still {state}"),
+            UnrestoredState::Missing => f.write_str(" is missing"),
+            UnrestoredState::Appeared(is) => write!(f, " was not there and is now: {is}"),
+            UnrestoredState::Differs { was, is } => write!(f, " was: {was}; it is now: {is}"),
+        }
+    }
+}

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, ManifestError};
 use crate::input::dialect::DialectOptions;
 
 /// The manifest's file name in the data directory.
@@ -108,7 +108,7 @@ impl Manifest {
             Error::new(ErrorKind::Manifest {
                 path: path.to_path_buf(),
                 line,
-                message: e.message().trim_end().to_string(),
+                source: ManifestError::Toml(e),
             })
         })?;
         let files = top

@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorKind, Ignored};
+use crate::error::{Error, ErrorKind, HeaderError, Ignored, ManifestError};
 pub use crate::input::data_file::{DataFile, FileName};
 use crate::input::dialect::{Dialect, DialectOptions};
 use crate::input::file::{self, Compression};
@@ -198,10 +198,10 @@ impl Scan<'_> {
             return Err(Error::new(ErrorKind::Manifest {
                 path: m.path.clone(),
                 line: Some(e.line),
-                message: format!(
-                    "[files.\"{rel}\"] names a file that is not in {}",
-                    dir.display()
-                ),
+                source: ManifestError::NotInDirectory {
+                    file: rel.clone(),
+                    dir: dir.to_path_buf(),
+                },
             }));
         }
         Ok(())
@@ -232,9 +232,9 @@ fn table_stem<'a>(
             Err(Error::new(ErrorKind::Manifest {
                 path: m,
                 line: entry.map(|e| e.line),
-                message: format!(
-                    "[files.\"{rel}\"] must give the file's table (table = \"...\"): its name does not end in .csv or .tsv"
-                ),
+                source: ManifestError::NoTable {
+                    file: rel.to_string(),
+                },
             }))
         }
         (None, None) => Ok(None),
@@ -365,16 +365,16 @@ pub fn read_header(file: &DataFile) -> Result<Header, Error> {
             source,
         })
     };
-    let bad = |message| {
+    let bad = |source| {
         Error::new(ErrorKind::Header {
             path: path.to_path_buf(),
-            message,
+            source,
         })
     };
     let bytes = std::fs::metadata(path).map_err(io)?.len();
     let problem = |e| match e {
         HeaderProblem::Io(source) => io(source),
-        HeaderProblem::Bad(message) => bad(message),
+        HeaderProblem::Bad(source) => bad(source),
         HeaderProblem::NotUtf8 { column } => Error::new(ErrorKind::HeaderNotUtf8 {
             path: path.to_path_buf(),
             column,
@@ -392,21 +392,20 @@ pub fn read_header(file: &DataFile) -> Result<Header, Error> {
     let (columns, from) = match &file.columns {
         Some(given) => {
             if fields != 0 && given.len() != fields {
-                return Err(bad(format!(
-                    "fkload.toml gives {} columns for this file, but its {} has {fields} fields",
-                    given.len(),
-                    if d.header { "header" } else { "first record" }
-                )));
+                return Err(bad(HeaderError::ColumnCount {
+                    given: given.len(),
+                    fields,
+                    header: d.header,
+                }));
             }
             if let Some(twice) = given
                 .iter()
                 .enumerate()
                 .find(|(i, c)| given[..*i].contains(c))
             {
-                return Err(bad(format!(
-                    "column \"{}\" appears more than once in fkload.toml's columns",
-                    twice.1
-                )));
+                return Err(bad(HeaderError::RepeatedManifestColumn {
+                    name: twice.1.clone(),
+                }));
             }
             (given.clone(), ColumnsFrom::Manifest)
         }
@@ -429,7 +428,7 @@ pub enum HeaderProblem {
     Io(#[source] std::io::Error),
     /// The first record is no header COPY would read: why.
     #[error("{0}")]
-    Bad(String),
+    Bad(HeaderError),
     /// A column name is not UTF-8, and no other encoding was named.
     #[error("column name {column} is not valid UTF-8")]
     NotUtf8 { column: usize },
@@ -465,10 +464,9 @@ fn first_record<R: Read>(
             end.get_or_insert(r.end);
         });
         if end.is_none() && bytes.len() > MAX_FIRST_RECORD {
-            return Err(HeaderProblem::Bad(format!(
-                "the first record is longer than {} MiB: is a quote left open?",
-                MAX_FIRST_RECORD >> 20
-            )));
+            return Err(HeaderProblem::Bad(HeaderError::FirstRecordTooLong {
+                mib: MAX_FIRST_RECORD >> 20,
+            }));
         }
     }
     if end.is_none() {
@@ -483,17 +481,13 @@ fn first_record<R: Read>(
     let utf8 = matches!(dialect.encoding.as_deref(), None | Some("UTF8"));
     let record = match record.strip_prefix(BOM.as_bytes()) {
         Some(_) if !header => {
-            return Err(HeaderProblem::Bad(
-                "the file starts with a UTF-8 byte-order mark and has no header: COPY would load the mark as part of the first value; remove it".into(),
-            ));
+            return Err(HeaderProblem::Bad(HeaderError::MarkWithoutHeader));
         }
         Some(rest) if utf8 => rest,
         _ => record,
     };
     if header && record.first().is_some_and(|&b| b == b'\n' || b == b'\r') {
-        return Err(HeaderProblem::Bad(
-            "the first line is empty: the header row must be the file's first line".into(),
-        ));
+        return Err(HeaderProblem::Bad(HeaderError::EmptyFirstLine));
     }
     let (body, _) = crate::input::edit::split_terminator(record);
     Ok(Some(
@@ -542,9 +536,7 @@ fn unquote(dialect: &Dialect, field: &[u8]) -> Vec<u8> {
 /// missing, malformed, not in its encoding, has an empty name or repeats a name.
 pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>, HeaderProblem> {
     let Some(record) = first_record(input, dialect, true)? else {
-        return Err(HeaderProblem::Bad(
-            "file is empty: a header row naming the columns is required".into(),
-        ));
+        return Err(HeaderProblem::Bad(HeaderError::Empty));
     };
     let decoder = match dialect.encoding.as_deref() {
         None | Some("UTF8") => None,
@@ -560,19 +552,18 @@ pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>,
             Some((_, Some(enc))) => {
                 let (text, bad) = enc.decode_without_bom_handling(field);
                 if bad {
-                    return Err(HeaderProblem::Bad(format!(
-                        "column name {} is not valid {}",
-                        i + 1,
-                        dialect.encoding.as_deref().unwrap_or_default()
-                    )));
+                    return Err(HeaderProblem::Bad(HeaderError::NotInEncoding {
+                        column: i + 1,
+                        encoding: dialect.encoding.clone().unwrap_or_default(),
+                    }));
                 }
                 text.into_owned()
             }
             Some((name, None)) => {
-                return Err(HeaderProblem::Bad(format!(
-                    "column name {} is not ASCII, and fkload cannot decode {name} itself: name the columns in fkload.toml (columns = [...])",
-                    i + 1
-                )));
+                return Err(HeaderProblem::Bad(HeaderError::Undecodable {
+                    column: i + 1,
+                    encoding: name.to_string(),
+                }));
             }
         };
         let name = if i == 0 {
@@ -581,15 +572,10 @@ pub fn parse_header<R: Read>(input: R, dialect: &Dialect) -> Result<Vec<String>,
             name
         };
         if name.is_empty() {
-            return Err(HeaderProblem::Bad(format!(
-                "column name {} of the header row is empty",
-                i + 1
-            )));
+            return Err(HeaderProblem::Bad(HeaderError::EmptyName { column: i + 1 }));
         }
         if columns.contains(&name) {
-            return Err(HeaderProblem::Bad(format!(
-                "column \"{name}\" appears more than once in the header row"
-            )));
+            return Err(HeaderProblem::Bad(HeaderError::RepeatedName { name }));
         }
         columns.push(name);
     }
@@ -844,7 +830,7 @@ mod tests {
         .resolve(false)
         .unwrap();
         let bom = first_record(&b"\xef\xbb\xbf1,2\n"[..], &no_header, false).unwrap_err();
-        assert!(format!("{bom:?}").contains("byte-order mark"));
+        assert!(bom.to_string().contains("byte-order mark"));
         assert_eq!(
             first_record(&b"1,\"a,b\",3"[..], &no_header, false)
                 .unwrap()

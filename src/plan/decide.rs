@@ -42,7 +42,7 @@ use super::model::{
 };
 use super::survey::{Survey, also_emptied, covers};
 use crate::database::catalog::{Catalog, Details};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, HeaderError};
 use crate::input::source::{self, DataFile, Header};
 use crate::options::Options;
 use crate::sql::QualName;
@@ -515,16 +515,11 @@ fn in_table_order(
     if fields != 0 && fields != names.len() {
         return Err(Error::new(ErrorKind::Header {
             path: file.path.clone(),
-            message: format!(
-                "the file has no header and its first record has {fields} fields, but table {} has {} columns ({}): list the file's columns in fkload.toml (columns = [...])",
-                table.name.human(),
-                names.len(),
-                names
-                    .iter()
-                    .map(|n| crate::sql::human_ident(n))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            source: HeaderError::FieldCount {
+                fields,
+                table: table.name.clone(),
+                columns: names,
+            },
         }));
     }
     Ok(names)
@@ -1049,7 +1044,7 @@ mod tests {
         assert!(matches!(e.kind(), ErrorKind::GeneratedColumn { column, .. } if column == "g"));
         let unreadable = Err(Error::new(ErrorKind::Header {
             path: "t2.csv".into(),
-            message: "empty".into(),
+            source: crate::error::HeaderError::Empty,
         }));
         let e = decide(
             input(vec![header(&["id", "g"]), unreadable]),

@@ -574,11 +574,9 @@ impl<'a, 't> MarkedRows<'a, 't> {
             why = ident(&a.why),
             t = ident(&stage_name(step.index)),
         );
-        let portal = tx.bind(&sql, &[]).map_err(|e| Error::server(e, &during))?;
-        let batch: VecDeque<postgres::Row> = tx
-            .query_portal(&portal, Self::BATCH)
-            .map_err(|e| Error::server(e, &during))?
-            .into();
+        let portal = db::bind(tx, &sql, &[], &during)?;
+        let batch: VecDeque<postgres::Row> =
+            db::query_portal(tx, &portal, Self::BATCH, &during)?.into();
         let exhausted = batch.len() < Self::BATCH as usize;
         Ok(MarkedRows {
             tx,
@@ -593,10 +591,7 @@ impl<'a, 't> MarkedRows<'a, 't> {
     /// come in file order, so the rows before it are gone already.
     fn next_for(&mut self, index: u64) -> Result<Marked, Error> {
         if self.batch.is_empty() && !self.exhausted {
-            let rows = self
-                .tx
-                .query_portal(&self.portal, Self::BATCH)
-                .map_err(|e| Error::server(e, &self.during))?;
+            let rows = db::query_portal(self.tx, &self.portal, Self::BATCH, &self.during)?;
             self.exhausted = rows.len() < Self::BATCH as usize;
             self.batch.extend(rows);
         }

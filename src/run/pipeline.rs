@@ -266,16 +266,12 @@ fn verify_restored(
     before: &[Option<String>],
 ) -> Result<(), Error> {
     let now = catalog::describe(tx, &ddl::as_described(objects))?;
-    let problems: Vec<String> = objects
+    let problems: Vec<crate::error::Unrestored> = objects
         .iter()
         .zip(before.iter().zip(&now))
         .filter(|(_, (was, is))| was != is)
         .map(|((key, table, name), (was, is))| {
-            let what = format!(
-                "{} \"{name}\" on {table}",
-                if *key { "key" } else { "index" }
-            );
-            crate::error::restore_problem(&what, was.as_deref(), is.as_deref())
+            crate::error::Unrestored::compared(*key, name, table, was.as_deref(), is.as_deref())
         })
         .collect();
     if problems.is_empty() {

@@ -10,7 +10,7 @@
 use postgres::Client;
 
 use crate::database::db;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Unrestored, UnrestoredState};
 use crate::run::ddl;
 use crate::run::journal::{self, Kind, State};
 
@@ -109,7 +109,7 @@ pub(crate) fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
         .map(|e| (e.kind.is_key(), e.target.as_str(), e.name.as_str()))
         .collect();
     let now = crate::database::catalog::describe(client, &described)?;
-    let problems: Vec<String> = objects
+    let problems: Vec<Unrestored> = objects
         .iter()
         .zip(&now)
         .filter(|(e, is)| {
@@ -120,10 +120,16 @@ pub(crate) fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
                     .is_some_and(|was| Some(was) != is.as_ref())
         })
         .map(|(e, is)| {
+            let key = e.kind.is_key();
             if e.state != State::Restored {
-                format!("{} is still {}", e.what(), e.state.as_str())
+                Unrestored {
+                    key,
+                    name: e.name.clone(),
+                    table: e.target.clone(),
+                    state: UnrestoredState::Still(e.state.as_str().to_string()),
+                }
             } else {
-                crate::error::restore_problem(&e.what(), e.expect.as_deref(), is.as_deref())
+                Unrestored::compared(key, &e.name, &e.target, e.expect.as_deref(), is.as_deref())
             }
         })
         .collect();

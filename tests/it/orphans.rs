@@ -262,3 +262,73 @@ fn a_file_without_the_key_columns_is_refused_by_the_policy() {
         .stderr_has("p.csv: the file has no column id of key \"c_p_id_fkey\"");
     assert_eq!(snapshot(&s.db), before);
 }
+
+/// The orphan rows of a staged file are read through a portal: its bind and
+/// each fetch once went to the client directly, so no crash or failure test
+/// could reach them. They are statements of `db.rs` now: a load with
+/// `--on-orphan` killed or failing at either reports it (or dies) and leaves
+/// the database as it was.
+#[test]
+fn reading_the_orphan_rows_is_a_crash_and_failure_point() {
+    use crate::util::crash::{self, fkload_env, state, wait_for_disconnect};
+    use crate::util::support::output;
+    let test = "reading_the_orphan_rows_is_a_crash_and_failure_point";
+    if !crash::available(test) {
+        return;
+    }
+    let s = Scenario::new(
+        "orphan_portal",
+        PARTIAL_SHOP,
+        &[
+            ("customers.csv", "id,name\n1,c1\n"),
+            ("orders.csv", "id,customer_id,note\n1,1,a\n2,7,b\n"),
+        ],
+    );
+    // A reject directory per run: a run finds none of an earlier one's files.
+    let run_with = |db: &crate::util::TestDb, env: &[(&str, &str)]| {
+        let rej = tempfile::tempdir().expect("reject dir");
+        let dir = rej.path().to_str().expect("utf-8");
+        let args = ["--on-orphan", "skip", "--reject-dir", dir];
+        output(fkload_env(db, &args, Some(s.path()), env))
+    };
+    // The statements' numbers, from a clean run's trace on a copy.
+    let copy = s.db.copy("trace");
+    let trace = tempfile::NamedTempFile::new().expect("trace file");
+    let path = trace.path().to_string_lossy().into_owned();
+    let run = run_with(&copy, &[("FKLOAD_FAILPOINT_TRACE", &path)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(trace.path()).expect("read trace");
+    let points: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(_, sql)| {
+            sql.starts_with("FETCH (the next rows of a portal)")
+                || (sql.starts_with("SELECT") && sql.contains("FROM pg_temp."))
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert!(points.len() >= 2, "no bind and fetch traced:\n{text}");
+    let before = state(&s.db);
+    for n in points {
+        for point in [
+            n.to_string(),
+            format!("{n}:lock-timeout"),
+            format!("{n}:disconnect"),
+        ] {
+            let run = run_with(&s.db, &[("FKLOAD_FAILPOINT", &point)]);
+            let (said, code) = if point.contains(':') {
+                ("failing", 2..=3)
+            } else {
+                ("killed before", -1..=-1)
+            };
+            assert!(
+                run.stderr.contains(&format!("failpoint {n}: {said}")) && code.contains(&run.code),
+                "{point}: exit {}:\n{}",
+                run.code,
+                run.stderr
+            );
+            wait_for_disconnect(&s.db);
+            assert_eq!(state(&s.db), before, "{point}: the database changed");
+        }
+    }
+}
