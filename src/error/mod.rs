@@ -39,7 +39,8 @@ pub(crate) use launch::client_text;
 pub(crate) use notes::restore_problem;
 pub use server::DbErrorInfo;
 use settings::{ConnInfoError, TlsError};
-pub use state::{Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped};
+pub use state::{Ignored, Pending, Stopped};
+pub(crate) use state::{PendingObject, PendingTable, SetAside};
 
 /// An error from planning or running a load.
 #[derive(Debug)]
