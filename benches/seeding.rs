@@ -59,15 +59,15 @@ fn inserts(db: &fkload::testing::TestDatabase, data: &Path) -> String {
     let loader = fkload::Loader::builder().build();
     let plan = loader.plan_in(&mut client, data).unwrap();
     let mut sql = String::from("BEGIN;\n");
-    for step in &plan.steps {
-        let text = std::fs::read_to_string(&step.file.path).unwrap();
+    for step in plan.steps() {
+        let text = std::fs::read_to_string(step.path()).unwrap();
         let mut reader = csv_rows(&text);
         let header = reader.remove(0);
         for chunk in reader.chunks(1000) {
             let _ = write!(
                 sql,
                 "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ",
-                step.table.name,
+                step.table(),
                 header
                     .iter()
                     .map(|h| format!("\"{}\"", h.as_deref().unwrap_or_default()))

@@ -36,7 +36,15 @@
 //!     .connector(fkload::Connector::from_config(config))
 //!     .build();
 //! let plan = loader.plan("fixtures/shop/data")?;
-//! println!("{} files, {} cycles", plan.steps.len(), plan.cycles.len());
+//! for step in plan.steps() {
+//!     println!("{} -> {} (level {})", step.file_name(), step.table(), step.level());
+//! }
+//! for cycle in plan.cycles() {
+//!     for key in cycle.broken(&plan) {
+//!         println!("cycle broken by {} ({:?})", key.name(), key.action());
+//!     }
+//! }
+//! println!("strategy {:?}, {} bytes", plan.strategy(), plan.bytes());
 //! let report = loader.load(&plan, &mut |_event| {})?;
 //! println!("{report}");
 //! # Ok(())
@@ -99,13 +107,24 @@
 //! - `connect`: libpq's settings ([`conninfo`]), the connection rules,
 //!   TLS, the [`Connector`];
 //! - `options`, then [`plan`]: the survey of the facts, the pure decision,
-//!   the order and the cycles ([`overview`] and [`render`] for `graph`);
+//!   the order and the cycles (`overview` and `render` for `graph`: a plan
+//!   of every table, [`Plan::to_dot`], [`Plan::to_mermaid`]);
 //! - `rows`: why a load failed (file, line, orphans, duplicates) and
 //!   `--on-orphan`'s rows;
 //! - `run`: the pipeline of stages and its runners (one transaction, check,
 //!   parallel with its journal, pool, repair and stop), the report;
 //! - [`Loader`], the entry point; [`server`] and `testing`, PostgreSQL
-//!   servers of fkload's own; [`account`], the JSON report.
+//!   servers of fkload's own; `account`, the JSON of a plan and of an
+//!   unfinished run ([`Plan::to_json`]) for the command's JSON report.
+//!
+//! The public API is what a program needs to plan, inspect, load and read
+//! what happened: the [`Loader`] and its [`LoaderBuilder`], the
+//! [`Connector`] (with libpq's settings, [`conninfo`]), the file
+//! [`dialect`]'s options, the [`Plan`] read through its methods (its
+//! [`plan::Step`]s, [`plan::PlannedKey`]s, [`plan::PlannedIndex`]es and
+//! [`plan::Cycle`]s), the [`Event`]s of a load, the [`Report`], and the
+//! [`error`]s as data. The rest (the catalog's types, the dialect resolved,
+//! Citus's names, the manifest, table patterns) is the crate's.
 //!
 //! `python3 scripts/structure.py` prints the layers and checks there is no
 //! import cycle.
@@ -117,7 +136,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod account;
+mod account;
 mod connect;
 mod database;
 pub mod error;
@@ -135,9 +154,7 @@ pub mod testing;
 
 // The paths the command line and library users know.
 pub use connect::conninfo;
-pub use database::{citus, pattern};
-pub use input::{dialect, manifest};
-pub use plan::{overview, render};
+pub use input::dialect;
 
 use std::path::Path;
 
@@ -145,10 +162,9 @@ pub use connect::{Connector, Session};
 pub use error::{Error, ErrorKind};
 pub use event::Event;
 pub use loader::{Cancel, Loader, LoaderBuilder};
-pub use options::{OnOrphan, StrategyChoice};
+pub use options::OnOrphan;
 pub use plan::{Plan, Strategy};
-pub use rows::policy::Rejected;
-pub use run::report::{Report, TableReport, human_bytes};
+pub use run::report::{Report, TableReport};
 
 /// Plans and loads `dir` in one transaction on `client`, a connection or an
 /// open transaction of the caller's (which then commits or rolls back), with

@@ -19,7 +19,7 @@ use crate::error::Problems;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::options::{OnOrphan, Options, StrategyChoice};
-use crate::plan::{self, Plan, Purpose};
+use crate::plan::{self, Plan, Purpose, Strategy};
 use crate::rows::diagnose;
 use crate::rows::policy::{self, Rejected};
 use crate::run::check;
@@ -80,10 +80,14 @@ impl std::fmt::Debug for Cancel {
 }
 
 impl LoaderBuilder {
-    /// How keys are checked (default: by input size).
+    /// How keys are checked. Without it a load chooses by input size
+    /// ([`Plan::REVALIDATE_FROM_BYTES`]); a check always revalidates.
     #[must_use]
-    pub fn strategy(mut self, strategy: StrategyChoice) -> LoaderBuilder {
-        self.options.strategy = strategy;
+    pub fn strategy(mut self, strategy: Strategy) -> LoaderBuilder {
+        self.options.strategy = match strategy {
+            Strategy::Keep => StrategyChoice::Keep,
+            Strategy::Revalidate => StrategyChoice::Revalidate,
+        };
         self
     }
 
@@ -113,7 +117,7 @@ impl LoaderBuilder {
     /// With [`LoaderBuilder::truncate`]: tables outside the load that
     /// reference an emptied table (directly or through each other) must be
     /// emptied in the same `TRUNCATE`. Empty ones always are (the plan lists
-    /// them in [`Plan::truncate_also`](crate::Plan)); ones that hold rows
+    /// them in [`Plan::also_emptied`]); ones that hold rows
     /// make the plan fail ([`ErrorKind::TruncateReferenced`](crate::ErrorKind))
     /// unless `cascade` is true.
     #[must_use]
@@ -147,12 +151,55 @@ impl LoaderBuilder {
         self
     }
 
-    /// Which tables of the directory to load (`-t`, `-n`, `-T`, `-N`): the
-    /// files of the others are left out, and listed in
-    /// [`Plan::ignored`](crate::Plan) with why.
+    /// Loads only the tables that match one of `patterns` (`-t`), as psql
+    /// reads a pattern (`sales.order*`, `"Mixed Case"`, `?` and `*`); the
+    /// files of the others are left out, and listed in [`Plan::ignored`]
+    /// with why. Each call adds patterns; by default every table.
     #[must_use]
-    pub fn select(mut self, selection: crate::database::pattern::Selection) -> LoaderBuilder {
-        self.options.selection = selection;
+    pub fn tables<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> LoaderBuilder {
+        let s = &mut self.options.selection;
+        s.tables.extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Loads only the tables of the schemas that match one of `patterns`
+    /// (`-n`), as [`LoaderBuilder::tables`] does.
+    #[must_use]
+    pub fn schemas<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> LoaderBuilder {
+        let s = &mut self.options.selection;
+        s.schemas.extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Leaves out the tables that match one of `patterns` (`-T`), even when
+    /// they match [`LoaderBuilder::tables`].
+    #[must_use]
+    pub fn exclude_tables<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> LoaderBuilder {
+        let s = &mut self.options.selection;
+        s.exclude_tables
+            .extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    /// Leaves out the tables of the schemas that match one of `patterns`
+    /// (`-N`).
+    #[must_use]
+    pub fn exclude_schemas<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> LoaderBuilder {
+        let s = &mut self.options.selection;
+        s.exclude_schemas
+            .extend(patterns.into_iter().map(Into::into));
         self
     }
 
@@ -259,14 +306,15 @@ impl Loader {
     /// # Errors
     /// [`ErrorKind::Sql`] or [`ErrorKind::ConnectionLost`] when the journal
     /// cannot be read; [`ErrorKind::NoConnector`] without a connector.
-    pub fn interrupted(&self) -> Result<Vec<plan::Pending>, Error> {
+    pub fn interrupted(&self) -> Result<Vec<crate::error::Pending>, Error> {
         let mut control = self.control()?;
         let (client, _) = control_client(&mut control)?;
         journal::pending(client)
     }
 
     /// The plan of every table of the database, as if each had a file (what
-    /// `fkload graph --all` draws; see [`crate::overview`]), on the control
+    /// `fkload graph --all` draws: an ordinary plan, with each step's file
+    /// empty, for showing, not for loading), on the control
     /// connection. Reads only.
     ///
     /// # Errors

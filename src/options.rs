@@ -12,8 +12,8 @@ pub const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StrategyChoice {
-    /// Choose by input size ([`crate::plan::REVALIDATE_FROM_BYTES`]).
+pub(crate) enum StrategyChoice {
+    /// Choose by input size ([`crate::Plan::REVALIDATE_FROM_BYTES`]).
     #[default]
     Auto,
     Keep,
@@ -81,5 +81,19 @@ impl Default for Options {
             dialect: DialectOptions::default(),
             cascade: false,
         }
+    }
+}
+
+impl DialectOptions {
+    /// Checks the options as COPY checks its own (one byte each, quote and
+    /// delimiter apart, no delimiter in the NULL string, an encoding
+    /// PostgreSQL knows ...), as a CSV file's (`tsv` false: a `.tsv` file
+    /// starts from a tab). A plan checks every file's this way.
+    ///
+    /// # Errors
+    /// The [`DialectError`](crate::dialect::DialectError) that says which
+    /// rule they break.
+    pub fn check(&self, tsv: bool) -> Result<(), crate::dialect::DialectError> {
+        self.resolve(tsv).map(drop)
     }
 }

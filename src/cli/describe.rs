@@ -6,27 +6,27 @@
 
 use std::fmt::Write as _;
 
-use fkload::plan::{
-    ColumnsFrom, KeyAction, Pending, PlannedKey, QualName, REVALIDATE_FROM_BYTES, SetAside,
-    StrategyReason, Truncate,
-};
+use fkload::error::Pending;
+use fkload::plan::{KeyAction, PlannedKey, QualName};
 use fkload::{Plan, Strategy};
+
+use super::human_bytes as human;
 
 /// Why the plan's strategy, in the words of the command line.
 fn reason(plan: &Plan) -> String {
-    let human = fkload::human_bytes;
-    match plan.strategy_reason {
-        StrategyReason::Large { bytes } => format!(
+    let (bytes, threshold) = (plan.bytes(), Plan::REVALIDATE_FROM_BYTES);
+    match plan.strategy() {
+        Strategy::Revalidate if plan.strategy_by_size() => format!(
             "{} of input is at least {}: one validating pass per key beats a check per row",
             human(bytes),
-            human(REVALIDATE_FROM_BYTES)
+            human(threshold)
         ),
-        StrategyReason::Small { bytes } => format!(
+        Strategy::Keep if plan.strategy_by_size() => format!(
             "{} of input is under {}: checking rows as they arrive is cheaper than re-adding keys",
             human(bytes),
-            human(REVALIDATE_FROM_BYTES)
+            human(threshold)
         ),
-        _ => match plan.strategy {
+        _ => match plan.strategy() {
             Strategy::Keep => "chosen with --strategy keep".to_string(),
             Strategy::Revalidate => "chosen with --strategy revalidate".to_string(),
         },
@@ -67,11 +67,11 @@ pub fn unfinished(p: &Pending, shown: &str) -> String {
 
 /// The entries of the directory that are not loaded, and why.
 fn ignored(out: &mut String, plan: &Plan) {
-    if plan.ignored.is_empty() {
+    if plan.ignored().is_empty() {
         return;
     }
     let _ = writeln!(out, "\nnot loaded:");
-    for i in &plan.ignored {
+    for i in plan.ignored() {
         let _ = writeln!(out, "  {}: {}", i.rel, i.why);
     }
 }
@@ -79,12 +79,12 @@ fn ignored(out: &mut String, plan: &Plan) {
 /// The directory, files, bytes and transactions; the strategy and why; the
 /// truncation.
 fn heading(out: &mut String, plan: &Plan) {
-    let tables = plan.steps.len();
-    let transactions = if plan.jobs > 1 {
+    let tables = plan.steps().len();
+    let transactions = if plan.jobs() > 1 {
         format!(
             "{} connections, one transaction per file: NOT atomic (other sessions see each \
              table as it commits; a failure takes the committed rows out again)",
-            plan.jobs
+            plan.jobs()
         )
     } else {
         "one transaction (all or nothing)".to_string()
@@ -92,34 +92,30 @@ fn heading(out: &mut String, plan: &Plan) {
     let _ = writeln!(
         out,
         "plan for {}: {} {}, {} bytes, {transactions}",
-        plan.dir.display(),
+        plan.dir().display(),
         tables,
         if tables == 1 { "file" } else { "files" },
         plan.bytes()
     );
-    let strategy = match plan.strategy {
+    let strategy = match plan.strategy() {
         Strategy::Keep => "keep (keys stay in place and check each row)",
         Strategy::Revalidate => {
             "revalidate (keys dropped, data loaded, each key added back with one validating pass)"
         }
     };
     let _ = writeln!(out, "strategy: {strategy}: {}", reason(plan));
-    match plan.truncate {
-        Truncate::No => {}
-        Truncate::Upfront => {
-            let _ = writeln!(
-                out,
-                "truncate: every loaded table, in one statement, before the data"
-            );
-        }
-        Truncate::PerStep => {
-            let _ = writeln!(
-                out,
-                "truncate: each table just before its data, which COPY writes frozen (FREEZE)"
-            );
-        }
+    if plan.freezes() {
+        let _ = writeln!(
+            out,
+            "truncate: each table just before its data, which COPY writes frozen (FREEZE)"
+        );
+    } else if plan.truncates() {
+        let _ = writeln!(
+            out,
+            "truncate: every loaded table, in one statement, before the data"
+        );
     }
-    if let Some(version) = &plan.citus {
+    if let Some(version) = plan.citus() {
         let _ = writeln!(
             out,
             "citus: {version}; keys of Citus tables that break a cycle are dropped and added \
@@ -127,31 +123,30 @@ fn heading(out: &mut String, plan: &Plan) {
              cannot load Citus tables"
         );
     }
-    for a in &plan.truncate_also {
+    for (table, rows) in plan.also_emptied() {
         let _ = writeln!(
             out,
-            "truncate also: {}, which is not loaded{}",
-            a.describe(),
-            if a.rows > 0 { " (--cascade)" } else { "" }
+            "truncate also: {table}, which is not loaded{}",
+            if rows > 0 { " (--cascade)" } else { "" }
         );
     }
 }
 
 /// The files in load order, with their levels and tables.
 fn steps(out: &mut String, plan: &Plan) {
-    if plan.steps.is_empty() {
+    if plan.steps().is_empty() {
         return;
     }
     let wf = plan
-        .steps
+        .steps()
         .iter()
-        .map(|s| s.file.rel.chars().count())
+        .map(|s| s.file_name().chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
     let _ = writeln!(out, "\n{:>5}  {:<wf$}  table", "level", "file");
-    for s in &plan.steps {
-        let note = if s.self_referencing {
+    for s in plan.steps() {
+        let note = if s.self_referencing() {
             "  (references itself)"
         } else {
             ""
@@ -159,25 +154,21 @@ fn steps(out: &mut String, plan: &Plan) {
         let _ = writeln!(
             out,
             "{:>5}  {:<wf$}  {}{}",
-            s.level,
-            s.file.rel,
-            s.table.name.human(),
+            s.level(),
+            s.file_name(),
+            s.table().human(),
             note
         );
-        let dialect = s.file.format.describe();
+        let dialect = s.dialect();
         let mut how: Vec<String> = Vec::new();
-        if let Some(kind) = &s.table.citus {
+        if let Some(kind) = s.citus() {
             how.push(format!("Citus: {kind}"));
         }
         if !dialect.is_empty() {
             how.push(dialect);
         }
-        if s.columns_from != ColumnsFrom::Header {
-            how.push(format!(
-                "columns {}: {}",
-                s.columns_from.describe(),
-                s.columns.join(", ")
-            ));
+        if let Some(from) = s.columns_from() {
+            how.push(format!("columns {from}: {}", s.columns().join(", ")));
         }
         if !how.is_empty() {
             let _ = writeln!(out, "{:>5}  {:<wf$}  ({})", "", "", how.join("; "));
@@ -187,16 +178,16 @@ fn steps(out: &mut String, plan: &Plan) {
 
 /// Each cycle and the keys that break it.
 fn cycles(out: &mut String, plan: &Plan) {
-    if plan.cycles.is_empty() {
+    if plan.cycles().is_empty() {
         let _ = writeln!(out, "\ncycles: none");
         return;
     }
     let _ = writeln!(out, "\ncycles:");
-    for c in &plan.cycles {
-        let names: Vec<String> = c.tables.iter().map(QualName::human).collect();
+    for c in plan.cycles() {
+        let names: Vec<String> = c.tables().iter().map(QualName::human).collect();
         let _ = writeln!(out, "  {}", names.join(", "));
-        for &k in &c.broken {
-            let _ = writeln!(out, "    broken by {}", describe_action(&plan.keys[k]));
+        for k in c.broken(plan) {
+            let _ = writeln!(out, "    broken by {}", describe_action(k));
         }
     }
 }
@@ -207,7 +198,7 @@ fn cycles(out: &mut String, plan: &Plan) {
 fn keys(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
     let deferred: Vec<&PlannedKey> = plan.deferred().collect();
     let dropped: Vec<&PlannedKey> = plan.dropped().collect();
-    let left: Vec<String> = set_aside_by(interrupted, |w| w != SetAside::Index);
+    let left: Vec<String> = set_aside_by(interrupted, false);
     let _ = writeln!(
         out,
         "\ndeferred keys:{}",
@@ -229,15 +220,15 @@ fn keys(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
         let _ = writeln!(out, "  {l}");
     }
     for k in dropped {
-        let _ = writeln!(out, "  {}: {}", describe_key(k), k.key.definition);
+        let _ = writeln!(out, "  {}: {}", describe_key(k), k.definition());
     }
-    if plan.strategy == Strategy::Revalidate {
+    if plan.strategy() == Strategy::Revalidate {
         // A NOT VALID key, or one whose dropping would change what it is on
         // (a table Citus made local by itself), stays in place.
         let kept: Vec<&PlannedKey> = plan
-            .keys
+            .keys()
             .iter()
-            .filter(|k| k.action == KeyAction::Keep)
+            .filter(|k| k.action() == KeyAction::Keep)
             .collect();
         if !kept.is_empty() {
             let _ = writeln!(out, "keys kept in place (they check each row):");
@@ -258,67 +249,67 @@ fn keys(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
     }
 }
 
-/// What the unfinished runs set aside that `which` selects, each with the
+/// The indexes (else the keys) the unfinished runs set aside, each with the
 /// run that did it.
-fn set_aside_by(interrupted: &[Pending], which: impl Fn(SetAside) -> bool) -> Vec<String> {
-    interrupted
-        .iter()
-        .flat_map(|p| {
-            p.dropped
-                .iter()
-                .filter(|o| which(o.what))
-                .map(move |o| format!("{} by the unfinished run {}", o.describe(), p.run))
-        })
-        .collect()
+fn set_aside_by(interrupted: &[Pending], indexes: bool) -> Vec<String> {
+    let mut left = Vec::new();
+    for p in interrupted {
+        let what: Vec<String> = if indexes {
+            p.indexes_left().collect()
+        } else {
+            p.keys_left().collect()
+        };
+        left.extend(
+            what.into_iter()
+                .map(|o| format!("{o} by the unfinished run {}", p.run)),
+        );
+    }
+    left
 }
 
 /// The indexes built after the data, and those an unfinished run dropped.
 fn indexes(out: &mut String, plan: &Plan, interrupted: &[Pending]) {
-    let left = set_aside_by(interrupted, |w| w == SetAside::Index);
+    let left = set_aside_by(interrupted, true);
     if !left.is_empty() {
         let _ = writeln!(out, "dropped indexes:");
         for l in left {
             let _ = writeln!(out, "  {l}");
         }
     }
-    if plan.indexes.is_empty() {
+    if plan.indexes().is_empty() {
         return;
     }
     let _ = writeln!(
         out,
         "indexes built after the data (their tables are empty):"
     );
-    for i in &plan.indexes {
-        let what = match &i.index.constraint {
-            Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
-            None => i.index.definition.clone(),
-        };
-        let _ = writeln!(out, "  {}: {what}", i.table.human());
+    for i in plan.indexes() {
+        let _ = writeln!(out, "  {}: {}", i.table().human(), i.definition());
     }
 }
 
 fn describe_key(k: &PlannedKey) -> String {
     format!(
         "\"{}\" on {} -> {}",
-        k.key.name,
-        k.table.human(),
-        k.ref_table.human()
+        k.name(),
+        k.table().human(),
+        k.references().human()
     )
 }
 
 fn describe_action(k: &PlannedKey) -> String {
-    let how = match k.action {
+    let how = match k.action() {
         KeyAction::Keep => "kept".to_string(),
         KeyAction::Defer => "deferred (the key is DEFERRABLE; checked at commit)".into(),
         KeyAction::Drop { not_valid_first } => {
-            let back = if !k.key.validated {
+            let back = if !k.validated() {
                 "added back NOT VALID, as it was"
             } else if not_valid_first {
                 "added back NOT VALID, then VALIDATE CONSTRAINT"
             } else {
                 "added back with a validating pass (partitioned table)"
             };
-            if k.key.deferrable {
+            if k.deferrable() {
                 format!("dropped, {back}")
             } else {
                 format!("dropped (not deferrable), {back}")

@@ -1,6 +1,6 @@
 //! `fkload graph`: the dependency graph of a data directory's plan, or of
 //! every table of the database (`--all`), as Graphviz DOT or Mermaid on
-//! stdout ([`fkload::render`]).
+//! stdout ([`fkload::Plan::to_dot`], [`fkload::Plan::to_mermaid`]).
 //!
 //! It only reads (the catalog and the files' headers, as `-l` does), on a
 //! connection that may be a standby's. An earlier parallel load that did not
@@ -9,8 +9,7 @@
 
 use std::path::PathBuf;
 
-use fkload::render::{self, Format};
-use fkload::{Error, Loader};
+use fkload::{Error, LoaderBuilder};
 
 /// `fkload graph`'s own arguments (the connection options are global).
 #[derive(Debug, clap::Args)]
@@ -36,31 +35,14 @@ pub enum FormatArg {
     Mermaid,
 }
 
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Dot => Format::Dot,
-            FormatArg::Mermaid => Format::Mermaid,
-        }
-    }
-}
-
-/// Makes the plan (of `DIR`, with the tables and dialect `choice` gives, or
-/// of the whole database) on the control connection and prints its graph.
+/// Makes the plan (of `DIR`, with the control connection, tables and
+/// dialect `builder` has, or of the whole database) and prints its graph.
 ///
 /// # Errors
-/// As [`Loader::plan`] for a directory, [`Loader::overview`] for `--all`.
-pub fn run(
-    args: &GraphArgs,
-    client: postgres::Client,
-    session: fkload::Session,
-    choice: (fkload::pattern::Selection, fkload::dialect::DialectOptions),
-) -> Result<(), Error> {
-    let loader = Loader::builder()
-        .control(client, session)
-        .select(choice.0)
-        .dialect(choice.1)
-        .build();
+/// As [`fkload::Loader::plan`] for a directory, [`fkload::Loader::overview`]
+/// for `--all`.
+pub fn run(args: &GraphArgs, builder: LoaderBuilder) -> Result<(), Error> {
+    let loader = builder.build();
     for p in loader.interrupted()? {
         eprintln!("fkload: {}", super::describe::unfinished(&p, "the graph"));
     }
@@ -68,6 +50,9 @@ pub fn run(
         Some(dir) => loader.plan(dir)?,
         None => loader.overview()?,
     };
-    super::out(&render::render(&plan, args.format.into()));
+    super::out(&match args.format {
+        FormatArg::Dot => plan.to_dot(),
+        FormatArg::Mermaid => plan.to_mermaid(),
+    });
     Ok(())
 }

@@ -12,6 +12,7 @@ macro_rules! errln {
     };
 }
 
+mod account;
 mod describe;
 mod errors;
 pub mod exit;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 use fkload::conninfo::{ConnInfo, Overrides};
-use fkload::{Connector, Error, ErrorKind, Event, Loader, OnOrphan, StrategyChoice};
+use fkload::{Connector, Error, ErrorKind, Event, Loader, LoaderBuilder, OnOrphan, Strategy};
 
 /// Examples and exit codes, after the options.
 const AFTER_HELP: &str = "\
@@ -466,14 +467,15 @@ where
     Ok(args)
 }
 
-/// The tables to load, from -t, -n, -T and -N.
-fn selection(args: &Args) -> fkload::pattern::Selection {
-    let mut s = fkload::pattern::Selection::default();
-    s.tables.clone_from(&args.table);
-    s.schemas.clone_from(&args.schema);
-    s.exclude_tables.clone_from(&args.exclude_table);
-    s.exclude_schemas.clone_from(&args.exclude_schema);
-    s
+/// `builder` with the tables to load (-t, -n, -T and -N) and how the files
+/// are written.
+fn choose(args: &Args, builder: LoaderBuilder) -> LoaderBuilder {
+    builder
+        .tables(&args.table)
+        .schemas(&args.schema)
+        .exclude_tables(&args.exclude_table)
+        .exclude_schemas(&args.exclude_schema)
+        .dialect(dialect(args))
 }
 
 /// How the files are written, from --delimiter, --quote, --escape, --null,
@@ -617,12 +619,13 @@ pub enum StrategyArg {
     Revalidate,
 }
 
-impl From<StrategyArg> for StrategyChoice {
-    fn from(s: StrategyArg) -> StrategyChoice {
-        match s {
-            StrategyArg::Auto => StrategyChoice::Auto,
-            StrategyArg::Keep => StrategyChoice::Keep,
-            StrategyArg::Revalidate => StrategyChoice::Revalidate,
+impl StrategyArg {
+    /// The strategy asked for; `None` for auto (the plan chooses by size).
+    fn strategy(self) -> Option<Strategy> {
+        match self {
+            StrategyArg::Auto => None,
+            StrategyArg::Keep => Some(Strategy::Keep),
+            StrategyArg::Revalidate => Some(Strategy::Revalidate),
         }
     }
 }
@@ -635,7 +638,7 @@ struct Outcome {
     report: Option<fkload::Report>,
     problems: Option<fkload::error::Problems>,
     /// Earlier parallel loads that did not finish, as `-l` found them.
-    interrupted: Vec<fkload::plan::Pending>,
+    interrupted: Vec<fkload::error::Pending>,
 }
 
 /// Runs the command and returns the exit code.
@@ -704,7 +707,7 @@ fn write_account(
     error: Option<&Error>,
     code: u8,
 ) -> std::io::Result<()> {
-    let mut account = fkload::account::Account::new(outcome.command, code);
+    let mut account = account::Account::new(outcome.command, code);
     account.plan = outcome.plan.as_ref();
     account.report = outcome.report.as_ref();
     account.problems = outcome.problems.as_ref();
@@ -733,13 +736,8 @@ fn run_inner(args: &Args, outcome: &mut Outcome) -> Result<u8, Error> {
         errln!("fkload: {}", describe_session(&session));
     }
     if let Some(Command::Graph(graph_args)) = &args.command {
-        return graph::run(
-            graph_args,
-            client,
-            session,
-            (selection(args), dialect(args)),
-        )
-        .map(|()| exit::OK);
+        let builder = choose(args, Loader::builder().control(client, session));
+        return graph::run(graph_args, builder).map(|()| exit::OK);
     }
     let loader = loader(args, connector, client, session);
     if let Some(Command::Check { dir, .. }) = &args.command {
@@ -794,21 +792,21 @@ fn loader(
         Some(Command::Check { truncate, .. }) => *truncate,
         _ => args.truncate,
     };
-    Loader::builder()
+    let mut builder = Loader::builder()
         .connector(connector)
         .control(client, session)
-        .strategy(args.strategy.into())
         .batch_bytes(args.batch_size)
         .jobs(args.jobs)
         .truncate(truncate)
         .resume(args.resume)
         .max_examples(args.max_examples)
-        .select(selection(args))
-        .dialect(dialect(args))
         .cascade(args.cascade)
         .on_orphan(args.on_orphan.into())
-        .reject_dir(&args.reject_dir)
-        .build()
+        .reject_dir(&args.reject_dir);
+    if let Some(strategy) = args.strategy.strategy() {
+        builder = builder.strategy(strategy);
+    }
+    choose(args, builder).build()
 }
 
 /// `fkload repair`: undoes what an interrupted parallel load left, and says so.
@@ -854,19 +852,18 @@ fn plan(
 /// Warns of the files of the directory the plan leaves out, and of the
 /// tables --truncate empties that are not loaded.
 fn warn_not_loaded(plan: &fkload::Plan) {
-    for i in &plan.ignored {
+    for i in plan.ignored() {
         errln!(
             "fkload: warning: not loading {}: {}",
-            plan.dir.join(&i.rel).display(),
+            plan.dir().join(&i.rel).display(),
             i.why
         );
     }
-    for a in &plan.truncate_also {
-        let what = if a.rows == 0 { "note" } else { "warning" };
+    for (table, rows) in plan.also_emptied() {
+        let what = if rows == 0 { "note" } else { "warning" };
         errln!(
-            "fkload: {what}: --truncate{} also empties {}, which is not loaded",
-            if a.rows > 0 { " --cascade" } else { "" },
-            a.describe()
+            "fkload: {what}: --truncate{} also empties {table}, which is not loaded",
+            if rows > 0 { " --cascade" } else { "" },
         );
     }
 }
@@ -904,8 +901,8 @@ fn load(
 fn cancel_on_interrupt(loader: &Loader, plan: &fkload::Plan) {
     let cancel = loader.cancel_handle();
     let pressed = std::sync::atomic::AtomicBool::new(false);
-    let parallel = plan.jobs > 1;
-    let commands = finish_or_undo(plan.jobs, &plan.dir);
+    let parallel = plan.jobs() > 1;
+    let commands = finish_or_undo(plan.jobs(), plan.dir());
     let _ = ctrlc::set_handler(move || {
         if pressed.swap(true, std::sync::atomic::Ordering::SeqCst) {
             if parallel {
@@ -1008,14 +1005,14 @@ fn check(
         if verbose && let Event::TableStarted { step } = e {
             errln!(
                 "fkload: checking {} into {}",
-                step.file.path.display(),
-                step.table.name.human()
+                step.path().display(),
+                step.table().human()
             );
         } else if verbose && let Event::RestoringKey { key } = e {
             errln!(
                 "fkload: checking key \"{}\" of {}",
-                key.key.name,
-                key.table.human()
+                key.name(),
+                key.table().human()
             );
         } else if verbose && let Event::ListingOrphans { key, in_place } = e {
             errln!("fkload: {}", progress::listing_orphans(key, in_place));
@@ -1038,6 +1035,26 @@ fn check(
     };
     outcome.problems = Some(problems);
     Ok(code)
+}
+
+/// Bytes as the summary writes them (`512 B`, `3.2 kB`, `1.5 MB`): the
+/// library's [`fkload::Report`] says its sizes so in its `Display`, and the
+/// command's own lines (`-l`'s strategy, `-v`'s compressed files) the same.
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1000.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
 }
 
 /// Writes to stdout; a reader that went away (`fkload -l ... | head`) is not
@@ -1196,24 +1213,6 @@ mod tests {
                 .into(),
             ),
             ("nothing_to_resume", ErrorKind::NothingToResume.into()),
-            (
-                "unfinished_load",
-                ErrorKind::UnfinishedLoad {
-                    runs: vec![fkload::plan::Pending {
-                        run: "1796000000-4242".into(),
-                        loaded: vec![fkload::plan::PendingTable {
-                            table: fkload::plan::QualName::new("public", "p"),
-                            file: "p.csv".into(),
-                        }],
-                        dropped: vec![fkload::plan::PendingObject {
-                            what: fkload::plan::SetAside::Key,
-                            table: fkload::plan::QualName::new("public", "c"),
-                            name: "c_p_fkey".into(),
-                        }],
-                    }],
-                }
-                .into(),
-            ),
             ("truncate_in_parallel", ErrorKind::TruncateInParallel.into()),
             (
                 "blocked",

@@ -32,7 +32,7 @@ impl Progress {
         Progress {
             bar,
             verbose,
-            sent: vec![0; plan.steps.len()],
+            sent: vec![0; plan.steps().len()],
         }
     }
 
@@ -46,7 +46,7 @@ impl Progress {
                 });
             }
             Event::Progress { step, sent } => {
-                if let Some(s) = self.sent.get_mut(step.index) {
+                if let Some(s) = self.sent.get_mut(step.index()) {
                     *s = sent;
                 }
                 self.bar.set_position(self.sent.iter().sum());
@@ -57,13 +57,13 @@ impl Progress {
                 text_bytes,
                 elapsed,
             } => {
-                let text = if !step.file.compressed() {
+                let text = if !step.compressed() {
                     String::new()
                 } else {
                     format!(
                         " ({} of text from {})",
-                        fkload::human_bytes(text_bytes),
-                        fkload::human_bytes(step.bytes)
+                        super::human_bytes(text_bytes),
+                        super::human_bytes(step.bytes())
                     )
                 };
                 self.say(format!(
@@ -96,42 +96,38 @@ impl Progress {
 fn phase(e: Event<'_>) -> Option<(String, String)> {
     match e {
         Event::TableStarted { step: s } => Some((
-            s.table.name.human(),
-            format!(
-                "loading {} into {}",
-                s.file.path.display(),
-                s.table.name.human()
-            ),
+            s.table().human(),
+            format!("loading {} into {}", s.path().display(), s.table().human()),
         )),
         Event::RestoringKey { key } => {
-            let what = if key.action == KeyAction::Unenforce {
+            let what = if key.action() == KeyAction::Unenforce {
                 "enforcing again"
             } else {
                 "adding back"
             };
             Some((
-                format!("{what} {}", key.key.name),
-                format!("{what} key \"{}\" on {}", key.key.name, key.table.human()),
+                format!("{what} {}", key.name()),
+                format!("{what} key \"{}\" on {}", key.name(), key.table().human()),
             ))
         }
         Event::BuildingIndex { index } => Some((
-            format!("building {}", index.index.name),
+            format!("building {}", index.name()),
             format!(
                 "building index \"{}\" on {}",
-                index.index.name,
-                index.table.human()
+                index.name(),
+                index.table().human()
             ),
         )),
         Event::SearchingOrphans { key, round } => Some((
-            format!("finding orphans of {}", key.key.name),
+            format!("finding orphans of {}", key.name()),
             format!(
                 "finding the rows of {} that break key \"{}\" (round {round})",
-                key.table.human(),
-                key.key.name
+                key.table().human(),
+                key.name()
             ),
         )),
         Event::ListingOrphans { key, in_place } => Some((
-            format!("finding orphans of {}", key.key.name),
+            format!("finding orphans of {}", key.name()),
             listing_orphans(key, in_place),
         )),
         Event::ListingProblems => Some((
@@ -152,8 +148,8 @@ fn phase(e: Event<'_>) -> Option<(String, String)> {
 pub fn listing_orphans(key: &fkload::plan::PlannedKey, in_place: bool) -> String {
     format!(
         "key \"{}\" is violated: finding the rows of {} that break it, {}",
-        key.key.name,
-        key.table.human(),
+        key.name(),
+        key.table().human(),
         if in_place {
             "in the table"
         } else {

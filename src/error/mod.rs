@@ -47,9 +47,8 @@ pub use launch::ServerError;
 pub(crate) use launch::client_text;
 pub use server::DbErrorInfo;
 use settings::{ConnInfoError, TlsError};
-pub use state::{
-    Ignored, Pending, PendingObject, PendingTable, SetAside, Stopped, Unrestored, UnrestoredState,
-};
+pub use state::{Ignored, Pending, Stopped, Unrestored, UnrestoredState};
+pub(crate) use state::{PendingObject, PendingTable, SetAside};
 
 /// An error from planning or running a load.
 #[derive(Debug)]

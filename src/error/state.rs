@@ -32,14 +32,14 @@ pub struct Pending {
     pub run: String,
     /// The files it committed, with their tables, in the order it loaded
     /// them: their rows are in the database.
-    pub loaded: Vec<PendingTable>,
+    pub(crate) loaded: Vec<PendingTable>,
     /// The keys and indexes it set aside and did not put back.
-    pub dropped: Vec<PendingObject>,
+    pub(crate) dropped: Vec<PendingObject>,
 }
 
 /// A file an unfinished run committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingTable {
+pub(crate) struct PendingTable {
     pub table: QualName,
     /// The file (or part of one) as the journal names it.
     pub file: String,
@@ -47,7 +47,7 @@ pub struct PendingTable {
 
 /// A key or index an unfinished run set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingObject {
+pub(crate) struct PendingObject {
     pub what: SetAside,
     /// The table it is on.
     pub table: QualName,
@@ -57,7 +57,7 @@ pub struct PendingObject {
 /// How an unfinished run set a key or index aside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SetAside {
+pub(crate) enum SetAside {
     /// A key, dropped: it is not in the catalog now.
     Key,
     /// A key set `NOT ENFORCED` (PostgreSQL 18): it checks no row now.

@@ -10,7 +10,7 @@
 //! would refuse is refused before anything is written, with the place it
 //! came from.
 //!
-//! The options go to the server as COPY's own ([`Dialect::copy_options`]):
+//! The options go to the server as COPY's own (`Dialect::copy_options`):
 //! the file's bytes still go through unparsed. fkload reads them itself only
 //! to find where records end (the record scanner), to read the header, and to
 //! change fields under `--on-orphan`; all of these follow the same dialect.
@@ -21,7 +21,7 @@ use crate::sql::literal;
 /// The dialect of one file, complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Dialect {
+pub(crate) struct Dialect {
     /// The byte between fields.
     pub delimiter: u8,
     /// The byte that quotes a field.
@@ -53,6 +53,7 @@ impl Default for Dialect {
 
 impl Dialect {
     /// Whether this is COPY's own CSV with a header, in UTF-8.
+    #[cfg(test)]
     pub fn is_default(&self) -> bool {
         *self == Dialect::default()
     }
@@ -195,7 +196,7 @@ impl DialectOptions {
     /// # Errors
     /// A [`DialectError`]: the rule broken, in COPY's words where COPY has
     /// them.
-    pub fn resolve(&self, tsv: bool) -> Result<Dialect, DialectError> {
+    pub(crate) fn resolve(&self, tsv: bool) -> Result<Dialect, DialectError> {
         let one = |what: &'static str, value: &Option<String>, default: u8| match value {
             None => Ok(default),
             Some(v) => single_byte(v).ok_or_else(|| DialectError::NotOneByte {
@@ -252,7 +253,7 @@ fn single_byte(value: &str) -> Option<u8> {
 /// character in `canonical` (the server's name of an encoding), for the
 /// encodings where that happens (PostgreSQL's client-only encodings): a scan
 /// for ASCII bytes can then misread the file. `None` for the others.
-pub fn lowest_trail_byte(canonical: &str) -> Option<u8> {
+pub(crate) fn lowest_trail_byte(canonical: &str) -> Option<u8> {
     match canonical {
         // Four-byte characters have digits as their second and fourth bytes.
         "GB18030" => Some(0x30),
@@ -265,7 +266,7 @@ pub fn lowest_trail_byte(canonical: &str) -> Option<u8> {
 
 /// The decoder for an encoding, by the server's canonical name; `None` when
 /// fkload has none (only ASCII can then be read client-side).
-pub fn decoder(canonical: &str) -> Option<&'static encoding_rs::Encoding> {
+pub(crate) fn decoder(canonical: &str) -> Option<&'static encoding_rs::Encoding> {
     let label: &[u8] = match canonical {
         "UTF8" => b"utf-8",
         // WHATWG's latin1 is windows-1252, which reads every LATIN1 byte

@@ -24,7 +24,6 @@ use crate::input::scan::{RecordSpan, Scanner};
 /// How much of a file one read takes.
 const CHUNK: usize = 256 * 1024;
 
-
 /// What to do with the records of one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Edits {

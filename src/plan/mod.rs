@@ -7,24 +7,27 @@
 mod decide;
 mod graph;
 mod model;
-pub mod overview;
-pub mod render;
+pub(crate) mod overview;
+mod render;
 mod survey;
 
 use std::path::Path;
 
 use postgres::GenericClient;
 
-pub use crate::database::catalog::{IndexConstraint, KeyClone};
-pub use crate::error::{Ignored, Pending, PendingObject, PendingTable, SetAside};
-pub use crate::input::source::{ColumnsFrom, DataFile, FileName};
+pub(crate) use crate::input::source::ColumnsFrom;
+// The catalog's and the directory's types the plan is made of, by the paths
+// the runners' tests know.
+#[cfg(test)]
+pub(crate) use crate::database::catalog::{
+    Column, ForeignKey, Index, IndexConstraint, KeyClone, Table,
+};
+#[cfg(test)]
+pub(crate) use crate::input::source::{DataFile, FileName};
 pub use crate::sql::QualName;
 pub(crate) use decide::decide;
-pub(crate) use model::Purpose;
-pub use model::{
-    AlsoEmptied, Column, Cycle, ForeignKey, Index, KeyAction, Plan, PlannedIndex, PlannedKey,
-    REVALIDATE_FROM_BYTES, SequenceFeed, Step, Strategy, StrategyReason, Table, Truncate,
-};
+pub(crate) use model::{AlsoEmptied, Purpose, StrategyReason, Truncate};
+pub use model::{Cycle, KeyAction, Plan, PlannedIndex, PlannedKey, Step, Strategy};
 pub(crate) use survey::{Survey, survey};
 
 use crate::error::Error;

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::database::catalog::{Column, ForeignKey, Index, SequenceFeed, Table};
+pub(crate) use crate::database::catalog::{Column, ForeignKey, Index, SequenceFeed, Table};
 use crate::error::Ignored;
 use crate::input::source::{ColumnsFrom, DataFile};
 use crate::options::StrategyChoice;
@@ -51,7 +51,7 @@ impl Purpose {
 /// Measured (benches/README.md, "crossover"): the two tie on Northwind's 170 kB,
 /// and revalidate is 2.4 times faster on Chinook's 400 kB and 3 to 4 times on
 /// TPC-H from 11 MB up. Below it, keep costs nothing and takes no exclusive lock.
-pub const REVALIDATE_FROM_BYTES: u64 = 256 * 1024;
+pub(crate) const REVALIDATE_FROM_BYTES: u64 = 256 * 1024;
 
 /// How foreign keys are checked during the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub enum Strategy {
 /// Why a plan uses its [`Strategy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StrategyReason {
+pub(crate) enum StrategyReason {
     /// The caller chose it.
     Chosen,
     /// Chosen by size: this many bytes of input are at least
@@ -84,7 +84,7 @@ pub enum StrategyReason {
 
 /// How a load that empties the tables first does it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Truncate {
+pub(crate) enum Truncate {
     No,
     /// One `TRUNCATE` of every loaded table before the data (keys among them
     /// stay in place, so they must go in one statement).
@@ -99,59 +99,59 @@ pub enum Truncate {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Plan {
-    pub dir: PathBuf,
-    pub server_version_num: i32,
-    pub strategy: Strategy,
+    pub(crate) dir: PathBuf,
+    pub(crate) server_version_num: i32,
+    pub(crate) strategy: Strategy,
     /// Why that strategy.
-    pub strategy_reason: StrategyReason,
+    pub(crate) strategy_reason: StrategyReason,
     /// The size of one COPY statement.
-    pub batch_bytes: u64,
+    pub(crate) batch_bytes: u64,
     /// Connections to load over.
-    pub jobs: usize,
+    pub(crate) jobs: usize,
     /// Whether and how the tables are emptied first.
-    pub truncate: Truncate,
+    pub(crate) truncate: Truncate,
     /// Tables outside the load that `--truncate` empties too, because they
     /// reference (directly or through each other) a table it empties and
     /// `TRUNCATE` takes them together or not at all.
-    pub truncate_also: Vec<AlsoEmptied>,
+    pub(crate) truncate_also: Vec<AlsoEmptied>,
     /// `--cascade`: empty such tables even when they hold rows.
-    pub cascade: bool,
+    pub(crate) cascade: bool,
     /// The most examples an error or a check lists per problem.
-    pub max_examples: usize,
+    pub(crate) max_examples: usize,
     /// Citus in the database (its version), if it has it.
-    pub citus: Option<String>,
+    pub(crate) citus: Option<String>,
     /// Every table Citus manages (oids), loaded or not.
-    pub citus_tables: Vec<u32>,
+    pub(crate) citus_tables: Vec<u32>,
     /// The ids of Citus's shards, whose names (`<name>_<shardid>`) errors
     /// from shards carry, to name tables, keys and indexes as the user
     /// declared them.
     pub(crate) citus_shards: Vec<i64>,
     /// The entries of the directory that are not loaded, and why.
-    pub ignored: Vec<Ignored>,
+    pub(crate) ignored: Vec<Ignored>,
     /// Indexes dropped before the data and built after it, in build order.
-    pub indexes: Vec<PlannedIndex>,
+    pub(crate) indexes: Vec<PlannedIndex>,
     /// One step per file, in load order.
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
     /// Every foreign key whose rows some step loads.
-    pub keys: Vec<PlannedKey>,
+    pub(crate) keys: Vec<PlannedKey>,
     /// Each cycle and the keys that break it.
-    pub cycles: Vec<Cycle>,
+    pub(crate) cycles: Vec<Cycle>,
 }
 
 /// A table outside the load that `--truncate` empties too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AlsoEmptied {
-    pub table: Table,
+pub(crate) struct AlsoEmptied {
+    pub(crate) table: Table,
     /// A table it references that is emptied: why it is emptied.
-    pub references: QualName,
+    pub(crate) references: QualName,
     /// Its rows when the plan was made.
-    pub rows: u64,
+    pub(crate) rows: u64,
 }
 
 impl AlsoEmptied {
     /// `public.review (3 rows; references public.product)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let rows = match self.rows {
             0 => "empty".to_string(),
             1 => "1 row".to_string(),
@@ -170,22 +170,22 @@ impl AlsoEmptied {
 #[non_exhaustive]
 pub struct Step {
     /// Its place in [`Plan::steps`]: keys name their steps by it.
-    pub index: usize,
-    pub file: DataFile,
-    pub table: Table,
+    pub(crate) index: usize,
+    pub(crate) file: DataFile,
+    pub(crate) table: Table,
     /// The file's columns, in field order.
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Where [`Step::columns`] come from.
-    pub columns_from: ColumnsFrom,
+    pub(crate) columns_from: ColumnsFrom,
     /// All columns of the table, for the orphan search's casts.
-    pub table_columns: Vec<Column>,
-    pub bytes: u64,
+    pub(crate) table_columns: Vec<Column>,
+    pub(crate) bytes: u64,
     /// 1 for a table with no loaded parent; else one more than its highest parent.
-    pub level: u32,
+    pub(crate) level: u32,
     /// The table references itself; its rows may come in any order.
-    pub self_referencing: bool,
+    pub(crate) self_referencing: bool,
     /// Sequences that feed columns this file gives values for.
-    pub sequences: Vec<SequenceFeed>,
+    pub(crate) sequences: Vec<SequenceFeed>,
     /// How many columns at the end of each record a reject file added, left
     /// out on the way to the server (0 for any other file). The rows
     /// `--on-orphan` sets aside are the run's, not the plan's.
@@ -196,18 +196,18 @@ pub struct Step {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PlannedKey {
-    pub key: ForeignKey,
+    pub(crate) key: ForeignKey,
     /// The table the key is declared on.
-    pub table: QualName,
-    pub table_partitioned: bool,
+    pub(crate) table: QualName,
+    pub(crate) table_partitioned: bool,
     /// The referenced table.
-    pub ref_table: QualName,
-    pub ref_partitioned: bool,
+    pub(crate) ref_table: QualName,
+    pub(crate) ref_partitioned: bool,
     /// Steps whose rows are checked by the key.
-    pub child_steps: Vec<usize>,
+    pub(crate) child_steps: Vec<usize>,
     /// Steps whose rows the key's rows may reference.
-    pub parent_steps: Vec<usize>,
-    pub action: KeyAction,
+    pub(crate) parent_steps: Vec<usize>,
+    pub(crate) action: KeyAction,
 }
 
 /// What the load does to a key.
@@ -245,19 +245,19 @@ impl KeyAction {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PlannedIndex {
-    pub index: Index,
-    pub table: QualName,
+    pub(crate) index: Index,
+    pub(crate) table: QualName,
     /// The step that loads the table.
-    pub step: usize,
+    pub(crate) step: usize,
 }
 
 /// A strongly connected component of two or more tables.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Cycle {
-    pub tables: Vec<QualName>,
+    pub(crate) tables: Vec<QualName>,
     /// Indices into [`Plan::keys`] of the keys that break it.
-    pub broken: Vec<usize>,
+    pub(crate) broken: Vec<usize>,
 }
 
 impl Plan {
@@ -290,5 +290,238 @@ impl Plan {
     /// Total bytes of all files.
     pub fn bytes(&self) -> u64 {
         self.steps.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// What a plan says, for its callers: the data directory, the order, the
+/// keys, the cycles. The fields are the crate's (the runners read them);
+/// these read the facts a program may act on.
+impl Plan {
+    /// From this many bytes of input on, a load chooses
+    /// [`Strategy::Revalidate`] when the caller did not choose a strategy.
+    /// Measured (benches/README.md, "crossover"): the two tie on
+    /// Northwind's 170 kB, and revalidate is 2.4 times faster on Chinook's
+    /// 400 kB and 3 to 4 times on TPC-H from 11 MB up. Below it, keep costs
+    /// nothing and takes no exclusive lock.
+    pub const REVALIDATE_FROM_BYTES: u64 = REVALIDATE_FROM_BYTES;
+
+    /// The data directory, as given.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The server's `server_version_num` (170004 for 17.4).
+    pub fn server_version_num(&self) -> i32 {
+        self.server_version_num
+    }
+
+    /// How foreign keys are checked during the load.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Whether the strategy was chosen by the size of the input
+    /// ([`Plan::bytes`] against [`Plan::REVALIDATE_FROM_BYTES`]) rather than
+    /// by the caller.
+    pub fn strategy_by_size(&self) -> bool {
+        self.strategy_reason != StrategyReason::Chosen
+    }
+
+    /// Connections to load over: above 1, one transaction per file.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+    }
+
+    /// Whether the load empties the loaded tables first (in its one
+    /// transaction).
+    pub fn truncates(&self) -> bool {
+        self.truncate != Truncate::No
+    }
+
+    /// Whether each table is emptied in its own COPY's subtransaction, so
+    /// that COPY writes the rows already frozen (`FREEZE`); else all are
+    /// emptied in one `TRUNCATE` before the data.
+    pub fn freezes(&self) -> bool {
+        self.truncate == Truncate::PerStep
+    }
+
+    /// Tables outside the load that emptying the loaded ones empties too,
+    /// because they reference an emptied table: each described
+    /// (`public.review (3 rows; references public.product)`), with the rows
+    /// it held when the plan was made.
+    pub fn also_emptied(&self) -> impl Iterator<Item = (String, u64)> {
+        self.truncate_also.iter().map(|a| (a.describe(), a.rows))
+    }
+
+    /// The version of Citus in the database, if it has it.
+    pub fn citus(&self) -> Option<&str> {
+        self.citus.as_deref()
+    }
+
+    /// The entries of the directory that are not loaded, and why.
+    pub fn ignored(&self) -> &[Ignored] {
+        &self.ignored
+    }
+
+    /// One step per file, in load order: parents before children, but in
+    /// a cycle.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Every foreign key whose rows some step loads, and what the load does
+    /// to it.
+    pub fn keys(&self) -> &[PlannedKey] {
+        &self.keys
+    }
+
+    /// Indexes dropped before the data (their tables are empty) and built
+    /// after it, in build order.
+    pub fn indexes(&self) -> &[PlannedIndex] {
+        &self.indexes
+    }
+
+    /// Each cycle of tables and the keys that break it.
+    pub fn cycles(&self) -> &[Cycle] {
+        &self.cycles
+    }
+}
+
+impl Step {
+    /// Its place in [`Plan::steps`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The file, as the user will see it in messages (the directory as
+    /// given, joined).
+    pub fn path(&self) -> &std::path::Path {
+        &self.file.path
+    }
+
+    /// The file's name relative to the data directory (`sales/orders.csv`).
+    pub fn file_name(&self) -> &str {
+        &self.file.rel
+    }
+
+    /// Whether the file is gzip or zstd.
+    pub fn compressed(&self) -> bool {
+        self.file.compressed()
+    }
+
+    /// The file's size in bytes (compressed, where it is).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The table the file loads into.
+    pub fn table(&self) -> &QualName {
+        &self.table.name
+    }
+
+    /// The file's columns, in field order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Where the columns come from when not from the header row: `from
+    /// fkload.toml`, `in the table's order`.
+    pub fn columns_from(&self) -> Option<&'static str> {
+        (self.columns_from != ColumnsFrom::Header).then(|| self.columns_from.describe())
+    }
+
+    /// How the file is written, where it is not COPY's CSV default
+    /// (`delimiter ';', encoding LATIN1`); empty otherwise.
+    pub fn dialect(&self) -> String {
+        self.file.format.describe()
+    }
+
+    /// 1 for a table with no loaded parent; else one more than its highest
+    /// parent.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// The table references itself; its rows may come in any order.
+    pub fn self_referencing(&self) -> bool {
+        self.self_referencing
+    }
+
+    /// What Citus makes of the table (`distributed by id, colocation 2`), if
+    /// it manages it.
+    pub fn citus(&self) -> Option<String> {
+        self.table.citus.as_ref().map(ToString::to_string)
+    }
+}
+
+impl PlannedKey {
+    /// The constraint's name.
+    pub fn name(&self) -> &str {
+        &self.key.name
+    }
+
+    /// The table the key is declared on.
+    pub fn table(&self) -> &QualName {
+        &self.table
+    }
+
+    /// The referenced table.
+    pub fn references(&self) -> &QualName {
+        &self.ref_table
+    }
+
+    /// What the load does to the key.
+    pub fn action(&self) -> KeyAction {
+        self.action
+    }
+
+    /// `FOREIGN KEY (...) REFERENCES ...`, as `pg_get_constraintdef` writes
+    /// it.
+    pub fn definition(&self) -> &str {
+        &self.key.definition
+    }
+
+    /// Whether the key is `DEFERRABLE`.
+    pub fn deferrable(&self) -> bool {
+        self.key.deferrable
+    }
+
+    /// Whether the key is valid (not `NOT VALID`).
+    pub fn validated(&self) -> bool {
+        self.key.validated
+    }
+}
+
+impl PlannedIndex {
+    /// The index's name.
+    pub fn name(&self) -> &str {
+        &self.index.name
+    }
+
+    /// The table it is on.
+    pub fn table(&self) -> &QualName {
+        &self.table
+    }
+
+    /// What is built: the constraint the index backs (`constraint
+    /// "customer_email_key" UNIQUE (email)`), else `CREATE INDEX ...`.
+    pub fn definition(&self) -> String {
+        match &self.index.constraint {
+            Some(c) => format!("constraint \"{}\" {}", c.name, c.definition),
+            None => self.index.definition.clone(),
+        }
+    }
+}
+
+impl Cycle {
+    /// Its tables.
+    pub fn tables(&self) -> &[QualName] {
+        &self.tables
+    }
+
+    /// The keys of `plan` (the plan the cycle is of) that break it.
+    pub fn broken<'p>(&self, plan: &'p Plan) -> impl Iterator<Item = &'p PlannedKey> + use<'p> {
+        let broken = self.broken.clone();
+        broken.into_iter().filter_map(|k| plan.keys.get(k))
     }
 }

@@ -1,5 +1,5 @@
 //! The plan of every table of the database, as if each had a file: what
-//! `fkload graph --all` draws ([`crate::plan::render`]).
+//! `fkload graph --all` draws ([`Plan::to_dot`], [`Plan::to_mermaid`]).
 //!
 //! It is an ordinary [`Plan`], made by the same `plan::decide` as a load's
 //! (strategy keep, one transaction), so its cycles are broken and its keys
@@ -33,7 +33,7 @@ use crate::plan::{self, Plan, Purpose, Survey};
 /// [`ErrorKind::Sql`](crate::ErrorKind::Sql) when a catalog query fails (a
 /// server older than 12), [`ErrorKind::ConnectionLost`](crate::ErrorKind::ConnectionLost)
 /// when the connection drops.
-pub fn plan(client: &mut impl GenericClient) -> Result<Plan, Error> {
+pub(crate) fn plan(client: &mut impl GenericClient) -> Result<Plan, Error> {
     let catalog = Catalog::read(client)?;
     let plan = of_catalog(&catalog);
     // The search_path goes back even when planning failed.

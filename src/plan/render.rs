@@ -35,7 +35,7 @@ use crate::sql::human_ident;
 
 /// The language to write the graph in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// Graphviz DOT (`dot -Tsvg`).
     #[default]
     Dot,
@@ -43,8 +43,25 @@ pub enum Format {
     Mermaid,
 }
 
+impl Plan {
+    /// The plan's dependency graph as Graphviz DOT (`dot -Tsvg`): tables
+    /// are nodes, foreign keys arrows from the referencing table to the
+    /// referenced one, each cycle a red cluster, a key the load defers,
+    /// drops or unenforces dashed. Names are quoted and escaped as DOT
+    /// reads them. Linear in tables and keys.
+    pub fn to_dot(&self) -> String {
+        render(self, Format::Dot)
+    }
+
+    /// The plan's dependency graph as a Mermaid flowchart (renders in
+    /// Markdown on GitHub and GitLab), drawn as [`Plan::to_dot`] draws it.
+    pub fn to_mermaid(&self) -> String {
+        render(self, Format::Mermaid)
+    }
+}
+
 /// `plan`'s dependency graph in `format` (see the module docs).
-pub fn render(plan: &Plan, format: Format) -> String {
+pub(crate) fn render(plan: &Plan, format: Format) -> String {
     let picture = Picture::of(plan);
     match format {
         Format::Dot => dot(&picture),

@@ -46,7 +46,7 @@ use crate::sql::{ident, literal};
 
 /// What a policy did to one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     /// Rows left out.
     pub skipped: u64,
     /// Rows loaded with their key set to NULL.

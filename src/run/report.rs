@@ -49,7 +49,7 @@ pub struct TableReport {
 
 impl Report {
     /// Counts a key put back after the data, by how it had been set aside.
-    pub fn count_restored(&mut self, action: KeyAction) {
+    pub(crate) fn count_restored(&mut self, action: KeyAction) {
         match action {
             KeyAction::Unenforce => self.keys_enforced += 1,
             _ => self.keys_restored += 1,
@@ -81,7 +81,7 @@ impl Report {
 }
 
 /// Bytes as the summary writes them: `512 B`, `3.2 kB`, `1.5 MB`, `2.0 GB`.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
     if b < 1000 {
         return format!("{b} B");

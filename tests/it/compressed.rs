@@ -323,7 +323,6 @@ fn both_sizes_of_a_compressed_file_are_reported() {
     let gz_len = std::fs::metadata(s.path().join("orders.csv.gz"))
         .unwrap()
         .len();
-    let human = fkload::human_bytes;
     out.stderr_has(&format!(
         "  30000 rows ({} of text from {}) in ",
         human(orders.len() as u64),
@@ -375,12 +374,14 @@ fn progress_of_an_edited_compressed_file_ends_at_its_size() {
     loader
         .load(&plan, &mut |e| {
             if let fkload::Event::Progress { step, sent } = e {
-                let entry = last.entry(step.file.rel.clone()).or_insert((0, step.bytes));
+                let entry = last
+                    .entry(step.file_name().to_string())
+                    .or_insert((0, step.bytes()));
                 assert!(
-                    sent <= step.bytes,
+                    sent <= step.bytes(),
                     "{}: {sent} of {} bytes",
-                    step.file.rel,
-                    step.bytes
+                    step.file_name(),
+                    step.bytes()
                 );
                 entry.0 = sent;
             }
@@ -389,4 +390,23 @@ fn progress_of_an_edited_compressed_file_ends_at_its_size() {
     let orders = &last["orders.csv.gz"];
     assert_eq!(orders.0, orders.1, "progress ends at the file's size");
     assert_eq!(s.db.query_i64("SELECT count(*) FROM orders"), 30_000);
+}
+
+/// Bytes as fkload's summary and `-v` write them (`512 B`, `3.2 kB`,
+/// `1.5 MB`): decimal units, one decimal.
+fn human(b: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if b < 1000 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1000.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1000.0 {
+            break;
+        }
+        v /= 1000.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
 }

@@ -552,7 +552,7 @@ fn options_fkload_refuses_are_the_ones_copy_refuses() {
                     o.quote = Some(q.into());
                     o.escape = e.map(str::to_string);
                     o.null = Some(n.into());
-                    let ours = o.resolve(false);
+                    let ours = o.check(false);
                     assert_eq!(
                         ours.is_ok(),
                         server,

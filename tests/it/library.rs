@@ -56,13 +56,13 @@ fn a_loader_plans_and_loads_on_connections_its_connector_makes() {
             .jobs(jobs)
             .build();
         let plan = loader.plan(s.path()).unwrap();
-        assert_eq!(plan.steps.len(), 2);
-        assert_eq!(plan.jobs, jobs);
+        assert_eq!(plan.steps().len(), 2);
+        assert_eq!(plan.jobs(), jobs);
         let mut started = Vec::new();
         let report = loader
             .load(&plan, &mut |e| {
                 if let Event::TableStarted { step } = e {
-                    started.push(step.table.name.human());
+                    started.push(step.table().human());
                 }
             })
             .unwrap();
@@ -75,7 +75,7 @@ fn a_loader_plans_and_loads_on_connections_its_connector_makes() {
     let e = loader.plan(s.path()).unwrap_err();
     assert!(matches!(e.kind(), fkload::ErrorKind::NoConnector), "{e}");
     let plan = loader.plan_in(&mut s.db.client(), s.path()).unwrap();
-    assert_eq!(plan.steps.len(), 2);
+    assert_eq!(plan.steps().len(), 2);
 }
 
 /// The load's error, on the scenario's database.

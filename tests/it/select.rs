@@ -5,8 +5,6 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use fkload::pattern::Selection;
-
 use crate::util::pg::{TestDb, tool};
 use crate::util::support::{Scenario, skip};
 
@@ -69,19 +67,15 @@ fn pg_dump_selects(pg_dump: &std::path::Path, db: &TestDb, args: &[&str]) -> BTr
 }
 
 /// The tables fkload's selection keeps, and the files it leaves out.
-fn fkload_selects(s: &Scenario, sel: Selection) -> (BTreeSet<String>, Vec<String>) {
+fn fkload_selects(s: &Scenario, sel: fkload::LoaderBuilder) -> (BTreeSet<String>, Vec<String>) {
     let mut client = s.db.client();
-    match fkload::Loader::builder()
-        .select(sel)
-        .build()
-        .plan_in(&mut client, s.path())
-    {
+    match sel.build().plan_in(&mut client, s.path()) {
         Ok(plan) => (
-            plan.steps
+            plan.steps()
                 .iter()
-                .map(|st| format!("{}.{}", st.table.name.schema, st.table.name.name))
+                .map(|st| format!("{}.{}", st.table().schema, st.table().name))
                 .collect(),
-            plan.ignored
+            plan.ignored()
                 .iter()
                 .map(|i| format!("{}: {}", i.rel, i.why))
                 .collect(),
@@ -136,15 +130,15 @@ fn the_tables_kept_are_those_pg_dump_selects() {
     ];
     for case in cases {
         let args: Vec<&str> = case.iter().flat_map(|(k, v)| [*k, *v]).collect();
-        let mut sel = Selection::default();
+        let mut sel = fkload::Loader::builder();
         for (k, v) in &case {
-            let v = (*v).to_string();
-            match *k {
-                "-t" => sel.tables.push(v),
-                "-n" => sel.schemas.push(v),
-                "-T" => sel.exclude_tables.push(v),
-                _ => sel.exclude_schemas.push(v),
-            }
+            let v = [*v];
+            sel = match *k {
+                "-t" => sel.tables(v),
+                "-n" => sel.schemas(v),
+                "-T" => sel.exclude_tables(v),
+                _ => sel.exclude_schemas(v),
+            };
         }
         let want = pg_dump_selects(&pg_dump, &s.db, &args);
         let (got, left_out) = fkload_selects(&s, sel);

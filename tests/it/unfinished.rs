@@ -129,6 +129,17 @@ fn list_check_graph_and_report_name_an_interrupted_parallel_load() {
         check.stderr
     );
     assert!(!check.stdout.contains("would load"), "{}", check.stdout);
+    // The whole layout, as src/cli's error snapshot had it for a run made up
+    // in the test (a run's parts are not public, so it is checked here).
+    assert!(
+        check.stderr.contains(&format!(
+            "fkload: an earlier parallel load (run {run}) did not finish: the database holds part of its load, so a check would not say what a load finds\nDETAIL:  It committed rows into "
+        )) && check.stderr.contains(
+            " dropped. fkload.journal lists them, with the SQL that puts each key and index back.\nHINT:  Run fkload repair to undo it (a load without --resume does that first), or fkload -j N --resume DIR with its directory to finish it; then check again.\n"
+        ),
+        "{}",
+        check.stderr
+    );
 
     // graph --all: warns, and does not draw the journal.
     let graph = without_dir(&db, &["graph", "--all"]).ok();
