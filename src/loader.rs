@@ -468,7 +468,7 @@ impl Loader {
         e: Error,
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Error {
-        if !matches!(e.kind(), ErrorKind::ForeignKey(_)) {
+        if !matches!(e.kind(), ErrorKind::ForeignKey { .. }) {
             return e;
         }
         observer(Event::ListingProblems);
@@ -480,11 +480,11 @@ impl Loader {
             Err(c) => format!("the check after the rollback failed: {c}"),
         };
         let mut e = e;
-        if let ErrorKind::ForeignKey(v) = e.kind_mut()
-            && v.violation.not_searched
+        if let ErrorKind::ForeignKey { violation, .. } = e.kind_mut()
+            && violation.not_searched
         {
-            v.violation.search_failed = Some(why);
-            v.violation.not_searched = false;
+            violation.search_failed = Some(why);
+            violation.not_searched = false;
         }
         e
     }

@@ -174,8 +174,8 @@ fn error(e: &Error, message: &dyn Fn(&Error) -> String) -> Value {
     json!({
         "message": message(e),
         "sqlstate": e.sqlstate().map(SqlState::code),
-        "file": position.map(|p| p.path.display().to_string()),
-        "line": position.and_then(|p| p.line),
+        "file": position.map(|(path, _)| path.display().to_string()),
+        "line": position.and_then(|(_, line)| line),
         "connection": e.is_connection(),
     })
 }

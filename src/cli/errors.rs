@@ -65,8 +65,10 @@ pub(crate) fn layout(e: &Error) -> String {
             .field("CONTEXT", Some(format!("fkload: {during}")))
             .0,
         ErrorKind::Copy { db, .. } => server(e, db).0,
-        ErrorKind::ForeignKey(f) => server(e, &f.db).0 + &key_rows(&f.violation, ""),
-        ErrorKind::Duplicate(d) => server(e, &d.db).0 + &duplicate_rows(&d.violation, ""),
+        ErrorKind::ForeignKey { db, violation } => server(e, db).0 + &key_rows(violation, ""),
+        ErrorKind::Duplicate { db, violation } => {
+            server(e, db).0 + &duplicate_rows(violation, "")
+        }
         ErrorKind::Blocked { error, .. } => Psql(layout(error)).field("DETAIL", e.detail()).0,
         ErrorKind::Cleanup { error, cleanup } => Psql(layout(error))
             .line(format!(
@@ -217,7 +219,7 @@ fn advice(e: &Error) -> Option<String> {
         ErrorKind::UnfinishedLoad { .. } => {
             "Run fkload repair to undo it (a load without --resume does that first), or fkload -j N --resume DIR with its directory to finish it; then check again."
         }
-        ErrorKind::Duplicate(_) => "Keep one row per key.",
+        ErrorKind::Duplicate { .. } => "Keep one row per key.",
         ErrorKind::Cleanup { .. } => {
             "Run fkload repair to undo the load, or fix the cause and rerun with --resume to finish it."
         }
@@ -319,7 +321,7 @@ mod tests {
             ),
             (
                 "no_root_file",
-                fkload::conninfo::TlsError::NoRootFile {
+                fkload::conninfo::ConnInfoError::NoRootFile {
                     path: "/home/app/.postgresql/root.crt".into(),
                 }
                 .into(),

@@ -18,7 +18,7 @@ pub const INTERRUPTED: u8 = 4;
 
 /// The exit code for an error.
 pub fn for_error(e: &Error) -> u8 {
-    if matches!(e.kind(), ErrorKind::Stopped(_)) {
+    if matches!(e.kind(), ErrorKind::Stopped { .. }) {
         INTERRUPTED
     } else if e.is_connection() {
         CONNECTION

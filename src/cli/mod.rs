@@ -678,9 +678,9 @@ pub fn run(args: &Args) -> u8 {
     let code = match &result {
         Ok(code) => *code,
         Err(e) => {
-            match e.kind() {
-                ErrorKind::Stopped(s) => errln!("fkload: {}", interrupted(s, args)),
-                _ => errln!("{}", errors::printed(e)),
+            match interrupted(e.kind(), args) {
+                Some(line) => errln!("fkload: {line}"),
+                None => errln!("{}", errors::printed(e)),
             }
             exit::for_error(e)
         }
@@ -930,30 +930,43 @@ fn cancel_on_interrupt(loader: &Loader, plan: &fkload::Plan) {
     });
 }
 
-/// The one line for a parallel load that a signal stopped: what the database
+/// The one line for a parallel load that a signal stopped
+/// ([`ErrorKind::Stopped`]; `None` for other errors): what the database
 /// holds, and the commands that finish or undo it.
-fn interrupted(s: &fkload::error::Stopped, args: &Args) -> String {
-    let Some(run) = &s.run else {
-        return "interrupted: the load stopped before it changed anything; the database \
-                is as it was"
-            .to_string();
+fn interrupted(kind: &ErrorKind, args: &Args) -> Option<String> {
+    let ErrorKind::Stopped {
+        run,
+        units_loaded,
+        units_total,
+        dropped,
+        jobs,
+    } = kind
+    else {
+        return None;
+    };
+    let Some(run) = run else {
+        return Some(
+            "interrupted: the load stopped before it changed anything; the database \
+             is as it was"
+                .to_string(),
+        );
     };
     let dir = args
         .dir
         .as_deref()
         .unwrap_or_else(|| std::path::Path::new("DIR"));
-    let commands = finish_or_undo(s.jobs, dir);
-    match (s.units_loaded, s.dropped) {
+    let commands = finish_or_undo(*jobs, dir);
+    Some(match (units_loaded, dropped) {
         (Some(loaded), Some(dropped)) => format!(
             "interrupted: run {run} committed {loaded} of {} {} and left {dropped} {} dropped; \
              {commands}",
-            s.units_total,
-            if s.units_total == 1 {
+            units_total,
+            if *units_total == 1 {
                 "file"
             } else {
                 "files (or parts)"
             },
-            if dropped == 1 {
+            if *dropped == 1 {
                 "key or index"
             } else {
                 "keys or indexes"
@@ -963,7 +976,7 @@ fn interrupted(s: &fkload::error::Stopped, args: &Args) -> String {
             "interrupted: run {run} stopped; fkload.journal lists what it committed and \
              dropped; {commands}"
         ),
-    }
+    })
 }
 
 /// The commands that finish an interrupted parallel load of `dir` or undo it.
@@ -1242,11 +1255,10 @@ mod tests {
                 "not_restored",
                 ErrorKind::NotRestored {
                     journal: Some("1796000000-4242".into()),
-                    problems: vec![fkload::error::Unrestored {
+                    problems: vec![fkload::error::Unrestored::Missing {
                         key: true,
                         name: "b_q_fk".into(),
                         table: "\"public\".\"b\"".into(),
-                        state: fkload::error::UnrestoredState::Missing,
                     }],
                 }
                 .into(),
@@ -1255,14 +1267,10 @@ mod tests {
                 "connect",
                 ErrorKind::Connect {
                     target: "host \"localhost\" port 5432 as user \"app\" database \"shop\"".into(),
-                    failure: fkload::error::ConnectFailure::Attempts(vec![
-                        fkload::error::HostAttempt {
-                            host: None,
-                            error: fkload::error::AttemptError::Client(
-                                "error connecting to server: Connection refused (os error 111)".into(),
-                            ),
-                        },
-                    ]),
+                    attempts: vec![fkload::error::HostAttempt::Client {
+                        host: None,
+                        text: "error connecting to server: Connection refused (os error 111)".into(),
+                    }],
                 }
                 .into(),
             ),
@@ -1283,26 +1291,35 @@ mod tests {
     #[test]
     fn an_interrupted_parallel_load_is_one_line_and_exit_4() {
         let args = Args::parse_from(["fkload", "-j", "3", "my data"]);
-        let mut s = fkload::error::Stopped::default();
-        s.units_total = 5;
-        s.jobs = 3;
-        let e = |s: &fkload::error::Stopped| Error::from(ErrorKind::Stopped(Box::new(s.clone())));
-        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        let stopped = |run: Option<&str>, units_loaded, dropped| ErrorKind::Stopped {
+            run: run.map(str::to_string),
+            units_loaded,
+            units_total: 5,
+            dropped,
+            jobs: 3,
+        };
+        let s = stopped(None, None, None);
+        assert_eq!(exit::for_error(&Error::from(s)), exit::INTERRUPTED);
+        let s = stopped(None, None, None);
         assert_eq!(
-            interrupted(&s, &args),
-            "interrupted: the load stopped before it changed anything; the database is as it was"
+            interrupted(&s, &args).as_deref(),
+            Some(
+                "interrupted: the load stopped before it changed anything; the database is as it was"
+            )
         );
-        s.run = Some("1765-123".into());
-        s.units_loaded = Some(3);
-        s.dropped = Some(2);
-        assert_eq!(exit::for_error(&e(&s)), exit::INTERRUPTED);
+        let s = stopped(Some("1765-123"), Some(3), Some(2));
         assert_eq!(
-            interrupted(&s, &args),
-            "interrupted: run 1765-123 committed 3 of 5 files (or parts) and left 2 keys or \
-             indexes dropped; fkload -j 3 --resume 'my data' finishes it, fkload repair undoes it"
+            interrupted(&s, &args).as_deref(),
+            Some(
+                "interrupted: run 1765-123 committed 3 of 5 files (or parts) and left 2 keys or \
+                 indexes dropped; fkload -j 3 --resume 'my data' finishes it, fkload repair undoes it"
+            )
         );
-        s.units_loaded = None;
-        assert!(!interrupted(&s, &args).contains('\n'));
-        assert!(interrupted(&s, &args).starts_with("interrupted: run 1765-123 stopped"));
+        assert_eq!(exit::for_error(&Error::from(s)), exit::INTERRUPTED);
+        let s = stopped(Some("1765-123"), None, Some(2));
+        let line = interrupted(&s, &args).unwrap_or_default();
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("interrupted: run 1765-123 stopped"));
+        assert_eq!(interrupted(&ErrorKind::NoConnector, &args), None);
     }
 }

@@ -33,7 +33,7 @@ use postgres::{CancelToken, Client, Config, NoTls};
 use crate::connect::conninfo::ConnInfo;
 use crate::connect::tls::{TlsSettings, Transport};
 use crate::database::db;
-use crate::error::{AttemptError, ConnectFailure, DbErrorInfo, Error, ErrorKind, HostAttempt};
+use crate::error::{DbErrorInfo, Error, ErrorKind, HostAttempt};
 use rules::{Attempt, Ending, Misfit, Next, Prompting, Purpose, Search, SessionState};
 
 /// Makes the connections of a load. Cheap to clone.
@@ -108,10 +108,7 @@ impl Session {
         rules::loadable(self.state()).map_err(|misfit| {
             Error::new(ErrorKind::NotWritable {
                 target: connector.map_or_else(|| self.host.clone(), |c| c.describe.clone()),
-                reasons: vec![HostAttempt {
-                    host: None,
-                    error: AttemptError::Misfit(misfit),
-                }],
+                reasons: vec![HostAttempt::misfit(None, misfit)],
             })
         })
     }
@@ -217,8 +214,10 @@ impl Connector {
     /// [`ErrorKind::Connect`], with the client's error as the source (see
     /// [`Error::needs_password`]); [`ErrorKind::NotWritable`] when every host
     /// that answered is a standby or read-only, or (for a load)
-    /// `target_session_attrs` chose one; [`ErrorKind::Tls`] when the TLS
-    /// settings cannot be used (a file missing or unreadable).
+    /// `target_session_attrs` chose one; [`ErrorKind::Settings`] when the
+    /// TLS settings cannot be used (a file missing or unreadable);
+    /// [`ErrorKind::PasswordPrompt`] when the password could not be asked
+    /// for.
     pub fn connect(&self) -> Result<Client, Error> {
         self.session().map(|(client, _)| client)
     }
@@ -277,9 +276,9 @@ impl Connector {
             Target::Config(config) => config.get_user().unwrap_or_default().to_owned(),
         };
         let password = ask(&user).map_err(|e| {
-            Error::new(ErrorKind::Connect {
+            Error::new(ErrorKind::PasswordPrompt {
                 target: self.describe.clone(),
-                failure: ConnectFailure::Password(e),
+                source: e,
             })
         })?;
         match &mut self.target {
@@ -356,10 +355,7 @@ impl Connector {
             return Err(NoSession {
                 error: Error::new(ErrorKind::NotWritable {
                     target: self.describe.clone(),
-                    reasons: vec![HostAttempt {
-                        host: None,
-                        error: AttemptError::Misfit(misfit),
-                    }],
+                    reasons: vec![HostAttempt::misfit(None, misfit)],
                 }),
                 ending: Some(Ending::NotLoadable),
             });
@@ -391,10 +387,7 @@ impl Connector {
                 Ok((client, session)) => match search.connected(session.state()) {
                     Ok(()) => return Ok((client, session)),
                     Err((misfit, next)) => {
-                        log.refusals.push(HostAttempt {
-                            host: Some(place),
-                            error: AttemptError::Misfit(misfit),
-                        });
+                        log.refusals.push(HostAttempt::misfit(Some(place), misfit));
                         next
                     }
                 },
@@ -403,10 +396,7 @@ impl Connector {
                     // A host's first transport that failed is not reported
                     // when its other one is tried: that one's outcome is.
                     if !matches!(next, Next::Try(Attempt { fallback: true, .. })) {
-                        log.failures.push(HostAttempt {
-                            host: Some(place),
-                            error: attempt_error(&e),
-                        });
+                        log.failures.push(attempt_error(Some(place), &e));
                         log.last = Some(e);
                     }
                     next
@@ -508,7 +498,7 @@ impl Log {
         }
         let kind = ErrorKind::Connect {
             target: target.to_string(),
-            failure: ConnectFailure::Attempts(self.failures),
+            attempts: self.failures,
         };
         match self.last {
             Some(e) => Error::caused_by(kind, e),
@@ -521,9 +511,12 @@ impl Log {
 /// last host's detail and hint are the error's: [`Error::detail`],
 /// [`Error::hint`]), or the client's own text, less the source chain it
 /// repeats.
-fn attempt_error(e: &postgres::Error) -> AttemptError {
+fn attempt_error(host: Option<String>, e: &postgres::Error) -> HostAttempt {
     if let Some(db) = e.as_db_error() {
-        return AttemptError::Server(Box::new(DbErrorInfo::from_db(db)));
+        return HostAttempt::Server {
+            host,
+            db: Box::new(DbErrorInfo::from_db(db)),
+        };
     }
     let mut m = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -534,19 +527,16 @@ fn attempt_error(e: &postgres::Error) -> AttemptError {
         }
         src = s.source();
     }
-    AttemptError::Client(m)
+    HostAttempt::Client { host, text: m }
 }
 
 /// A failed connection, described without the password.
 fn connect_error(target: &str, e: postgres::Error) -> Error {
-    let attempt = HostAttempt {
-        host: None,
-        error: attempt_error(&e),
-    };
+    let attempt = attempt_error(None, &e);
     Error::caused_by(
         ErrorKind::Connect {
             target: target.to_string(),
-            failure: ConnectFailure::Attempts(vec![attempt]),
+            attempts: vec![attempt],
         },
         e,
     )

@@ -34,7 +34,7 @@ use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use postgres_openssl::MakeTlsConnector;
 
-use crate::error::settings::TlsError;
+use crate::error::settings::ConnInfoError;
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -170,8 +170,8 @@ impl TlsSettings {
     /// client certificate, checks CRLs.
     ///
     /// # Errors
-    /// [`TlsError`] naming the file or setting at fault.
-    pub(crate) fn connector(&self) -> Result<MakeTlsConnector, TlsError> {
+    /// [`ConnInfoError`] naming the file or setting at fault.
+    pub(crate) fn connector(&self) -> Result<MakeTlsConnector, ConnInfoError> {
         let mut b = SslConnector::builder(SslMethod::tls_client())?;
         let min = self.min_protocol.as_deref().unwrap_or("TLSv1.2");
         b.set_min_proto_version(protocol(min)?)?;
@@ -187,11 +187,11 @@ impl TlsSettings {
             }
             Some(RootCert::File(path)) if self.mode.verifies() || self.rootcert_named => {
                 if self.mode.verifies() {
-                    return Err(TlsError::NoRootFile { path: path.clone() });
+                    return Err(ConnInfoError::NoRootFile { path: path.clone() });
                 }
                 false
             }
-            _ if self.mode.verifies() => return Err(TlsError::NoRoot(self.mode.as_str())),
+            _ if self.mode.verifies() => return Err(ConnInfoError::NoRoot(self.mode.as_str())),
             _ => false,
         };
         b.set_verify(if verify_chain {
@@ -212,10 +212,10 @@ impl TlsSettings {
 
     /// The root certificates of `path`, with the CRLs of `sslcrl` and
     /// `sslcrldir` checked against every certificate of the chain.
-    fn root_store(&self, path: &Path) -> Result<X509Store, TlsError> {
+    fn root_store(&self, path: &Path) -> Result<X509Store, ConnInfoError> {
         let mut store = X509StoreBuilder::new()?;
         let pem = read(path, "root certificate file")?;
-        let certs = X509::stack_from_pem(&pem).map_err(|e| TlsError::Load {
+        let certs = X509::stack_from_pem(&pem).map_err(|e| ConnInfoError::Load {
             what: "root certificate file",
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -228,14 +228,14 @@ impl TlsSettings {
                 store
                     .add_lookup(X509Lookup::file())?
                     .load_crl_file(crl, SslFiletype::PEM)
-                    .map_err(|e| TlsError::Load {
+                    .map_err(|e| ConnInfoError::Load {
                         what: "CRL file",
                         path: crl.clone(),
                         message: e.to_string(),
                     })?;
             }
             if let Some(dir) = &self.crldir {
-                let dir = dir.to_str().ok_or_else(|| TlsError::Load {
+                let dir = dir.to_str().ok_or_else(|| ConnInfoError::Load {
                     what: "CRL directory",
                     path: dir.clone(),
                     message: "not valid UTF-8".into(),
@@ -251,12 +251,12 @@ impl TlsSettings {
 
     /// Present `sslcert` with `sslkey`, when the certificate file exists
     /// (libpq's rule: no file, no client certificate).
-    fn client_certificate(&self, b: &mut SslConnectorBuilder) -> Result<(), TlsError> {
+    fn client_certificate(&self, b: &mut SslConnectorBuilder) -> Result<(), ConnInfoError> {
         if let Some(cert) = &self.cert
             && cert.is_file()
         {
             b.set_certificate_chain_file(cert)
-                .map_err(|e| TlsError::Load {
+                .map_err(|e| ConnInfoError::Load {
                     what: "client certificate file",
                     path: cert.clone(),
                     message: e.to_string(),
@@ -264,7 +264,7 @@ impl TlsSettings {
             if let Some(key) = &self.key {
                 let pkey = self.private_key(key)?;
                 b.set_private_key(&pkey)?;
-                b.check_private_key().map_err(|e| TlsError::Load {
+                b.check_private_key().map_err(|e| ConnInfoError::Load {
                     what: "private key file",
                     path: key.clone(),
                     message: e.to_string(),
@@ -276,11 +276,11 @@ impl TlsSettings {
 
     /// The client's private key, decrypted with `sslpassword` when it is
     /// encrypted; refused when others may read it, as libpq does.
-    fn private_key(&self, path: &Path) -> Result<PKey<openssl::pkey::Private>, TlsError> {
+    fn private_key(&self, path: &Path) -> Result<PKey<openssl::pkey::Private>, ConnInfoError> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(path).map_err(|source| TlsError::File {
+            let meta = std::fs::metadata(path).map_err(|source| ConnInfoError::File {
                 what: "private key file",
                 path: path.to_path_buf(),
                 source,
@@ -293,7 +293,7 @@ impl TlsSettings {
             let ours_too_open = meta.uid() == me && mode & 0o077 != 0;
             let roots_too_open = meta.uid() == 0 && mode & 0o037 != 0;
             if ours_too_open || roots_too_open {
-                return Err(TlsError::KeyPermissions {
+                return Err(ConnInfoError::KeyPermissions {
                     path: path.to_path_buf(),
                 });
             }
@@ -303,7 +303,7 @@ impl TlsSettings {
             Some(pw) => PKey::private_key_from_pem_passphrase(&pem, pw.as_bytes()),
             None => PKey::private_key_from_pem(&pem),
         };
-        key.map_err(|e| TlsError::Load {
+        key.map_err(|e| ConnInfoError::Load {
             what: "private key file",
             path: path.to_path_buf(),
             message: if self.password.is_none() && pem.windows(9).any(|w| w == b"ENCRYPTED") {
@@ -315,22 +315,22 @@ impl TlsSettings {
     }
 }
 
-fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::File {
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, ConnInfoError> {
+    std::fs::read(path).map_err(|source| ConnInfoError::File {
         what,
         path: path.to_path_buf(),
         source,
     })
 }
 
-fn protocol(name: &str) -> Result<Option<SslVersion>, TlsError> {
+fn protocol(name: &str) -> Result<Option<SslVersion>, ConnInfoError> {
     Ok(Some(match name {
         "TLSv1" => SslVersion::TLS1,
         "TLSv1.1" => SslVersion::TLS1_1,
         "TLSv1.2" => SslVersion::TLS1_2,
         "TLSv1.3" => SslVersion::TLS1_3,
         "" => return Ok(None),
-        other => return Err(TlsError::Protocol(other.to_string())),
+        other => return Err(ConnInfoError::Protocol(other.to_string())),
     }))
 }
 
@@ -369,12 +369,12 @@ mod tests {
         };
         assert!(matches!(
             settings(SslMode::VerifyCa, None).connector(),
-            Err(TlsError::NoRoot("verify-ca"))
+            Err(ConnInfoError::NoRoot("verify-ca"))
         ));
         let missing = RootCert::File("/nonexistent/root.crt".into());
         assert!(matches!(
             settings(SslMode::VerifyFull, Some(missing.clone())).connector(),
-            Err(TlsError::NoRootFile { .. })
+            Err(ConnInfoError::NoRootFile { .. })
         ));
         // Without verification a missing file is no error.
         assert!(

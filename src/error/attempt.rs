@@ -1,8 +1,7 @@
 //! Why a connection gave no session a load (or a read) can use, per host:
-//! [`HostAttempt`], the host and what happened there ([`AttemptError`]: the
-//! server's report, the client's failure, or a session that does not fit,
-//! [`Misfit`]); [`ConnectFailure`], the whole of a failed connection. The
-//! data of [`ErrorKind::Connect`](crate::ErrorKind::Connect) and
+//! [`HostAttempt`], the host and what happened there (the server's report,
+//! the client's failure, or a session that does not fit). The data of
+//! [`ErrorKind::Connect`](crate::ErrorKind::Connect) and
 //! [`ErrorKind::NotWritable`](crate::ErrorKind::NotWritable). A leaf but
 //! for the server's report.
 
@@ -11,10 +10,10 @@ use std::fmt;
 use super::server::DbErrorInfo;
 
 /// Why a session does not fit, in the words fkload has always used
-/// (libpq's own are in the comments).
+/// (libpq's own are in the comments): the rules' verdict, which a
+/// [`HostAttempt`] variant of its own carries in the error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Misfit {
+pub(crate) enum Misfit {
     /// In recovery, where writes were wanted (libpq: "session is read-only").
     Standby,
     /// Read-only by `default_transaction_read_only` (libpq: "session is
@@ -30,7 +29,7 @@ pub enum Misfit {
 
 impl Misfit {
     /// The reason, as error messages give it.
-    pub fn text(self) -> &'static str {
+    pub(crate) fn text(self) -> &'static str {
         match self {
             Misfit::Standby => "the server is in recovery (a standby)",
             Misfit::ReadOnly => "the session is read-only (default_transaction_read_only is on)",
@@ -47,50 +46,78 @@ impl fmt::Display for Misfit {
     }
 }
 
-/// What one attempt to connect to a host came to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// One host tried and what came of it. `host` is where (`host "db1" port
+/// 5432`), `None` when the client tried the hosts itself. `Display`: the
+/// host, then what happened there.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AttemptError {
+pub enum HostAttempt {
     /// The server refused the connection: its report (the primary line,
     /// `FATAL:  message`).
-    #[error("{0}")]
-    Server(Box<DbErrorInfo>),
+    Server {
+        host: Option<String>,
+        db: Box<DbErrorInfo>,
+    },
     /// The client could not connect (no answer, a failed handshake): the
     /// client's own words, with the causes it gives. The client's error
     /// kinds are private, so its text is all it says.
-    #[error("{0}")]
-    Client(String),
-    /// A session was made, and it does not fit.
-    #[error("{0}")]
-    Misfit(Misfit),
+    Client { host: Option<String>, text: String },
+    /// A session was made, on a server in recovery (a standby), where
+    /// writes were wanted (libpq: "session is read-only").
+    Standby { host: Option<String> },
+    /// A session was made, read-only by `default_transaction_read_only`
+    /// (libpq: "session is read-only").
+    ReadOnly { host: Option<String> },
+    /// A session was made, and it is not read-only (libpq: "session is not
+    /// read-only").
+    NotReadOnly { host: Option<String> },
+    /// A session was made, on a server in hot standby mode (libpq: "server
+    /// is in hot standby mode").
+    HotStandby { host: Option<String> },
+    /// A session was made, on a server not in hot standby mode (libpq:
+    /// "server is not in hot standby mode").
+    NotHotStandby { host: Option<String> },
 }
 
-/// One host tried: where (`host "db1" port 5432`; `None` when the client
-/// tried the hosts itself), and what came of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostAttempt {
-    pub host: Option<String>,
-    pub error: AttemptError,
-}
+impl HostAttempt {
+    /// A session made at `host` that does not fit.
+    pub(crate) fn misfit(host: Option<String>, misfit: Misfit) -> HostAttempt {
+        match misfit {
+            Misfit::Standby => HostAttempt::Standby { host },
+            Misfit::ReadOnly => HostAttempt::ReadOnly { host },
+            Misfit::NotReadOnly => HostAttempt::NotReadOnly { host },
+            Misfit::HotStandby => HostAttempt::HotStandby { host },
+            Misfit::NotHotStandby => HostAttempt::NotHotStandby { host },
+        }
+    }
 
-impl fmt::Display for HostAttempt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.host {
-            Some(host) => write!(f, "{host}: {}", self.error),
-            None => self.error.fmt(f),
+    /// The host tried, when fkload chose it.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            HostAttempt::Server { host, .. }
+            | HostAttempt::Client { host, .. }
+            | HostAttempt::Standby { host }
+            | HostAttempt::ReadOnly { host }
+            | HostAttempt::NotReadOnly { host }
+            | HostAttempt::HotStandby { host }
+            | HostAttempt::NotHotStandby { host } => host.as_deref(),
         }
     }
 }
 
-/// Why a connection could not be made.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectFailure {
-    /// Every host tried failed: each, in the order tried, one a line (the
-    /// last one's client error is the [`Error`](crate::Error)'s source).
-    #[error("{}", .0.iter().map(HostAttempt::to_string).collect::<Vec<_>>().join("\n"))]
-    Attempts(Vec<HostAttempt>),
-    /// The password could not be asked for.
-    #[error("could not read the password: {0}")]
-    Password(#[source] std::io::Error),
+impl fmt::Display for HostAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(host) = self.host() {
+            write!(f, "{host}: ")?;
+        }
+        match self {
+            HostAttempt::Server { db, .. } => db.fmt(f),
+            HostAttempt::Client { text, .. } => f.write_str(text),
+            HostAttempt::Standby { .. } => Misfit::Standby.fmt(f),
+            HostAttempt::ReadOnly { .. } => Misfit::ReadOnly.fmt(f),
+            HostAttempt::NotReadOnly { .. } => Misfit::NotReadOnly.fmt(f),
+            HostAttempt::HotStandby { .. } => Misfit::HotStandby.fmt(f),
+            HostAttempt::NotHotStandby { .. } => Misfit::NotHotStandby.fmt(f),
+        }
+    }
 }

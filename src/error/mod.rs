@@ -8,8 +8,8 @@
 //! (its [`postgres::Error::code`] is the SQLSTATE); the connection settings'
 //! errors are sources too, as are why a header, `fkload.toml` or a table
 //! pattern cannot be used ([`HeaderError`], [`ManifestError`],
-//! [`PatternError`]) and why each host tried gave no session
-//! ([`ConnectFailure`], [`HostAttempt`]). No kind carries a message written
+//! [`PatternError`]); why each host tried gave no session is data
+//! ([`HostAttempt`]). No kind carries a message written
 //! elsewhere: lists are lists of data ([`Unrestored`]), and the words are
 //! the `Display` of those types.
 //!
@@ -38,7 +38,8 @@ mod server;
 pub(crate) mod settings;
 mod state;
 
-pub use attempt::{AttemptError, ConnectFailure, HostAttempt, Misfit};
+pub use attempt::HostAttempt;
+pub(crate) use attempt::Misfit;
 use dialect::DialectError;
 use found::plural;
 pub use found::{DuplicateViolation, KeyViolation, Orphan, Unchecked};
@@ -46,8 +47,8 @@ pub use input::{HeaderError, ManifestError, PatternError};
 pub use launch::ServerError;
 pub(crate) use launch::client_text;
 pub use server::DbErrorInfo;
-use settings::{ConnInfoError, TlsError};
-pub use state::{Ignored, Pending, Stopped, Unrestored, UnrestoredState};
+use settings::ConnInfoError;
+pub use state::{Ignored, Pending, Unrestored};
 pub(crate) use state::{PendingObject, PendingTable, SetAside};
 
 /// An error from planning or running a load.
@@ -63,15 +64,6 @@ struct Inner {
     /// [`ErrorKind::Problems`] itself (one violated key is
     /// [`ErrorKind::ForeignKey`]).
     problems: Option<Box<Problems>>,
-}
-
-/// Where in the input an error is: a file, and the line its record starts on
-/// when the error is tied to one (1 is the header line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Position<'a> {
-    pub path: &'a Path,
-    pub line: Option<u64>,
 }
 
 /// SQLSTATE classes and codes that mean the session is gone: connection
@@ -127,17 +119,17 @@ impl Error {
     /// [`ErrorKind::Problems`]. Either way [`Error::problems`] and
     /// [`Error::violations`] give what was found.
     pub(crate) fn with_problems(mut self, mut problems: Problems) -> Error {
-        let ErrorKind::ForeignKey(v) = &mut self.0.kind else {
+        let ErrorKind::ForeignKey { db, violation } = &mut self.0.kind else {
             return self;
         };
-        problems.db = Some(v.db.clone());
+        problems.db = Some(DbErrorInfo::clone(db));
         let one_key = problems.keys.len() == 1
             && problems.errors.is_empty()
             && problems.duplicates.is_empty()
             && problems.unchecked.is_empty();
         match problems.keys.first() {
             Some(key) if one_key => {
-                v.violation = key.clone();
+                **violation = key.clone();
                 self.0.problems = Some(Box::new(problems));
                 self
             }
@@ -203,7 +195,7 @@ impl Error {
     /// ```
     pub fn violations(&self) -> &[KeyViolation] {
         match self.kind() {
-            ErrorKind::ForeignKey(v) => std::slice::from_ref(&v.violation),
+            ErrorKind::ForeignKey { violation, .. } => std::slice::from_ref(violation),
             ErrorKind::Problems(p) => &p.keys,
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
                 error.violations()
@@ -228,7 +220,7 @@ impl Error {
                 "fkload.journal lists the tables it loaded and the keys and indexes it dropped, with the SQL that restores each.",
             ),
             ErrorKind::UnfinishedLoad { runs } => Some(notes::unfinished_detail(runs)),
-            ErrorKind::Stopped(s) => s.run.as_ref().and(text(
+            ErrorKind::Stopped { run, .. } => run.as_ref().and(text(
                 "fkload.journal lists what it committed and dropped: a resumed load finishes it, a repair undoes it.",
             )),
             ErrorKind::NothingToResume => text(
@@ -245,8 +237,8 @@ impl Error {
             ErrorKind::Settings { source } => source.detail(),
             ErrorKind::Connect { .. } => self.client_error()?.as_db_error()?.detail().map(str::to_string),
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.detail.clone(),
-            ErrorKind::ForeignKey(f) => notes::lines(f.db.detail.clone().into_iter().chain(f.violation.detail())),
-            ErrorKind::Duplicate(d) => notes::lines(d.db.detail.clone().into_iter().chain(d.violation.detail())),
+            ErrorKind::ForeignKey { db, violation } => notes::lines(db.detail.clone().into_iter().chain(violation.detail())),
+            ErrorKind::Duplicate { db, violation } => notes::lines(db.detail.clone().into_iter().chain(violation.detail())),
             _ => None,
         }
     }
@@ -283,15 +275,14 @@ impl Error {
             } => Some(format!(
                 "fkload.journal (run {run}) is kept: it holds the statements that restore each one."
             )),
-            ErrorKind::Tls { source } => source.hint().map(str::to_string),
+            ErrorKind::Settings { source } => source.hint().map(str::to_string),
             ErrorKind::Connect { .. } => self
                 .client_error()?
                 .as_db_error()?
                 .hint()
                 .map(str::to_string),
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.hint.clone(),
-            ErrorKind::ForeignKey(f) => f.db.hint.clone(),
-            ErrorKind::Duplicate(d) => d.db.hint.clone(),
+            ErrorKind::ForeignKey { db, .. } | ErrorKind::Duplicate { db, .. } => db.hint.clone(),
             _ => None,
         }
     }
@@ -300,8 +291,7 @@ impl Error {
     pub fn db(&self) -> Option<&DbErrorInfo> {
         match self.kind() {
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => Some(db),
-            ErrorKind::ForeignKey(v) => Some(&v.db),
-            ErrorKind::Duplicate(d) => Some(&d.db),
+            ErrorKind::ForeignKey { db, .. } | ErrorKind::Duplicate { db, .. } => Some(db),
             ErrorKind::Problems(p) => p.first_db(),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => error.db(),
             _ => None,
@@ -314,10 +304,12 @@ impl Error {
         self.db().map(|db| &db.code)
     }
 
-    /// The file (and line) the error is about, when it is about one.
-    pub fn position(&self) -> Option<Position<'_>> {
-        fn at(path: &Path, line: Option<u64>) -> Option<Position<'_>> {
-            Some(Position { path, line })
+    /// The file the error is about, when it is about one, and the line its
+    /// record starts on when the error is tied to one (1 is the header
+    /// line).
+    pub fn position(&self) -> Option<(&Path, Option<u64>)> {
+        fn at(path: &Path, line: Option<u64>) -> Option<(&Path, Option<u64>)> {
+            Some((path, line))
         }
         match self.kind() {
             ErrorKind::Io { path, .. }
@@ -336,13 +328,11 @@ impl Error {
                 at(path, None)
             }
             ErrorKind::Manifest { path, line, .. } => at(path, line.map(|l| l as u64)),
-            ErrorKind::ForeignKey(v) => v
-                .violation
+            ErrorKind::ForeignKey { violation, .. } => violation
                 .examples
                 .first()
                 .and_then(|o| at(&o.path, Some(o.line))),
-            ErrorKind::Duplicate(d) => d
-                .violation
+            ErrorKind::Duplicate { violation, .. } => violation
                 .examples
                 .first()
                 .and_then(|(_, rows)| rows.first())
@@ -368,10 +358,10 @@ impl Error {
     pub fn is_connection(&self) -> bool {
         match self.kind() {
             ErrorKind::Connect { .. }
+            | ErrorKind::PasswordPrompt { .. }
             | ErrorKind::ConnectionLost { .. }
             | ErrorKind::NotWritable { .. }
-            | ErrorKind::Settings { .. }
-            | ErrorKind::Tls { .. } => true,
+            | ErrorKind::Settings { .. } => true,
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => ends_the_session(db),
             ErrorKind::Cleanup { error, .. } | ErrorKind::Blocked { error, .. } => {
                 error.is_connection()
@@ -391,13 +381,6 @@ impl From<ConnInfoError> for Error {
     /// [`ErrorKind::Settings`], the settings' error its source.
     fn from(source: ConnInfoError) -> Error {
         Error::new(ErrorKind::Settings { source })
-    }
-}
-
-impl From<TlsError> for Error {
-    /// [`ErrorKind::Tls`], the TLS error its source.
-    fn from(source: TlsError) -> Error {
-        Error::new(ErrorKind::Tls { source })
     }
 }
 
@@ -494,8 +477,23 @@ pub enum ErrorKind {
     /// A parallel load was stopped on request (a signal): not undone, its
     /// journal lists what it committed and dropped, for a resumed load to
     /// finish or a repair to undo.
-    #[error("{}", notes::stopped(_0))]
-    Stopped(Box<Stopped>),
+    #[error("{}", notes::stopped(run.as_deref(), *units_loaded, *units_total, *dropped))]
+    Stopped {
+        /// The run whose journal lists what it left; `None` when it had
+        /// changed nothing (the database is as before, and no journal names
+        /// it).
+        run: Option<String>,
+        /// Files (or parts of big files) it committed; `None` when the
+        /// journal could not be read after the stop.
+        units_loaded: Option<usize>,
+        /// How many files (or parts) it had to load.
+        units_total: usize,
+        /// Keys and indexes it left dropped; `None` when the journal could
+        /// not be read after the stop.
+        dropped: Option<usize>,
+        /// How many connections it loaded over.
+        jobs: usize,
+    },
     /// A resume found no journal: no parallel load was interrupted here (or
     /// the last one finished).
     #[error("there is no interrupted parallel load to resume in this database")]
@@ -629,21 +627,28 @@ pub enum ErrorKind {
         problems: Vec<Unrestored>,
     },
     /// The connection settings are invalid (a malformed URI, an unknown
-    /// option, a service no file defines); the source says which.
+    /// option, a service no file defines, TLS settings that cannot make a
+    /// connector: a root certificate file that is not there, a key others
+    /// can read); the source says which.
     #[error("invalid connection settings: {source}")]
     Settings { source: ConnInfoError },
-    /// The TLS settings cannot make a connector (a root certificate file
-    /// that is not there, a key others can read); the source says which.
-    #[error("invalid connection settings: {source}")]
-    Tls { source: TlsError },
-    /// The connection could not be made: per host tried, a line that says
-    /// why (the last one's client error is the source; its server report,
-    /// when it sent one, gives the detail and hint).
-    #[error("connection to server failed ({target}): {failure}")]
+    /// The connection could not be made: per host tried, in the order
+    /// tried, a line that says why (the last one's client error is the
+    /// source; its server report, when it sent one, gives the detail and
+    /// hint).
+    #[error(
+        "connection to server failed ({target}): {}",
+        attempts.iter().map(HostAttempt::to_string).collect::<Vec<_>>().join("\n")
+    )]
     Connect {
         target: String,
-        #[source]
-        failure: ConnectFailure,
+        attempts: Vec<HostAttempt>,
+    },
+    /// The password could not be asked for, so no connection was tried.
+    #[error("connection to server failed ({target}): could not read the password: {source}")]
+    PasswordPrompt {
+        target: String,
+        source: std::io::Error,
     },
     /// Every server that answered is one a load may not write to (a standby,
     /// or a read-only session), or does not fit `target_session_attrs`.
@@ -681,11 +686,22 @@ pub enum ErrorKind {
     /// Rows whose foreign key has no parent row: the one key a load found
     /// violated (with every orphan row of it the check after the load
     /// listed; [`Error::problems`] has that check's account).
-    #[error("{}", _0.db)]
-    ForeignKey(Box<ForeignKeyViolation>),
+    #[error("{db}")]
+    ForeignKey {
+        /// The server's report of the first violation.
+        db: Box<DbErrorInfo>,
+        /// The orphan rows of the key's files (counted, the first few
+        /// listed).
+        violation: Box<KeyViolation>,
+    },
     /// Rows whose key a unique index, built after the data, finds twice.
-    #[error("{}", _0.db)]
-    Duplicate(Box<DuplicateKeys>),
+    #[error("{db}")]
+    Duplicate {
+        /// The server's report of the first duplicate.
+        db: Box<DbErrorInfo>,
+        /// The rows holding a duplicated key.
+        violation: Box<DuplicateViolation>,
+    },
     /// Orphan rows cannot be skipped or set NULL before the load for the
     /// rows of a file ([`crate::OnOrphan`]): it lacks a column of a key.
     #[error("{}: the file has no column {column} of key \"{key}\", so which of its rows break the key cannot be told before the load", path.display())]
@@ -722,28 +738,6 @@ impl std::error::Error for Error {
             None => std::error::Error::source(&self.0.kind),
         }
     }
-}
-
-/// A foreign-key violation: the server's report of the first row, and the
-/// orphan rows found in the files (counted, the first few listed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ForeignKeyViolation {
-    /// The server's report of the first violation.
-    pub db: DbErrorInfo,
-    /// The orphan rows of the key's files.
-    pub violation: KeyViolation,
-}
-
-/// A unique index (built after the data) that found the same key in several
-/// rows: the server's report, and the rows found in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DuplicateKeys {
-    /// The server's report of the first duplicate.
-    pub db: DbErrorInfo,
-    /// The rows holding a duplicated key.
-    pub violation: DuplicateViolation,
 }
 
 /// What a check found: empty when the data would load.

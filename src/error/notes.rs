@@ -5,7 +5,7 @@
 //! `Error::detail` and `Error::hint`'s, where the lines go is the CLI's
 //! (`src/cli/errors.rs`), and nothing here names a command-line flag.
 
-use super::state::{Ignored, Pending, Stopped};
+use super::state::{Ignored, Pending};
 
 /// `c` as a message names a delimiter: `';'`, `tab`.
 fn delimiter_name(c: char) -> String {
@@ -103,14 +103,18 @@ fn capitalized(s: &str) -> String {
 }
 
 /// The primary message of [`ErrorKind::Stopped`](super::ErrorKind::Stopped).
-pub(super) fn stopped(s: &Stopped) -> String {
-    let Some(run) = &s.run else {
+pub(super) fn stopped(
+    run: Option<&str>,
+    units_loaded: Option<usize>,
+    units_total: usize,
+    dropped: Option<usize>,
+) -> String {
+    let Some(run) = run else {
         return "the parallel load was stopped before it changed anything".to_string();
     };
-    let counted = match (s.units_loaded, s.dropped) {
+    let counted = match (units_loaded, dropped) {
         (Some(loaded), Some(dropped)) => format!(
-            ": it committed {loaded} of {} files or parts and left {dropped} keys or indexes dropped",
-            s.units_total
+            ": it committed {loaded} of {units_total} files or parts and left {dropped} keys or indexes dropped"
         ),
         _ => String::new(),
     };
@@ -274,7 +278,7 @@ mod tests {
             e.source()
                 .is_some_and(|s| s.is::<crate::error::dialect::DialectError>())
         );
-        let e = Error::from(crate::error::settings::TlsError::NoRootFile {
+        let e = Error::from(crate::error::settings::ConnInfoError::NoRootFile {
             path: "/r.crt".into(),
         });
         assert_eq!(
@@ -287,7 +291,7 @@ mod tests {
         );
         assert!(
             e.source()
-                .is_some_and(|s| s.is::<crate::error::settings::TlsError>())
+                .is_some_and(|s| s.is::<crate::error::settings::ConnInfoError>())
         );
         let e = Error::from(crate::error::settings::ConnInfoError::ServiceNotFound {
             service: "s".into(),

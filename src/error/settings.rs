@@ -1,15 +1,16 @@
-//! Why connection settings cannot be used: [`ConnInfoError`] when they do
-//! not resolve (libpq's rules, shared by every part of `conninfo`),
-//! [`TlsError`] when the TLS files and settings they name cannot make a
-//! connector. Carried as the typed sources of
-//! [`ErrorKind::Settings`](crate::ErrorKind::Settings) and
-//! [`ErrorKind::Tls`](crate::ErrorKind::Tls). A leaf: it imports nothing of
-//! the crate (both are public as `fkload::conninfo::{ConnInfoError, TlsError}`).
+//! Why connection settings cannot be used: [`ConnInfoError`], when they do
+//! not resolve (libpq's rules, shared by every part of `conninfo`) or the
+//! TLS files and settings they name cannot make a connector. Carried as the
+//! typed source of [`ErrorKind::Settings`](crate::ErrorKind::Settings). A
+//! leaf: it imports nothing of the crate (public as
+//! `fkload::conninfo::ConnInfoError`).
 
 use std::path::PathBuf;
 
-/// Why connection settings could not be resolved. No variant ever carries a
-/// password: URIs are redacted before they are stored here.
+/// Why connection settings could not be resolved, or the TLS connector
+/// they describe could not be made (a file that cannot be read or parsed,
+/// a wrong passphrase, a verifying mode without roots). No variant ever
+/// carries a password: URIs are redacted before they are stored here.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnInfoError {
     /// A `postgres://` URI that does not parse; `uri` is already redacted.
@@ -104,30 +105,6 @@ pub enum ConnInfoError {
         /// Why the lookup failed.
         reason: String,
     },
-}
-
-impl ConnInfoError {
-    /// The DETAIL, where libpq gives one: the files searched for a service.
-    pub fn detail(&self) -> Option<String> {
-        match self {
-            ConnInfoError::ServiceNotFound { searched, .. } => Some(format!(
-                "Searched {}.",
-                searched
-                    .iter()
-                    .map(|p| format!("\"{}\"", p.display()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            _ => None,
-        }
-    }
-}
-
-/// Why a TLS connector could not be made (a file that cannot be read or
-/// parsed, a wrong passphrase, a verifying mode without roots).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
     /// `sslrootcert` names a file that is not there, and the mode verifies.
     #[error(
         "root certificate file \"{}\" does not exist",
@@ -168,12 +145,27 @@ pub enum TlsError {
     OpenSsl(#[from] openssl::error::ErrorStack),
 }
 
-impl TlsError {
+impl ConnInfoError {
+    /// The DETAIL, where libpq gives one: the files searched for a service.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            ConnInfoError::ServiceNotFound { searched, .. } => Some(format!(
+                "Searched {}.",
+                searched
+                    .iter()
+                    .map(|p| format!("\"{}\"", p.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => None,
+        }
+    }
+
     /// The HINT, where libpq gives one: what to do about a root certificate
     /// file that is not there.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            TlsError::NoRootFile { .. } => Some(
+            ConnInfoError::NoRootFile { .. } => Some(
                 "Either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
             ),
             _ => None,

@@ -1,28 +1,8 @@
-//! What a load found left or set aside: a stopped run, the unfinished runs of
-//! a journal, the entries of a data directory that load nothing. Plain data,
+//! What a load found left or set aside: the unfinished runs of a journal,
+//! the keys and indexes not back as they were, the entries of a data directory that load nothing. Plain data,
 //! read by the error kinds, the plan and the reports.
 
 use crate::sql::QualName;
-
-/// What a stopped parallel load left, from its journal: the data of
-/// [`ErrorKind::Stopped`](crate::ErrorKind::Stopped).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stopped {
-    /// The run whose journal lists what it left; `None` when it had changed
-    /// nothing (the database is as before, and no journal names it).
-    pub run: Option<String>,
-    /// Files (or parts of big files) it committed; `None` when the journal
-    /// could not be read after the stop.
-    pub units_loaded: Option<usize>,
-    /// How many files (or parts) it had to load.
-    pub units_total: usize,
-    /// Keys and indexes it left dropped; `None` when the journal could not be
-    /// read after the stop.
-    pub dropped: Option<usize>,
-    /// How many connections it loaded over.
-    pub jobs: usize,
-}
 
 /// A parallel load that did not finish, as a command that only reads
 /// reports it (see [`crate::Loader::interrupted`]).
@@ -112,31 +92,42 @@ pub struct Ignored {
 }
 
 /// A key or index a load (or a repair) put back that is not as it was: one
-/// item of [`ErrorKind::NotRestored`](crate::ErrorKind::NotRestored).
-/// `Display`: `key "c_p_fkey" on "public"."c" is missing`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unrestored {
-    /// A key; else an index.
-    pub key: bool,
-    pub name: String,
-    /// The table it is on, as SQL names it (as the journal holds it).
-    pub table: String,
-    pub state: UnrestoredState,
-}
-
-/// How an [`Unrestored`] key or index is.
+/// item of [`ErrorKind::NotRestored`](crate::ErrorKind::NotRestored). Each
+/// variant names the object (`key`: a key, else an index; its `name`; the
+/// `table` it is on, as SQL names it, as the journal holds it) and says how
+/// it is. `Display`: `key "c_p_fkey" on "public"."c" is missing`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UnrestoredState {
-    /// The journal says it was never put back: it is still in this state
+pub enum Unrestored {
+    /// The journal says it was never put back: it is still in this `state`
     /// (`dropped`).
-    Still(String),
+    Still {
+        key: bool,
+        name: String,
+        table: String,
+        state: String,
+    },
     /// It is not in the catalog.
-    Missing,
+    Missing {
+        key: bool,
+        name: String,
+        table: String,
+    },
     /// It was not there before, and is now: as the catalog describes it.
-    Appeared(String),
+    Appeared {
+        key: bool,
+        name: String,
+        table: String,
+        is: String,
+    },
     /// It differs from what it was: both as the catalog describes them.
-    Differs { was: String, is: String },
+    Differs {
+        key: bool,
+        name: String,
+        table: String,
+        was: String,
+        is: String,
+    },
 }
 
 impl Unrestored {
@@ -150,32 +141,52 @@ impl Unrestored {
         was: Option<&str>,
         is: Option<&str>,
     ) -> Unrestored {
-        let state = match (was, is) {
-            (_, None) => UnrestoredState::Missing,
-            (None, Some(is)) => UnrestoredState::Appeared(is.to_string()),
-            (Some(was), Some(is)) => UnrestoredState::Differs {
+        let (name, table) = (name.to_string(), table.to_string());
+        match (was, is) {
+            (_, None) => Unrestored::Missing { key, name, table },
+            (None, Some(is)) => Unrestored::Appeared {
+                key,
+                name,
+                table,
+                is: is.to_string(),
+            },
+            (Some(was), Some(is)) => Unrestored::Differs {
+                key,
+                name,
+                table,
                 was: was.to_string(),
                 is: is.to_string(),
             },
-        };
-        Unrestored {
-            key,
-            name: name.to_string(),
-            table: table.to_string(),
-            state,
+        }
+    }
+
+    /// Whether it is a key (else an index), its name, and its table.
+    pub fn object(&self) -> (bool, &str, &str) {
+        match self {
+            Unrestored::Still {
+                key, name, table, ..
+            }
+            | Unrestored::Missing { key, name, table }
+            | Unrestored::Appeared {
+                key, name, table, ..
+            }
+            | Unrestored::Differs {
+                key, name, table, ..
+            } => (*key, name, table),
         }
     }
 }
 
 impl std::fmt::Display for Unrestored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = if self.key { "key" } else { "index" };
-        write!(f, "{kind} \"{}\" on {}", self.name, self.table)?;
-        match &self.state {
-            UnrestoredState::Still(state) => write!(f, " is still {state}"),
-            UnrestoredState::Missing => f.write_str(" is missing"),
-            UnrestoredState::Appeared(is) => write!(f, " was not there and is now: {is}"),
-            UnrestoredState::Differs { was, is } => write!(f, " was: {was}; it is now: {is}"),
+        let (key, name, table) = self.object();
+        let kind = if key { "key" } else { "index" };
+        write!(f, "{kind} \"{name}\" on {table}")?;
+        match self {
+            Unrestored::Still { state, .. } => write!(f, " is still {state}"),
+            Unrestored::Missing { .. } => f.write_str(" is missing"),
+            Unrestored::Appeared { is, .. } => write!(f, " was not there and is now: {is}"),
+            Unrestored::Differs { was, is, .. } => write!(f, " was: {was}; it is now: {is}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use postgres::{GenericClient, Transaction};
 
 use crate::database::copy::CopyFailure;
 use crate::database::db;
-use crate::error::{DbErrorInfo, DuplicateKeys, Error, ErrorKind, ForeignKeyViolation};
+use crate::error::{DbErrorInfo, Error, ErrorKind};
 use crate::error::{DuplicateViolation, KeyViolation};
 use crate::input::edit::Edits;
 use crate::input::lines;
@@ -136,10 +136,10 @@ pub(crate) fn index_error(
         return Error::server(e, during);
     };
     Error::caused_by(
-        ErrorKind::Duplicate(Box::new(DuplicateKeys {
-            db: info,
-            violation: duplicates(tx, plan, edited, i),
-        })),
+        ErrorKind::Duplicate {
+            db: Box::new(info),
+            violation: Box::new(duplicates(tx, plan, edited, i)),
+        },
         e,
     )
 }
@@ -212,12 +212,10 @@ pub(crate) fn not_valid_orphans(
         constraint: Some(k.key.name.clone()),
         ..DbErrorInfo::default()
     };
-    Err(Error::new(ErrorKind::ForeignKey(Box::new(
-        ForeignKeyViolation {
-            db,
-            violation: found,
-        },
-    ))))
+    Err(Error::new(ErrorKind::ForeignKey {
+        db: Box::new(db),
+        violation: Box::new(found),
+    }))
 }
 
 /// Key `k`'s violation, its orphan rows not searched: a check lists them
@@ -225,7 +223,10 @@ pub(crate) fn not_valid_orphans(
 /// `Loader::every_problem`, which says why it lists none when it does not).
 fn violation(k: &PlannedKey, db: DbErrorInfo, source: Option<postgres::Error>) -> Error {
     let violation = KeyViolation::not_searched(&k.key.name, k.table.human(), k.ref_table.human());
-    let kind = ErrorKind::ForeignKey(Box::new(ForeignKeyViolation { db, violation }));
+    let kind = ErrorKind::ForeignKey {
+        db: Box::new(db),
+        violation: Box::new(violation),
+    };
     match source {
         Some(e) => Error::caused_by(kind, e),
         None => Error::new(kind),

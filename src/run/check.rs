@@ -149,8 +149,8 @@ impl Mode for Collect {
     fn index(&mut self, i: &PlannedIndex, e: Error) -> Result<(), Error> {
         self.unbuilt.push(i.index.oid);
         match e.into_kind() {
-            ErrorKind::Duplicate(d) => {
-                self.problems.duplicates.push(d.violation);
+            ErrorKind::Duplicate { violation, .. } => {
+                self.problems.duplicates.push(*violation);
                 Ok(())
             }
             kind => keep_or_stop(&mut self.problems, Error::new(kind)),
@@ -201,13 +201,13 @@ impl Mode for Collect {
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
         match e.into_kind() {
-            ErrorKind::ForeignKey(mut v) => {
-                if v.violation.not_searched {
+            ErrorKind::ForeignKey { mut violation, .. } => {
+                if violation.not_searched {
                     let in_place = self.in_place(plan, k);
                     observer(Event::ListingOrphans { key: k, in_place });
-                    v.violation = diagnose::orphans(tx, plan, &self.edited, k, &self.in_file_order);
+                    *violation = diagnose::orphans(tx, plan, &self.edited, k, &self.in_file_order);
                 }
-                self.problems.keys.push(v.violation);
+                self.problems.keys.push(*violation);
                 Ok(())
             }
             kind => keep_or_stop(&mut self.problems, Error::new(kind)),

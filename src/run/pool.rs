@@ -215,7 +215,7 @@ mod tests {
         pool.finish(Ok(()), |_| {});
         assert!(pool.take(|_, _| true, |_, _| {}, "stuck").is_none());
         let e = pool.outcome().unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::Stopped(_)));
+        assert!(matches!(e.kind(), ErrorKind::Stopped { .. }));
     }
 
     /// A worker that panics leaves the pool's lock poisoned: the outcome

@@ -10,7 +10,7 @@
 use postgres::Client;
 
 use crate::database::db;
-use crate::error::{Error, ErrorKind, Unrestored, UnrestoredState};
+use crate::error::{Error, ErrorKind, Unrestored};
 use crate::run::ddl;
 use crate::run::journal::{self, Kind, State};
 
@@ -122,11 +122,11 @@ pub(crate) fn verify(client: &mut Client, run: &str) -> Result<(), Error> {
         .map(|(e, is)| {
             let key = e.kind.is_key();
             if e.state != State::Restored {
-                Unrestored {
+                Unrestored::Still {
                     key,
                     name: e.name.clone(),
                     table: e.target.clone(),
-                    state: UnrestoredState::Still(e.state.as_str().to_string()),
+                    state: e.state.as_str().to_string(),
                 }
             } else {
                 Unrestored::compared(key, &e.name, &e.target, e.expect.as_deref(), is.as_deref())

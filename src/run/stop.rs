@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use postgres::{CancelToken, Client};
 
 use crate::connect::Connector;
-use crate::error::{Error, ErrorKind, Stopped};
+use crate::error::{Error, ErrorKind};
 use crate::run::journal;
 
 /// See the module docs. Clones share the flag and the tokens.
@@ -122,7 +122,13 @@ impl Stop {
     /// [`ErrorKind::Stopped`] once stopped.
     pub fn check(&self) -> Result<(), Error> {
         if self.is_stopped() {
-            Err(Error::new(ErrorKind::Stopped(Box::default())))
+            Err(Error::new(ErrorKind::Stopped {
+                run: None,
+                units_loaded: None,
+                units_total: 0,
+                dropped: None,
+                jobs: 0,
+            }))
         } else {
             Ok(())
         }
@@ -146,22 +152,18 @@ pub(crate) fn left(
     } else {
         journal::entries(client, run)
     };
-    let mut stopped = Stopped {
-        run: Some(run.to_string()),
-        units_total: total,
-        jobs,
-        ..Stopped::default()
-    };
+    let mut run = Some(run.to_string());
+    let (mut units_loaded, mut dropped) = (None, None);
     match entries {
-        Ok(entries) if entries.is_empty() => stopped.run = None,
+        Ok(entries) if entries.is_empty() => run = None,
         Ok(entries) => {
-            stopped.units_loaded = Some(
+            units_loaded = Some(
                 entries
                     .iter()
                     .filter(|e| e.kind == journal::Kind::Table && e.state == journal::State::Loaded)
                     .count(),
             );
-            stopped.dropped = Some(
+            dropped = Some(
                 entries
                     .iter()
                     .filter(|e| e.kind.is_object() && e.state == journal::State::Dropped)
@@ -170,5 +172,11 @@ pub(crate) fn left(
         }
         Err(_) => {}
     }
-    Error::new(ErrorKind::Stopped(Box::new(stopped)))
+    Error::new(ErrorKind::Stopped {
+        run,
+        units_loaded,
+        units_total: total,
+        dropped,
+        jobs,
+    })
 }

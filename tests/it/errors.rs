@@ -284,8 +284,8 @@ fn library_error_carries_the_orphans() {
     let mut client = s.db.client();
     let err = fkload::load_dir(&mut client, s.path()).unwrap_err();
     match err.kind() {
-        fkload::ErrorKind::ForeignKey(f) => {
-            let v = &f.violation;
+        fkload::ErrorKind::ForeignKey { violation, .. } => {
+            let v = violation;
             assert_eq!(v.constraint, "orders_customer_id_fkey");
             assert_eq!((v.rows, v.missing_keys), (1, 1));
             assert_eq!(v.examples.len(), 1);

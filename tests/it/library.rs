@@ -91,9 +91,9 @@ fn errors_carry_their_sqlstate_position_and_source() {
     let s = scenario("lib_bad_value", "id,parent_id,n\n1,1,1\n2,2,two\n");
     let e = load_error(&s);
     assert_eq!(e.sqlstate().map(|s| s.code()), Some("22P02"), "{e}");
-    let at = e.position().expect("a position");
-    assert_eq!(at.path, s.path().join("child.csv"));
-    assert_eq!(at.line, Some(3));
+    let (path, line) = e.position().expect("a position");
+    assert_eq!(path, s.path().join("child.csv"));
+    assert_eq!(line, Some(3));
     let source = std::error::Error::source(&e)
         .and_then(|s| s.downcast_ref::<postgres::Error>())
         .expect("the client's error as the source");
@@ -107,14 +107,16 @@ fn errors_carry_their_sqlstate_position_and_source() {
     let s = scenario("lib_orphan", "id,parent_id,n\n1,1,1\n2,9,2\n");
     let e = load_error(&s);
     assert_eq!(e.sqlstate().map(|s| s.code()), Some("23503"), "{e}");
-    assert_eq!(e.position().and_then(|p| p.line), Some(3));
-    assert!(matches!(e.kind(), fkload::ErrorKind::ForeignKey(f) if f.violation.rows == 1));
+    assert_eq!(e.position().and_then(|(_, line)| line), Some(3));
+    assert!(
+        matches!(e.kind(), fkload::ErrorKind::ForeignKey { violation, .. } if violation.rows == 1)
+    );
 
     // A header naming no column: no SQLSTATE, line 1.
     let s = scenario("lib_header", "id,parent,n\n1,1,1\n");
     let e = load_error(&s);
     assert_eq!(e.sqlstate().map(|s| s.code()), None);
-    assert_eq!(e.position().map(|p| p.line), Some(Some(1)));
+    assert_eq!(e.position().map(|(_, line)| line), Some(Some(1)));
 
     // Nobody listens on port 1: a connection error, and no password asked.
     let config: postgres::Config = "host=127.0.0.1 port=1 user=app dbname=shop connect_timeout=2"
@@ -131,17 +133,12 @@ fn errors_carry_their_sqlstate_position_and_source() {
 
 /// What a program matching on the kind must see for one violated key.
 fn assert_one_key(e: &fkload::Error, s: &Scenario, entry: &str) {
-    let fkload::ErrorKind::ForeignKey(f) = e.kind() else {
+    let fkload::ErrorKind::ForeignKey { violation, .. } = e.kind() else {
         panic!("{entry}: one violated key is ErrorKind::ForeignKey, got {e:?}");
     };
-    assert_eq!(f.violation.constraint, "child_parent_id_fkey", "{entry}");
-    assert_eq!(
-        (f.violation.rows, f.violation.missing_keys),
-        (2, 1),
-        "{entry}"
-    );
-    let rows: Vec<(u64, &str)> = f
-        .violation
+    assert_eq!(violation.constraint, "child_parent_id_fkey", "{entry}");
+    assert_eq!((violation.rows, violation.missing_keys), (2, 1), "{entry}");
+    let rows: Vec<(u64, &str)> = violation
         .examples
         .iter()
         .map(|o| (o.line, o.key.as_str()))
@@ -152,17 +149,17 @@ fn assert_one_key(e: &fkload::Error, s: &Scenario, entry: &str) {
         "{entry}: every orphan row of the key"
     );
     assert!(
-        f.violation
+        violation
             .examples
             .iter()
             .all(|o| o.path == s.path().join("child.csv")),
         "{entry}"
     );
     assert_eq!(e.sqlstate().map(|s| s.code()), Some("23503"), "{entry}");
-    assert_eq!(e.position().and_then(|p| p.line), Some(3), "{entry}");
+    assert_eq!(e.position().and_then(|(_, line)| line), Some(3), "{entry}");
     assert_eq!(
         e.violations(),
-        std::slice::from_ref(&f.violation),
+        std::slice::from_ref(&**violation),
         "{entry}"
     );
     assert_eq!(

@@ -152,14 +152,11 @@ fn a_fixture_with_an_orphan_gives_the_loads_own_error() {
     std::fs::write(data.join("child.csv"), "id,parent_id\n1,1\n2,7\n").unwrap();
     for call in 1..=2 {
         let e = seeded(&schema, &data).unwrap_err();
-        let fkload::ErrorKind::ForeignKey(f) = e.kind() else {
+        let fkload::ErrorKind::ForeignKey { violation, .. } = e.kind() else {
             panic!("call {call}: expected the load's ForeignKey error, got {e:?}");
         };
-        assert_eq!(
-            f.violation.constraint, "child_parent_id_fkey",
-            "call {call}"
-        );
-        let orphan = &f.violation.examples[..];
+        assert_eq!(violation.constraint, "child_parent_id_fkey", "call {call}");
+        let orphan = &violation.examples[..];
         assert_eq!(orphan.len(), 1, "call {call}: {e}");
         assert_eq!(
             orphan[0].path.file_name(),
@@ -170,7 +167,7 @@ fn a_fixture_with_an_orphan_gives_the_loads_own_error() {
             (3, "(parent_id)=(7)")
         );
         assert_eq!(e.sqlstate().map(|s| s.code()), Some("23503"), "call {call}");
-        assert_eq!(e.position().and_then(|p| p.line), Some(3));
+        assert_eq!(e.position().and_then(|(_, line)| line), Some(3));
         assert_eq!(e.violations().len(), 1);
     }
 }

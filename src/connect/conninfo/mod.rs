@@ -55,7 +55,7 @@ use std::time::Duration;
 use postgres::config::ChannelBinding;
 
 use crate::connect::tls::{SslMode, TlsSettings, Transport};
-pub use crate::error::settings::{ConnInfoError, TlsError};
+pub use crate::error::settings::ConnInfoError;
 use defaults::{
     DEFAULT_APPLICATION_NAME, DEFAULT_PORT, DEFAULT_SOCKET_DIR, DEFAULT_TCP_HOST, REDACTED,
 };
