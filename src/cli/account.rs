@@ -155,6 +155,32 @@ fn duplicate(d: &DuplicateViolation) -> Value {
     })
 }
 
+/// A refusal of rows ([`ErrorKind::Refused`]).
+fn bad_rows(e: &Error) -> Value {
+    let ErrorKind::Refused {
+        path,
+        db,
+        column,
+        rows,
+        examples,
+    } = e.kind()
+    else {
+        return Value::Null;
+    };
+    json!({
+        "file": path.display().to_string(),
+        "sqlstate": db.code.code(),
+        "message": db.message,
+        "column": column,
+        "constraint": db.constraint,
+        "rows": rows,
+        "examples": examples.iter().map(|(line, message)| json!({
+            "line": line,
+            "message": message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn problems_json(p: &Problems, message: &dyn Fn(&Error) -> String) -> Value {
     json!({
         "count": p.count(),
@@ -162,6 +188,7 @@ fn problems_json(p: &Problems, message: &dyn Fn(&Error) -> String) -> Value {
         "errors": p.errors.iter().map(|e| error(e, message)).collect::<Vec<_>>(),
         "keys": p.keys.iter().map(key_violation).collect::<Vec<_>>(),
         "duplicates": p.duplicates.iter().map(duplicate).collect::<Vec<_>>(),
+        "bad_rows": p.bad_rows.iter().map(bad_rows).collect::<Vec<_>>(),
         "unchecked": p.unchecked.iter().map(|u| json!({
             "what": u.what,
             "because": u.because,

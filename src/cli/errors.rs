@@ -50,6 +50,7 @@ pub(crate) fn blocks(p: &Problems) -> Vec<String> {
             .iter()
             .map(|d| format!("ERROR:  {d}{}", duplicate_rows(d, "DETAIL:  "))),
     );
+    blocks.extend(p.bad_rows.iter().map(layout));
     blocks.extend(p.unchecked.iter().map(ToString::to_string));
     blocks
 }

@@ -237,6 +237,12 @@ impl Error {
             ErrorKind::Settings { source } => source.detail(),
             ErrorKind::Connect { .. } => self.client_error()?.as_db_error()?.detail().map(str::to_string),
             ErrorKind::Sql { db, .. } | ErrorKind::Copy { db, .. } => db.detail.clone(),
+            ErrorKind::Refused {
+                path,
+                rows,
+                examples,
+                ..
+            } => Some(notes::refused(path, *rows, examples)),
             ErrorKind::ForeignKey { db, violation } => notes::lines(db.detail.clone().into_iter().chain(violation.detail())),
             ErrorKind::Duplicate { db, violation } => notes::lines(db.detail.clone().into_iter().chain(violation.detail())),
             _ => None,
@@ -702,6 +708,25 @@ pub enum ErrorKind {
         /// The rows holding a duplicated key.
         violation: Box<DuplicateViolation>,
     },
+    /// Rows of one file the server refused one by one, for one reason: a
+    /// value a column's type refuses, a NULL in a NOT NULL column, a CHECK,
+    /// a row with too many or too few fields, bytes not in the file's
+    /// encoding. Counted exactly; the first few listed (the detail), each
+    /// at its line with the server's own message, which names the value.
+    #[error("{}: {db}{}", path.display(), notes::refused_where(column.as_deref(), db.constraint.as_deref()))]
+    Refused {
+        path: PathBuf,
+        /// The server's report of the first of them: its SQLSTATE, and the
+        /// constraint they break, if one.
+        db: Box<DbErrorInfo>,
+        /// The column, where the report names one.
+        column: Option<String>,
+        /// How many rows.
+        rows: u64,
+        /// The first of them, in file order: the line each starts on, and
+        /// the server's message.
+        examples: Vec<(u64, String)>,
+    },
     /// Orphan rows cannot be skipped or set NULL before the load for the
     /// rows of a file ([`crate::OnOrphan`]): it lacks a column of a key.
     #[error("{}: the file has no column {column} of key \"{key}\", so which of its rows break the key cannot be told before the load", path.display())]
@@ -751,6 +776,9 @@ pub struct Problems {
     pub keys: Vec<KeyViolation>,
     /// Every unique index that found a key twice.
     pub duplicates: Vec<DuplicateViolation>,
+    /// Every row the server refused one by one, by file and reason: each an
+    /// [`ErrorKind::Refused`].
+    pub bad_rows: Vec<Error>,
     /// What could not be checked because of an earlier error.
     pub unchecked: Vec<Unchecked>,
     /// The most examples listed per problem.
@@ -766,13 +794,14 @@ impl Problems {
         self.errors.is_empty()
             && self.keys.is_empty()
             && self.duplicates.is_empty()
+            && self.bad_rows.is_empty()
             && self.unchecked.is_empty()
     }
 
-    /// How many problems: files rejected, keys violated, indexes with
-    /// duplicates.
+    /// How many problems: files rejected, kinds of rows refused (per file),
+    /// keys violated, indexes with duplicates.
     pub fn count(&self) -> usize {
-        self.errors.len() + self.keys.len() + self.duplicates.len()
+        self.errors.len() + self.bad_rows.len() + self.keys.len() + self.duplicates.len()
     }
 
     /// The first server report among them, for the exit code and SQLSTATE.
@@ -780,6 +809,7 @@ impl Problems {
         self.db
             .as_ref()
             .or_else(|| self.errors.iter().find_map(Error::db))
+            .or_else(|| self.bad_rows.iter().find_map(Error::db))
     }
 
     /// One line that counts them: `2 problems: rejected by the server: 1,
@@ -787,6 +817,7 @@ impl Problems {
     pub fn summary(&self) -> String {
         let counts = [
             (self.errors.len(), "rejected by the server"),
+            (self.bad_rows.len(), "rows refused (by file and reason)"),
             (self.keys.len(), "foreign keys violated"),
             (self.duplicates.len(), "unique indexes with duplicates"),
             (self.unchecked.len(), "keys not checked"),

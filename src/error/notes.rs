@@ -148,6 +148,36 @@ pub(super) fn during(during: &str) -> String {
     }
 }
 
+/// What a refusal of rows is about, after its message: ` (column qty)`,
+/// ` (constraint "t_qty_check")`, or nothing.
+pub(crate) fn refused_where(column: Option<&str>, constraint: Option<&str>) -> String {
+    match (column, constraint) {
+        (Some(c), _) => format!(" (column {c})"),
+        (None, Some(c)) => format!(" (constraint \"{c}\")"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The rows a refusal lists, as a DETAIL: the count, then each row at its
+/// file and line with the server's message, and how many more there are.
+pub(crate) fn refused(path: &std::path::Path, rows: u64, examples: &[(u64, String)]) -> String {
+    let mut out = format!(
+        "{} refused for this reason.",
+        crate::error::found::plural(rows, "row", "rows")
+    );
+    for (line, message) in examples {
+        out.push_str(&format!("\n{}:{line}: {message}", path.display()));
+    }
+    let more = rows.saturating_sub(examples.len() as u64);
+    if more > 0 {
+        out.push_str(&format!(
+            "\n... and {more} more {}",
+            if more == 1 { "row" } else { "rows" }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Error, ErrorKind, Ignored, Unrestored};

@@ -23,7 +23,7 @@ use crate::input::dialect::{Dialect, DialectError};
 use crate::input::edit::{self, Edits};
 use crate::input::feed::{self, Feed};
 use crate::input::file::{Compression, Part};
-use crate::input::format::{Format, Record};
+use crate::input::format::{Format, Record, RecordAt};
 use crate::input::lines;
 
 /// One `.csv` file of the data directory and the names it can stand for.
@@ -201,6 +201,23 @@ impl DataFile {
                 lines::edited_statement_line(&self.path, d, start, edits, line)
             }
             (Format::Csv(d), None) => lines::statement_line(&self.path, d, start, line),
+        }
+    }
+
+    /// The record holding the server's `line` of a `COPY` of `part` sent
+    /// with `edits`; `None` when the part has no such line.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub(crate) fn record_at(
+        &self,
+        part: Part,
+        edits: Option<&Edits>,
+        line: u64,
+    ) -> io::Result<Option<RecordAt>> {
+        let none = Edits::default();
+        match &self.format {
+            Format::Csv(d) => edit::record_at(&self.path, d, part, edits.unwrap_or(&none), line),
         }
     }
 

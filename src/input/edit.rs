@@ -19,6 +19,7 @@ use std::path::Path;
 
 use crate::input::dialect::Dialect;
 use crate::input::file::Part;
+use crate::input::format::RecordAt;
 use crate::input::scan::{RecordSpan, Scanner};
 
 /// How much of a file one read takes.
@@ -330,24 +331,58 @@ pub fn edited_line(
     edits: &Edits,
     line: u64,
 ) -> Option<u64> {
+    record_at(path, dialect, part, edits, line)
+        .ok()
+        .flatten()
+        .map(|r| r.line)
+}
+
+/// The record the server's `line` N falls in, for a COPY of `part` sent
+/// with `edits` applied (the lines of what the server received, counted
+/// again here); `None` when the part has no such line.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn record_at(
+    path: &Path,
+    dialect: &Dialect,
+    part: Part,
+    edits: &Edits,
+    line: u64,
+) -> io::Result<Option<RecordAt>> {
     let mut sent = Scanner::with(dialect);
-    let mut found = None;
-    let mut last = None;
+    let mut found: Option<RecordAt> = None;
+    // The last record sent, and whether the one after the record found has
+    // been seen.
+    let mut last: Option<RecordAt> = None;
+    let mut done = false;
     for_each_record(path, dialect, part, &mut |start, span, bytes| {
-        let header = part.header && span.index == 0;
         let here = part.line_base + span.line;
+        if let Some(found) = found.as_mut() {
+            // The record after it: the part after the record found starts
+            // on its line.
+            found.line_base_after = here - 1;
+            done = true;
+            return Ok(false);
+        }
+        let header = part.header && span.index == 0;
         if let Some(out) = edits.apply(dialect, start, header, bytes) {
-            last = Some(here);
+            let at = RecordAt {
+                start,
+                end: start + bytes.len() as u64,
+                line: here,
+                line_base_after: here + newlines(bytes),
+            };
+            last = Some(at);
             sent.feed(out.bytes(), &mut |r| {
                 if r.pg_first <= line && line <= r.pg_last {
-                    found = Some(here);
+                    found = Some(at);
                 }
             });
         }
-        Ok(found.is_none())
-    })
-    .ok()?;
-    if found.is_none() {
+        Ok(true)
+    })?;
+    if found.is_none() && !done {
         // A last record without a line end completes only now.
         sent.finish(&mut |r| {
             if r.pg_first <= line && line <= r.pg_last {
@@ -355,7 +390,18 @@ pub fn edited_line(
             }
         });
     }
-    found
+    Ok(found)
+}
+
+/// The editor lines a record's bytes end: its `\n`s, or in a file of bare
+/// carriage returns its `\r`s.
+fn newlines(bytes: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    if n > 0 {
+        n
+    } else {
+        memchr::memchr_iter(b'\r', bytes).count() as u64
+    }
 }
 
 #[cfg(test)]

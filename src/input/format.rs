@@ -50,3 +50,17 @@ pub struct Record<'a> {
     /// included).
     pub bytes: &'a [u8],
 }
+
+/// Where a record is in a file, found from the server's line number of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordAt {
+    /// Where it starts in the file (its name for
+    /// [`crate::input::edit::Edits`]), and where the record after it starts.
+    pub start: u64,
+    pub end: u64,
+    /// The editor line it starts on.
+    pub line: u64,
+    /// The editor line just before the record after it: the `line_base`
+    /// of a part that starts at `end`.
+    pub line_base_after: u64,
+}

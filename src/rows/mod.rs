@@ -3,6 +3,7 @@
 //! ([`orphan`]), and `--on-orphan`'s choice of which rows go, with the reject
 //! files ([`policy`]).
 
+pub(crate) mod bad;
 pub(crate) mod diagnose;
 pub(crate) mod edits;
 pub(crate) mod orphan;

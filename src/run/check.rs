@@ -25,6 +25,7 @@ use crate::database::db;
 use crate::error::{Error, ErrorKind, Problems, Unchecked};
 use crate::event::Event;
 use crate::plan::{Plan, PlannedIndex, PlannedKey, Step};
+use crate::rows::bad::Tally;
 use crate::rows::diagnose;
 use crate::rows::edits::FileEdits;
 use crate::run::pipeline::{self, Mode, Scope};
@@ -73,6 +74,7 @@ fn check_in(
         },
         edited: FileEdits::of(plan),
         rejected: Vec::new(),
+        partly: Vec::new(),
         unbuilt: Vec::new(),
         in_file_order: Vec::new(),
     };
@@ -107,6 +109,8 @@ struct Collect {
     /// Steps whose file was rejected: the rows the others need from it are
     /// missing.
     rejected: Vec<usize>,
+    /// Steps whose file loaded but for rows the server refused.
+    partly: Vec<usize>,
     /// Indexes that could not be built (by oid): a key that references one
     /// is checked by searching its files' rows.
     unbuilt: Vec<u32>,
@@ -135,6 +139,21 @@ impl Mode for Collect {
     fn file(&mut self, step: &Step, e: Error) -> Result<(), Error> {
         self.problems.errors.push(e);
         self.rejected.push(step.index);
+        Ok(())
+    }
+
+    fn goes_around(&self) -> bool {
+        true
+    }
+
+    /// Every row refused is a problem; the keys that need the file's rows
+    /// are not checked, as for a file that did not load.
+    fn refused(&mut self, step: &Step, refused: Tally) -> Result<(), Error> {
+        self.problems.bad_rows.extend(refused.into_problems(step));
+        if !self.rejected.contains(&step.index) {
+            self.rejected.push(step.index);
+        }
+        self.partly.push(step.index);
         Ok(())
     }
 
@@ -172,9 +191,18 @@ impl Mode for Collect {
             .map(|&s| plan.steps[s].file.path.display().to_string())
             .collect();
         if !missing.is_empty() {
+            let partly = k
+                .parent_steps
+                .iter()
+                .chain(&k.child_steps)
+                .any(|s| self.partly.contains(s));
             self.problems.unchecked.push(Unchecked {
                 what: format!("key \"{}\" of {}", k.key.name, k.table.human()),
-                because: format!("{} did not load", missing.join(", ")),
+                because: format!(
+                    "{} did not load{}",
+                    missing.join(", "),
+                    if partly { " whole" } else { "" }
+                ),
             });
             return Ok(false);
         }

@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::input::edit::Edits;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step, Truncate};
+use crate::rows::bad::{self, Tally};
 use crate::rows::diagnose;
 use crate::rows::edits::FileEdits;
 use crate::run::ddl;
@@ -43,6 +44,11 @@ pub(crate) trait Mode {
     fn before_files(&mut self, tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), Error>;
     /// `step`'s file did not load.
     fn file(&mut self, step: &Step, e: Error) -> Result<(), Error>;
+    /// Whether the files go around the rows the server refuses one by one
+    /// ([`crate::rows::bad`]) instead of stopping at the first.
+    fn goes_around(&self) -> bool;
+    /// `step`'s file loaded but for the rows in `refused`.
+    fn refused(&mut self, step: &Step, refused: Tally) -> Result<(), Error>;
     /// Firing the deferred triggers failed.
     fn deferred(&mut self, e: Error) -> Result<(), Error>;
     /// Whether index `i` is built (a check skips those of rejected files).
@@ -79,6 +85,14 @@ impl Mode for Stop {
 
     fn file(&mut self, _: &Step, e: Error) -> Result<(), Error> {
         Err(e)
+    }
+
+    fn goes_around(&self) -> bool {
+        false
+    }
+
+    fn refused(&mut self, _: &Step, _: Tally) -> Result<(), Error> {
+        Ok(())
     }
 
     fn deferred(&mut self, e: Error) -> Result<(), Error> {
@@ -212,15 +226,18 @@ fn load_files(
 ) -> Result<(), Error> {
     for step in &plan.steps {
         observer(Event::TableStarted { step });
-        match load_step(
-            tx,
-            plan,
-            step,
-            edited.step(step.index),
-            step.file.whole(),
-            &mut |sent| observer(Event::Progress { step, sent }),
-            None,
-        ) {
+        let progress = &mut |sent| observer(Event::Progress { step, sent });
+        let edits = edited.step(step.index);
+        let mut refused = Tally::new(plan.max_examples);
+        let result = if on_error.goes_around() {
+            load_step_around(tx, plan, step, edits, progress, &mut refused)
+        } else {
+            load_step(tx, plan, step, edits, step.file.whole(), progress, None)
+        };
+        if !refused.is_empty() {
+            on_error.refused(step, refused)?;
+        }
+        match result {
             Ok(table) => {
                 observer(Event::TableLoaded {
                     step,
@@ -304,14 +321,7 @@ pub(crate) fn load_step(
     let mut sp = db::begin(tx, "loading")?;
     // Truncated in this subtransaction, the table takes frozen rows (a
     // partitioned one does not).
-    let per_step = plan.truncate == Truncate::PerStep;
-    if per_step {
-        db::exec(
-            &mut sp,
-            &format!("TRUNCATE {}", step.table.truncate_target()),
-            "emptying the table first",
-        )?;
-    }
+    let per_step = truncate_first(&mut sp, plan, step)?;
     let into = copy::Copy {
         table: &step.table.name,
         columns: &step.columns,
@@ -324,19 +334,10 @@ pub(crate) fn load_step(
     let result = copy::stream(&mut sp, &into, progress);
     let copied = match result {
         Ok(copied) => copied,
-        Err(CopyFailure::Server { error, start }) => {
-            // A violated key is diagnosed on the transaction, after the
-            // savepoint; any other error is reported as it is, without a round
-            // trip (a COPY that failed as it started can leave the connection
-            // out of step).
-            if diagnose::is_key_violation(plan, &error) {
-                db::rollback(sp, "loading")?;
-            } else {
-                drop(sp);
-            }
-            return Err(diagnose::copy_error(tx, plan, step, edits, error, start));
+        Err(failure) => {
+            end_failed(sp, plan, &failure)?;
+            return Err(failed(tx, plan, step, edits, failure));
         }
-        Err(failure) => return Err(diagnose::file_error(step, failure)),
     };
     // Still inside the savepoint: what the hook writes shares the COPY's
     // transaction id (see crate::run::journal::loaded).
@@ -344,7 +345,93 @@ pub(crate) fn load_step(
         hook(&mut sp, copied.rows)?;
     }
     db::commit(sp, "loading")?;
-    Ok(TableReport {
+    Ok(table_report(step, copied, t0))
+}
+
+/// [`load_step`] of the whole file, going around each row the server
+/// refuses on its own ([`bad::stream_around`]), which `refused` counts.
+fn load_step_around(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    step: &Step,
+    edits: Option<&Edits>,
+    progress: &mut dyn FnMut(u64),
+    refused: &mut Tally,
+) -> Result<TableReport, Error> {
+    let t0 = Instant::now();
+    let mut sp = db::begin(tx, "loading")?;
+    truncate_first(&mut sp, plan, step)?;
+    let into = copy::Copy {
+        table: &step.table.name,
+        columns: &step.columns,
+        file: &step.file,
+        part: step.file.whole(),
+        batch: None,
+        freeze: false,
+        edits,
+    };
+    match bad::stream_around(&mut sp, step, &into, progress, refused)? {
+        Ok(copied) => {
+            db::commit(sp, "loading")?;
+            Ok(table_report(step, copied, t0))
+        }
+        Err(failure) => {
+            end_failed(sp, plan, &failure)?;
+            Err(failed(tx, plan, step, edits, failure))
+        }
+    }
+}
+
+/// `TRUNCATE` of `step`'s table in `sp` when the plan empties each table
+/// as its file loads; whether it did.
+fn truncate_first(sp: &mut Transaction<'_>, plan: &Plan, step: &Step) -> Result<bool, Error> {
+    let per_step = plan.truncate == Truncate::PerStep;
+    if per_step {
+        db::exec(
+            sp,
+            &format!("TRUNCATE {}", step.table.truncate_target()),
+            "emptying the table first",
+        )?;
+    }
+    Ok(per_step)
+}
+
+/// Ends `sp`, in which a COPY failed: a violated key is diagnosed on the
+/// transaction, after the savepoint, which is rolled back; after any other
+/// error it is dropped, without a round trip (a COPY that failed as it
+/// started can leave the connection out of step).
+fn end_failed(sp: Transaction<'_>, plan: &Plan, failure: &CopyFailure) -> Result<(), Error> {
+    match failure {
+        CopyFailure::Server { error, .. } if diagnose::is_key_violation(plan, error) => {
+            db::rollback(sp, "loading")
+        }
+        _ => {
+            drop(sp);
+            Ok(())
+        }
+    }
+}
+
+/// The error a user can act on for a COPY of `step` that failed (file and
+/// line, or every orphan row).
+fn failed(
+    tx: &mut Transaction<'_>,
+    plan: &Plan,
+    step: &Step,
+    edits: Option<&Edits>,
+    failure: CopyFailure,
+) -> Error {
+    match failure {
+        CopyFailure::Server { error, start } => {
+            diagnose::copy_error(tx, plan, step, edits, error, start)
+        }
+        other => diagnose::file_error(step, other),
+    }
+}
+
+/// What loading `step` did, `copied` in the time since `t0`.
+fn table_report(step: &Step, copied: copy::Copied, t0: Instant) -> TableReport {
+    TableReport {
         table: step.table.name.clone(),
         path: step.file.path.clone(),
         rows: copied.rows,
@@ -353,7 +440,7 @@ pub(crate) fn load_step(
         elapsed: t0.elapsed(),
         skipped: 0,
         nulled: 0,
-    })
+    }
 }
 
 /// How big a file's COPY statements may grow: unbounded for a table whose rows

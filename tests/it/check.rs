@@ -314,10 +314,13 @@ fn a_rejected_file_is_reported_and_the_rest_still_checked() {
     let before = state(&s.db);
     let out = s.run(&["check"]).fails(1);
     for needle in [
-        "customers.csv:4: ERROR:  invalid input syntax for type integer: \"x\"",
-        // The key to the rejected file cannot be checked...
+        // Every row the server refuses, at its line (issue 23: no longer
+        // the file's first refusal as the file's error)...
+        "customers.csv: ERROR:  invalid input syntax for type integer: \"x\" (column id)",
+        "customers.csv:4: invalid input syntax for type integer: \"x\"",
+        // The key to the file with refused rows cannot be checked...
         "not checked: key \"orders_customer_id_fkey\" of public.orders:",
-        "customers.csv did not load",
+        "customers.csv did not load whole",
         // ...the others still are.
         "101 rows of public.order_items have no parent row in public.products",
     ] {

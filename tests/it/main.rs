@@ -4,6 +4,7 @@
 
 mod util;
 
+mod bad_rows;
 mod batches;
 mod check;
 mod citus;
