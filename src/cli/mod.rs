@@ -210,7 +210,8 @@ pub struct Args {
     pub batch_size: u64,
 
     /// List at most N examples per problem (orphan rows, missing parent keys,
-    /// duplicated keys) in errors and in check; the counts are always whole
+    /// duplicated keys, rows refused for one reason) in errors and in check;
+    /// the counts are always whole
     #[arg(
         long = "max-examples",
         value_name = "N",
@@ -565,9 +566,10 @@ pub enum Command {
         force: bool,
     },
     /// Check DIR without loading it: every file is loaded in a transaction
-    /// that is rolled back, and every problem is reported (each file the
-    /// server rejects, every violated foreign key with its orphan rows, every
-    /// unique index with its duplicates). Exit 0 when it would load, 1 when
+    /// that is rolled back, and every problem is reported (every row the
+    /// server refuses, by file and reason, each file it rejects, every
+    /// violated foreign key with its orphan rows, every unique index with its
+    /// duplicates). Exit 0 when it would load, 1 when
     /// not. The connection options and --max-examples go before or after
     /// the word check.
     #[command(disable_help_flag = true)]
