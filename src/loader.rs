@@ -135,8 +135,8 @@ impl LoaderBuilder {
     }
 
     /// Lists at most this many examples per problem (orphan rows, missing
-    /// parent keys, duplicated keys) in errors and checks (default 20); the
-    /// counts are always complete.
+    /// parent keys, duplicated keys, rows refused for one reason) in errors
+    /// and checks (default 20); the counts are always complete.
     #[must_use]
     pub fn max_examples(mut self, max: usize) -> LoaderBuilder {
         self.options.max_examples = max;
