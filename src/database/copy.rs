@@ -145,13 +145,13 @@ pub fn stream(
 
 impl Copy<'_> {
     /// The statement of this COPY, with or without the header.
-    fn statement(&self, header: bool) -> String {
+    pub(crate) fn statement(&self, header: bool) -> String {
         statement_with(self.table, self.columns, self.file, header, self.freeze)
     }
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.
-fn server_io(e: io::Error, start: u64) -> CopyFailure {
+pub(crate) fn server_io(e: io::Error, start: u64) -> CopyFailure {
     match e
         .into_inner()
         .map(|inner| inner.downcast::<postgres::Error>())

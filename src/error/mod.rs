@@ -33,7 +33,7 @@ pub(crate) mod dialect;
 mod found;
 mod input;
 mod launch;
-mod notes;
+pub(crate) mod notes;
 mod server;
 pub(crate) mod settings;
 mod state;

@@ -23,8 +23,9 @@ use crate::input::dialect::{Dialect, DialectError};
 use crate::input::edit::{self, Edits};
 use crate::input::feed::{self, Feed};
 use crate::input::file::{Compression, Part};
-use crate::input::format::{Format, Record, RecordAt};
+use crate::input::format::{Format, Record};
 use crate::input::lines;
+use crate::input::records::{self, Records};
 
 /// One `.csv` file of the data directory and the names it can stand for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +191,30 @@ impl DataFile {
         }
     }
 
+    /// The records of `part` one at a time, as the file has them and as
+    /// they go to a `COPY` told [`DataFile::copy_options`], with `edits`
+    /// applied: for statements that may end after any record.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub(crate) fn records<'a>(
+        &'a self,
+        part: Part,
+        edits: Option<&'a Edits>,
+    ) -> io::Result<Box<dyn Records + 'a>> {
+        match &self.format {
+            Format::Csv(d) => records::csv(&self.path, d, part, edits),
+        }
+    }
+
+    /// Which record of `data`, the data of one `COPY` statement (from 0,
+    /// the header too when it was sent), holds the server's `line` of it.
+    pub(crate) fn record_holding(&self, data: &[u8], line: u64) -> Option<u64> {
+        match &self.format {
+            Format::Csv(d) => records::record_holding(d, data, line),
+        }
+    }
+
     /// The editor line of the record holding the server's `line` of a
     /// `COPY` statement whose data started at `start` (where a part or a
     /// cut started) and was sent with `edits`. `None` when the file is
@@ -201,23 +226,6 @@ impl DataFile {
                 lines::edited_statement_line(&self.path, d, start, edits, line)
             }
             (Format::Csv(d), None) => lines::statement_line(&self.path, d, start, line),
-        }
-    }
-
-    /// The record holding the server's `line` of a `COPY` of `part` sent
-    /// with `edits`; `None` when the part has no such line.
-    ///
-    /// # Errors
-    /// When the file cannot be read.
-    pub(crate) fn record_at(
-        &self,
-        part: Part,
-        edits: Option<&Edits>,
-        line: u64,
-    ) -> io::Result<Option<RecordAt>> {
-        let none = Edits::default();
-        match &self.format {
-            Format::Csv(d) => edit::record_at(&self.path, d, part, edits.unwrap_or(&none), line),
         }
     }
 

@@ -395,7 +395,7 @@ pub fn record_at(
 
 /// The editor lines a record's bytes end: its `\n`s, or in a file of bare
 /// carriage returns its `\r`s.
-fn newlines(bytes: &[u8]) -> u64 {
+pub(crate) fn newlines(bytes: &[u8]) -> u64 {
     let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
     if n > 0 {
         n

@@ -23,6 +23,7 @@ pub(crate) mod file;
 pub mod format;
 pub(crate) mod lines;
 pub mod manifest;
+pub(crate) mod records;
 pub(crate) mod reject;
 pub(crate) mod scan;
 pub(crate) mod source;

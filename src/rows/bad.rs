@@ -15,6 +15,9 @@
 //! reason ([`Tally`]).
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::ops::Range;
+use std::path::PathBuf;
 
 use postgres::Transaction;
 use postgres::error::SqlState;
@@ -22,7 +25,11 @@ use postgres::error::SqlState;
 use crate::database::copy::{self, Copied, CopyFailure};
 use crate::database::db;
 use crate::error::{DbErrorInfo, Error, ErrorKind};
-use crate::input::file::Part;
+use crate::input::data_file::DataFile;
+use crate::input::feed::FeedError;
+use crate::input::format::{Record, RecordAt};
+use crate::input::records::Rec;
+use crate::input::reject::Rejects;
 use crate::plan::Step;
 
 /// Whether the server refused a row for something of its own: a data
@@ -59,8 +66,8 @@ pub(crate) struct Tally {
     /// By (SQLSTATE, column, constraint): the report of the first, the
     /// count, the first few (line, message).
     kinds: BTreeMap<(String, Option<String>, Option<String>), Kind>,
-    /// The records set aside, by start offset, ascending.
-    pub(crate) starts: Vec<u64>,
+    /// The rows refused.
+    pub(crate) rows: u64,
 }
 
 #[derive(Debug)]
@@ -78,18 +85,17 @@ impl Tally {
         Tally {
             max_examples,
             kinds: BTreeMap::new(),
-            starts: Vec::new(),
+            rows: 0,
         }
     }
 
     /// Whether no row was refused.
     pub(crate) fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.rows == 0
     }
 
-    /// Counts the record at `start`, on editor line `line`, refused as `db`
-    /// says.
-    fn add(&mut self, start: u64, line: u64, db: DbErrorInfo) {
+    /// Counts the record on editor line `line`, refused as `db` says.
+    fn add(&mut self, line: u64, db: DbErrorInfo) {
         let column = column_of(&db);
         let key = (
             db.code.code().to_string(),
@@ -108,8 +114,7 @@ impl Tally {
         if kind.examples.len() < max {
             kind.examples.push((line, db.message));
         }
-        let at = self.starts.partition_point(|s| *s < start);
-        self.starts.insert(at, start);
+        self.rows += 1;
     }
 
     /// The refusals of the file of `step`, one entry per reason, in the
@@ -133,91 +138,382 @@ impl Tally {
     }
 }
 
+/// Where the records a `--on-error skip` load sets aside go: the reject
+/// file of one data file, created with its first record.
+pub(crate) struct SetAside<'a> {
+    file: &'a DataFile,
+    columns: &'a [String],
+    strip: usize,
+    path: PathBuf,
+    /// The file's header as it has it, for the reject file's.
+    header: Option<(u64, Vec<u8>)>,
+    out: Option<Rejects<'a>>,
+    /// The records written.
+    pub(crate) rows: u64,
+}
+
+impl<'a> SetAside<'a> {
+    /// The reject file at `path` of the file of `step`.
+    pub(crate) fn new(step: &'a Step, path: PathBuf) -> SetAside<'a> {
+        SetAside {
+            file: &step.file,
+            columns: &step.columns,
+            strip: step.strip,
+            path,
+            header: None,
+            out: None,
+            rows: 0,
+        }
+    }
+
+    /// Where the reject file is, once a record went into it.
+    pub(crate) fn written(&self) -> Option<&std::path::Path> {
+        self.out.as_ref().map(|_| self.path.as_path())
+    }
+
+    fn header(&mut self, rec: &Rec<'_>) {
+        self.header = Some((rec.at.line, rec.raw.to_vec()));
+    }
+
+    fn record(&mut self, at: &RecordAt, index: u64, raw: &[u8], why: &str) -> Result<(), Error> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => {
+                let mut out =
+                    Rejects::create(self.file, self.columns, self.strip, self.path.clone())?;
+                if let Some((line, bytes)) = &self.header {
+                    out.take(&Record {
+                        start: 0,
+                        index: 0,
+                        line: *line,
+                        bytes,
+                    })?;
+                }
+                self.out.insert(out)
+            }
+        };
+        out.take(&Record {
+            start: at.start,
+            index,
+            line: at.line,
+            bytes: raw,
+        })?;
+        out.reject(why)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes the reject file.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Io`] when it cannot be written.
+    pub(crate) fn finish(self) -> Result<(), Error> {
+        self.out.map_or(Ok(()), Rejects::finish)
+    }
+}
+
+/// The fewest and most records a statement holds, and its most bytes.
+const MIN_RECORDS: usize = 64;
+const MAX_RECORDS: usize = 1 << 17;
+const MAX_BYTES: usize = 16 << 20;
+
+/// What a statement costs beyond its rows (a savepoint, its release, the
+/// COPY's start), in the time of a row, times two: see [`Sizing`].
+const STATEMENT_COST: f64 = 128.0;
+
+/// How many records the next statement holds. A row refused at random in
+/// a statement of `b` records costs the `b / 2` before it, sent again; a
+/// statement costs [`STATEMENT_COST`] / 2 rows. With a row in `g` refused,
+/// the cost per row, `b / 2g + c / b`, is least at `b = sqrt(2 c g)`: the
+/// size follows the refusals met so far, at most doubling from one
+/// statement to the next.
+#[derive(Debug)]
+struct Sizing {
+    size: usize,
+    judged: u64,
+    refused: u64,
+}
+
+impl Sizing {
+    fn new() -> Sizing {
+        Sizing {
+            size: MIN_RECORDS,
+            judged: 0,
+            refused: 0,
+        }
+    }
+
+    fn after(&mut self, judged: usize, refused: u64) {
+        self.judged += judged as u64;
+        self.refused += refused;
+        #[allow(clippy::cast_precision_loss)]
+        let gap = (self.judged + 1) as f64 / (self.refused + 1) as f64;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let best = (STATEMENT_COST * gap).sqrt() as usize;
+        self.size = best.clamp(MIN_RECORDS, MAX_RECORDS).min(self.size * 2);
+    }
+}
+
+/// The records of one statement, held until the server took them: as they
+/// are sent, and as the file has them where that differs.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    raws: Vec<u8>,
+    held: Vec<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    at: RecordAt,
+    index: u64,
+    /// Where it ends in `data`.
+    end: usize,
+    /// Where it is in `raws`, when it was changed on the way.
+    raw: Option<Range<usize>>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.raws.clear();
+        self.held.clear();
+    }
+
+    fn push(&mut self, rec: &Rec<'_>) {
+        self.data.extend_from_slice(rec.sent);
+        let raw = (!std::ptr::eq(rec.raw, rec.sent)).then(|| {
+            let from = self.raws.len();
+            self.raws.extend_from_slice(rec.raw);
+            from..self.raws.len()
+        });
+        self.held.push(Held {
+            at: rec.at,
+            index: rec.index,
+            end: self.data.len(),
+            raw,
+        });
+    }
+
+    /// The data of records `from..to`.
+    fn body(&self, from: usize, to: usize) -> &[u8] {
+        let start = if from == 0 {
+            0
+        } else {
+            self.held[from - 1].end
+        };
+        let end = if to == 0 { 0 } else { self.held[to - 1].end };
+        &self.data[start..end.max(start)]
+    }
+
+    /// Record `i` as the file has it.
+    fn raw(&self, i: usize) -> &[u8] {
+        match &self.held[i].raw {
+            Some(r) => &self.raws[r.clone()],
+            None => self.body(i, i + 1),
+        }
+    }
+}
+
+/// The savepoint each statement runs under.
+const SAVEPOINT: &str = "fkload_rows";
+
 /// Streams `copy` (one part of the file of `step`) into its table in `tx`,
 /// going around each row the server refuses on its own (see the module's
-/// documentation), which `tally` counts. The COPYs are not cut into batches
-/// and do not `FREEZE` (each is a subtransaction of its own).
+/// documentation), which `tally` counts and `aside`, when given, writes to a
+/// reject file. The statements do not `FREEZE` (each is a subtransaction
+/// of its own).
 ///
 /// Returns the rows loaded, or the failure that is not a row's own (a key,
 /// a file that cannot be read), with the COPY it ended.
 ///
 /// # Errors
-/// When a savepoint cannot be made or rolled back, or the file cannot be
-/// read to find a refused row.
+/// When a savepoint cannot be made, released or rolled back, or a reject
+/// file cannot be written.
 pub(crate) fn stream_around(
     tx: &mut Transaction<'_>,
     step: &Step,
     copy: &copy::Copy<'_>,
     progress: &mut dyn FnMut(u64),
     tally: &mut Tally,
+    mut aside: Option<&mut SetAside<'_>>,
 ) -> Result<Result<Copied, CopyFailure>, Error> {
-    let mut loaded = Copied {
-        rows: 0,
-        text_bytes: 0,
+    let mut records = match step.file.records(copy.part, copy.edits) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(CopyFailure::File(e))),
     };
-    // The parts still to send, the next on top.
-    let mut todo: Vec<Part> = vec![copy.part];
-    while let Some(part) = todo.pop() {
-        if part.start >= part.end {
-            continue;
-        }
-        let this = copy::Copy {
-            part,
-            batch: None,
-            freeze: false,
-            ..*copy
-        };
-        let mut sp = db::begin(tx, "loading")?;
-        let error = match copy::stream(&mut sp, &this, progress) {
-            Ok(c) => {
-                db::commit(sp, "loading")?;
-                loaded.rows += c.rows;
-                loaded.text_bytes += c.text_bytes;
+    let mut round = Round {
+        tx,
+        step,
+        copy,
+        header: None,
+        sizing: Sizing::new(),
+        batch: Batch::default(),
+        rows: 0,
+    };
+    let mut exhausted = false;
+    while !exhausted {
+        round.batch.clear();
+        let (size, mut bytes) = (round.sizing.size, 0usize);
+        while round.batch.held.len() < size && bytes < MAX_BYTES {
+            let rec = match records.next() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => {
+                    exhausted = true;
+                    break;
+                }
+                Err(FeedError::File(e)) => return Ok(Err(CopyFailure::File(e))),
+                Err(FeedError::EndMarker { line }) => {
+                    return Ok(Err(CopyFailure::EndMarker { line }));
+                }
+            };
+            if copy.part.header && rec.index == 0 {
+                round.header = Some(rec.sent.to_vec());
+                if let Some(aside) = aside.as_deref_mut() {
+                    aside.header(&rec);
+                }
                 continue;
             }
-            Err(CopyFailure::Server { error, start }) => (error, start),
-            Err(other) => return Ok(Err(other)),
+            bytes += rec.sent.len();
+            round.batch.push(&rec);
+        }
+        if round.batch.held.is_empty() && round.header.is_none() {
+            break;
+        }
+        if let Err(failure) = round.send(tally, aside.as_deref_mut())? {
+            return Ok(Err(failure));
+        }
+        progress(records.file_bytes());
+    }
+    Ok(Ok(Copied {
+        rows: round.rows,
+        text_bytes: records.text_bytes(),
+    }))
+}
+
+/// The statements of one part, a batch at a time.
+struct Round<'t, 'c, 'x> {
+    tx: &'t mut Transaction<'x>,
+    step: &'t Step,
+    copy: &'t copy::Copy<'c>,
+    /// The header, until a statement sent it.
+    header: Option<Vec<u8>>,
+    sizing: Sizing,
+    batch: Batch,
+    /// The rows loaded.
+    rows: u64,
+}
+
+impl Round<'_, '_, '_> {
+    /// Sends the batch under a savepoint, going around each row refused.
+    fn send(
+        &mut self,
+        tally: &mut Tally,
+        mut aside: Option<&mut SetAside<'_>>,
+    ) -> Result<Result<(), CopyFailure>, Error> {
+        db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+        let to = self.batch.held.len();
+        let (mut from, mut refused) = (0, 0u64);
+        loop {
+            let error = match self.statement(from, to) {
+                Ok(()) => break,
+                Err(CopyFailure::Server { error, start }) => (error, start),
+                Err(other) => return Ok(Err(other)),
+            };
+            let Some((db, i)) = self.refused_row(&error.0, from) else {
+                return Ok(Err(CopyFailure::Server {
+                    error: error.0,
+                    start: error.1,
+                }));
+            };
+            db::exec(
+                self.tx,
+                &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
+                "loading",
+            )?;
+            let held = &self.batch.held[i];
+            let why = format!(
+                "{}{}",
+                db.message,
+                crate::error::notes::refused_where(
+                    column_of(&db).as_deref(),
+                    db.constraint.as_deref()
+                )
+            );
+            if let Some(aside) = aside.as_deref_mut() {
+                aside.record(&held.at, held.index, self.batch.raw(i), &why)?;
+            }
+            tally.add(held.at.line, db);
+            refused += 1;
+            // The records before it, which the server took, go again on
+            // their own, and stay.
+            if i > from {
+                if let Err(failure) = self.statement(from, i) {
+                    return Ok(Err(failure));
+                }
+                db::exec(self.tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+                db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+            }
+            from = i + 1;
+            if from == to {
+                break;
+            }
+        }
+        db::exec(self.tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+        self.sizing.after(to, refused);
+        Ok(Ok(()))
+    }
+
+    /// One COPY of records `from..to` of the batch (and of the header, if
+    /// no statement sent it yet).
+    fn statement(&mut self, from: usize, to: usize) -> Result<(), CopyFailure> {
+        let header = self.header.as_deref();
+        let start = match (header, self.batch.held.get(from)) {
+            (Some(_), _) | (None, None) => self.copy.part.start,
+            (None, Some(h)) => h.at.start,
         };
-        let (e, start) = error;
-        let refused = e
+        let server = |error| CopyFailure::Server { error, start };
+        let sql = self.copy.statement(header.is_some());
+        let mut writer = db::copy_in(self.tx, &sql).map_err(server)?;
+        let body = self.batch.body(from, to);
+        for bytes in header.into_iter().chain([body]) {
+            writer
+                .write_all(bytes)
+                .map_err(|e| copy::server_io(e, start))?;
+        }
+        let rows = writer.finish().map_err(server)?;
+        let sent = (to - from) as u64;
+        if rows != sent {
+            return Err(CopyFailure::RowCount {
+                file: sent,
+                server: rows,
+            });
+        }
+        self.header = None;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// The report of a row refused on its own in the statement of records
+    /// `from..`, and which record of the batch it is; `None` when the
+    /// failure is not a row's own, or is the header's.
+    fn refused_row(&self, e: &postgres::Error, from: usize) -> Option<(DbErrorInfo, usize)> {
+        let db = e
             .as_db_error()
             .map(DbErrorInfo::from_db)
-            .filter(is_row_error);
-        let line = refused.as_ref().and_then(|db| {
-            crate::input::lines::context_line(db.context.as_deref()?, &step.table.name.name)
-        });
-        let (Some(db), Some(line)) = (refused, line) else {
-            return Ok(Err(CopyFailure::Server { error: e, start }));
-        };
-        db::rollback(sp, "loading")?;
-        let at = step
-            .file
-            .record_at(part, copy.edits, line)
-            .map_err(|source| {
-                Error::new(ErrorKind::Io {
-                    path: step.file.path.clone(),
-                    source,
-                })
-            })?;
-        // Never around the header: it is not a row.
-        let Some(at) = at.filter(|r| !(part.header && r.start == part.start)) else {
-            return Ok(Err(CopyFailure::Server { error: e, start }));
-        };
-        tally.add(at.start, at.line, db);
-        todo.push(Part {
-            start: at.end,
-            end: part.end,
-            header: false,
-            line_base: at.line_base_after,
-        });
-        todo.push(Part {
-            start: part.start,
-            end: at.start,
-            header: part.header,
-            line_base: part.line_base,
-        });
+            .filter(is_row_error)?;
+        let line = crate::input::lines::context_line(
+            db.context.as_deref()?,
+            &self.step.table.name.name,
+        )?;
+        let header = self.header.as_deref().unwrap_or_default();
+        let mut data = header.to_vec();
+        data.extend_from_slice(self.batch.body(from, self.batch.held.len()));
+        let k = usize::try_from(self.step.file.record_holding(&data, line)?).ok()?;
+        let k = k.checked_sub(usize::from(self.header.is_some()))?;
+        let i = from + k;
+        (i < self.batch.held.len()).then_some((db, i))
     }
-    Ok(Ok(loaded))
 }
 
 #[cfg(test)]

@@ -370,7 +370,7 @@ fn load_step_around(
         freeze: false,
         edits,
     };
-    match bad::stream_around(&mut sp, step, &into, progress, refused)? {
+    match bad::stream_around(&mut sp, step, &into, progress, refused, None)? {
         Ok(copied) => {
             db::commit(sp, "loading")?;
             Ok(table_report(step, copied, t0))
