@@ -134,6 +134,21 @@ impl LoaderBuilder {
         self
     }
 
+    /// `--on-error skip`: each row the server refuses on its own (a value
+    /// its column's type refuses, text too long, a NULL in a NOT NULL
+    /// column, a CHECK, too many or too few fields, bytes not in the file's
+    /// encoding) is set aside into the file's reject file in
+    /// [`LoaderBuilder::reject_dir`], with its line and the server's
+    /// message, and the rest loads, every key and constraint enforced
+    /// (default false: the first such row stops the load). The rows set
+    /// aside are in [`Report::refused`](crate::Report::refused), by file and
+    /// reason.
+    #[must_use]
+    pub fn skip_refused_rows(mut self, skip: bool) -> LoaderBuilder {
+        self.options.skip_refused = skip;
+        self
+    }
+
     /// Lists at most this many examples per problem (orphan rows, missing
     /// parent keys, duplicated keys, rows refused for one reason) in errors
     /// and checks (default 20); the counts are always complete.

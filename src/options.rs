@@ -55,6 +55,10 @@ pub(crate) struct Options {
     pub max_examples: usize,
     /// What a load does with rows whose key has no parent.
     pub on_orphan: OnOrphan,
+    /// `--on-error skip`: a load sets aside the rows the server refuses on
+    /// their own (a bad value, a NULL in a NOT NULL column, a CHECK) into
+    /// the reject files, and loads the rest.
+    pub skip_refused: bool,
     /// Where the rows `on_orphan` sets aside or changes are written.
     pub reject_dir: PathBuf,
     /// Which tables of the directory to load.
@@ -76,6 +80,7 @@ impl Default for Options {
             resume: false,
             max_examples: DEFAULT_MAX_EXAMPLES,
             on_orphan: OnOrphan::Error,
+            skip_refused: false,
             reject_dir: PathBuf::from(DEFAULT_REJECT_DIR),
             selection: Selection::default(),
             dialect: DialectOptions::default(),

@@ -93,6 +93,7 @@ fn tables(plan: Option<&Plan>, report: Option<&Report>) -> Vec<Value> {
                     ("rows".to_string(), json!(done.map(|t| t.rows))),
                     ("skipped".to_string(), json!(done.map(|t| t.skipped))),
                     ("nulled".to_string(), json!(done.map(|t| t.nulled))),
+                    ("refused".to_string(), json!(done.map(|t| t.refused))),
                     (
                         "seconds".to_string(),
                         json!(done.map(|t| t.elapsed.as_secs_f64())),
@@ -111,6 +112,8 @@ fn result(r: &Report) -> Value {
         "text_bytes": r.text_bytes(),
         "skipped": r.skipped(),
         "nulled": r.nulled(),
+        "refused": r.refused_rows(),
+        "refused_rows": r.refused.iter().map(bad_rows).collect::<Vec<_>>(),
         "seconds": r.elapsed.as_secs_f64(),
         "keys_deferred": r.keys_deferred,
         "keys_restored": r.keys_restored,

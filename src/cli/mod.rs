@@ -188,9 +188,18 @@ pub struct Args {
     #[arg(long = "on-orphan", value_enum, default_value_t = OnOrphanArg::Error, help_heading = "Load options")]
     pub on_orphan: OnOrphanArg,
 
-    /// Where --on-orphan writes the rows it skips or changes: one
-    /// <file>.rejects.csv per file, the record as it was with its line and
-    /// the reason added
+    /// What to do with rows the server refuses on their own (a value the
+    /// column's type refuses, text too long, NULL in a NOT NULL column, a
+    /// CHECK, too many or too few fields, bytes not in the encoding): stop
+    /// (the load fails at the first, with its file and line), skip (set
+    /// each aside into the reject files with the server's message, load the
+    /// rest, every key and constraint enforced)
+    #[arg(long = "on-error", value_enum, default_value_t = OnErrorArg::Stop, help_heading = "Load options")]
+    pub on_error: OnErrorArg,
+
+    /// Where --on-orphan and --on-error skip write the rows they set aside
+    /// or change: one <file>.rejects.csv per file, the record as it was with
+    /// its line and the reason added
     #[arg(
         long = "reject-dir",
         value_name = "DIR",
@@ -408,7 +417,7 @@ fn usage_error(e: &clap::Error) -> String {
 /// The load's own arguments: given with a subcommand, they would be ignored,
 /// so they are refused (the connection options, timeouts and verbosity are
 /// global: they go before or after the subcommand).
-const LOAD_ONLY: [&str; 9] = [
+const LOAD_ONLY: [&str; 10] = [
     "dir",
     "list",
     "strategy",
@@ -417,6 +426,7 @@ const LOAD_ONLY: [&str; 9] = [
     "resume",
     "batch_size",
     "on_orphan",
+    "on_error",
     "reject_dir",
 ];
 
@@ -601,6 +611,13 @@ pub enum OnOrphanArg {
     Error,
     Skip,
     Null,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnErrorArg {
+    Stop,
+    Skip,
 }
 
 impl From<OnOrphanArg> for OnOrphan {
@@ -804,6 +821,7 @@ fn loader(
         .max_examples(args.max_examples)
         .cascade(args.cascade)
         .on_orphan(args.on_orphan.into())
+        .skip_refused_rows(args.on_error == OnErrorArg::Skip)
         .reject_dir(&args.reject_dir);
     if let Some(strategy) = args.strategy.strategy() {
         builder = builder.strategy(strategy);

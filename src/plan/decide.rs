@@ -93,6 +93,20 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
             a == KeyAction::Defer
         });
     }
+    if options.skip_refused {
+        if jobs > 1 {
+            return Err(Error::new(ErrorKind::RefusedRowsWith {
+                with: "in a parallel load",
+                why: "each part would need a reject file of its own, merged in file order",
+            }));
+        }
+        if options.on_orphan != crate::options::OnOrphan::Error {
+            return Err(Error::new(ErrorKind::RefusedRowsWith {
+                with: "with a policy for orphan rows",
+                why: "the orphans are decided before the load, and the rows refused are known only during it",
+            }));
+        }
+    }
     let truncate = if options.truncate {
         if jobs > 1 {
             return Err(Error::new(ErrorKind::TruncateInParallel));
@@ -132,6 +146,7 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
         truncate_also,
         cascade: truncate != Truncate::No && options.cascade,
         max_examples: options.max_examples,
+        refused_to: options.skip_refused.then(|| options.reject_dir.clone()),
         citus: catalog.citus.clone(),
         citus_tables: catalog
             .tables

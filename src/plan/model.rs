@@ -118,6 +118,9 @@ pub struct Plan {
     pub(crate) cascade: bool,
     /// The most examples an error or a check lists per problem.
     pub(crate) max_examples: usize,
+    /// `--on-error skip`: where the rows the server refuses go (the reject
+    /// directory); `None` when the first such row stops the load.
+    pub(crate) refused_to: Option<PathBuf>,
     /// Citus in the database (its version), if it has it.
     pub(crate) citus: Option<String>,
     /// Every table Citus manages (oids), loaded or not.

@@ -451,7 +451,11 @@ impl Round<'_, '_, '_> {
                 if let Err(failure) = self.statement(from, i) {
                     return Ok(Err(failure));
                 }
-                db::exec(self.tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+                db::exec(
+                    self.tx,
+                    &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+                    "loading",
+                )?;
                 db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
             }
             from = i + 1;
@@ -459,7 +463,11 @@ impl Round<'_, '_, '_> {
                 break;
             }
         }
-        db::exec(self.tx, &format!("RELEASE SAVEPOINT {SAVEPOINT}"), "loading")?;
+        db::exec(
+            self.tx,
+            &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+            "loading",
+        )?;
         self.sizing.after(to, refused);
         Ok(Ok(()))
     }
@@ -502,10 +510,8 @@ impl Round<'_, '_, '_> {
             .as_db_error()
             .map(DbErrorInfo::from_db)
             .filter(is_row_error)?;
-        let line = crate::input::lines::context_line(
-            db.context.as_deref()?,
-            &self.step.table.name.name,
-        )?;
+        let line =
+            crate::input::lines::context_line(db.context.as_deref()?, &self.step.table.name.name)?;
         let header = self.header.as_deref().unwrap_or_default();
         let mut data = header.to_vec();
         data.extend_from_slice(self.batch.body(from, self.batch.held.len()));

@@ -191,7 +191,7 @@ fn decide(
 /// of this run with its table and its dialect (and a header, which reject
 /// files always have), so that the directory loads as it is. Nothing is
 /// written when no reject file was.
-fn write_reject_manifest(
+pub(crate) fn write_reject_manifest(
     plan: &Plan,
     reject_dir: &Path,
     rejected: &[Rejected],

@@ -77,6 +77,7 @@ fn check_in(
         partly: Vec::new(),
         unbuilt: Vec::new(),
         in_file_order: Vec::new(),
+        skips_refused: plan.refused_to.is_some(),
     };
     let edited = collect.edited.clone();
     pipeline::run(
@@ -117,6 +118,10 @@ struct Collect {
     /// Tables that hold exactly their file's rows in file order (see
     /// [`in_file_order`]).
     in_file_order: Vec<u32>,
+    /// The load checked sets aside the rows the server refuses
+    /// (`--on-error skip`): they are not problems, and their files are
+    /// whole without them.
+    skips_refused: bool,
 }
 
 impl Collect {
@@ -149,6 +154,9 @@ impl Mode for Collect {
     /// Every row refused is a problem; the keys that need the file's rows
     /// are not checked, as for a file that did not load.
     fn refused(&mut self, step: &Step, refused: Tally) -> Result<(), Error> {
+        if self.skips_refused {
+            return Ok(());
+        }
         self.problems.bad_rows.extend(refused.into_problems(step));
         if !self.rejected.contains(&step.index) {
             self.rejected.push(step.index);

@@ -806,6 +806,7 @@ mod tests {
             truncate_also: Vec::new(),
             cascade: false,
             max_examples: 20,
+            refused_to: None,
             citus: None,
             citus_tables: Vec::new(),
             citus_shards: Vec::new(),

@@ -16,6 +16,7 @@
 //! check that every key and index is described as before, move the sequences
 //! past the loaded values.
 
+use std::path::Path;
 use std::time::Instant;
 
 use postgres::Transaction;
@@ -26,10 +27,12 @@ use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::input::edit::Edits;
+use crate::input::reject;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step, Truncate};
-use crate::rows::bad::{self, Tally};
+use crate::rows::bad::{self, SetAside, Tally};
 use crate::rows::diagnose;
 use crate::rows::edits::FileEdits;
+use crate::rows::policy;
 use crate::run::ddl;
 use crate::run::report::{Report, TableReport};
 use crate::run::sequences;
@@ -224,18 +227,51 @@ fn load_files(
     report: &mut Report,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), Error> {
+    // `--on-error skip` in a load: the reject file of each file.
+    let mut set_aside = vec![policy::Rejected::default(); plan.steps.len()];
     for step in &plan.steps {
         observer(Event::TableStarted { step });
         let progress = &mut |sent| observer(Event::Progress { step, sent });
         let edits = edited.step(step.index);
         let mut refused = Tally::new(plan.max_examples);
-        let result = if on_error.goes_around() {
-            load_step_around(tx, plan, step, edits, progress, &mut refused)
+        let skips = plan
+            .refused_to
+            .as_deref()
+            .filter(|_| !on_error.goes_around());
+        let mut aside = skips.map(|dir| SetAside::new(step, reject::path_for(dir, &step.file.rel)));
+        let result = if on_error.goes_around() || aside.is_some() {
+            load_step_around(
+                tx,
+                plan,
+                step,
+                edits,
+                progress,
+                &mut refused,
+                aside.as_mut(),
+            )
         } else {
             load_step(tx, plan, step, edits, step.file.whole(), progress, None)
         };
+        let result = match aside {
+            Some(aside) => {
+                set_aside[step.index] = policy::Rejected {
+                    skipped: aside.rows,
+                    nulled: 0,
+                    file: aside.written().map(Path::to_path_buf),
+                };
+                aside.finish().and(result).map(|mut t| {
+                    t.refused = refused.rows;
+                    t
+                })
+            }
+            None => result,
+        };
         if !refused.is_empty() {
-            on_error.refused(step, refused)?;
+            if skips.is_some() {
+                report.refused.extend(refused.into_problems(step));
+            } else {
+                on_error.refused(step, refused)?;
+            }
         }
         match result {
             Ok(table) => {
@@ -250,6 +286,20 @@ fn load_files(
             Err(e) if e.is_connection() => return Err(e),
             Err(e) => on_error.file(step, e)?,
         }
+    }
+    if let Some(dir) = &plan.refused_to {
+        let rows: u64 = set_aside.iter().map(|r| r.skipped).sum();
+        if rows > 0 {
+            report.warnings.push(format!(
+                "{} the server refused set aside (--on-error skip), in the reject files of {}",
+                crate::error::found::plural(rows, "row", "rows"),
+                dir.display()
+            ));
+        }
+        policy::write_reject_manifest(plan, dir, &set_aside)?;
+        report
+            .rejects
+            .extend(set_aside.into_iter().filter_map(|r| r.file));
     }
     Ok(())
 }
@@ -357,6 +407,7 @@ fn load_step_around(
     edits: Option<&Edits>,
     progress: &mut dyn FnMut(u64),
     refused: &mut Tally,
+    aside: Option<&mut SetAside<'_>>,
 ) -> Result<TableReport, Error> {
     let t0 = Instant::now();
     let mut sp = db::begin(tx, "loading")?;
@@ -370,7 +421,7 @@ fn load_step_around(
         freeze: false,
         edits,
     };
-    match bad::stream_around(&mut sp, step, &into, progress, refused, None)? {
+    match bad::stream_around(&mut sp, step, &into, progress, refused, aside)? {
         Ok(copied) => {
             db::commit(sp, "loading")?;
             Ok(table_report(step, copied, t0))
@@ -440,6 +491,7 @@ fn table_report(step: &Step, copied: copy::Copied, t0: Instant) -> TableReport {
         elapsed: t0.elapsed(),
         skipped: 0,
         nulled: 0,
+        refused: 0,
     }
 }
 

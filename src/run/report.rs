@@ -9,7 +9,7 @@ use crate::plan::KeyAction;
 use crate::sql::QualName;
 
 /// The outcome of a successful load.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Report {
     /// One entry per file, in load order.
@@ -24,8 +24,12 @@ pub struct Report {
     pub sequences: Vec<(QualName, i64)>,
     /// Things the user should know that did not stop the load.
     pub warnings: Vec<String>,
-    /// The reject files `--on-orphan` wrote.
+    /// The reject files `--on-orphan` and `--on-error skip` wrote.
     pub rejects: Vec<PathBuf>,
+    /// The rows `--on-error skip` set aside, one entry per file and reason
+    /// ([`crate::ErrorKind::Refused`]: the count, the first rows at their
+    /// lines, the server's message), in load order.
+    pub refused: Vec<crate::Error>,
     pub elapsed: Duration,
 }
 
@@ -45,6 +49,8 @@ pub struct TableReport {
     pub skipped: u64,
     /// Rows `--on-orphan null` loaded with their key set to NULL.
     pub nulled: u64,
+    /// Rows `--on-error skip` set aside: the server refused them.
+    pub refused: u64,
 }
 
 impl Report {
@@ -78,6 +84,11 @@ impl Report {
     pub fn nulled(&self) -> u64 {
         self.tables.iter().map(|t| t.nulled).sum()
     }
+
+    /// Rows `--on-error skip` set aside: the server refused them.
+    pub fn refused_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.refused).sum()
+    }
 }
 
 /// Bytes as the summary writes them: `512 B`, `3.2 kB`, `1.5 MB`, `2.0 GB`.
@@ -104,8 +115,11 @@ impl fmt::Display for Report {
         let mut out = String::new();
         self.write_tables(&mut out);
         self.write_totals(&mut out);
-        if self.set_aside_any() {
+        if self.skipped() + self.nulled() > 0 {
             self.write_set_aside(&mut out);
+        }
+        if self.refused_rows() > 0 {
+            self.write_refused(&mut out);
         }
         f.write_str(&out)
     }
@@ -115,7 +129,7 @@ impl fmt::Display for Report {
 impl Report {
     /// The columns of --on-orphan are shown only when it set a row aside.
     fn set_aside_any(&self) -> bool {
-        self.skipped() + self.nulled() > 0
+        self.skipped() + self.nulled() + self.refused_rows() > 0
     }
 
     /// The text a file held is shown only when one was compressed.
@@ -142,7 +156,7 @@ impl Report {
         }
         let _ = write!(out, "  {:>8}", "time");
         let _ = if policy {
-            writeln!(out, "  {:>8}  {:>8}", "skipped", "nulled")
+            writeln!(out, "  {:>8}  {:>8}  {:>8}", "skipped", "nulled", "refused")
         } else {
             writeln!(out)
         };
@@ -159,7 +173,7 @@ impl Report {
             }
             let _ = write!(out, "  {:>7.2}s", t.elapsed.as_secs_f64());
             let _ = if policy {
-                writeln!(out, "  {:>8}  {:>8}", t.skipped, t.nulled)
+                writeln!(out, "  {:>8}  {:>8}  {:>8}", t.skipped, t.nulled, t.refused)
             } else {
                 writeln!(out)
             };
@@ -211,6 +225,28 @@ impl Report {
         }
         if !self.sequences.is_empty() {
             let _ = write!(out, "; {} sequences advanced", self.sequences.len());
+        }
+    }
+
+    /// The rows --on-error skip set aside: a line per file and reason.
+    fn write_refused(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "\nset aside {} rows the server refused (--on-error skip), by file and reason:",
+            self.refused_rows()
+        );
+        for e in &self.refused {
+            if let crate::ErrorKind::Refused { rows, examples, .. } = e.kind() {
+                let first = examples
+                    .first()
+                    .map(|(line, _)| format!(", the first on line {line}"))
+                    .unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "\n  {e} ({}{first})",
+                    crate::error::found::plural(*rows, "row", "rows")
+                );
+            }
         }
     }
 

@@ -178,3 +178,161 @@ fn check_lists_each_reason_with_its_rows_at_their_lines_and_exits_1() {
         .stderr_has("check: 14 problems: rows refused (by file and reason): 14");
     assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 0);
 }
+
+/// The id of each record that loads, by the record's place, for a record
+/// the server takes (its first field).
+fn id_of(record: &[u8]) -> i64 {
+    let field = record.split(|&b| b == b',').next().unwrap();
+    std::str::from_utf8(field).unwrap().parse().unwrap()
+}
+
+#[test]
+fn skip_loads_exactly_the_rows_the_server_takes_alone_and_sets_aside_the_rest_byte_for_byte() {
+    let cases = [
+        ("lf", &b"\n"[..], true, "UTF8"),
+        ("crlf", &b"\r\n"[..], true, "UTF8"),
+        ("headerless", &b"\n"[..], false, "UTF8"),
+        ("latin1", &b"\n"[..], true, "LATIN1"),
+    ];
+    for (label, eol, header, encoding) in cases {
+        let (body, lines) = file_with(eol, header);
+        let s = Scenario::new(&format!("bad_rows_skip_{label}"), SCHEMA, &[]);
+        std::fs::write(s.path().join("t.csv"), &body).unwrap();
+        std::fs::write(
+            s.path().join("fkload.toml"),
+            format!("header = {header}\nencoding = \"{encoding}\"\n"),
+        )
+        .unwrap();
+        let refused = refused_alone(&s.db, eol, header, encoding);
+        let rej = tempfile::tempdir().unwrap();
+        let loader = fkload::Loader::builder()
+            .skip_refused_rows(true)
+            .reject_dir(rej.path())
+            .build();
+        let mut client = s.db.client();
+        let plan = loader.plan_in(&mut client, s.path()).unwrap();
+        let report = loader
+            .load_in(&mut client, &plan, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        // Loaded: exactly the records the server takes alone.
+        let kept: Vec<i64> = records()
+            .iter()
+            .zip(&lines)
+            .filter(|(_, l)| !refused.contains(l))
+            .map(|(r, _)| id_of(r))
+            .collect();
+        let mut ids: Vec<i64> = client
+            .query("SELECT id::bigint FROM t ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, kept, "{label}");
+        assert_eq!(report.refused_rows(), refused.len() as u64, "{label}");
+        assert_eq!(report.tables[0].rows, kept.len() as u64);
+        let counted: u64 = report
+            .refused
+            .iter()
+            .map(|e| match e.kind() {
+                ErrorKind::Refused { rows, .. } => *rows,
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert_eq!(counted, refused.len() as u64);
+        // The reject file: a header, then each refused record byte for
+        // byte, with its line and the server's reason.
+        let reject = std::fs::read(rej.path().join("t.rejects.csv")).unwrap();
+        let mut expected_head = if header {
+            HEADER.as_bytes().to_vec()
+        } else {
+            b"\"id\",\"name\",\"qty\",\"born\",\"ok\",\"u\",\"m\",\"j\",\"a\",\"d\"".to_vec()
+        };
+        expected_head.extend_from_slice(b",fkload_line,fkload_reason");
+        expected_head.extend_from_slice(eol);
+        assert!(
+            reject.starts_with(&expected_head),
+            "{label}: {}",
+            String::from_utf8_lossy(&reject)
+        );
+        let mut rest = &reject[expected_head.len()..];
+        let mut fixed = expected_head.clone();
+        for (k, (r, line)) in records()
+            .iter()
+            .zip(&lines)
+            .filter(|(_, l)| refused.contains(l))
+            .enumerate()
+        {
+            let own: Vec<u8> = r
+                .iter()
+                .flat_map(|&b| if b == b'\n' { eol.to_vec() } else { vec![b] })
+                .collect();
+            let mut start = own.clone();
+            start.extend_from_slice(format!(",{line},\"").as_bytes());
+            assert!(
+                rest.starts_with(&start),
+                "{label}: line {line}: {}",
+                String::from_utf8_lossy(rest)
+            );
+            let end = rest
+                .windows(eol.len() + 1)
+                .position(|w| w[0] == b'"' && &w[1..] == eol)
+                .unwrap()
+                + 1
+                + eol.len();
+            // Fixed: a good record in its place, the two columns kept.
+            fixed.extend_from_slice(format!("{},fixed,1,,,,,,,1", 100 + k).as_bytes());
+            fixed.extend_from_slice(&rest[own.len()..end]);
+            rest = &rest[end..];
+        }
+        assert!(
+            rest.is_empty(),
+            "{label}: {}",
+            String::from_utf8_lossy(rest)
+        );
+        // Loaded back once fixed, as the reject directory is.
+        std::fs::write(rej.path().join("t.rejects.csv"), &fixed).unwrap();
+        let back = fkload::Loader::builder().build();
+        let plan = back.plan_in(&mut client, rej.path()).unwrap();
+        back.load_in(&mut client, &plan, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{label}: loading the fixed rejects: {e}"));
+        assert_eq!(
+            s.db.query_i64("SELECT count(*) FROM t WHERE name = 'fixed'"),
+            refused.len() as i64
+        );
+    }
+}
+
+#[test]
+fn a_skip_load_says_what_it_set_aside_and_exits_0() {
+    let (body, _) = file(b"\n");
+    let s = Scenario::new("bad_rows_skip_cli", SCHEMA, &[]);
+    std::fs::write(s.path().join("t.csv"), &body).unwrap();
+    let rej = tempfile::tempdir().unwrap();
+    let dir = rej.path().display().to_string();
+    s.run(&["--on-error", "skip", "--reject-dir", &dir])
+        .ok()
+        .stderr_has(&format!(
+            "fkload: WARNING:  16 rows the server refused set aside (--on-error skip), in the reject files of {dir}"
+        ))
+        .stdout_has("set aside 16 rows the server refused (--on-error skip), by file and reason:")
+        .stdout_has("value too long for type character varying(5) (column name) (2 rows, the first on line 4)");
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM t"), 2);
+    assert!(rej.path().join("fkload.toml").exists());
+}
+
+#[test]
+fn a_skip_load_still_stops_at_a_key_and_leaves_the_database_as_it_was() {
+    let s = Scenario::new(
+        "bad_rows_skip_key",
+        "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p);",
+        &[("p.csv", "id\n1\nx\n"), ("c.csv", "id,p\n1,1\n2,2\n")],
+    );
+    let rej = tempfile::tempdir().unwrap();
+    let dir = rej.path().display().to_string();
+    s.run(&["--on-error", "skip", "--reject-dir", &dir])
+        .fails(3)
+        .stderr_has("foreign key");
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM p"), 0);
+    assert_eq!(s.db.query_i64("SELECT count(*) FROM c"), 0);
+}
