@@ -42,6 +42,8 @@ pub(crate) struct Rejects<'a> {
     strip: usize,
     /// The line end of the file's records (of the first that has one).
     eol: Vec<u8>,
+    /// `eol` is the file's (a record with a line end was taken).
+    eol_known: bool,
     header_written: bool,
     /// The last record taken, as it is written ([`Rejects::take`]): its
     /// fields, its line end, its line.
@@ -73,6 +75,7 @@ impl<'a> Rejects<'a> {
             columns,
             strip,
             eol: b"\n".to_vec(),
+            eol_known: false,
             header_written: false,
             body: Vec::new(),
             end_at: 0,
@@ -91,8 +94,9 @@ impl<'a> Rejects<'a> {
         let Format::Csv(dialect) = self.format;
         let own = edit::edit(dialect, record.bytes, &[], self.strip);
         let (body, end) = edit::split_terminator(&own);
-        if !end.is_empty() && !self.header_written {
+        if !end.is_empty() && !self.eol_known {
             self.eol = end.to_vec();
+            self.eol_known = true;
         }
         let header = record.index == 0;
         if header || !self.header_written {
@@ -160,6 +164,51 @@ impl<'a> Rejects<'a> {
     pub(crate) fn finish(mut self) -> Result<(), Error> {
         self.writer.flush().map_err(|e| io_error(e, &self.path))
     }
+
+    /// The reject file of one part of a file, which [`merge`] joins to
+    /// the others': no header of its own.
+    pub(crate) fn headless(mut self) -> Self {
+        self.header_written = true;
+        self
+    }
+}
+
+/// Writes the reject file at `path` of `file` (whose records hold `columns`
+/// and then `strip` fields to leave out) from `parts`, the reject files of
+/// its parts ([`Rejects::headless`]) in file order, which are then removed:
+/// the header the file's own reject file would have, then each part's
+/// records.
+///
+/// # Errors
+/// [`ErrorKind::Io`] when a file cannot be read, written or removed.
+pub(crate) fn merge(
+    file: &DataFile,
+    columns: &[String],
+    strip: usize,
+    path: PathBuf,
+    parts: &[PathBuf],
+) -> Result<(), Error> {
+    let mut out = Rejects::create(file, columns, strip, path)?;
+    // The header (or the columns' names) as the first record makes it.
+    let mut first = Ok(());
+    file.each_record(&mut |record| {
+        first = out.take(record).map(|_| ());
+        Ok(false)
+    })
+    .map_err(|e| io_error(e, &file.path))?;
+    first?;
+    if !out.header_written {
+        out.header(None)?;
+    }
+    for part in parts {
+        let mut from = File::open(part).map_err(|e| io_error(e, part))?;
+        io::copy(&mut from, &mut out.writer).map_err(|e| io_error(e, &out.path))?;
+    }
+    out.finish()?;
+    for part in parts {
+        std::fs::remove_file(part).map_err(|e| io_error(e, part))?;
+    }
+    Ok(())
 }
 
 /// The `fkload.toml` entry of the reject file at `rel` (relative to the

@@ -94,12 +94,6 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
         });
     }
     if options.skip_refused {
-        if jobs > 1 {
-            return Err(Error::new(ErrorKind::RefusedRowsWith {
-                with: "in a parallel load",
-                why: "each part would need a reject file of its own, merged in file order",
-            }));
-        }
         if options.on_orphan != crate::options::OnOrphan::Error {
             return Err(Error::new(ErrorKind::RefusedRowsWith {
                 with: "with a policy for orphan rows",

@@ -89,6 +89,29 @@ impl Tally {
         }
     }
 
+    /// Adds the rows of `other`, refused in another part of the same file.
+    pub(crate) fn merge(&mut self, other: Tally) {
+        self.rows += other.rows;
+        for (key, k) in other.kinds {
+            match self.kinds.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(k);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let mine = o.get_mut();
+                    if k.first_line < mine.first_line {
+                        mine.first_line = k.first_line;
+                        mine.db = k.db;
+                    }
+                    mine.rows += k.rows;
+                    mine.examples.extend(k.examples);
+                    mine.examples.sort_by_key(|(line, _)| *line);
+                    mine.examples.truncate(self.max_examples);
+                }
+            }
+        }
+    }
+
     /// Whether no row was refused.
     pub(crate) fn is_empty(&self) -> bool {
         self.rows == 0
@@ -147,6 +170,8 @@ pub(crate) struct SetAside<'a> {
     path: PathBuf,
     /// The file's header as it has it, for the reject file's.
     header: Option<(u64, Vec<u8>)>,
+    /// One part of a file among others: no header ([`Rejects::headless`]).
+    part: bool,
     out: Option<Rejects<'a>>,
     /// The records written.
     pub(crate) rows: u64,
@@ -161,8 +186,18 @@ impl<'a> SetAside<'a> {
             strip: step.strip,
             path,
             header: None,
+            part: false,
             out: None,
             rows: 0,
+        }
+    }
+
+    /// The reject file at `path` of one part of the file of `step`, to be
+    /// merged with the others' ([`crate::input::reject::merge`]).
+    pub(crate) fn of_part(step: &'a Step, path: PathBuf) -> SetAside<'a> {
+        SetAside {
+            part: true,
+            ..SetAside::new(step, path)
         }
     }
 
@@ -175,13 +210,15 @@ impl<'a> SetAside<'a> {
         self.header = Some((rec.at.line, rec.raw.to_vec()));
     }
 
-    fn record(&mut self, at: &RecordAt, index: u64, raw: &[u8], why: &str) -> Result<(), Error> {
+    fn record(&mut self, at: &RecordAt, raw: &[u8], why: &str) -> Result<(), Error> {
         let out = match &mut self.out {
             Some(out) => out,
             None => {
                 let mut out =
                     Rejects::create(self.file, self.columns, self.strip, self.path.clone())?;
-                if let Some((line, bytes)) = &self.header {
+                if self.part {
+                    out = out.headless();
+                } else if let Some((line, bytes)) = &self.header {
                     out.take(&Record {
                         start: 0,
                         index: 0,
@@ -194,7 +231,8 @@ impl<'a> SetAside<'a> {
         };
         out.take(&Record {
             start: at.start,
-            index,
+            // A row (a later part's first record is its 0th too).
+            index: 1,
             line: at.line,
             bytes: raw,
         })?;
@@ -266,7 +304,6 @@ struct Batch {
 #[derive(Debug)]
 struct Held {
     at: RecordAt,
-    index: u64,
     /// Where it ends in `data`.
     end: usize,
     /// Where it is in `raws`, when it was changed on the way.
@@ -289,7 +326,6 @@ impl Batch {
         });
         self.held.push(Held {
             at: rec.at,
-            index: rec.index,
             end: self.data.len(),
             raw,
         });
@@ -441,7 +477,7 @@ impl Round<'_, '_, '_> {
                 )
             );
             if let Some(aside) = aside.as_deref_mut() {
-                aside.record(&held.at, held.index, self.batch.raw(i), &why)?;
+                aside.record(&held.at, self.batch.raw(i), &why)?;
             }
             tally.add(held.at.line, db);
             refused += 1;

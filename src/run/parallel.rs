@@ -27,6 +27,7 @@
 //! thread touches it.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -36,11 +37,14 @@ use crate::connect::Connector;
 use crate::database::db;
 use crate::error::{Error, ErrorKind};
 use crate::event::Event;
+use crate::input::reject;
 use crate::plan::{KeyAction, Plan, PlannedIndex, PlannedKey, Step};
+use crate::rows::bad::{SetAside, Tally};
 use crate::rows::edits::FileEdits;
+use crate::rows::policy;
 use crate::run::ddl::{self, IndexSql, KeySql};
 use crate::run::journal::{self, Kind, State};
-use crate::run::pipeline;
+use crate::run::pipeline::{self, Around};
 use crate::run::pool::Pool;
 use crate::run::repair;
 use crate::run::report::{Report, TableReport};
@@ -487,6 +491,9 @@ enum Note {
     Started(usize),
     Progress(usize, u64),
     Loaded(usize, TableReport),
+    /// `--on-error skip`: the rows of the unit the server refused, and its
+    /// reject file, if it wrote one.
+    Refused(usize, Tally),
 }
 
 /// Loads the units not in `skip` over the run's connections, biggest first.
@@ -499,6 +506,22 @@ fn load_all(
 ) -> Result<(), Error> {
     let plan = work.plan;
     let mut pending: Vec<usize> = (0..units.len()).filter(|u| !skip.contains(u)).collect();
+    // A part's reject file left by a run that did not commit it (undone, or
+    // interrupted before) is not this run's: only the parts committed
+    // before keep theirs.
+    if let Some(dir) = plan.refused_to.as_deref() {
+        for &u in &pending {
+            let stale = part_rejects(dir, &units[u]);
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(|source| {
+                    Error::new(ErrorKind::Io {
+                        path: stale.clone(),
+                        source,
+                    })
+                })?;
+            }
+        }
+    }
     pending.sort_by_key(|&u| std::cmp::Reverse(units[u].bytes()));
     // Per step: units not committed yet.
     let mut remaining = vec![0usize; plan.steps.len()];
@@ -512,6 +535,7 @@ fn load_all(
     let mut sent = vec![0u64; units.len()];
     let mut tables: Vec<Option<TableReport>> = vec![None; plan.steps.len()];
     let mut started = vec![false; plan.steps.len()];
+    let mut refused: Vec<Option<Tally>> = (0..plan.steps.len()).map(|_| None).collect();
 
     std::thread::scope(|scope| {
         for _ in 0..work.jobs.max(1).min(units.len().max(1)) {
@@ -562,13 +586,20 @@ fn load_all(
                     }
                     tables[step.index] = Some(merged);
                 }
+                Note::Refused(u, tally) => {
+                    let step = units[u].step;
+                    match &mut refused[step.index] {
+                        Some(all) => all.merge(tally),
+                        slot @ None => *slot = Some(tally),
+                    }
+                }
             }
         }
     });
 
     pool.outcome()?;
     report.tables = tables.into_iter().flatten().collect();
-    Ok(())
+    merge_rejects(plan, units, refused, report)
 }
 
 /// A load worker: its own connection, units one by one as they may start.
@@ -620,6 +651,12 @@ fn load_one(
     work.stop.check()?;
     let target = step.table.name.to_string();
     let (run, seq) = (work.run, work.run.unit_seq(u));
+    let mut tally = Tally::new(work.plan.max_examples);
+    let mut aside = work
+        .plan
+        .refused_to
+        .as_deref()
+        .map(|dir| SetAside::of_part(step, part_rejects(dir, unit)));
     let table = pipeline::load_step(
         &mut tx,
         work.plan,
@@ -630,9 +667,87 @@ fn load_one(
             let _ = send.send(Note::Progress(u, n));
         },
         Some(&mut |tx, rows| journal::loaded(tx, &run.id, seq, &target, &unit.name, rows)),
+        aside.as_mut().map(|aside| Around {
+            tally: &mut tally,
+            aside: Some(aside),
+        }),
     )?;
+    let written = match aside {
+        Some(aside) => {
+            let written = aside.written().map(Path::to_path_buf);
+            aside.finish()?;
+            written
+        }
+        None => None,
+    };
     db::commit(tx, &during)?;
+    if written.is_some() || !tally.is_empty() {
+        let _ = send.send(Note::Refused(u, tally));
+    }
     Ok(table)
+}
+
+/// Where the reject file of `unit`, one part of a file, is written until
+/// [`merge_rejects`] joins it to its file's: named after the file's and
+/// the part's start, the same in a resumed run.
+fn part_rejects(dir: &Path, unit: &Unit<'_>) -> PathBuf {
+    let whole = reject::path_for(dir, &unit.step.file.rel);
+    let mut name = whole.into_os_string();
+    name.push(format!(".part-{}", unit.part.start));
+    PathBuf::from(name)
+}
+
+/// `--on-error skip`: each file's reject file made from its parts' (those
+/// of this run's units and of an interrupted run's it resumed), the reject
+/// directory's `fkload.toml`, and what the report says of the rows set
+/// aside: by table, by file and reason, and a warning.
+fn merge_rejects(
+    plan: &Plan,
+    units: &[Unit<'_>],
+    mut refused: Vec<Option<Tally>>,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let Some(dir) = plan.refused_to.as_deref() else {
+        return Ok(());
+    };
+    let mut rejected = vec![policy::Rejected::default(); plan.steps.len()];
+    for step in &plan.steps {
+        let mut parts: Vec<&Unit<'_>> = units
+            .iter()
+            .filter(|u| u.step.index == step.index)
+            .collect();
+        parts.sort_by_key(|u| u.part.start);
+        let files: Vec<PathBuf> = parts
+            .iter()
+            .map(|u| part_rejects(dir, u))
+            .filter(|p| p.exists())
+            .collect();
+        let rows = refused[step.index].as_ref().map_or(0, |t| t.rows);
+        if let Some(t) = report.tables.iter_mut().find(|t| t.path == step.file.path) {
+            t.refused = rows;
+        }
+        if let Some(tally) = refused[step.index].take() {
+            report.refused.extend(tally.into_problems(step));
+        }
+        if files.is_empty() {
+            continue;
+        }
+        let path = reject::path_for(dir, &step.file.rel);
+        reject::merge(&step.file, &step.columns, step.strip, path.clone(), &files)?;
+        rejected[step.index] = policy::Rejected {
+            skipped: rows,
+            nulled: 0,
+            file: Some(path.clone()),
+        };
+        report.rejects.push(path);
+    }
+    let rows: u64 = report.tables.iter().map(|t| t.refused).sum();
+    if rows > 0 {
+        report
+            .warnings
+            .push(crate::run::pipeline::refused_warning(rows, dir));
+    }
+    policy::write_reject_manifest(plan, dir, &rejected)
 }
 
 /// A restore task: an index to build or a key to put back, with its journal

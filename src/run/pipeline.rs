@@ -239,19 +239,12 @@ fn load_files(
             .as_deref()
             .filter(|_| !on_error.goes_around());
         let mut aside = skips.map(|dir| SetAside::new(step, reject::path_for(dir, &step.file.rel)));
-        let result = if on_error.goes_around() || aside.is_some() {
-            load_step_around(
-                tx,
-                plan,
-                step,
-                edits,
-                progress,
-                &mut refused,
-                aside.as_mut(),
-            )
-        } else {
-            load_step(tx, plan, step, edits, step.file.whole(), progress, None)
-        };
+        let around = (on_error.goes_around() || aside.is_some()).then(|| Around {
+            tally: &mut refused,
+            aside: aside.as_mut(),
+        });
+        let whole = step.file.whole();
+        let result = load_step(tx, plan, step, edits, whole, progress, None, around);
         let result = match aside {
             Some(aside) => {
                 set_aside[step.index] = policy::Rejected {
@@ -290,11 +283,7 @@ fn load_files(
     if let Some(dir) = &plan.refused_to {
         let rows: u64 = set_aside.iter().map(|r| r.skipped).sum();
         if rows > 0 {
-            report.warnings.push(format!(
-                "{} the server refused set aside (--on-error skip), in the reject files of {}",
-                crate::error::found::plural(rows, "row", "rows"),
-                dir.display()
-            ));
+            report.warnings.push(refused_warning(rows, dir));
         }
         policy::write_reject_manifest(plan, dir, &set_aside)?;
         report
@@ -302,6 +291,16 @@ fn load_files(
             .extend(set_aside.into_iter().filter_map(|r| r.file));
     }
     Ok(())
+}
+
+/// The warning of a load that set aside `rows` the server refused, into
+/// the reject files of `dir`.
+pub(crate) fn refused_warning(rows: u64, dir: &Path) -> String {
+    format!(
+        "{} the server refused set aside (--on-error skip), in the reject files of {}",
+        crate::error::found::plural(rows, "row", "rows"),
+        dir.display()
+    )
 }
 
 /// Fires every deferred trigger event (`SET CONSTRAINTS ALL IMMEDIATE`)
@@ -355,9 +354,18 @@ fn verify_restored(
 /// number of rows the COPY wrote.
 pub(crate) type AfterCopy<'a> = dyn FnMut(&mut Transaction<'_>, u64) -> Result<(), Error> + 'a;
 
+/// Where the rows the server refuses go when a step goes around them
+/// ([`bad::stream_around`]): counted, and written to a reject file.
+pub(crate) struct Around<'t, 'a> {
+    pub(crate) tally: &'t mut Tally,
+    pub(crate) aside: Option<&'t mut SetAside<'a>>,
+}
+
 /// Loads one file (or `part` of it) under a savepoint of `tx`; on failure,
 /// rolls the savepoint back and works out the error a user can act on (file
-/// and line, or every orphan row).
+/// and line, or every orphan row). With `around`, goes around each row the
+/// server refuses on its own instead of failing.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn load_step(
     tx: &mut Transaction<'_>,
     plan: &Plan,
@@ -366,11 +374,13 @@ pub(crate) fn load_step(
     part: crate::input::file::Part,
     progress: &mut dyn FnMut(u64),
     after_copy: Option<&mut AfterCopy<'_>>,
+    around: Option<Around<'_, '_>>,
 ) -> Result<TableReport, Error> {
     let t0 = Instant::now();
     let mut sp = db::begin(tx, "loading")?;
     // Truncated in this subtransaction, the table takes frozen rows (a
-    // partitioned one does not).
+    // partitioned one does not); statements under savepoints of their own
+    // do not.
     let per_step = truncate_first(&mut sp, plan, step)?;
     let into = copy::Copy {
         table: &step.table.name,
@@ -378,10 +388,13 @@ pub(crate) fn load_step(
         file: &step.file,
         part,
         batch: batch_size(plan, step),
-        freeze: per_step && !step.table.partitioned,
+        freeze: per_step && !step.table.partitioned && around.is_none(),
         edits,
     };
-    let result = copy::stream(&mut sp, &into, progress);
+    let result = match around {
+        None => copy::stream(&mut sp, &into, progress),
+        Some(a) => bad::stream_around(&mut sp, step, &into, progress, a.tally, a.aside)?,
+    };
     let copied = match result {
         Ok(copied) => copied,
         Err(failure) => {
@@ -396,41 +409,6 @@ pub(crate) fn load_step(
     }
     db::commit(sp, "loading")?;
     Ok(table_report(step, copied, t0))
-}
-
-/// [`load_step`] of the whole file, going around each row the server
-/// refuses on its own ([`bad::stream_around`]), which `refused` counts.
-fn load_step_around(
-    tx: &mut Transaction<'_>,
-    plan: &Plan,
-    step: &Step,
-    edits: Option<&Edits>,
-    progress: &mut dyn FnMut(u64),
-    refused: &mut Tally,
-    aside: Option<&mut SetAside<'_>>,
-) -> Result<TableReport, Error> {
-    let t0 = Instant::now();
-    let mut sp = db::begin(tx, "loading")?;
-    truncate_first(&mut sp, plan, step)?;
-    let into = copy::Copy {
-        table: &step.table.name,
-        columns: &step.columns,
-        file: &step.file,
-        part: step.file.whole(),
-        batch: None,
-        freeze: false,
-        edits,
-    };
-    match bad::stream_around(&mut sp, step, &into, progress, refused, aside)? {
-        Ok(copied) => {
-            db::commit(sp, "loading")?;
-            Ok(table_report(step, copied, t0))
-        }
-        Err(failure) => {
-            end_failed(sp, plan, &failure)?;
-            Err(failed(tx, plan, step, edits, failure))
-        }
-    }
 }
 
 /// `TRUNCATE` of `step`'s table in `sp` when the plan empties each table

@@ -336,3 +336,62 @@ fn a_skip_load_still_stops_at_a_key_and_leaves_the_database_as_it_was() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM p"), 0);
     assert_eq!(s.db.query_i64("SELECT count(*) FROM c"), 0);
 }
+
+#[test]
+fn a_parallel_skip_load_sets_aside_what_one_transaction_does_part_by_part() {
+    for (label, eol, header) in [
+        ("lf", &b"\n"[..], true),
+        ("crlf", &b"\r\n"[..], true),
+        ("headerless", &b"\n"[..], false),
+    ] {
+        // The file four times over, so that it is cut into several parts.
+        let (one, _) = file_with(eol, header);
+        let mut body = one.clone();
+        let records = if header {
+            &one[HEADER.len() + eol.len()..]
+        } else {
+            &one[..]
+        };
+        for _ in 0..3 {
+            body.extend_from_slice(records);
+        }
+        let manifest = format!("header = {header}\n");
+        let run = |name: &str, args: &[&str]| {
+            let s = Scenario::new(&format!("bad_rows_par_{label}_{name}"), SCHEMA, &[]);
+            s.db.exec("ALTER TABLE t DROP CONSTRAINT t_pkey");
+            std::fs::write(s.path().join("t.csv"), &body).unwrap();
+            std::fs::write(s.path().join("fkload.toml"), &manifest).unwrap();
+            let rej = tempfile::tempdir().unwrap();
+            let dir = rej.path().display().to_string();
+            let mut all = vec!["--on-error", "skip", "--reject-dir", &dir];
+            all.extend_from_slice(args);
+            s.run(&all).ok();
+            let rows: Vec<String> =
+                s.db.client()
+                    .query("SELECT t::text FROM t ORDER BY t::text", &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+            let parts: Vec<_> = std::fs::read_dir(rej.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains(".part-"))
+                .collect();
+            assert!(parts.is_empty(), "{label}: parts left: {parts:?}");
+            (
+                rows,
+                std::fs::read(rej.path().join("t.rejects.csv")).unwrap(),
+            )
+        };
+        let (rows, rejects) = run("one", &[]);
+        let (par_rows, par_rejects) = run("par", &["-j", "2", "--batch-size", "150"]);
+        assert_eq!(par_rows, rows, "{label}");
+        assert_eq!(
+            String::from_utf8_lossy(&par_rejects),
+            String::from_utf8_lossy(&rejects),
+            "{label}"
+        );
+        assert_eq!(rows.len(), 8, "{label}");
+    }
+}
