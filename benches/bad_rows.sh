@@ -123,7 +123,7 @@ run() { # run METHOD
     loaded=$(psql_q -d bench -Atc "SELECT count(*) FROM lineitem")
     [ "$loaded" = "$rows" ] || { say "load_clean loaded $loaded, not $rows"; exit 1; }
   fi
-  read -r secs rss <"$work/time"
+  read -r secs rss < <(tail -n 1 "$work/time")
   echo "$m $secs $rss" >>"$results"
 }
 for r in $(seq 1 "$runs"); do

@@ -21,6 +21,7 @@ use crate::event::Event;
 use crate::options::{OnOrphan, Options, StrategyChoice};
 use crate::plan::{self, Plan, Purpose, Strategy};
 use crate::rows::diagnose;
+use crate::rows::edits::FileEdits;
 use crate::rows::policy::{self, Rejected};
 use crate::run::check;
 use crate::run::journal;
@@ -386,29 +387,26 @@ impl Loader {
             replanned = self.plan_in(client, &plan.dir)?;
             plan = &replanned;
         }
-        let (edited, rejected) = policy::apply(
-            client,
-            plan,
-            self.options.on_orphan,
-            &self.options.reject_dir,
-            observer,
-        )?;
+        let mut before = self.before_load(client, plan, observer)?;
+        let refused = std::mem::take(&mut before.refused);
+        let edited = &before.edited;
+        let plan = before.plan.as_ref().unwrap_or(plan);
         let result = if plan.jobs > 1 {
             let connector = self.connector()?;
             parallel::run(
                 client,
                 connector,
                 plan,
-                &edited,
+                edited,
                 self.options.resume,
                 &self.cancel.0,
                 observer,
             )
         } else {
-            transaction::run(client, plan, &edited, observer)
+            transaction::run(client, plan, edited, observer)
         };
         let result = result
-            .map(|r| with_rejected(r, plan, &rejected))
+            .map(|r| with_rejected(r, plan, &before, refused))
             .map_err(|e| self.every_problem(client, plan, e, observer));
         // A lock wait that ran out: name who holds the locks, on a new
         // connection (the load's own may be out of step).
@@ -523,15 +521,11 @@ impl Loader {
         plan: &Plan,
         observer: &mut dyn FnMut(Event<'_>),
     ) -> Result<Report, Error> {
-        let (edited, rejected) = policy::apply(
-            client,
-            plan,
-            self.options.on_orphan,
-            &self.options.reject_dir,
-            observer,
-        )?;
-        transaction::run(client, plan, &edited, observer)
-            .map(|r| with_rejected(r, plan, &rejected))
+        let mut before = self.before_load(client, plan, observer)?;
+        let refused = std::mem::take(&mut before.refused);
+        let plan = before.plan.as_ref().unwrap_or(plan);
+        transaction::run(client, plan, &before.edited, observer)
+            .map(|r| with_rejected(r, plan, &before, refused))
             .map_err(|e| self.every_problem(client, plan, e, observer))
     }
 
@@ -614,7 +608,79 @@ impl Loader {
 /// The client and session a [`Loader::control`] guard holds (it always holds
 /// one).
 /// The report with what `--on-orphan` did to each file.
-fn with_rejected(mut report: Report, plan: &Plan, rejected: &[Rejected]) -> Report {
+/// What is decided before the load: the rows the orphan policy (and
+/// `--on-error skip` with it) leaves out or changes.
+struct BeforeLoad {
+    edited: FileEdits,
+    rejected: Vec<Rejected>,
+    /// The rows the server refuses, by file and reason, when they were
+    /// found before the load.
+    refused: Vec<Error>,
+    reject_dir: PathBuf,
+    /// The plan to load with instead, when it differs: with the refused
+    /// rows already left out, the load stops at any other.
+    plan: Option<Plan>,
+}
+
+impl Loader {
+    /// Decides what the orphan policy leaves out or changes. With
+    /// `--on-error skip` too, the rows the server refuses are found first
+    /// (`check::refused_rows`, a check of the rows alone, rolled back): a
+    /// parent refused orphans its children, which the policy then decides
+    /// on; the refused rows go to the reject files with the orphans.
+    fn before_load(
+        &self,
+        client: &mut impl GenericClient,
+        plan: &Plan,
+        observer: &mut dyn FnMut(Event<'_>),
+    ) -> Result<BeforeLoad, Error> {
+        let first = plan.refused_to.is_some()
+            && self.options.on_orphan != OnOrphan::Error
+            && !plan.keys.is_empty();
+        let mut gone: Vec<Vec<(u64, String)>> = vec![Vec::new(); plan.steps.len()];
+        let mut refused = Vec::new();
+        if first {
+            let judged = plan::make(client, &plan.dir, &self.options, Purpose::Check)?;
+            for (path, mut tally) in check::refused_rows(client, &judged, observer)? {
+                if let Some(step) = plan.steps.iter().find(|s| s.file.path == path) {
+                    gone[step.index] = tally.take_every();
+                    refused.extend(tally.into_problems(step));
+                }
+            }
+        }
+        let (edited, rejected) = policy::apply(
+            client,
+            plan,
+            self.options.on_orphan,
+            &self.options.reject_dir,
+            &gone,
+            observer,
+        )?;
+        let plan = first.then(|| {
+            let mut p = plan.clone();
+            p.refused_to = None;
+            p
+        });
+        Ok(BeforeLoad {
+            edited,
+            rejected,
+            refused,
+            plan,
+            reject_dir: self.options.reject_dir.clone(),
+        })
+    }
+}
+
+/// `report` with what was decided `before` the load, and the rows the
+/// server refuses found then (`refused`).
+fn with_rejected(
+    mut report: Report,
+    plan: &Plan,
+    before: &BeforeLoad,
+    refused: Vec<Error>,
+) -> Report {
+    let rejected = &before.rejected;
+    report.refused.extend(refused);
     for t in report.tables.iter_mut() {
         if let Some(r) = plan
             .steps
@@ -624,9 +690,19 @@ fn with_rejected(mut report: Report, plan: &Plan, rejected: &[Rejected]) -> Repo
         {
             t.skipped = r.skipped;
             t.nulled = r.nulled;
+            t.refused += r.refused;
         }
     }
-    report.rejects = rejected.iter().filter_map(|r| r.file.clone()).collect();
+    report
+        .rejects
+        .extend(rejected.iter().filter_map(|r| r.file.clone()));
+    let refused: u64 = rejected.iter().map(|r| r.refused).sum();
+    if refused > 0 {
+        report.warnings.push(crate::run::pipeline::refused_warning(
+            refused,
+            &before.reject_dir,
+        ));
+    }
     report
 }
 

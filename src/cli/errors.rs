@@ -227,9 +227,6 @@ fn advice(e: &Error) -> Option<String> {
         ErrorKind::Blocked { blockers, .. } if !blockers.is_empty() => {
             "End those transactions, or give fkload more time (--lock-timeout)."
         }
-        ErrorKind::RefusedRowsWith { .. } => {
-            "--on-error skip works in one transaction (without -j) and with --on-orphan error; run `fkload check` to list every bad row and orphan at once."
-        }
         ErrorKind::TruncateInParallel => {
             "--truncate cannot go with -j: load in one transaction, or empty the tables first yourself."
         }

@@ -517,14 +517,6 @@ pub enum ErrorKind {
         "emptying the tables first needs one transaction: emptied tables are given back on failure only by a rollback, and a parallel load commits table by table"
     )]
     TruncateInParallel,
-    /// Setting aside the rows the server refuses was asked with something
-    /// it does not work with yet; refused before anything is written.
-    #[error("setting aside the rows the server refuses does not work {with} yet: {why}")]
-    RefusedRowsWith {
-        /// What it was asked with.
-        with: &'static str,
-        why: &'static str,
-    },
     /// A parallel load (or the resume of one) was asked on Citus tables,
     /// refused before anything is written.
     #[error("{} cannot work on Citus tables ({}): {why}", notes::citus_mode(*jobs, *resume), tables.join(", "))]

@@ -93,14 +93,6 @@ pub(crate) fn decide(survey: Survey, options: &Options, purpose: Purpose) -> Res
             a == KeyAction::Defer
         });
     }
-    if options.skip_refused {
-        if options.on_orphan != crate::options::OnOrphan::Error {
-            return Err(Error::new(ErrorKind::RefusedRowsWith {
-                with: "with a policy for orphan rows",
-                why: "the orphans are decided before the load, and the rows refused are known only during it",
-            }));
-        }
-    }
     let truncate = if options.truncate {
         if jobs > 1 {
             return Err(Error::new(ErrorKind::TruncateInParallel));

@@ -68,6 +68,9 @@ pub(crate) struct Tally {
     kinds: BTreeMap<(String, Option<String>, Option<String>), Kind>,
     /// The rows refused.
     pub(crate) rows: u64,
+    /// Every row refused, when kept ([`Tally::keeping_every_row`]): its
+    /// start in the file and why, in file order.
+    every: Option<Vec<(u64, String)>>,
 }
 
 #[derive(Debug)]
@@ -86,7 +89,20 @@ impl Tally {
             max_examples,
             kinds: BTreeMap::new(),
             rows: 0,
+            every: None,
         }
+    }
+
+    /// A tally that keeps every row refused too (about its reason's length
+    /// per row), for the orphan policy to decide with ([`Tally::take_every`]).
+    pub(crate) fn keeping_every_row(mut self) -> Tally {
+        self.every = Some(Vec::new());
+        self
+    }
+
+    /// Every row refused, when kept: its start in the file and why.
+    pub(crate) fn take_every(&mut self) -> Vec<(u64, String)> {
+        self.every.take().unwrap_or_default()
     }
 
     /// Adds the rows of `other`, refused in another part of the same file.
@@ -117,8 +133,13 @@ impl Tally {
         self.rows == 0
     }
 
-    /// Counts the record on editor line `line`, refused as `db` says.
-    fn add(&mut self, line: u64, db: DbErrorInfo) {
+    /// Counts the record `at`, refused as `db` says (`why`, for a reject
+    /// file).
+    fn add(&mut self, at: &RecordAt, why: &str, db: DbErrorInfo) {
+        let line = at.line;
+        if let Some(every) = &mut self.every {
+            every.push((at.start, why.to_string()));
+        }
         let column = column_of(&db);
         let key = (
             db.code.code().to_string(),
@@ -479,7 +500,7 @@ impl Round<'_, '_, '_> {
             if let Some(aside) = aside.as_deref_mut() {
                 aside.record(&held.at, self.batch.raw(i), &why)?;
             }
-            tally.add(held.at.line, db);
+            tally.add(&held.at, &why, db);
             refused += 1;
             // The records before it, which the server took, go again on
             // their own, and stay.

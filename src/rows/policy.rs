@@ -51,9 +51,19 @@ pub(crate) struct Rejected {
     pub skipped: u64,
     /// Rows loaded with their key set to NULL.
     pub nulled: u64,
+    /// Rows left out because the server refuses them (`--on-error skip`,
+    /// found before the policy decides: see [`Refused`]).
+    pub refused: u64,
     /// The reject file, when there was a row to put in it.
     pub file: Option<PathBuf>,
 }
+
+/// The rows the server refuses on their own, found before the policy
+/// decides (`--on-error skip` with a policy): per step, each record's start
+/// in the file and why, in file order. They are left out of the staged rows
+/// (their children are orphans then) and go to the reject files with the
+/// server's reason.
+pub(crate) type Refused = [Vec<(u64, String)>];
 
 /// Decides, for `plan`, which rows `policy` leaves out or changes, writes the
 /// reject files into `reject_dir`, and returns the edits of every step's file
@@ -69,6 +79,7 @@ pub(crate) fn apply(
     plan: &Plan,
     policy: OnOrphan,
     reject_dir: &Path,
+    refused: &Refused,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<(FileEdits, Vec<Rejected>), Error> {
     let mut out = FileEdits::of(plan);
@@ -77,7 +88,14 @@ pub(crate) fn apply(
         return Ok((out, rejected));
     }
     let mut tx = db::begin(client, "finding the orphan rows")?;
-    let result = decide(&mut tx, plan, policy, reject_dir, observer, &mut rejected);
+    let result = decide(
+        &mut tx,
+        plan,
+        policy,
+        (reject_dir, refused),
+        observer,
+        &mut rejected,
+    );
     db::rollback(tx, "finding the orphan rows")?;
     for (slot, edits) in out.0.iter_mut().zip(result?) {
         if let Some(e) = edits {
@@ -113,6 +131,11 @@ impl Aux {
     }
 }
 
+/// The rows of step `s` the server refuses.
+fn refused_of(refused: &Refused, s: usize) -> &[(u64, String)] {
+    refused.get(s).map_or(&[], Vec::as_slice)
+}
+
 fn stage_name(step: usize) -> String {
     format!("fkload_stage_{step}")
 }
@@ -121,7 +144,7 @@ fn decide(
     tx: &mut Transaction<'_>,
     plan: &Plan,
     policy: OnOrphan,
-    reject_dir: &Path,
+    (reject_dir, refused): (&Path, &Refused),
     observer: &mut dyn FnMut(Event<'_>),
     rejected: &mut [Rejected],
 ) -> Result<Vec<Option<Edits>>, Error> {
@@ -136,7 +159,7 @@ fn decide(
     for &s in &involved {
         let step = &plan.steps[s];
         needs_columns(plan, step)?;
-        aux[s] = Some(stage(tx, step)?);
+        aux[s] = Some(stage(tx, step, refused_of(refused, s))?);
     }
     // Parents first: a row set aside is then seen by its children's key in
     // the same round, and a round without cycles settles it.
@@ -176,10 +199,13 @@ fn decide(
         }
     }
     let mut edits: Vec<Option<Edits>> = (0..plan.steps.len()).map(|_| None).collect();
-    for &s in &involved {
-        let Some(a) = &aux[s] else { continue };
+    for s in 0..plan.steps.len() {
+        let gone = refused_of(refused, s);
+        if aux[s].is_none() && gone.is_empty() {
+            continue;
+        }
         let step = &plan.steps[s];
-        let (e, r) = read_back(tx, step, a, reject_dir)?;
+        let (e, r) = read_back(tx, step, aux[s].as_ref(), gone, reject_dir)?;
         edits[s] = e;
         rejected[s] = r;
     }
@@ -247,7 +273,7 @@ fn needs_columns(plan: &Plan, step: &Step) -> Result<(), Error> {
 /// Copies the file of `step` into `pg_temp.fkload_stage_N`: its columns as
 /// text, the row number, whether the row is set aside, which of its fields
 /// were set NULL, and why.
-fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
+fn stage(tx: &mut Transaction<'_>, step: &Step, gone: &[(u64, String)]) -> Result<Aux, Error> {
     let a = Aux::new(&step.columns);
     let name = stage_name(step.index);
     let during = format!(
@@ -276,7 +302,18 @@ fn stage(tx: &mut Transaction<'_>, step: &Step) -> Result<Aux, Error> {
         &during,
     )?;
     let table = crate::sql::QualName::new("pg_temp", &name);
-    orphan::into_temp(tx, step, strip_only(step).as_deref(), &table).map_err(|f| match f {
+    // The rows the server refuses are not staged: the row counter then
+    // numbers the others (see `ReadBack::record`).
+    let edits = if gone.is_empty() {
+        strip_only(step).map(|e| (*e).clone())
+    } else {
+        Some(Edits {
+            skip: gone.iter().map(|(start, _)| *start).collect(),
+            strip: step.strip,
+            ..Edits::default()
+        })
+    };
+    orphan::into_temp(tx, step, edits.as_ref(), &table).map_err(|f| match f {
         copy::CopyFailure::Server { error, .. } => Error::server(error, &during),
         other => crate::rows::diagnose::file_error(step, other),
     })?;
@@ -494,11 +531,15 @@ fn io_error(source: io::Error, path: &Path) -> Error {
 fn read_back(
     tx: &mut Transaction<'_>,
     step: &Step,
-    a: &Aux,
+    a: Option<&Aux>,
+    gone: &[(u64, String)],
     reject_dir: &Path,
 ) -> Result<(Option<Edits>, Rejected), Error> {
-    let marked = MarkedRows::open(tx, step, a)?;
-    if marked.batch.is_empty() {
+    let marked = match a {
+        Some(a) => MarkedRows::open(tx, step, a)?,
+        None => MarkedRows::none(tx),
+    };
+    if marked.batch.is_empty() && gone.is_empty() {
         return Ok((None, Rejected::default()));
     }
     let path = reject::path_for(reject_dir, &step.file.rel);
@@ -513,6 +554,8 @@ fn read_back(
             file: Some(path),
             ..Rejected::default()
         },
+        gone: gone.iter().collect(),
+        gone_before: 0,
     };
     let mut failed: Option<Error> = None;
     step.file
@@ -552,7 +595,8 @@ enum Marked {
 /// through a portal.
 struct MarkedRows<'a, 't> {
     tx: &'a mut Transaction<'t>,
-    portal: postgres::Portal,
+    /// None for a file that was not staged: no row is marked.
+    portal: Option<postgres::Portal>,
     batch: VecDeque<postgres::Row>,
     exhausted: bool,
     during: String,
@@ -580,18 +624,29 @@ impl<'a, 't> MarkedRows<'a, 't> {
         let exhausted = batch.len() < Self::BATCH as usize;
         Ok(MarkedRows {
             tx,
-            portal,
+            portal: Some(portal),
             batch,
             exhausted,
             during,
         })
     }
 
+    /// The marked rows of a file that was not staged: none.
+    fn none(tx: &'a mut Transaction<'t>) -> Self {
+        MarkedRows {
+            tx,
+            portal: None,
+            batch: VecDeque::new(),
+            exhausted: true,
+            during: String::new(),
+        }
+    }
+
     /// Where record `index` stands; takes its row when it is marked. Records
     /// come in file order, so the rows before it are gone already.
     fn next_for(&mut self, index: u64) -> Result<Marked, Error> {
-        if self.batch.is_empty() && !self.exhausted {
-            let rows = db::query_portal(self.tx, &self.portal, Self::BATCH, &self.during)?;
+        if let (true, false, Some(portal)) = (self.batch.is_empty(), self.exhausted, &self.portal) {
+            let rows = db::query_portal(self.tx, portal, Self::BATCH, &self.during)?;
             self.exhausted = rows.len() < Self::BATCH as usize;
             self.batch.extend(rows);
         }
@@ -618,6 +673,10 @@ struct ReadBack<'a, 't> {
     rejects: Rejects<'a>,
     edits: Edits,
     done: Rejected,
+    /// The rows the server refuses, not staged, still to come.
+    gone: VecDeque<&'a (u64, String)>,
+    /// How many of them came before the record read.
+    gone_before: u64,
 }
 
 impl ReadBack<'_, '_> {
@@ -628,10 +687,24 @@ impl ReadBack<'_, '_> {
         if self.rejects.take(record)? {
             return Ok(true);
         }
-        let mark = match self.marked.next_for(record.index)? {
+        if let Some((_, why)) = self
+            .gone
+            .front()
+            .filter(|(start, _)| *start == record.start)
+        {
+            self.gone.pop_front();
+            self.gone_before += 1;
+            self.edits.skip.push(record.start);
+            self.done.refused += 1;
+            self.rejects.reject(why)?;
+            return Ok(true);
+        }
+        // The staged rows are numbered without those the server refuses.
+        let row = record.index - self.gone_before;
+        let mark = match self.marked.next_for(row)? {
             Marked::This(mark) => mark,
             Marked::Later => return Ok(true),
-            Marked::NoMore => return Ok(false),
+            Marked::NoMore => return Ok(!self.gone.is_empty()),
         };
         if mark.out {
             self.edits.skip.push(record.start);

@@ -44,9 +44,50 @@ pub(crate) fn run(
     plan: &Plan,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<Problems, Error> {
+    rolled_back(client, plan, &mut |tx| check_in(tx, plan, observer))
+}
+
+/// The rows the server refuses on their own, file by file (for
+/// `--on-error skip` with an orphan policy, which decides with them): every
+/// file of `plan` (decided for a check) loaded as a check loads it, in a
+/// transaction rolled back, keeping each row refused (its start in the file
+/// and why) and the counts by reason. Nothing else is checked.
+///
+/// # Errors
+/// A file that does not load for another reason than its rows' own (the
+/// load would fail on it too), and what stops a check.
+pub(crate) fn refused_rows(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    observer: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<(std::path::PathBuf, Tally)>, Error> {
+    rolled_back(client, plan, &mut |tx| {
+        let mut judge = Judge { found: Vec::new() };
+        let edited = FileEdits::of(plan);
+        let mut report = Report::default();
+        pipeline::run(
+            tx,
+            plan,
+            &edited,
+            Scope::Rollback,
+            &mut judge,
+            &mut report,
+            observer,
+        )?;
+        Ok(judge.found)
+    })
+}
+
+/// Runs `f` in a transaction that is rolled back, the sequences that column
+/// defaults advanced set back after.
+fn rolled_back<T>(
+    client: &mut impl GenericClient,
+    plan: &Plan,
+    f: &mut dyn FnMut(&mut Transaction<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let mut tx = db::begin(client, "starting the check's transaction")?;
     let sequences = saved_sequences(&mut tx, plan)?;
-    let problems = check_in(&mut tx, plan, observer);
+    let problems = f(&mut tx);
     // Set back before the rollback: the tables are still locked, so no
     // insert into them can take a value in between. A check that failed has
     // its transaction aborted: they are set back after the rollback then.
@@ -98,6 +139,68 @@ fn check_in(
             .and_then(|k| plan.keys[k].child_steps.first().copied())
     });
     Ok(problems)
+}
+
+/// [`refused_rows`]' way: the rows refused, every one, kept; anything else
+/// that stops a file stops it; nothing after the data is done.
+struct Judge {
+    found: Vec<(std::path::PathBuf, Tally)>,
+}
+
+impl Mode for Judge {
+    fn before_files(&mut self, _: &mut Transaction<'_>, _: &Plan) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn file(&mut self, _: &Step, e: Error) -> Result<(), Error> {
+        Err(e)
+    }
+
+    fn goes_around(&self) -> bool {
+        true
+    }
+
+    fn keeps_every_row(&self) -> bool {
+        true
+    }
+
+    fn refused(&mut self, step: &Step, refused: Tally) -> Result<(), Error> {
+        self.found.push((step.file.path.clone(), refused));
+        Ok(())
+    }
+
+    fn deferred(&mut self, _: Error) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn builds(&self, _: &PlannedIndex) -> bool {
+        false
+    }
+
+    fn index(&mut self, _: &PlannedIndex, _: Error) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn restores(
+        &mut self,
+        _: &mut Transaction<'_>,
+        _: &Plan,
+        _: &PlannedKey,
+        _: &mut dyn FnMut(Event<'_>),
+    ) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    fn key(
+        &mut self,
+        _: &mut Transaction<'_>,
+        _: &Plan,
+        _: &PlannedKey,
+        _: Error,
+        _: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A check's way with errors: each problem of the data is kept and the

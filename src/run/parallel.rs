@@ -737,6 +737,7 @@ fn merge_rejects(
         rejected[step.index] = policy::Rejected {
             skipped: rows,
             nulled: 0,
+            refused: 0,
             file: Some(path.clone()),
         };
         report.rejects.push(path);

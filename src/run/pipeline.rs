@@ -52,6 +52,11 @@ pub(crate) trait Mode {
     fn goes_around(&self) -> bool;
     /// `step`'s file loaded but for the rows in `refused`.
     fn refused(&mut self, step: &Step, refused: Tally) -> Result<(), Error>;
+    /// Whether [`Mode::refused`] is told every row refused, not only the
+    /// counts and the first few ([`Tally::keeping_every_row`]).
+    fn keeps_every_row(&self) -> bool {
+        false
+    }
     /// Firing the deferred triggers failed.
     fn deferred(&mut self, e: Error) -> Result<(), Error>;
     /// Whether index `i` is built (a check skips those of rejected files).
@@ -234,6 +239,9 @@ fn load_files(
         let progress = &mut |sent| observer(Event::Progress { step, sent });
         let edits = edited.step(step.index);
         let mut refused = Tally::new(plan.max_examples);
+        if on_error.keeps_every_row() {
+            refused = refused.keeping_every_row();
+        }
         let skips = plan
             .refused_to
             .as_deref()
@@ -250,6 +258,7 @@ fn load_files(
                 set_aside[step.index] = policy::Rejected {
                     skipped: aside.rows,
                     nulled: 0,
+                    refused: 0,
                     file: aside.written().map(Path::to_path_buf),
                 };
                 aside.finish().and(result).map(|mut t| {

@@ -395,3 +395,64 @@ fn a_parallel_skip_load_sets_aside_what_one_transaction_does_part_by_part() {
         assert_eq!(rows.len(), 8, "{label}");
     }
 }
+
+#[test]
+fn skip_with_an_orphan_policy_takes_the_children_of_a_refused_parent_with_it() {
+    let schema = "CREATE TABLE p (id int PRIMARY KEY, born date);
+        CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p, qty int CHECK (qty > 0));";
+    let files = [
+        (
+            "p.csv",
+            "id,born\n1,2020-01-01\n2,2020-02-30\n3,2020-01-03\n",
+        ),
+        (
+            "c.csv",
+            "id,p,qty\n10,1,1\n11,2,1\n12,3,0\n13,3,1\n14,4,1\n",
+        ),
+    ];
+    for (policy, c_rows) in [("skip", "10,13"), ("null", "10,11,13,14")] {
+        let s = Scenario::new(&format!("bad_rows_policy_{policy}"), schema, &files);
+        let rej = tempfile::tempdir().unwrap();
+        let dir = rej.path().display().to_string();
+        s.run(&[
+            "--on-error",
+            "skip",
+            "--on-orphan",
+            policy,
+            "--reject-dir",
+            &dir,
+        ])
+        .ok()
+        .stderr_has("2 rows the server refused set aside (--on-error skip)");
+        let ids = |t: &str| {
+            s.db.client()
+                .query(
+                    &format!("SELECT string_agg(id::text, ',' ORDER BY id) FROM {t}"),
+                    &[],
+                )
+                .unwrap()[0]
+                .get::<_, String>(0)
+        };
+        assert_eq!(ids("p"), "1,3", "{policy}");
+        assert_eq!(ids("c"), c_rows, "{policy}");
+        let p = std::fs::read_to_string(rej.path().join("p.rejects.csv")).unwrap();
+        assert_eq!(
+            p,
+            "id,born,fkload_line,fkload_reason\n\
+             2,2020-02-30,3,\"date/time field value out of range: \"\"2020-02-30\"\" (column born)\"\n",
+            "{policy}"
+        );
+        let c = std::fs::read_to_string(rej.path().join("c.rejects.csv")).unwrap();
+        let lines: Vec<&str> = c.lines().collect();
+        assert_eq!(lines.len(), 4, "{policy}: {c}");
+        assert!(lines[1].starts_with("11,2,1,3,"), "{policy}: {c}");
+        assert!(
+            lines[2]
+                .starts_with("12,3,0,4,\"new row for relation \"\"c\"\" violates check constraint"),
+            "{policy}: {c}"
+        );
+        assert!(lines[3].starts_with("14,4,1,6,"), "{policy}: {c}");
+        let manifest = std::fs::read_to_string(rej.path().join("fkload.toml")).unwrap();
+        assert!(manifest.contains("p.rejects.csv") && manifest.contains("c.rejects.csv"));
+    }
+}
