@@ -109,8 +109,9 @@
 //! - `options`, then [`plan`]: the survey of the facts, the pure decision,
 //!   the order and the cycles (`overview` and `render` for `graph`: a plan
 //!   of every table, [`Plan::to_dot`], [`Plan::to_mermaid`]);
-//! - `rows`: why a load failed (file, line, orphans, duplicates) and
-//!   `--on-orphan`'s rows;
+//! - `rows`: why a load failed (file, line, orphans, duplicates),
+//!   `--on-orphan`'s rows, and the rows the server refuses one by one
+//!   (gone around by `check` and `--on-error skip`);
 //! - `run`: the pipeline of stages and its runners (one transaction, check,
 //!   parallel with its journal, pool, repair and stop), the report;
 //! - [`Loader`], the entry point; [`server`] and `testing`, PostgreSQL

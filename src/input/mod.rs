@@ -4,7 +4,8 @@
 //! written ([`mod@format`]) and answers everything the planner, the runners and
 //! the bad-rows code ask of a file (the `COPY` options, the data to send as
 //! a [`feed`], the parts to cut it into, the line of a record, the records
-//! one by one, the [`reject`] file), each with one arm per format. Nothing
+//! one by one, a part's as [`records`] for statements that may end after
+//! any record, the [`reject`] file), each with one arm per format. Nothing
 //! outside this folder knows how a CSV file is read.
 //!
 //! [`source`] lists the files, their dialects (from `fkload.toml`,

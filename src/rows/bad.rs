@@ -277,8 +277,10 @@ const MAX_RECORDS: usize = 1 << 17;
 const MAX_BYTES: usize = 16 << 20;
 
 /// What a statement costs beyond its rows (a savepoint, its release, the
-/// COPY's start), in the time of a row, times two: see [`Sizing`].
-const STATEMENT_COST: f64 = 128.0;
+/// COPY's start and end), in the time of a row, times two: see [`Sizing`].
+/// Measured on PostgreSQL 15 with TPC-H lineitem (`benches/bad_rows.sh`):
+/// about 0.5 ms a statement, the time of some 220 rows.
+const STATEMENT_COST: f64 = 512.0;
 
 /// How many records the next statement holds. A row refused at random in
 /// a statement of `b` records costs the `b / 2` before it, sent again; a

@@ -506,22 +506,7 @@ fn load_all(
 ) -> Result<(), Error> {
     let plan = work.plan;
     let mut pending: Vec<usize> = (0..units.len()).filter(|u| !skip.contains(u)).collect();
-    // A part's reject file left by a run that did not commit it (undone, or
-    // interrupted before) is not this run's: only the parts committed
-    // before keep theirs.
-    if let Some(dir) = plan.refused_to.as_deref() {
-        for &u in &pending {
-            let stale = part_rejects(dir, &units[u]);
-            if stale.exists() {
-                std::fs::remove_file(&stale).map_err(|source| {
-                    Error::new(ErrorKind::Io {
-                        path: stale.clone(),
-                        source,
-                    })
-                })?;
-            }
-        }
-    }
+    remove_stale_rejects(plan, units, &pending)?;
     pending.sort_by_key(|&u| std::cmp::Reverse(units[u].bytes()));
     // Per step: units not committed yet.
     let mut remaining = vec![0usize; plan.steps.len()];
@@ -563,18 +548,7 @@ fn load_all(
                 }
                 Note::Loaded(u, t) => {
                     let step = units[u].step;
-                    let merged = match tables[step.index].take() {
-                        Some(mut m) => {
-                            m.rows += t.rows;
-                            m.text_bytes += t.text_bytes;
-                            m.elapsed = m.elapsed.max(t.elapsed);
-                            m
-                        }
-                        None => TableReport {
-                            bytes: step.bytes,
-                            ..t
-                        },
-                    };
+                    let merged = with_part(tables[step.index].take(), t, step);
                     remaining[step.index] -= 1;
                     if remaining[step.index] == 0 {
                         observer(Event::TableLoaded {
@@ -685,6 +659,43 @@ fn load_one(
         let _ = send.send(Note::Refused(u, tally));
     }
     Ok(table)
+}
+
+/// A file's report with one more of its parts loaded (`t`).
+fn with_part(so_far: Option<TableReport>, t: TableReport, step: &Step) -> TableReport {
+    match so_far {
+        Some(mut m) => {
+            m.rows += t.rows;
+            m.text_bytes += t.text_bytes;
+            m.elapsed = m.elapsed.max(t.elapsed);
+            m
+        }
+        None => TableReport {
+            bytes: step.bytes,
+            ..t
+        },
+    }
+}
+
+/// Removes the reject file of each part in `pending` that a run which did
+/// not commit it left (undone, or interrupted before): only the parts
+/// committed before keep theirs.
+fn remove_stale_rejects(plan: &Plan, units: &[Unit<'_>], pending: &[usize]) -> Result<(), Error> {
+    let Some(dir) = plan.refused_to.as_deref() else {
+        return Ok(());
+    };
+    for &u in pending {
+        let stale = part_rejects(dir, &units[u]);
+        if stale.exists() {
+            std::fs::remove_file(&stale).map_err(|source| {
+                Error::new(ErrorKind::Io {
+                    path: stale.clone(),
+                    source,
+                })
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the reject file of `unit`, one part of a file, is written until

@@ -247,7 +247,7 @@ fn load_files(
             .as_deref()
             .filter(|_| !on_error.goes_around());
         let mut aside = skips.map(|dir| SetAside::new(step, reject::path_for(dir, &step.file.rel)));
-        let around = (on_error.goes_around() || aside.is_some()).then(|| Around {
+        let around = (on_error.goes_around() || aside.is_some()).then_some(Around {
             tally: &mut refused,
             aside: aside.as_mut(),
         });
