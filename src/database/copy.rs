@@ -148,6 +148,16 @@ impl Copy<'_> {
     pub(crate) fn statement(&self, header: bool) -> String {
         statement_with(self.table, self.columns, self.file, header, self.freeze)
     }
+
+    /// [`Copy::statement`], the server skipping each row a column's type
+    /// refuses and saying so in a notice (PostgreSQL 17 and later).
+    pub(crate) fn statement_skipping(&self, header: bool) -> String {
+        let mut sql = self.statement(header);
+        // The statement ends with its options' closing parenthesis.
+        sql.pop();
+        sql.push_str(", ON_ERROR ignore, LOG_VERBOSITY verbose)");
+        sql
+    }
 }
 
 /// The copy writer reports server errors as `io::Error`s wrapping the client error.

@@ -158,6 +158,38 @@ pub(crate) fn copy_in<'a>(
     c.copy_in(sql)
 }
 
+thread_local! {
+    /// The notices the server sent on the connections this thread drives
+    /// (the client calls [`keep_notice`] in the thread that waits on it).
+    static NOTICES: std::cell::RefCell<Vec<postgres::error::DbError>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// At most this many notices are kept between two [`take_notices`].
+const NOTICES_KEPT: usize = 1 << 18;
+
+/// Keeps a notice of the server for [`take_notices`]: every connection's
+/// notice callback.
+pub(crate) fn keep_notice(notice: postgres::error::DbError) {
+    NOTICES.with(|n| {
+        let mut n = n.borrow_mut();
+        if n.len() < NOTICES_KEPT {
+            n.push(notice);
+        }
+    });
+}
+
+/// The notices the server sent on this thread's connections since the last
+/// call (at most [`NOTICES_KEPT`]; whether more were dropped is the second
+/// value).
+pub(crate) fn take_notices() -> (Vec<postgres::error::DbError>, bool) {
+    NOTICES.with(|n| {
+        let taken = std::mem::take(&mut *n.borrow_mut());
+        let full = taken.len() >= NOTICES_KEPT;
+        (taken, full)
+    })
+}
+
 /// Crash and failure points for the fault tests (see the module docs).
 #[cfg(feature = "failpoints")]
 pub(crate) mod failpoint {

@@ -215,6 +215,15 @@ impl DataFile {
         }
     }
 
+    /// The value of field `index` of `record` (as [`Records`] hands it
+    /// over), as `COPY` reads it: `Some(None)` for NULL; `None` when the
+    /// record has no such field.
+    pub(crate) fn field_value(&self, record: &[u8], index: usize) -> Option<Option<Vec<u8>>> {
+        match &self.format {
+            Format::Csv(d) => edit::field_value(d, record, index),
+        }
+    }
+
     /// The editor line of the record holding the server's `line` of a
     /// `COPY` statement whose data started at `start` (where a part or a
     /// cut started) and was sent with `edits`. `None` when the file is

@@ -144,6 +144,42 @@ pub fn fields(dialect: &Dialect, body: &[u8]) -> Vec<Range<usize>> {
     out
 }
 
+/// The value of field `index` of `record` as COPY reads it in `dialect`:
+/// `Some(None)` for NULL (the NULL string, unquoted), else its text with
+/// the quotes and escapes taken out; `None` when the record has no such
+/// field.
+pub fn field_value(dialect: &Dialect, record: &[u8], index: usize) -> Option<Option<Vec<u8>>> {
+    let (body, _) = split_terminator(record);
+    let raw = &body[fields(dialect, body).get(index)?.clone()];
+    if raw == dialect.null.as_bytes() {
+        return Some(None);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let (mut quoted, mut i) = (false, 0);
+    while i < raw.len() {
+        let b = raw[i];
+        let next = raw.get(i + 1).copied();
+        if quoted
+            && b == dialect.escape
+            && (next == Some(dialect.quote) || next == Some(dialect.escape))
+        {
+            // An escaped quote or escape (with the default escape, `""`).
+            if let Some(n) = next {
+                out.push(n);
+            }
+            i += 2;
+            continue;
+        }
+        if b == dialect.quote {
+            quoted = !quoted;
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    Some(Some(out))
+}
+
 /// `record` with the fields at `null` set to NULL (the dialect's NULL
 /// string) and the last `strip` fields left out; its line end kept.
 pub fn edit(dialect: &Dialect, record: &[u8], null: &[usize], strip: usize) -> Vec<u8> {
@@ -426,6 +462,27 @@ mod tests {
             ]
         );
         assert_eq!(fields(&d, b"").len(), 1);
+    }
+
+    #[test]
+    fn field_values_are_unquoted_as_copy_reads_them() {
+        let d = Dialect::default();
+        let v = |r: &[u8], i| field_value(&d, r, i);
+        assert_eq!(v(b"1,,x\n", 1), Some(None));
+        assert_eq!(v(b"1,\"\",x\n", 1), Some(Some(Vec::new())));
+        assert_eq!(v(b"1,\"a\"\"b,c\"\r\n", 1), Some(Some(b"a\"b,c".to_vec())));
+        assert_eq!(v(b"1,ab\"c\"d", 1), Some(Some(b"abcd".to_vec())));
+        assert_eq!(v(b"1,2", 2), None);
+        let e = Dialect {
+            escape: b'\\',
+            null: "\\N".into(),
+            ..Dialect::default()
+        };
+        assert_eq!(
+            field_value(&e, b"\"a\\\"b\\\\\",\\N", 0),
+            Some(Some(b"a\"b\\".to_vec()))
+        );
+        assert_eq!(field_value(&e, b"x,\\N", 1), Some(None));
     }
 
     #[test]

@@ -44,8 +44,14 @@ pub(crate) fn is_row_error(db: &DbErrorInfo) -> bool {
 }
 
 /// The column of a COPY error's CONTEXT (`COPY t, line 3, column qty:
-/// "x"`), or of the report itself (a NOT NULL violation names it).
+/// "x"`), or of the report itself (a NOT NULL violation names it). A row
+/// with too many or too few fields (22P04) is not a column's, whatever the
+/// CONTEXT says (PostgreSQL 17 names the last column read there when the
+/// COPY skips rows).
 pub(crate) fn column_of(db: &DbErrorInfo) -> Option<String> {
+    if db.code == SqlState::BAD_COPY_FILE_FORMAT {
+        return db.column.clone();
+    }
     let from_context = db.context.as_deref().and_then(|c| {
         let line = c
             .lines()
@@ -365,6 +371,11 @@ impl Batch {
         &self.data[start..end.max(start)]
     }
 
+    /// Record `i` as it is sent.
+    fn sent(&self, i: usize) -> &[u8] {
+        self.body(i, i + 1)
+    }
+
     /// Record `i` as the file has it.
     fn raw(&self, i: usize) -> &[u8] {
         match &self.held[i].raw {
@@ -396,6 +407,7 @@ pub(crate) fn stream_around(
     progress: &mut dyn FnMut(u64),
     tally: &mut Tally,
     mut aside: Option<&mut SetAside<'_>>,
+    server_skips: bool,
 ) -> Result<Result<Copied, CopyFailure>, Error> {
     let mut records = match step.file.records(copy.part, copy.edits) {
         Ok(r) => r,
@@ -409,6 +421,8 @@ pub(crate) fn stream_around(
         sizing: Sizing::new(),
         batch: Batch::default(),
         rows: 0,
+        server_skips,
+        types: None,
     };
     let mut exhausted = false;
     while !exhausted {
@@ -461,6 +475,32 @@ struct Round<'t, 'c, 'x> {
     batch: Batch,
     /// The rows loaded.
     rows: u64,
+    /// The server skips the rows its columns' types refuse itself
+    /// (`ON_ERROR ignore`, see [`server_skips`]).
+    server_skips: bool,
+    /// The table's columns and their types (`varchar(5)`), once needed.
+    types: Option<Vec<(String, String)>>,
+}
+
+/// A record the server skipped (`ON_ERROR ignore`): which of the batch,
+/// the column whose type refused it, and the server's notice.
+struct Skipped {
+    i: usize,
+    column: String,
+    notice: String,
+}
+
+/// Whether the COPYs of `step` in `plan` let the server skip the rows their
+/// columns' types refuse (`ON_ERROR ignore`, PostgreSQL 17 and later): a
+/// row refused so costs no statement of its own. Not on Citus, and only for
+/// a UTF-8 file (the value is judged again, as text, for the server's own
+/// message: `pg_input_error_info`).
+pub(crate) fn server_skips(server_version_num: i32, on_citus: bool, step: &Step) -> bool {
+    let utf8 = step
+        .file
+        .encoding()
+        .is_none_or(|e| e.eq_ignore_ascii_case("UTF8") || e.eq_ignore_ascii_case("UTF-8"));
+    server_version_num >= 170_000 && !on_citus && utf8
 }
 
 impl Round<'_, '_, '_> {
@@ -475,7 +515,15 @@ impl Round<'_, '_, '_> {
         let (mut from, mut refused) = (0, 0u64);
         loop {
             let error = match self.statement(from, to) {
-                Ok(()) => break,
+                Ok(Some(skipped)) => {
+                    refused += skipped.len() as u64;
+                    self.set_aside_skipped(&skipped, tally, aside.as_deref_mut())?;
+                    break;
+                }
+                Ok(None) => {
+                    self.rollback()?;
+                    continue;
+                }
                 Err(CopyFailure::Server { error, start }) => (error, start),
                 Err(other) => return Ok(Err(other)),
             };
@@ -485,12 +533,29 @@ impl Round<'_, '_, '_> {
                     start: error.1,
                 }));
             };
-            db::exec(
-                self.tx,
-                &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
-                "loading",
-            )?;
-            let held = &self.batch.held[i];
+            self.rollback()?;
+            // The records before it, which the server took, go again on
+            // their own, and stay.
+            if i > from {
+                let skipped = match self.statement(from, i) {
+                    Ok(Some(skipped)) => skipped,
+                    // The server no longer skips rows: the rest of the
+                    // batch goes again, as it would have from the start.
+                    Ok(None) => {
+                        self.rollback()?;
+                        continue;
+                    }
+                    Err(failure) => return Ok(Err(failure)),
+                };
+                refused += skipped.len() as u64;
+                self.set_aside_skipped(&skipped, tally, aside.as_deref_mut())?;
+                db::exec(
+                    self.tx,
+                    &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
+                    "loading",
+                )?;
+                db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
+            }
             let why = format!(
                 "{}{}",
                 db.message,
@@ -499,24 +564,12 @@ impl Round<'_, '_, '_> {
                     db.constraint.as_deref()
                 )
             );
+            let at = self.batch.held[i].at;
             if let Some(aside) = aside.as_deref_mut() {
-                aside.record(&held.at, self.batch.raw(i), &why)?;
+                aside.record(&at, self.batch.raw(i), &why)?;
             }
-            tally.add(&held.at, &why, db);
+            tally.add(&at, &why, db);
             refused += 1;
-            // The records before it, which the server took, go again on
-            // their own, and stay.
-            if i > from {
-                if let Err(failure) = self.statement(from, i) {
-                    return Ok(Err(failure));
-                }
-                db::exec(
-                    self.tx,
-                    &format!("RELEASE SAVEPOINT {SAVEPOINT}"),
-                    "loading",
-                )?;
-                db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
-            }
             from = i + 1;
             if from == to {
                 break;
@@ -531,16 +584,35 @@ impl Round<'_, '_, '_> {
         Ok(Ok(()))
     }
 
+    /// Rolls back to the batch's savepoint, which stays.
+    fn rollback(&mut self) -> Result<(), Error> {
+        db::exec(
+            self.tx,
+            &format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"),
+            "loading",
+        )
+    }
+
     /// One COPY of records `from..to` of the batch (and of the header, if
-    /// no statement sent it yet).
-    fn statement(&mut self, from: usize, to: usize) -> Result<(), CopyFailure> {
+    /// no statement sent it yet); the records the server skipped, in order.
+    /// `None` when the server skipped rows whose notices did not reach
+    /// fkload (a caller's connection, without fkload's notice callback):
+    /// the statement is to be rolled back and sent again, the server no
+    /// longer skipping rows.
+    fn statement(&mut self, from: usize, to: usize) -> Result<Option<Vec<Skipped>>, CopyFailure> {
         let header = self.header.as_deref();
         let start = match (header, self.batch.held.get(from)) {
             (Some(_), _) | (None, None) => self.copy.part.start,
             (None, Some(h)) => h.at.start,
         };
         let server = |error| CopyFailure::Server { error, start };
-        let sql = self.copy.statement(header.is_some());
+        let sql = if self.server_skips {
+            self.copy.statement_skipping(header.is_some())
+        } else {
+            self.copy.statement(header.is_some())
+        };
+        // The notices of this statement alone.
+        let _ = db::take_notices();
         let mut writer = db::copy_in(self.tx, &sql).map_err(server)?;
         let body = self.batch.body(from, to);
         for bytes in header.into_iter().chain([body]) {
@@ -550,14 +622,124 @@ impl Round<'_, '_, '_> {
         }
         let rows = writer.finish().map_err(server)?;
         let sent = (to - from) as u64;
-        if rows != sent {
-            return Err(CopyFailure::RowCount {
+        let skipped = if self.server_skips {
+            self.skipped(from, to)
+        } else {
+            Some(Vec::new())
+        };
+        match skipped {
+            Some(skipped) if rows + skipped.len() as u64 == sent => {
+                self.header = None;
+                self.rows += rows;
+                Ok(Some(skipped))
+            }
+            _ if self.server_skips && rows < sent => {
+                self.server_skips = false;
+                Ok(None)
+            }
+            _ => Err(CopyFailure::RowCount {
                 file: sent,
                 server: rows,
+            }),
+        }
+    }
+
+    /// The records of `from..to` the server skipped, from its notices
+    /// (`skipping row due to data type incompatibility at line N for column
+    /// "c": ...`); `None` when a notice cannot be placed.
+    fn skipped(&self, from: usize, to: usize) -> Option<Vec<Skipped>> {
+        let (notices, dropped) = db::take_notices();
+        if dropped {
+            return None;
+        }
+        let mut data = self.header.as_deref().unwrap_or_default().to_vec();
+        data.extend_from_slice(self.batch.body(from, to));
+        let mut out = Vec::new();
+        for n in notices {
+            let Some((line, column)) = skip_notice(n.message()) else {
+                continue;
+            };
+            let k = usize::try_from(self.step.file.record_holding(&data, line)?).ok()?;
+            let i = from + k.checked_sub(usize::from(self.header.is_some()))?;
+            (i < to).then_some(())?;
+            out.push(Skipped {
+                i,
+                column,
+                notice: n.message().to_string(),
             });
         }
-        self.header = None;
-        self.rows += rows;
+        out.sort_by_key(|s| s.i);
+        Some(out)
+    }
+
+    /// Counts and sets aside the records the server skipped, each with the
+    /// server's own message for its value (`pg_input_error_info`, asked
+    /// for all of them at once), or else its notice.
+    fn set_aside_skipped(
+        &mut self,
+        skipped: &[Skipped],
+        tally: &mut Tally,
+        mut aside: Option<&mut SetAside<'_>>,
+    ) -> Result<(), Error> {
+        if skipped.is_empty() {
+            return Ok(());
+        }
+        let during = "reading why the server refused a row";
+        if self.types.is_none() {
+            let rows = db::query(
+                self.tx,
+                "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute \
+                 WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
+                &[&self.step.table.oid],
+                during,
+            )?;
+            self.types = Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        }
+        let types = self.types.as_deref().unwrap_or_default();
+        let mut values: Vec<Option<String>> = Vec::with_capacity(skipped.len());
+        let mut names: Vec<Option<String>> = Vec::with_capacity(skipped.len());
+        for s in skipped {
+            let index = self.step.columns.iter().position(|c| *c == s.column);
+            let value = index
+                .and_then(|k| self.step.file.field_value(self.batch.sent(s.i), k))
+                .flatten()
+                .and_then(|v| String::from_utf8(v).ok());
+            values.push(value);
+            names.push(
+                types
+                    .iter()
+                    .find(|(c, _)| *c == s.column)
+                    .map(|(_, t)| t.clone()),
+            );
+        }
+        let judged = db::query(
+            self.tx,
+            "SELECT e.message, e.sql_error_code FROM unnest($1::text[], $2::text[]) \
+             WITH ORDINALITY AS u(v, t, n) \
+             LEFT JOIN LATERAL pg_catalog.pg_input_error_info(u.v, u.t) AS e ON true ORDER BY u.n",
+            &[&values, &names],
+            during,
+        )?;
+        for (s, row) in skipped.iter().zip(judged) {
+            let (message, code): (Option<String>, Option<String>) = (row.get(0), row.get(1));
+            let db = DbErrorInfo {
+                severity: "ERROR".into(),
+                code: SqlState::from_code(code.as_deref().unwrap_or("22000")),
+                message: message.unwrap_or_else(|| s.notice.clone()),
+                column: Some(s.column.clone()),
+                ..DbErrorInfo::default()
+            };
+            let why = format!(
+                "{}{}",
+                db.message,
+                crate::error::notes::refused_where(Some(&s.column), None)
+            );
+            let at = self.batch.held[s.i].at;
+            if let Some(aside) = aside.as_deref_mut() {
+                aside.record(&at, self.batch.raw(s.i), &why)?;
+            }
+            tally.add(&at, &why, db);
+        }
         Ok(())
     }
 
@@ -581,9 +763,41 @@ impl Round<'_, '_, '_> {
     }
 }
 
+/// The line and column of a notice of `COPY ... ON_ERROR ignore,
+/// LOG_VERBOSITY verbose` for a row it skipped (PostgreSQL 17: `skipping row
+/// due to data type incompatibility at line N for column "c": ...`).
+fn skip_notice(message: &str) -> Option<(u64, String)> {
+    let rest = message.strip_prefix("skipping row due to data type incompatibility at line ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let rest = rest[digits.len()..].strip_prefix(" for column \"")?;
+    // The column's name ends at the last `": ` (a name may hold quotes).
+    let end = rest.rfind("\": ").or_else(|| rest.rfind('"'))?;
+    Some((digits.parse().ok()?, rest[..end].to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_notices_give_the_line_and_the_column() {
+        assert_eq!(
+            skip_notice(
+                "skipping row due to data type incompatibility at line 3 for column \"qty\": \"x\""
+            ),
+            Some((3, "qty".to_string()))
+        );
+        assert_eq!(
+            skip_notice(
+                "skipping row due to data type incompatibility at line 12 for column \"a b\": null input"
+            ),
+            Some((12, "a b".to_string()))
+        );
+        assert_eq!(
+            skip_notice("1 row was skipped due to data type incompatibility"),
+            None
+        );
+    }
 
     fn report(code: SqlState, context: &str, column: Option<&str>) -> DbErrorInfo {
         DbErrorInfo {
@@ -631,5 +845,11 @@ mod tests {
             Some("name")
         );
         assert_eq!(c("COPY t, line 3", None), None);
+        let wide = report(
+            SqlState::BAD_COPY_FILE_FORMAT,
+            "COPY t, line 17, column d: \"1,extra\"",
+            None,
+        );
+        assert_eq!(column_of(&wide), None);
     }
 }

@@ -402,7 +402,10 @@ pub(crate) fn load_step(
     };
     let result = match around {
         None => copy::stream(&mut sp, &into, progress),
-        Some(a) => bad::stream_around(&mut sp, step, &into, progress, a.tally, a.aside)?,
+        Some(a) => {
+            let skips = bad::server_skips(plan.server_version_num, plan.on_citus(), step);
+            bad::stream_around(&mut sp, step, &into, progress, a.tally, a.aside, skips)?
+        }
     };
     let copied = match result {
         Ok(copied) => copied,

@@ -456,3 +456,57 @@ fn skip_with_an_orphan_policy_takes_the_children_of_a_refused_parent_with_it() {
         assert!(manifest.contains("p.rejects.csv") && manifest.contains("c.rejects.csv"));
     }
 }
+
+/// On PostgreSQL 17 and later the command's connections let the server skip
+/// the rows a type refuses (`ON_ERROR ignore`) and read its notices; a
+/// caller's connection does not. Either way the same rows load and the same
+/// reject file is written, byte for byte (the library's way is checked
+/// against the oracle above).
+#[test]
+fn the_server_skipping_rows_itself_sets_aside_what_savepoints_do() {
+    for (label, eol, header) in [
+        ("lf", &b"\n"[..], true),
+        ("crlf", &b"\r\n"[..], true),
+        ("headerless", &b"\n"[..], false),
+    ] {
+        let (body, _) = file_with(eol, header);
+        let manifest = format!("header = {header}\n");
+        let load = |name: &str, by_command: bool| {
+            let s = Scenario::new(&format!("bad_rows_ways_{label}_{name}"), SCHEMA, &[]);
+            std::fs::write(s.path().join("t.csv"), &body).unwrap();
+            std::fs::write(s.path().join("fkload.toml"), &manifest).unwrap();
+            let rej = tempfile::tempdir().unwrap();
+            if by_command {
+                let dir = rej.path().display().to_string();
+                s.run(&["--on-error", "skip", "--reject-dir", &dir]).ok();
+            } else {
+                let loader = fkload::Loader::builder()
+                    .skip_refused_rows(true)
+                    .reject_dir(rej.path())
+                    .build();
+                let mut client = s.db.client();
+                let plan = loader.plan_in(&mut client, s.path()).unwrap();
+                loader.load_in(&mut client, &plan, &mut |_| {}).unwrap();
+            }
+            let rows: Vec<String> =
+                s.db.client()
+                    .query("SELECT t::text FROM t ORDER BY id", &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+            (
+                rows,
+                std::fs::read(rej.path().join("t.rejects.csv")).unwrap(),
+            )
+        };
+        let (rows, rejects) = load("library", false);
+        let (cli_rows, cli_rejects) = load("command", true);
+        assert_eq!(cli_rows, rows, "{label}");
+        assert_eq!(
+            String::from_utf8_lossy(&cli_rejects),
+            String::from_utf8_lossy(&rejects),
+            "{label}"
+        );
+    }
+}

@@ -427,6 +427,9 @@ impl ConnInfo {
     /// the hosts, and the transports of each, itself, as libpq does.
     pub(crate) fn config_for(&self, i: usize, transport: Transport) -> postgres::Config {
         let mut config = postgres::Config::new();
+        // What `COPY ... ON_ERROR ignore` says of each row it skips, among
+        // others (see crate::rows::bad).
+        config.notice_callback(crate::database::db::keep_notice);
         if let Some(host) = self.hosts.get(i) {
             // On Unix, Config::host turns a leading '/' into a socket path.
             config.host(host);
