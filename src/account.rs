@@ -38,6 +38,8 @@ impl Plan {
             "strategy_reason": reason,
             "strategy_bytes": bytes,
             "jobs": p.jobs,
+            "on_error": if p.refused_to.is_some() { "skip" } else { "stop" },
+            "reject_dir": p.refused_to.as_ref().map(|d| d.display().to_string()),
             "truncate": match p.truncate {
                 Truncate::No => "no",
                 Truncate::Upfront => "upfront",

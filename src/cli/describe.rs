@@ -115,6 +115,14 @@ fn heading(out: &mut String, plan: &Plan) {
             "truncate: every loaded table, in one statement, before the data"
         );
     }
+    if let Some(dir) = plan.refused_rows_to() {
+        let _ = writeln!(
+            out,
+            "on error: rows the server refuses (a bad value, NULL in NOT NULL, a CHECK, a wrong \
+             field count, bad bytes) are set aside into {}, the rest loaded",
+            dir.display()
+        );
+    }
     if let Some(version) = plan.citus() {
         let _ = writeln!(
             out,

@@ -356,6 +356,12 @@ impl Plan {
         self.truncate_also.iter().map(|a| (a.describe(), a.rows))
     }
 
+    /// `--on-error skip`: the directory the rows the server refuses are set
+    /// aside into; `None` when the first such row stops the load.
+    pub fn refused_rows_to(&self) -> Option<&std::path::Path> {
+        self.refused_to.as_deref()
+    }
+
     /// The version of Citus in the database, if it has it.
     pub fn citus(&self) -> Option<&str> {
         self.citus.as_deref()

@@ -512,11 +512,12 @@ impl Round<'_, '_, '_> {
     ) -> Result<Result<(), CopyFailure>, Error> {
         db::exec(self.tx, &format!("SAVEPOINT {SAVEPOINT}"), "loading")?;
         let to = self.batch.held.len();
+        // The rows refused that cost a statement of their own (not those
+        // the server skipped itself), for the size of the next batch.
         let (mut from, mut refused) = (0, 0u64);
         loop {
             let error = match self.statement(from, to) {
                 Ok(Some(skipped)) => {
-                    refused += skipped.len() as u64;
                     self.set_aside_skipped(&skipped, tally, aside.as_deref_mut())?;
                     break;
                 }
@@ -547,7 +548,6 @@ impl Round<'_, '_, '_> {
                     }
                     Err(failure) => return Ok(Err(failure)),
                 };
-                refused += skipped.len() as u64;
                 self.set_aside_skipped(&skipped, tally, aside.as_deref_mut())?;
                 db::exec(
                     self.tx,
