@@ -215,6 +215,14 @@ impl DataFile {
         }
     }
 
+    /// [`DataFile::record_holding`] for each of `lines` (ascending), in one
+    /// reading of `data`.
+    pub(crate) fn records_holding(&self, data: &[u8], lines: &[u64]) -> Vec<Option<u64>> {
+        match &self.format {
+            Format::Csv(d) => records::records_holding(d, data, lines),
+        }
+    }
+
     /// The value of field `index` of `record` (as [`Records`] hands it
     /// over), as `COPY` reads it: `Some(None)` for NULL; `None` when the
     /// record has no such field.

@@ -169,11 +169,22 @@ impl Records for CsvRecords<'_> {
 /// counted from 0) holds the server's `line` of that statement; `None` when
 /// `data` has no such line.
 pub fn record_holding(dialect: &Dialect, data: &[u8], line: u64) -> Option<u64> {
+    records_holding(dialect, data, &[line])[0]
+}
+
+/// [`record_holding`] for each of `lines` (ascending), in one reading of
+/// `data`.
+pub fn records_holding(dialect: &Dialect, data: &[u8], lines: &[u64]) -> Vec<Option<u64>> {
     let mut scanner = Scanner::with(dialect);
-    let (mut n, mut found) = (0u64, None);
+    let mut found = vec![None; lines.len()];
+    let (mut n, mut next) = (0u64, 0usize);
     let mut visit = |r: &crate::input::scan::RecordSpan| {
-        if found.is_none() && r.pg_first <= line && line <= r.pg_last {
-            found = Some(n);
+        while next < lines.len() && lines[next] < r.pg_first {
+            next += 1;
+        }
+        while next < lines.len() && lines[next] <= r.pg_last {
+            found[next] = Some(n);
+            next += 1;
         }
         n += 1;
     };
@@ -225,5 +236,7 @@ mod tests {
         let data = b"1,a\n2,\"b\nc\"\n3,d";
         let found: Vec<Option<u64>> = (1..=5).map(|l| record_holding(&d, data, l)).collect();
         assert_eq!(found, [Some(0), Some(1), Some(1), Some(2), None]);
+        assert_eq!(records_holding(&d, data, &[1, 2, 3, 4, 5]), found);
+        assert_eq!(records_holding(&d, data, &[3, 4]), [Some(1), Some(2)]);
     }
 }

@@ -654,21 +654,23 @@ impl Round<'_, '_, '_> {
         }
         let mut data = self.header.as_deref().unwrap_or_default().to_vec();
         data.extend_from_slice(self.batch.body(from, to));
-        let mut out = Vec::new();
-        for n in notices {
-            let Some((line, column)) = skip_notice(n.message()) else {
-                continue;
-            };
-            let k = usize::try_from(self.step.file.record_holding(&data, line)?).ok()?;
+        let mut said: Vec<(u64, String, String)> = notices
+            .iter()
+            .filter_map(|n| {
+                let (line, column) = skip_notice(n.message())?;
+                Some((line, column, n.message().to_string()))
+            })
+            .collect();
+        said.sort_by_key(|(line, _, _)| *line);
+        let lines: Vec<u64> = said.iter().map(|(line, _, _)| *line).collect();
+        let found = self.step.file.records_holding(&data, &lines);
+        let mut out = Vec::with_capacity(said.len());
+        for ((_, column, notice), k) in said.into_iter().zip(found) {
+            let k = usize::try_from(k?).ok()?;
             let i = from + k.checked_sub(usize::from(self.header.is_some()))?;
             (i < to).then_some(())?;
-            out.push(Skipped {
-                i,
-                column,
-                notice: n.message().to_string(),
-            });
+            out.push(Skipped { i, column, notice });
         }
-        out.sort_by_key(|s| s.i);
         Some(out)
     }
 
