@@ -9,6 +9,9 @@
 #   check_p01     fkload check DIR/p01  (exit 1: every refused row named)
 #   skip_p01      fkload --truncate --on-error skip DIR/p01
 #   check_p10, skip_p10   the same with 10 %
+#   skip_t01, skip_t10    skip with 0.1 % and 10 % bad rows of the three kinds
+#                 a column's type refuses only (which PostgreSQL 17 and later
+#                 skip inside the COPY)
 # The bad rows are spread evenly, the kinds taken in turn: a quantity that is
 # not a number, a date that does not exist (02-30), a return flag too long for
 # char(1), a NULL in the NOT NULL l_partkey, a negative discount (the CHECK), a
@@ -54,12 +57,13 @@ fkload="$work/fkload"
 mkdir -p "$work/clean"
 ln -s "$tpch/lineitem.csv" "$work/clean/lineitem.csv"
 rows=$(($(wc -l <"$tpch/lineitem.csv") - 1))
-# make_bad EVERY DIR: every EVERY-th row made bad, the kinds in turn.
+# make_bad EVERY DIR [KINDS]: every EVERY-th row made bad, the first KINDS
+# (default 6) kinds in turn.
 make_bad() {
   mkdir -p "$2"
-  awk -F, -v OFS=, -v every="$1" 'NR == 1 { print; next }
+  awk -F, -v OFS=, -v every="$1" -v kinds="${3:-6}" 'NR == 1 { print; next }
     (NR - 1) % every == 0 {
-      k = ((NR - 1) / every) % 6
+      k = ((NR - 1) / every) % kinds
       if (k == 0) $5 = "x"
       else if (k == 1) $11 = "1995-02-30"
       else if (k == 2) $9 = "RR"
@@ -73,6 +77,8 @@ make_bad() {
 }
 make_bad 1000 "$work/p01"
 make_bad 10 "$work/p10"
+make_bad 1000 "$work/t01" 3
+make_bad 10 "$work/t10" 3
 say "lineitem: $rows rows, $(du -h "$tpch/lineitem.csv" | cut -f1); bad rows: $(cat "$work/p01/.bad") (p01), $(cat "$work/p10/.bad") (p10)"
 
 # --- server ------------------------------------------------------------------
@@ -88,7 +94,7 @@ psql_q -d bench -c "ALTER TABLE lineitem ADD CHECK (l_discount >= 0)"
 conn=(-h "$work" -p "$port" -U postgres -d bench)
 
 # --- runs --------------------------------------------------------------------
-methods=(load_clean check_clean check_p01 skip_p01 check_p10 skip_p10)
+methods=(load_clean check_clean check_p01 skip_p01 check_p10 skip_p10 skip_t01 skip_t10)
 results=$work/results
 : >"$results"
 run() { # run METHOD
@@ -100,6 +106,8 @@ run() { # run METHOD
     check_p10) dir=p10; args=(check); expect=1 ;;
     skip_p01) dir=p01; args=(--truncate --on-error skip --reject-dir "$work/rej_$m") ;;
     skip_p10) dir=p10; args=(--truncate --on-error skip --reject-dir "$work/rej_$m") ;;
+    skip_t01) dir=t01; args=(--truncate --on-error skip --reject-dir "$work/rej_$m") ;;
+    skip_t10) dir=t10; args=(--truncate --on-error skip --reject-dir "$work/rej_$m") ;;
   esac
   psql_q -d bench -c "TRUNCATE lineitem" -c "CHECKPOINT"
   rm -rf "$work/rej_$m"
