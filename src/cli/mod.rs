@@ -1074,20 +1074,7 @@ fn check(
 /// library's [`fkload::Report`] says its sizes so in its `Display`, and the
 /// command's own lines (`-l`'s strategy, `-v`'s compressed files) the same.
 fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if b < 1000 {
-        return format!("{b} B");
-    }
-    let mut v = b as f64 / 1000.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    format!("{v:.1} {unit}")
+    fkload::Report::human_bytes(b)
 }
 
 /// Writes to stdout; a reader that went away (`fkload -l ... | head`) is not

@@ -54,6 +54,14 @@ pub struct TableReport {
 }
 
 impl Report {
+    /// Bytes as the summary writes them (`512 B`, `3.2 kB`, `1.5 MB`,
+    /// `2.0 GB`: decimal units, one decimal), for a program that prints
+    /// sizes beside fkload's.
+    #[must_use]
+    pub fn human_bytes(bytes: u64) -> String {
+        human_bytes(bytes)
+    }
+
     /// Counts a key put back after the data, by how it had been set aside.
     pub(crate) fn count_restored(&mut self, action: KeyAction) {
         match action {

@@ -393,20 +393,7 @@ fn progress_of_an_edited_compressed_file_ends_at_its_size() {
 }
 
 /// Bytes as fkload's summary and `-v` write them (`512 B`, `3.2 kB`,
-/// `1.5 MB`): decimal units, one decimal.
+/// `1.5 MB`).
 fn human(b: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if b < 1000 {
-        return format!("{b} B");
-    }
-    let mut v = b as f64 / 1000.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    format!("{v:.1} {unit}")
+    fkload::Report::human_bytes(b)
 }
