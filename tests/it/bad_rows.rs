@@ -510,3 +510,43 @@ fn the_server_skipping_rows_itself_sets_aside_what_savepoints_do() {
         );
     }
 }
+
+/// Every statement of a `--on-error skip` load (the savepoints around each
+/// refused row, and on 17+ the query for the server's messages) is a crash
+/// point and a failure point: killed there, the database is as it was;
+/// failing there, the load reports it and changes nothing, or gets through
+/// and loaded what a clean run loads.
+#[test]
+fn a_skip_load_killed_or_failing_at_any_statement_is_all_or_nothing() {
+    use crate::util::{crash, failure};
+    let test = "a_skip_load_killed_or_failing_at_any_statement_is_all_or_nothing";
+    if !crash::enumerate(test) {
+        return;
+    }
+    let case = crash::Case {
+        name: "bad_rows_points",
+        schema: "CREATE TABLE p (id int PRIMARY KEY, born date NOT NULL);
+            CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p, qty int CHECK (qty > 0));",
+        files: &[
+            (
+                "p.csv",
+                "id,born\n1,2020-01-01\n2,2020-02-30\n3,2020-01-03\n4,\n",
+            ),
+            (
+                "c.csv",
+                "id,p,qty\n10,1,1\n11,3,x\n12,3,0\n13,3,1\n14,1,1,9\n",
+            ),
+        ],
+    };
+    let rej = tempfile::tempdir().unwrap();
+    let dir = rej.path().display().to_string();
+    let args = ["--on-error", "skip", "--reject-dir", &dir];
+    let kills = crash::one_transaction(&case, &args);
+    let failures = failure::one_transaction(&case, &args);
+    assert!(kills >= 10, "only {kills} statements");
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "crash and failure points of a skip load: {kills} crash points; {failures}"
+    );
+}
