@@ -85,6 +85,29 @@ fn file_with(eol: &[u8], header: bool) -> (Vec<u8>, Vec<u64>) {
     (out, lines)
 }
 
+/// The files the oracle tests read: (label, line end, header, encoding).
+const CASES: [(&str, &[u8], bool, &str); 4] = [
+    ("lf", b"\n", true, "UTF8"),
+    ("crlf", b"\r\n", true, "UTF8"),
+    ("headerless", b"\n", false, "UTF8"),
+    // 0xff 0xfe is two letters there: a name that fits.
+    ("latin1", b"\n", true, "LATIN1"),
+];
+
+/// A scenario of [`SCHEMA`] whose directory holds `t.csv` written so, and
+/// the `fkload.toml` that says how.
+fn scenario(name: &str, eol: &[u8], header: bool, encoding: &str) -> Scenario {
+    let (body, _) = file_with(eol, header);
+    let s = Scenario::new(name, SCHEMA, &[]);
+    std::fs::write(s.path().join("t.csv"), &body).unwrap();
+    std::fs::write(
+        s.path().join("fkload.toml"),
+        format!("header = {header}\nencoding = \"{encoding}\"\n"),
+    )
+    .unwrap();
+    s
+}
+
 /// The lines of the records the server refuses when each is sent alone.
 fn refused_alone(db: &TestDb, eol: &[u8], header: bool, encoding: &str) -> Vec<u64> {
     let (_, lines) = file_with(eol, header);
@@ -110,22 +133,8 @@ fn refused_alone(db: &TestDb, eol: &[u8], header: bool, encoding: &str) -> Vec<u
 
 #[test]
 fn check_names_every_row_the_server_refuses_alone_and_nothing_else() {
-    let cases = [
-        ("lf", &b"\n"[..], true, "UTF8"),
-        ("crlf", &b"\r\n"[..], true, "UTF8"),
-        ("headerless", &b"\n"[..], false, "UTF8"),
-        // 0xff 0xfe is two letters there: a name that fits.
-        ("latin1", &b"\n"[..], true, "LATIN1"),
-    ];
-    for (label, eol, header, encoding) in cases {
-        let (body, _) = file_with(eol, header);
-        let s = Scenario::new(&format!("bad_rows_{label}"), SCHEMA, &[]);
-        std::fs::write(s.path().join("t.csv"), &body).unwrap();
-        std::fs::write(
-            s.path().join("fkload.toml"),
-            format!("header = {header}\nencoding = \"{encoding}\"\n"),
-        )
-        .unwrap();
+    for (label, eol, header, encoding) in CASES {
+        let s = scenario(&format!("bad_rows_{label}"), eol, header, encoding);
         let expected = refused_alone(&s.db, eol, header, encoding);
         assert!(
             expected.len() >= 13,
@@ -188,21 +197,9 @@ fn id_of(record: &[u8]) -> i64 {
 
 #[test]
 fn skip_loads_exactly_the_rows_the_server_takes_alone_and_sets_aside_the_rest_byte_for_byte() {
-    let cases = [
-        ("lf", &b"\n"[..], true, "UTF8"),
-        ("crlf", &b"\r\n"[..], true, "UTF8"),
-        ("headerless", &b"\n"[..], false, "UTF8"),
-        ("latin1", &b"\n"[..], true, "LATIN1"),
-    ];
-    for (label, eol, header, encoding) in cases {
-        let (body, lines) = file_with(eol, header);
-        let s = Scenario::new(&format!("bad_rows_skip_{label}"), SCHEMA, &[]);
-        std::fs::write(s.path().join("t.csv"), &body).unwrap();
-        std::fs::write(
-            s.path().join("fkload.toml"),
-            format!("header = {header}\nencoding = \"{encoding}\"\n"),
-        )
-        .unwrap();
+    for (label, eol, header, encoding) in CASES {
+        let (_, lines) = file_with(eol, header);
+        let s = scenario(&format!("bad_rows_skip_{label}"), eol, header, encoding);
         let refused = refused_alone(&s.db, eol, header, encoding);
         let rej = tempfile::tempdir().unwrap();
         let loader = fkload::Loader::builder()
