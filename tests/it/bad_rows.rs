@@ -334,6 +334,29 @@ fn a_skip_load_still_stops_at_a_key_and_leaves_the_database_as_it_was() {
     assert_eq!(s.db.query_i64("SELECT count(*) FROM c"), 0);
 }
 
+/// The rows of `t` (as text, sorted) and the reject file in `rej`.
+fn loaded(s: &Scenario, rej: &std::path::Path) -> (Vec<String>, Vec<u8>) {
+    let rows: Vec<String> =
+        s.db.client()
+            .query("SELECT t::text FROM t ORDER BY t::text", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    (rows, std::fs::read(rej.join("t.rejects.csv")).unwrap())
+}
+
+/// Two loads loaded the same rows and wrote the same reject file, byte for
+/// byte.
+fn same(got: &(Vec<String>, Vec<u8>), expected: &(Vec<String>, Vec<u8>), label: &str) {
+    assert_eq!(got.0, expected.0, "{label}");
+    assert_eq!(
+        String::from_utf8_lossy(&got.1),
+        String::from_utf8_lossy(&expected.1),
+        "{label}"
+    );
+}
+
 #[test]
 fn a_parallel_skip_load_sets_aside_what_one_transaction_does_part_by_part() {
     for (label, eol, header) in [
@@ -363,33 +386,21 @@ fn a_parallel_skip_load_sets_aside_what_one_transaction_does_part_by_part() {
             let mut all = vec!["--on-error", "skip", "--reject-dir", &dir];
             all.extend_from_slice(args);
             s.run(&all).ok();
-            let rows: Vec<String> =
-                s.db.client()
-                    .query("SELECT t::text FROM t ORDER BY t::text", &[])
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
             let parts: Vec<_> = std::fs::read_dir(rej.path())
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .filter(|n| n.contains(".part-"))
                 .collect();
             assert!(parts.is_empty(), "{label}: parts left: {parts:?}");
-            (
-                rows,
-                std::fs::read(rej.path().join("t.rejects.csv")).unwrap(),
-            )
+            loaded(&s, rej.path())
         };
-        let (rows, rejects) = run("one", &[]);
-        let (par_rows, par_rejects) = run("par", &["-j", "2", "--batch-size", "150"]);
-        assert_eq!(par_rows, rows, "{label}");
-        assert_eq!(
-            String::from_utf8_lossy(&par_rejects),
-            String::from_utf8_lossy(&rejects),
-            "{label}"
+        let one = run("one", &[]);
+        same(
+            &run("par", &["-j", "2", "--batch-size", "150"]),
+            &one,
+            label,
         );
-        assert_eq!(rows.len(), 8, "{label}");
+        assert_eq!(one.0.len(), 8, "{label}");
     }
 }
 
@@ -485,26 +496,9 @@ fn the_server_skipping_rows_itself_sets_aside_what_savepoints_do() {
                 let plan = loader.plan_in(&mut client, s.path()).unwrap();
                 loader.load_in(&mut client, &plan, &mut |_| {}).unwrap();
             }
-            let rows: Vec<String> =
-                s.db.client()
-                    .query("SELECT t::text FROM t ORDER BY id", &[])
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-            (
-                rows,
-                std::fs::read(rej.path().join("t.rejects.csv")).unwrap(),
-            )
+            loaded(&s, rej.path())
         };
-        let (rows, rejects) = load("library", false);
-        let (cli_rows, cli_rejects) = load("command", true);
-        assert_eq!(cli_rows, rows, "{label}");
-        assert_eq!(
-            String::from_utf8_lossy(&cli_rejects),
-            String::from_utf8_lossy(&rejects),
-            "{label}"
-        );
+        same(&load("command", true), &load("library", false), label);
     }
 }
 
